@@ -1,0 +1,7 @@
+"""kgen: a Keras 3 model zoo of unsupervised and autoregressive generative models."""
+
+__version__ = "0.1.0"
+
+from kgen import distributions, layers, models, zoo  # noqa: E402
+
+__all__ = ["distributions", "layers", "models", "zoo", "__version__"]

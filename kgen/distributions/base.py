@@ -1,0 +1,163 @@
+"""Likelihood heads: turn network outputs into log-probabilities, losses and samples."""
+
+import abc
+import math
+
+import numpy as np
+import keras
+from keras import ops
+
+LN2 = math.log(2.0)
+
+
+class Distribution(abc.ABC):
+    """Base class of a per-dimension discrete likelihood head.
+
+    A head knows how many network outputs it needs per data dimension (`params_per_dim`), how to reshape the raw
+    network output into its parameters, the log-probability of data in nats, and how to sample. Sampling is split into
+    drawing noise (`sample_noise`, the only random step, driven by a `keras.random.SeedGenerator`) and a deterministic
+    `sample_from_noise`, so naive and cached samplers given the same noise produce identical samples.
+
+    Data are the integer levels `0 .. num_levels - 1` held in a float or int tensor.
+    """
+
+    name = None
+    num_levels = None
+
+    @property
+    @abc.abstractmethod
+    def params_per_dim(self):
+        """Number of network outputs per data dimension."""
+
+    @abc.abstractmethod
+    def param_shape(self, data_shape):
+        """Shape of the parameters for data of `data_shape` (without the batch axis)."""
+
+    @abc.abstractmethod
+    def log_prob_per_dim(self, x, params):
+        """Log-probability in nats of every data dimension, shaped like `x`."""
+
+    @abc.abstractmethod
+    def sample_noise(self, data_shape, seed):
+        """The random draw behind one sample of data shaped `data_shape` (batch axis included)."""
+
+    @abc.abstractmethod
+    def sample_from_noise(self, params, noise):
+        """The sample that `noise` selects under `params`: deterministic."""
+
+    def log_prob(self, x, params):
+        """Log-probability of each example in nats, summed over every data dimension: shape (batch,)."""
+        lp = self.log_prob_per_dim(x, params)
+        return ops.sum(ops.reshape(lp, (ops.shape(lp)[0], -1)), axis=-1)
+
+    def nll(self, x, params):
+        """Mean negative log-likelihood over the batch, in nats per example (the training loss)."""
+        return -ops.mean(self.log_prob(x, params))
+
+    def sample(self, params, seed):
+        """Draw one sample per position from `params` (`sample_noise` followed by `sample_from_noise`)."""
+        extra = len(self.param_shape(()))
+        data_shape = tuple(params.shape)[: len(params.shape) - extra]
+        return self.sample_from_noise(params, self.sample_noise(data_shape, seed))
+
+    @staticmethod
+    def bits_per_dim(nats_per_example, num_dims):
+        """Convert nats per example to bits per dimension."""
+        return nats_per_example / (num_dims * LN2)
+
+    def validate(self, x, name="x"):
+        """Raise a ValueError naming `name` unless `x` (numpy-convertible) holds integer levels in range."""
+        arr = np.asarray(x)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise ValueError(f"`{name}` must be a numeric array of pixel levels, got dtype {arr.dtype}.")
+        if arr.size == 0:
+            raise ValueError(f"`{name}` is empty.")
+        if np.issubdtype(arr.dtype, np.floating):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"`{name}` contains NaN or infinite values; expected integer levels 0..{self.num_levels - 1}.")
+            if not np.all(arr == np.round(arr)):
+                raise ValueError(
+                    f"`{name}` must hold integer levels 0..{self.num_levels - 1} for a {self.name} likelihood; "
+                    f"got non-integer values (e.g. {arr[arr != np.round(arr)].flat[0]!r}). "
+                    "Pass the quantised pixel levels, not normalised intensities."
+                )
+        lo, hi = arr.min(), arr.max()
+        if lo < 0 or hi > self.num_levels - 1:
+            raise ValueError(
+                f"`{name}` must hold levels in 0..{self.num_levels - 1} for a {self.name} likelihood with "
+                f"{self.num_levels} levels; got values in [{lo}, {hi}]."
+            )
+
+    def get_config(self):
+        return {"name": self.name, "num_levels": self.num_levels}
+
+
+class Bernoulli(Distribution):
+    """Independent Bernoulli per dimension (binary images); the parameter is the logit of P(x = 1)."""
+
+    name = "bernoulli"
+    num_levels = 2
+
+    @property
+    def params_per_dim(self):
+        return 1
+
+    def param_shape(self, data_shape):
+        return tuple(data_shape)
+
+    def log_prob_per_dim(self, x, params):
+        x = ops.cast(x, params.dtype)
+        # log p = x * logit - softplus(logit), the numerically stable form of the binary cross-entropy.
+        return x * params - ops.softplus(params)
+
+    def sample_noise(self, data_shape, seed):
+        return keras.random.uniform(tuple(data_shape), seed=seed)
+
+    def sample_from_noise(self, params, noise):
+        return ops.cast(ops.less(noise, ops.sigmoid(params)), "float32")
+
+
+class Categorical(Distribution):
+    """A K-way categorical per dimension (256 for 8-bit pixels, fewer for quantised data); parameters are logits."""
+
+    name = "categorical"
+
+    def __init__(self, num_levels=256):
+        if not isinstance(num_levels, int) or isinstance(num_levels, bool) or num_levels < 2:
+            raise ValueError(f"Categorical: `num_levels` must be an int >= 2, got {num_levels!r}.")
+        self.num_levels = num_levels
+
+    @property
+    def params_per_dim(self):
+        return self.num_levels
+
+    def param_shape(self, data_shape):
+        return tuple(data_shape) + (self.num_levels,)
+
+    def log_prob_per_dim(self, x, params):
+        x = ops.cast(x, "int32")
+        log_p = ops.log_softmax(params, axis=-1)
+        onehot = ops.one_hot(x, self.num_levels, dtype=log_p.dtype)
+        return ops.sum(log_p * onehot, axis=-1)
+
+    def sample_noise(self, data_shape, seed):
+        # Gumbel noise: argmax(logits + g) is an exact categorical sample.
+        u = keras.random.uniform(tuple(data_shape) + (self.num_levels,), minval=1e-7, maxval=1.0, seed=seed)
+        return -ops.log(-ops.log(u))
+
+    def sample_from_noise(self, params, noise):
+        return ops.cast(ops.argmax(params + noise, axis=-1), "float32")
+
+
+def get(name, num_levels=None):
+    """Make a head by name: "bernoulli" or "categorical" (with `num_levels`, default 256)."""
+    if isinstance(name, Distribution):
+        return name
+    key = str(name).lower()
+    if key == "bernoulli":
+        if num_levels not in (None, 2):
+            raise ValueError(f"A bernoulli likelihood has 2 levels; got `num_levels`={num_levels!r}.")
+        return Bernoulli()
+    if key == "categorical":
+        return Categorical(256 if num_levels is None else num_levels)
+    raise ValueError(f"Unknown `likelihood` {name!r}; expected one of 'bernoulli', 'categorical'.")

@@ -1,0 +1,105 @@
+"""Masked 2-D convolution for autoregressive image models."""
+
+import numpy as np
+import keras
+from keras import ops
+
+
+def causal_conv_mask(kernel_size, in_channels, out_channels, mask_type, channel_groups=1):
+    """Build the (kh, kw, in, out) 0/1 mask of a raster-order causal convolution.
+
+    Rows above the centre are visible, in the centre row only the columns left of the centre; at the centre tap an
+    input channel group ``g_in`` feeds an output group ``g_out`` when ``g_in < g_out`` (type "A") or
+    ``g_in <= g_out`` (type "B"). Channels are split into ``channel_groups`` contiguous blocks (R, G, B for three
+    groups), which is the R -> G -> B order of the PixelRNN paper.
+    """
+    kh, kw = kernel_size
+    mask = np.zeros((kh, kw, in_channels, out_channels), dtype="float32")
+    ch, cw = kh // 2, kw // 2
+    mask[:ch, :, :, :] = 1.0
+    mask[ch, :cw, :, :] = 1.0
+    g_in = np.arange(in_channels) * channel_groups // in_channels
+    g_out = np.arange(out_channels) * channel_groups // out_channels
+    if mask_type == "A":
+        centre = g_in[:, None] < g_out[None, :]
+    else:
+        centre = g_in[:, None] <= g_out[None, :]
+    mask[ch, cw] = centre.astype("float32")
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class MaskedConv2D(keras.layers.Conv2D):
+    """A 2-D convolution whose kernel only sees pixels before the current one in raster order.
+
+    Type "A" also hides the current pixel (first layer of a PixelCNN); type "B" lets it through (every later layer).
+    With ``channel_groups=3`` the channels are split into R, G, B blocks and, at the current pixel, a block only sees
+    the blocks before it (type "A") or up to and including it (type "B").
+
+    Args:
+        filters: int, number of output channels.
+        kernel_size: odd int or pair of odd ints.
+        mask_type: "A" or "B".
+        channel_groups: int, number of colour groups (1 for grey images, 3 for RGB). Input and output channel counts
+            must be divisible by it.
+        **kwargs: the other `keras.layers.Conv2D` arguments (activation, dilation_rate, use_bias, initializers...).
+            `padding` must be "same" and `strides` 1, so outputs line up with inputs.
+
+    Call arguments:
+        inputs: a (batch, height, width, channels) tensor.
+
+    Example:
+    >>> layer = MaskedConv2D(32, 7, mask_type="A")
+    >>> y = layer(keras.ops.ones((2, 28, 28, 1)))  # (2, 28, 28, 32)
+
+    Reference: van den Oord et al., 2016, "Pixel Recurrent Neural Networks", section 3.4.
+    """
+
+    def __init__(self, filters, kernel_size, mask_type="B", channel_groups=1, **kwargs):
+        if not isinstance(mask_type, str) or mask_type.upper() not in ("A", "B"):
+            raise ValueError(f"MaskedConv2D: `mask_type` must be 'A' or 'B', got {mask_type!r}.")
+        if not isinstance(channel_groups, int) or isinstance(channel_groups, bool) or channel_groups < 1:
+            raise ValueError(f"MaskedConv2D: `channel_groups` must be a positive int, got {channel_groups!r}.")
+        padding = kwargs.pop("padding", "same")
+        if padding != "same":
+            raise ValueError(f"MaskedConv2D: `padding` must be 'same' so outputs align with inputs, got {padding!r}.")
+        strides = kwargs.pop("strides", 1)
+        if strides not in (1, (1, 1), [1, 1]):
+            raise ValueError(f"MaskedConv2D: `strides` must be 1, got {strides!r}.")
+        if kwargs.get("groups", 1) != 1:
+            raise ValueError(f"MaskedConv2D: `groups` must be 1, got {kwargs['groups']!r}.")
+        if kwargs.get("data_format", "channels_last") not in (None, "channels_last"):
+            raise ValueError("MaskedConv2D: only `data_format='channels_last'` is supported.")
+        ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        if len(ks) != 2 or any((not isinstance(k, int)) or k < 1 or k % 2 == 0 for k in ks):
+            raise ValueError(f"MaskedConv2D: `kernel_size` must be an odd int or a pair of odd ints, got {kernel_size!r}.")
+        if filters % channel_groups:
+            raise ValueError(
+                f"MaskedConv2D: `filters` ({filters}) must be divisible by `channel_groups` ({channel_groups})."
+            )
+        super().__init__(filters, ks, strides=1, padding="same", **kwargs)
+        self.mask_type = mask_type.upper()
+        self.channel_groups = channel_groups
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None or in_channels % self.channel_groups:
+            raise ValueError(
+                f"MaskedConv2D: the input channel count ({in_channels}) must be known and divisible by "
+                f"`channel_groups` ({self.channel_groups})."
+            )
+        super().build(input_shape)
+        self.kernel_mask = causal_conv_mask(
+            self.kernel_size, in_channels, self.filters, self.mask_type, self.channel_groups
+        )
+
+    def convolution_op(self, inputs, kernel):
+        mask = ops.convert_to_tensor(self.kernel_mask, dtype=kernel.dtype)
+        return super().convolution_op(inputs, ops.multiply(kernel, mask))
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("strides", "padding", "groups"):
+            config.pop(key, None)
+        config.update({"mask_type": self.mask_type, "channel_groups": self.channel_groups})
+        return config

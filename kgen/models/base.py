@@ -1,0 +1,182 @@
+"""The shared base of kgen's autoregressive image models: likelihood loss, log_prob, sample, input checks."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from kgen import distributions
+from kgen.distributions import LN2
+
+
+def check_image_shape(image_shape, owner):
+    """Validate an `image_shape` argument: (height, width, channels) with channels 1 or 3."""
+    try:
+        shape = tuple(int(d) for d in image_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: `image_shape` must be (height, width, channels), got {image_shape!r}.") from None
+    if len(shape) != 3 or min(shape) < 1 or shape[2] not in (1, 3):
+        raise ValueError(
+            f"{owner}: `image_shape` must be (height, width, channels) with positive sizes and 1 or 3 channels, "
+            f"got {image_shape!r}."
+        )
+    return shape
+
+
+def _seed_generator(seed):
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"`seed` must be an int, None or a keras.random.SeedGenerator, got {seed!r}.")
+    return keras.random.SeedGenerator(int(seed))
+
+
+class AutoregressiveImageModel(keras.Model):
+    """Base of the pixel-by-pixel image models (a functional subclass: the subclass builds the graph).
+
+    The subclass's graph maps pixel levels (batch, height, width, channels) to the parameters of its likelihood head.
+    This base adds what every such model shares:
+
+    - the training loss: negative log-likelihood in nats per example, so `compile(optimizer=...)` needs no loss;
+    - the metrics `nats` (per example) and `bits_per_dim` reported by `fit` and `evaluate`;
+    - `log_prob(x)`: per-example log-probability in nats;
+    - `sample(n, seed=...)`: pixel-by-pixel sampling in raster order (R -> G -> B within a pixel);
+    - `receptive_field(height, width)`: which earlier pixels can reach each pixel, which the causality test checks;
+    - input validation with errors that name the argument.
+    """
+
+    def _setup_generative(self, image_shape, distribution):
+        self.image_shape = tuple(image_shape)
+        self.distribution = distribution
+        self.num_dims = int(np.prod(self.image_shape))
+        self.nats_tracker = keras.metrics.Mean(name="nats")
+        self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
+        self._sampler_cache = {}
+
+    # ----------------------------------------------------------------------------------------------- training
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        images = self._images_from_inputs(x)
+        nll = -self.distribution.log_prob(images, y_pred)
+        self.nats_tracker.update_state(nll)
+        self.bits_per_dim_tracker.update_state(nll / (self.num_dims * LN2))
+        if sample_weight is not None:
+            sample_weight = ops.cast(ops.reshape(sample_weight, (-1,)), nll.dtype)
+            loss = ops.sum(nll * sample_weight) / ops.maximum(ops.sum(sample_weight), 1e-12)
+        else:
+            loss = ops.mean(nll)
+        if self.losses:
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+    def _images_from_inputs(self, x):
+        if isinstance(x, dict):
+            return x["images"]
+        if isinstance(x, (list, tuple)):
+            return x[0]
+        return x
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        if kwargs.get("validation_data") is not None:
+            self._validate_data(kwargs["validation_data"], "validation_data")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # ----------------------------------------------------------------------------------------------- checks
+    def validate_images(self, images, name="x"):
+        """Raise a ValueError naming `name` unless `images` is a batch of valid pixel levels for this model."""
+        arr = np.asarray(images)
+        expected = (None,) + self.image_shape
+        if arr.ndim != 4 or tuple(arr.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"`{name}` must have shape {expected} (batch, height, width, channels) for this "
+                f"{type(self).__name__}, got {arr.shape}."
+            )
+        self.distribution.validate(arr, name=name)
+        return arr
+
+    def _validate_data(self, data, name):
+        """Check numpy arrays fully and the first batch of a tf.data.Dataset, before any training starts."""
+        if data is None:
+            raise ValueError(f"`{name}` is required: pass images of shape {(None,) + self.image_shape}.")
+        first = data
+        try:
+            import tensorflow as tf
+
+            if isinstance(data, tf.data.Dataset):
+                first = next(iter(data.take(1)), None)
+                if first is None:
+                    raise ValueError(f"`{name}` is an empty dataset.")
+                first = tf.nest.map_structure(lambda t: t.numpy(), first)
+        except ImportError:  # pragma: no cover - tensorflow is a dependency
+            pass
+        if isinstance(first, tuple) and len(first) >= 1:
+            first = first[0]
+        if isinstance(first, dict):
+            if "images" not in first:
+                raise ValueError(f"`{name}` is a dict without the key 'images'; got keys {sorted(first)}.")
+            first = first["images"]
+        if hasattr(first, "numpy") or isinstance(first, (np.ndarray, list)):
+            self.validate_images(ops.convert_to_numpy(first) if hasattr(first, "numpy") else first, name)
+
+    # ----------------------------------------------------------------------------------------------- inference
+    def log_prob(self, x, batch_size=256):
+        """Log-probability of each image in nats, as a numpy array of shape (batch,).
+
+        Args:
+            x: pixel levels, shape (batch, height, width, channels).
+            batch_size: images per forward pass.
+        """
+        x = self.validate_images(x, "x").astype("float32")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb = ops.convert_to_tensor(x[i : i + batch_size])
+            params = self(xb, training=False)
+            out.append(ops.convert_to_numpy(self.distribution.log_prob(xb, params)))
+        return np.concatenate(out).astype("float64")
+
+    def sample(self, num_samples, seed=None, batch_size=None, method="naive"):
+        """Generate images pixel by pixel in raster order.
+
+        Args:
+            num_samples: positive int.
+            seed: int, None (fresh randomness) or a `keras.random.SeedGenerator`. The same int seed gives the
+                same images, whatever `batch_size`.
+            batch_size: images generated at once (default: all).
+            method: "naive" re-runs the network for every pixel (the reference loop, compiled per backend).
+
+        Returns:
+            uint8 numpy array (num_samples, height, width, channels) of pixel levels.
+        """
+        from kgen.samplers import naive
+
+        if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) or num_samples < 1:
+            raise ValueError(f"`num_samples` must be a positive int, got {num_samples!r}.")
+        if batch_size is None:
+            batch_size = int(num_samples)
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+        if method != "naive":
+            raise ValueError(f"`method` must be 'naive' for {type(self).__name__}, got {method!r}.")
+        seed_generator = _seed_generator(seed)
+        noise = self.distribution.sample_noise((int(num_samples),) + self.image_shape, seed=seed_generator)
+        noise = ops.convert_to_numpy(noise)
+        images = [
+            naive.sample_loop(self, noise[i : i + batch_size]) for i in range(0, int(num_samples), batch_size)
+        ]
+        return np.concatenate(images).astype("uint8")
+
+    def receptive_field(self, height, width):
+        """Boolean (H*W, H*W) matrix: entry [t, s] says input pixel s can change the prediction of pixel t.
+
+        The default is the ideal of an autoregressive model: every earlier pixel in raster order. Models with a
+        known blind spot (PixelCNN) override it with their exact pattern.
+        """
+        n = height * width
+        return np.tril(np.ones((n, n), dtype=bool), k=-1)

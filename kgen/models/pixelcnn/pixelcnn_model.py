@@ -1,0 +1,169 @@
+"""PixelCNN (van den Oord et al., 2016, "Pixel Recurrent Neural Networks", section 3.5, figure 4)."""
+
+import numpy as np
+import keras
+from keras import layers
+
+from kgen import distributions
+from kgen.layers.masked_conv2d import MaskedConv2D
+from kgen.models.base import AutoregressiveImageModel, check_image_shape
+
+
+def _positive_int(value, name):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"PixelCNN: `{name}` must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _odd_int(value, name):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or value % 2 == 0:
+        raise ValueError(f"PixelCNN: `{name}` must be a positive odd int, got {value!r}.")
+    return int(value)
+
+
+def causal_offsets(kernel_size, mask_type):
+    """The (dy, dx) input offsets a masked kernel reads for one output pixel (channels collapsed)."""
+    r = kernel_size // 2
+    offsets = [(dy, dx) for dy in range(-r, 0) for dx in range(-r, r + 1)]
+    offsets += [(0, dx) for dx in range(-r, 0)]
+    if mask_type == "B":
+        offsets.append((0, 0))
+    return offsets
+
+
+def stacked_receptive_field(layer_offsets, height, width):
+    """Exact pixel dependencies of a chain of masked convolutions with zero ("same") padding.
+
+    Propagates each output pixel backwards through every layer, so paths that would leave the image (and read
+    padding) are not counted. Returns a boolean (H*W, H*W) matrix: [t, s] is True when input pixel s reaches t.
+    """
+    n = height * width
+    field = np.zeros((n, n), dtype=bool)
+    for t in range(n):
+        reach = np.zeros((height, width), dtype=bool)
+        reach[t // width, t % width] = True
+        for offsets in reversed(layer_offsets):
+            new = np.zeros_like(reach)
+            ys, xs = np.nonzero(reach)
+            for dy, dx in offsets:
+                yy, xx = ys + dy, xs + dx
+                ok = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+                new[yy[ok], xx[ok]] = True
+            reach = new
+        field[t] = reach.reshape(-1)
+    return field
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class PixelCNN(AutoregressiveImageModel):
+    """PixelCNN: a stack of masked convolutions that models p(x) pixel by pixel in raster order.
+
+    Architecture (paper figure 4 and table 1): a 7x7 type-A masked convolution to `hidden_dim` (2h) channels;
+    `num_residual_blocks` residual blocks of ReLU -> 1x1 (2h -> h) -> ReLU -> 3x3 type B (h -> h) -> ReLU ->
+    1x1 (h -> 2h), added to the block input; then ReLU -> 1x1 type B (`output_dim`) -> ReLU -> 1x1 type B to the
+    parameters of the likelihood head. For RGB images every masked layer uses R -> G -> B channel groups.
+
+    Like every plain PixelCNN it has a blind spot: pixels above and to the right of the current one that the stacked
+    3x3 masks never reach. `receptive_field` gives the exact pattern, which the causality test checks.
+
+    Args:
+        image_shape: (height, width, channels), channels 1 or 3.
+        hidden_dim: int, 2h, the residual stream width (for RGB divisible by 6).
+        num_residual_blocks: int.
+        output_dim: int, width of the 1x1 output layers (default `hidden_dim`).
+        first_kernel_size: odd int, the type-A input layer (7 in the paper).
+        kernel_size: odd int, the type-B layers inside the residual blocks (3 in the paper).
+        likelihood: "bernoulli" (binary images) or "categorical".
+        num_levels: levels per sub-pixel for "categorical" (256 for 8-bit images).
+        **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
+
+    Example:
+    >>> model = PixelCNN(image_shape=(28, 28, 1), hidden_dim=32, num_residual_blocks=2)
+    >>> model.compile(optimizer="adam")
+    >>> images = model.sample(4, seed=0)
+    """
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        hidden_dim=64,
+        num_residual_blocks=7,
+        output_dim=None,
+        first_kernel_size=7,
+        kernel_size=3,
+        likelihood="bernoulli",
+        num_levels=None,
+        **kwargs,
+    ):
+        image_shape = check_image_shape(image_shape, "PixelCNN")
+        hidden_dim = _positive_int(hidden_dim, "hidden_dim")
+        num_residual_blocks = int(num_residual_blocks)
+        if num_residual_blocks < 0:
+            raise ValueError(f"PixelCNN: `num_residual_blocks` must be >= 0, got {num_residual_blocks!r}.")
+        output_dim = hidden_dim if output_dim is None else _positive_int(output_dim, "output_dim")
+        first_kernel_size = _odd_int(first_kernel_size, "first_kernel_size")
+        kernel_size = _odd_int(kernel_size, "kernel_size")
+        distribution = distributions.get(likelihood, num_levels)
+        channels = image_shape[-1]
+        groups = channels
+        for value, name in ((hidden_dim // 2, "hidden_dim // 2"), (output_dim, "output_dim")):
+            if hidden_dim % 2 or value % groups:
+                raise ValueError(
+                    f"PixelCNN: `hidden_dim` must be even and `{name}` divisible by the {groups} colour groups, "
+                    f"got hidden_dim={hidden_dim}, output_dim={output_dim}."
+                )
+
+        # === Functional model ===
+        images = keras.Input(shape=image_shape, name="images")
+        levels = distribution.num_levels
+        x = layers.Rescaling(2.0 / (levels - 1), offset=-1.0, name="rescale")(images)
+        x = MaskedConv2D(hidden_dim, first_kernel_size, "A", channel_groups=groups, name="input_conv")(x)
+        for i in range(num_residual_blocks):
+            y = layers.ReLU(name=f"block{i}_relu1")(x)
+            y = MaskedConv2D(hidden_dim // 2, 1, "B", channel_groups=groups, name=f"block{i}_reduce")(y)
+            y = layers.ReLU(name=f"block{i}_relu2")(y)
+            y = MaskedConv2D(hidden_dim // 2, kernel_size, "B", channel_groups=groups, name=f"block{i}_conv")(y)
+            y = layers.ReLU(name=f"block{i}_relu3")(y)
+            y = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"block{i}_expand")(y)
+            x = layers.Add(name=f"block{i}_add")([x, y])
+        x = layers.ReLU(name="output_relu1")(x)
+        x = MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1")(x)
+        x = layers.ReLU(name="output_relu2")(x)
+        x = MaskedConv2D(
+            channels * distribution.params_per_dim, 1, "B", channel_groups=groups, name="output_conv2", dtype="float32"
+        )(x)
+        params = layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
+        super().__init__(inputs=images, outputs=params, **kwargs)
+
+        # === Config ===
+        self.hidden_dim = hidden_dim
+        self.num_residual_blocks = num_residual_blocks
+        self.output_dim = output_dim
+        self.first_kernel_size = first_kernel_size
+        self.kernel_size = kernel_size
+        self.likelihood = distribution.name
+        self.num_levels = distribution.num_levels if distribution.name == "categorical" else None
+        self._setup_generative(image_shape, distribution)
+
+    def receptive_field(self, height, width):
+        chain = [causal_offsets(self.first_kernel_size, "A")]
+        chain += [causal_offsets(self.kernel_size, "B")] * self.num_residual_blocks
+        return stacked_receptive_field(chain, height, width)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_shape": list(self.image_shape),
+            "hidden_dim": self.hidden_dim,
+            "num_residual_blocks": self.num_residual_blocks,
+            "output_dim": self.output_dim,
+            "first_kernel_size": self.first_kernel_size,
+            "kernel_size": self.kernel_size,
+            "likelihood": self.likelihood,
+            "num_levels": self.num_levels,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
