@@ -1,0 +1,164 @@
+"""The `kgen` command: list, train, evaluate, sample, export."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_list(args):
+    from kgen import zoo
+
+    for name in zoo.list_models(args.pattern):
+        description, _ = zoo.describe(name)
+        print(f"{name:24s} {description}")
+    return 0
+
+
+def _recipe_for(target):
+    from kgen import recipes, zoo
+
+    path = recipes.find(target)
+    if path is not None:
+        return recipes.load(path)
+    try:
+        zoo.resolve(target)
+    except ValueError as e:
+        raise ValueError(f"{e} Recipes: {', '.join(recipes.available()) or 'none'}.") from None
+    return recipes.from_model(target)
+
+
+def _apply_overrides(recipe, args):
+    t, d = recipe["train"], recipe["data"]
+    for key in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "time_budget_minutes", "seed"):
+        value = getattr(args, key, None)
+        if value is not None:
+            t[key] = value
+    if getattr(args, "data_source", None) is not None:
+        d["source"] = args.data_source
+    for key in ("train_split", "eval_split", "monitor_split"):
+        value = getattr(args, key, None)
+        if value is not None:
+            d[key] = value
+    return recipe
+
+
+def _cmd_train(args):
+    from kgen import training
+
+    recipe = _apply_overrides(_recipe_for(args.target), args)
+    out = Path(args.out)
+    model = training.train(recipe, out, resume=args.resume, verbose=args.verbose)
+    if not args.no_eval:
+        result = training.evaluate(model, recipe, verbose=args.verbose)
+        training.write_json(out / training.EVAL_FILE, result)
+        print(
+            f"{recipe['model']} on {result['dataset']} {result['split']} ({result['num_examples']} images): "
+            f"{result['nats']:.2f} nats/image, {result['bits_per_dim']:.4f} bits/dim"
+        )
+    if args.samples:
+        training.write_samples(model, out / training.SAMPLES_FILE, num_samples=args.samples, seed=recipe["train"]["seed"])
+        print(f"samples: {out / training.SAMPLES_FILE}")
+    return 0
+
+
+def _cmd_evaluate(args):
+    from kgen import recipes, training
+
+    model = training.load_model(args.model)
+    run_dir = Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
+    recipe_file = run_dir / training.RECIPE_FILE
+    recipe = json.loads(recipe_file.read_text()) if recipe_file.is_file() else recipes.from_model("pixelcnn")
+    recipe["data"]["name"] = args.data or recipe["data"]["name"]
+    if args.data_source is not None:
+        recipe["data"]["source"] = args.data_source
+    result = training.evaluate(model, recipe, split=args.split, verbose=args.verbose)
+    print(json.dumps(result))
+    if args.out:
+        training.write_json(args.out, result)
+    return 0
+
+
+def _cmd_sample(args):
+    from kgen import training, zoo
+
+    if Path(args.model).suffix == ".keras" or Path(args.model).is_dir():
+        model = training.load_model(args.model)
+    else:
+        model = zoo.get(args.model)  # an untrained zoo model: useful to check the pipeline
+        print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
+    training.write_samples(model, args.out, num_samples=args.num, seed=args.seed)
+    print(f"wrote {args.num} samples to {args.out}")
+    return 0
+
+
+def _cmd_export(args):
+    from kgen import export, training
+
+    model = training.load_model(args.model)
+    export.export_for_serving(model, args.out)
+    print(f"exported a SavedModel with a 'serve' signature to {args.out}")
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="kgen", description="kgen: Keras 3 generative model zoo")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list registered models and presets")
+    s.add_argument("pattern", nargs="?", default="*")
+    s.set_defaults(fn=_cmd_list)
+
+    s = sub.add_parser("train", help="train a recipe (recipes/NAME.toml or a path) or a zoo model")
+    s.add_argument("target", help="recipe name or .toml path, or a zoo model name")
+    s.add_argument("--out", required=True, help="run folder: model.keras, metrics.csv, backup/, eval.json")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--steps-per-epoch", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--learning-rate", type=float)
+    s.add_argument("--time-budget-minutes", type=float)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
+    s.add_argument("--train-split")
+    s.add_argument("--eval-split")
+    s.add_argument("--monitor-split")
+    s.add_argument("--samples", type=int, default=16, help="sample this many images into samples.png (0: none)")
+    s.add_argument("--no-eval", action="store_true")
+    s.add_argument("--verbose", type=int, default=1)
+    s.set_defaults(fn=_cmd_train)
+
+    s = sub.add_parser("evaluate", help="evaluate a .keras model (or run folder) on a data split")
+    s.add_argument("model")
+    s.add_argument("--data", help="data set name (default: the run's recipe)")
+    s.add_argument("--split", default=None)
+    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
+    s.add_argument("--out", help="also write the result as JSON here")
+    s.add_argument("--verbose", type=int, default=1)
+    s.set_defaults(fn=_cmd_evaluate)
+
+    s = sub.add_parser("sample", help="sample images from a .keras model into a PNG grid")
+    s.add_argument("model", help=".keras file, run folder, or zoo name (untrained)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--num", type=int, default=16)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=_cmd_sample)
+
+    s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
+    s.add_argument("model")
+    s.add_argument("out")
+    s.set_defaults(fn=_cmd_export)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"kgen {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

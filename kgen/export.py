@@ -1,0 +1,96 @@
+"""`.keras` round trips and TensorFlow SavedModel export for TF Serving, from any backend.
+
+Under the TensorFlow backend the model is exported in-process with `keras.export.ExportArchive`. Under JAX or
+PyTorch the dependable route is to save the `.keras` file, reload it under TensorFlow in a child process and export
+there (torch cannot export directly without torch_xla). Either way the SavedModel is written under a temporary name
+and renamed into place, so a failure never leaves a half-written folder.
+
+The SavedModel has a `serve` signature: `images` (batch, height, width, channels) float32 pixel levels ->
+`log_prob` (batch,) float32, the log-probability of each image in nats.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import keras
+
+from kgen.io import atomic_path
+
+
+def _serve_fn(model):
+    def serve(images):
+        params = model(images, training=False)
+        return {"log_prob": model.distribution.log_prob(images, params)}
+
+    return serve
+
+
+def _export_in_tensorflow(model, path):
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serve",
+        fn=_serve_fn(model),
+        input_signature=[tf.TensorSpec(shape=(None,) + tuple(model.image_shape), dtype=tf.float32, name="images")],
+    )
+    archive.write_out(str(path), verbose=False)
+
+
+def export_for_serving(model, path, overwrite=False):
+    """Write a TensorFlow SavedModel of `model` at `path` with a `serve` log-probability signature.
+
+    Args:
+        model: a kgen generative model (anything with `image_shape` and `distribution`).
+        path: the SavedModel folder to create (for TF Serving, a version folder such as "serving/pixelcnn/1").
+        overwrite: replace an existing folder at `path`.
+    """
+    if not hasattr(model, "distribution") or not hasattr(model, "image_shape"):
+        raise ValueError(f"`model` must be a kgen generative model, got {type(model).__name__}.")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"`path` {str(path)!r} already exists; pass overwrite=True to replace it.")
+    with atomic_path(path) as tmp:
+        if keras.backend.backend() == "tensorflow":
+            _export_in_tensorflow(model, tmp)
+        else:
+            with tempfile.TemporaryDirectory() as td:
+                keras_file = Path(td) / "model.keras"
+                model.save(keras_file)
+                _export_in_child(keras_file, tmp)
+    return path
+
+
+def _export_in_child(keras_file, out):
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kgen.export", str(keras_file), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"exporting under the TensorFlow backend in a child process failed:\n{tail}")
+
+
+def _main(argv):
+    if len(argv) != 2:
+        print("usage: python -m kgen.export MODEL.keras OUT_DIR", file=sys.stderr)
+        return 2
+    if keras.backend.backend() != "tensorflow":
+        print("kgen.export: run with KERAS_BACKEND=tensorflow", file=sys.stderr)
+        return 2
+    import kgen.models  # noqa: F401  (registers the classes)
+
+    model = keras.models.load_model(argv[0])
+    _export_in_tensorflow(model, argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,247 @@
+"""Shared test helpers: every layer and model test in kgen goes through these.
+
+Plain pytest classes inherit `TestCase` and call the `run_*` helpers; they raise `AssertionError` with a message that
+says what broke.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import keras
+from keras import ops
+
+
+def _positions(shape):
+    """(row, col, channel) of every flat position of an (H, W, C) image, for error messages."""
+    h, w, c = shape
+    return [(i // (w * c), (i // c) % w, i % c) for i in range(h * w * c)]
+
+
+def measure_dependencies(model, num_trials=3, seed=0, tol=1e-6):
+    """Measure which input positions change which outputs, by perturbing one input position at a time.
+
+    For each of `num_trials` random images, every flat input position (row-major over height, width, channels) is
+    changed to another level and the model's parameters compared with those of the unchanged image, all in one batch.
+
+    Returns:
+        bool array (D, D), D = H * W * C: [o, i] is True when changing input position i changed the parameters
+        predicted for output position o in some trial.
+    """
+    h, w, c = model.image_shape
+    levels = model.distribution.num_levels
+    d = h * w * c
+    rng = np.random.default_rng(seed)
+    dep = np.zeros((d, d), dtype=bool)
+    for _ in range(num_trials):
+        base = rng.integers(0, levels, size=(h, w, c)).astype("float32")
+        batch = np.repeat(base[None], d + 1, axis=0).reshape(d + 1, d)
+        for i in range(d):
+            new = (base.reshape(-1)[i] + rng.integers(1, levels)) % levels
+            batch[i + 1, i] = new
+        batch = batch.reshape((d + 1, h, w, c))
+        params = ops.convert_to_numpy(model(ops.convert_to_tensor(batch), training=False)).astype("float64")
+        params = params.reshape(d + 1, d, -1)
+        diff = np.abs(params[1:] - params[:1]).max(axis=-1)  # (input i, output o)
+        scale = 1.0 + np.abs(params[:1]).max(axis=-1)
+        dep |= (diff > tol * scale).T
+    return dep
+
+
+class TestCase:
+    """Base class for kgen tests (pytest collects subclasses named Test*)."""
+
+    # ------------------------------------------------------------------------------------------ layers
+    def run_layer_test(self, layer_cls, init_kwargs, input_data, expected_output_shape, run_training_check=True):
+        """Build, call, check shapes, serialize, and (optionally) train one step with the layer inside a model."""
+        layer = layer_cls(**init_kwargs)
+        output = layer(input_data)
+        assert tuple(output.shape) == tuple(expected_output_shape), (
+            f"{layer_cls.__name__}: output shape {tuple(output.shape)} != expected {tuple(expected_output_shape)}"
+        )
+        computed = layer.compute_output_shape(tuple(input_data.shape))
+        assert tuple(computed) == tuple(expected_output_shape), (
+            f"{layer_cls.__name__}.compute_output_shape gave {tuple(computed)}, expected {tuple(expected_output_shape)}"
+        )
+        self.run_serialization_test(layer)
+        revived = layer_cls.from_config(layer.get_config())
+        revived(input_data)
+        revived.set_weights(layer.get_weights())
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(revived(input_data)), ops.convert_to_numpy(output), rtol=1e-5, atol=1e-5,
+            err_msg=f"{layer_cls.__name__}: a layer rebuilt from its config gives different outputs",
+        )
+        if run_training_check:
+            inputs = keras.Input(shape=tuple(input_data.shape[1:]))
+            model = keras.Model(inputs, layer_cls(**init_kwargs)(inputs))
+            model.compile(optimizer="sgd", loss="mse")
+            target = np.zeros(tuple(expected_output_shape), dtype="float32")
+            before = [w.copy() for w in model.get_weights()]
+            model.fit(ops.convert_to_numpy(input_data), target, epochs=1, batch_size=len(target), verbose=0)
+            changed = any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+            assert changed, f"{layer_cls.__name__}: one training step did not change any weight"
+        return layer
+
+    def run_serialization_test(self, instance):
+        """get_config/from_config and keras serialize/deserialize round trips keep the config unchanged."""
+        config = instance.get_config()
+        revived = type(instance).from_config(config)
+        assert revived.get_config() == config, (
+            f"{type(instance).__name__}: config changed in a from_config round trip:\n{config}\n!=\n{revived.get_config()}"
+        )
+        serialized = keras.saving.serialize_keras_object(instance)
+        restored = keras.saving.deserialize_keras_object(serialized)
+        assert type(restored) is type(instance), f"deserialize gave {type(restored).__name__}"
+        assert restored.get_config() == config, f"{type(instance).__name__}: config changed through serialize_keras_object"
+        return revived
+
+    # ------------------------------------------------------------------------------------------ models
+    def run_model_saving_test(self, model, input_data, tmp_dir=None, atol=1e-5):
+        """`model.save` to .keras and `keras.models.load_model` with no custom_objects give the same outputs."""
+        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        path = tmp_dir / "model.keras"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        assert type(loaded) is type(model), f"load_model gave {type(loaded).__name__}, not {type(model).__name__}"
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(loaded(input_data, training=False)),
+            ops.convert_to_numpy(model(input_data, training=False)),
+            rtol=1e-5, atol=atol, err_msg="outputs changed through .keras save/load",
+        )
+        if hasattr(model, "log_prob"):
+            np.testing.assert_allclose(loaded.log_prob(input_data), model.log_prob(input_data), rtol=1e-5, atol=atol)
+        return loaded
+
+    def run_cross_backend_test(self, model, input_data, backends=("tensorflow", "jax", "torch"), rtol=1e-4):
+        """Save under this backend, load under each other backend in a child process: same log-probabilities."""
+        with tempfile.TemporaryDirectory() as td:
+            path = Path(td) / "model.keras"
+            model.save(path)
+            x_path = Path(td) / "x.npy"
+            np.save(x_path, np.asarray(input_data))
+            expected = model.log_prob(input_data)
+            code = (
+                "import sys, numpy as np, keras, kgen.models\n"
+                "m = keras.models.load_model(sys.argv[1])\n"
+                "np.save(sys.argv[3], m.log_prob(np.load(sys.argv[2])))\n"
+            )
+            for backend in backends:
+                if backend == keras.backend.backend():
+                    continue
+                out = Path(td) / f"lp_{backend}.npy"
+                env = dict(os.environ, KERAS_BACKEND=backend)
+                proc = subprocess.run(
+                    [sys.executable, "-c", code, str(path), str(x_path), str(out)], env=env, capture_output=True, text=True
+                )
+                assert proc.returncode == 0, f"loading under {backend} failed:\n{proc.stderr[-3000:]}"
+                np.testing.assert_allclose(
+                    np.load(out), expected, rtol=rtol,
+                    err_msg=f"log_prob differs after loading a {keras.backend.backend()} .keras file under {backend}",
+                )
+
+    def run_causality_test(self, model, num_trials=4, max_trials=48, expected=None):
+        """Check the exact dependency pattern of an autoregressive image model.
+
+        1. No leak: changing flat position i (raster order, then R -> G -> B) never changes the prediction of any
+           position at or before i.
+        2. Exact reach: which earlier pixels change the prediction of each pixel equals `expected` (default
+           `model.receptive_field(H, W)`), so a blind spot is measured and asserted, never hidden.
+        3. Within a pixel, every earlier channel reaches every later channel.
+
+        A dependency shows only where the perturbation passes some live ReLU path, so the measurement runs
+        `num_trials` random images, then more (up to `max_trials`) while expected dependencies are still unseen.
+
+        Returns:
+            (pixel_reach, dep): the measured (H*W, H*W) pixel matrix and the (D, D) position matrix.
+        """
+        h, w, c = model.image_shape
+        if expected is None:
+            expected = model.receptive_field(h, w)
+        expected = np.asarray(expected, dtype=bool)
+        within = np.tril(np.ones((c, c), dtype=bool), k=-1)  # at one pixel: each channel sees the earlier ones
+
+        def unseen(dep):
+            blocks = dep.reshape(h * w, c, h * w, c)[np.arange(h * w), :, np.arange(h * w), :]
+            return np.any(expected & ~self._pixel_matrix(dep, (h, w, c))) or np.any(within & ~blocks)
+
+        dep = measure_dependencies(model, num_trials=num_trials, seed=0)
+        trials = num_trials
+        while trials < max_trials and unseen(dep):
+            dep |= measure_dependencies(model, num_trials=num_trials, seed=trials)
+            trials += num_trials
+        d = h * w * c
+        leaks = np.argwhere(np.triu(dep, k=0))
+        if len(leaks):
+            pos = _positions((h, w, c))
+            shown = ", ".join(f"output {pos[o]} <- input {pos[i]}" for o, i in leaks[:5])
+            raise AssertionError(f"{type(model).__name__} is not causal: {len(leaks)} future dependencies, e.g. {shown}")
+        pixel_dep = self._pixel_matrix(dep, (h, w, c))
+        missing = np.argwhere(expected & ~pixel_dep)
+        extra = np.argwhere(pixel_dep & ~expected)
+        if len(missing) or len(extra):
+            rc = lambda p: (p // w, p % w)  # noqa: E731
+            raise AssertionError(
+                f"{type(model).__name__}: measured pixel dependencies differ from the expected pattern: "
+                f"{len(missing)} expected but unreached (e.g. {[(rc(t), rc(s)) for t, s in missing[:5]]}), "
+                f"{len(extra)} reached but unexpected (e.g. {[(rc(t), rc(s)) for t, s in extra[:5]]}) "
+                f"as (pixel, input pixel), after {trials} random trials"
+            )
+        if c > 1:
+            for p in range(h * w):
+                block = dep[p * c : (p + 1) * c, p * c : (p + 1) * c]
+                assert np.array_equal(block, within), (
+                    f"{type(model).__name__}: channel dependencies at pixel {(p // w, p % w)} are\n{block}\n"
+                    f"expected each channel to see exactly the earlier ones:\n{within}"
+                )
+        assert d == dep.shape[0]
+        return pixel_dep, dep
+
+    @staticmethod
+    def _pixel_matrix(dep, shape):
+        h, w, c = shape
+        pixel_dep = dep.reshape(h * w, c, h * w, c).any(axis=(1, 3))
+        np.fill_diagonal(pixel_dep, False)
+        return pixel_dep
+
+    def run_sampling_test(self, model, num_samples=2, seed=1234):
+        """Same seed, same samples (also across batch sizes); valid shape, dtype and levels; finite log_prob."""
+        a = model.sample(num_samples, seed=seed)
+        b = model.sample(num_samples, seed=seed)
+        np.testing.assert_array_equal(a, b, err_msg="the same seed gave different samples")
+        c = model.sample(num_samples, seed=seed, batch_size=1)
+        np.testing.assert_array_equal(a, c, err_msg="samples depend on batch_size for a fixed seed")
+        assert a.shape == (num_samples,) + tuple(model.image_shape), f"sample shape {a.shape}"
+        assert a.dtype == np.uint8, f"sample dtype {a.dtype}"
+        assert a.min() >= 0 and a.max() < model.distribution.num_levels
+        other = model.sample(num_samples, seed=seed + 1)
+        assert not np.array_equal(a, other), "different seeds gave identical samples"
+        assert np.all(np.isfinite(model.log_prob(a)))
+        return a
+
+    def run_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
+        """export_for_serving writes a SavedModel whose `serve` signature matches `model.log_prob`."""
+        from kgen.export import export_for_serving
+
+        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        path = tmp_dir / "serving" / "1"
+        export_for_serving(model, path)
+        expected = model.log_prob(input_data)
+        x_path = tmp_dir / "x.npy"
+        np.save(x_path, np.asarray(input_data, dtype="float32"))
+        out = tmp_dir / "served.npy"
+        code = (
+            "import sys, numpy as np, tensorflow as tf\n"
+            "sig = tf.saved_model.load(sys.argv[1]).signatures['serve']\n"
+            "np.save(sys.argv[3], sig(images=tf.constant(np.load(sys.argv[2])))['log_prob'].numpy())\n"
+        )
+        # A child process, so the check does not depend on which backend (or import order) this test runs under.
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(x_path), str(out)],
+            env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
+        )
+        assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
+        np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=atol)
+        return path

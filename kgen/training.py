@@ -1,0 +1,180 @@
+"""Run a recipe: train with progress, checkpoints, a metrics file and resume; evaluate; write samples."""
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import keras
+
+from kgen import data as kdata
+from kgen import zoo
+from kgen.io import atomic_path, save_image_grid
+
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.csv"
+BACKUP_DIR = "backup"
+RECIPE_FILE = "recipe.json"
+EVAL_FILE = "eval.json"
+SAMPLES_FILE = "samples.png"
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once the run (summed over resumed runs) has used `minutes`; log `elapsed_min` every epoch."""
+
+    def __init__(self, minutes=None, already_elapsed_s=0.0):
+        super().__init__()
+        self.minutes = minutes
+        self.already_elapsed_s = float(already_elapsed_s)
+        self._start = None
+
+    def elapsed_s(self):
+        return self.already_elapsed_s + (time.perf_counter() - self._start)
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.minutes is not None and self.elapsed_s() >= 60.0 * self.minutes:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["elapsed_min"] = self.elapsed_s() / 60.0
+        if self.minutes is not None and self.elapsed_s() >= 60.0 * self.minutes:
+            self.model.stop_training = True
+
+
+class SaveModelAtomically(keras.callbacks.Callback):
+    """Save the whole model as `.keras` after every epoch through a temporary file, so a kill never corrupts it."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with atomic_path(self.path) as tmp:
+            self.model.save(tmp)
+
+
+def _elapsed_from_metrics(path):
+    """The `elapsed_min` of the last finished epoch in a metrics file, in seconds (0 if none)."""
+    if not path.is_file():
+        return 0.0
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "elapsed_min" not in rows[-1]:
+        return 0.0
+    return 60.0 * float(rows[-1]["elapsed_min"])
+
+
+def build_model(recipe):
+    model = zoo.get(recipe["model"], **recipe["model_args"])
+    return model
+
+
+def datasets(recipe, model):
+    d, t = recipe["data"], recipe["train"]
+    common = {"source": d["source"]}
+    train = kdata.load(d["name"], split=d["train_split"], batch_size=t["batch_size"], seed=t["seed"], **common)
+    monitor = None
+    if d.get("monitor_split"):
+        monitor = kdata.load(d["name"], split=d["monitor_split"], batch_size=256, **common)
+    return train, monitor
+
+
+def train(recipe, out_dir, resume=False, verbose=1):
+    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json.
+
+    Returns the trained model. Raises FileExistsError when `out_dir` already holds a run and `resume` is False.
+    """
+    out = Path(out_dir)
+    t = recipe["train"]
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise FileExistsError(
+            f"`out` directory {str(out)!r} already holds a run; pass --resume to continue it or choose a new --out."
+        )
+    if resume and not (out / BACKUP_DIR).exists() and not (out / MODEL_FILE).exists():
+        raise FileNotFoundError(f"--resume: {str(out)!r} holds no run to resume (no {BACKUP_DIR}/ or {MODEL_FILE}).")
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / RECIPE_FILE) as tmp:
+        Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
+
+    keras.utils.set_random_seed(int(t["seed"]))
+    model = build_model(recipe)
+    train_ds, monitor_ds = datasets(recipe, model)  # validates names, splits and files before any training
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
+    model.build((None,) + model.image_shape)
+
+    steps = t["steps_per_epoch"]
+    if steps is not None:
+        train_ds = train_ds.repeat()
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True),
+        TimeBudget(t["time_budget_minutes"], already_elapsed_s=_elapsed_from_metrics(out / METRICS_FILE)),
+        keras.callbacks.TerminateOnNaN(),
+        SaveModelAtomically(out / MODEL_FILE),
+        keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True),
+    ]
+    model.fit(
+        train_ds,
+        epochs=int(t["epochs"]),
+        steps_per_epoch=steps,
+        validation_data=monitor_ds,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    return model
+
+
+def evaluate(model, recipe, split=None, verbose=1):
+    """Evaluate on the recipe's evaluation split; returns {"nats", "bits_per_dim", "num_examples", "split"}."""
+    d = recipe["data"]
+    split = split or d["eval_split"]
+    images, _ = kdata.load_arrays(d["name"], split=split, source=d["source"])
+    ds = kdata.load(d["name"], split=split, batch_size=256, source=d["source"])
+    result = model.evaluate(ds, verbose=verbose, return_dict=True)
+    return {
+        "dataset": d["name"],
+        "split": split,
+        "num_examples": int(len(images)),
+        "nats": float(result["nats"]),
+        "bits_per_dim": float(result["bits_per_dim"]),
+    }
+
+
+def write_json(path, obj):
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2))
+
+
+def write_samples(model, path, num_samples=16, seed=0):
+    """Sample `num_samples` images and write them as a PNG grid (pixel levels scaled to 0..255)."""
+    images = model.sample(num_samples, seed=seed)
+    save_image_grid(levels_to_uint8(images, model.distribution.num_levels), path,
+                    ncols=int(math.ceil(math.sqrt(num_samples))), scale=4)
+    return images
+
+
+def load_model(path):
+    """Load a `.keras` model with a clear error for a missing or unreadable file."""
+    import kgen.models  # noqa: F401  (registers the classes)
+
+    path = Path(path)
+    if path.is_dir() and (path / MODEL_FILE).is_file():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"`model` file {str(path)!r} does not exist (expected a .keras file or a run folder).")
+    if path.suffix != ".keras":
+        raise ValueError(f"`model` must be a .keras file, got {str(path)!r}.")
+    try:
+        return keras.models.load_model(str(path))
+    except Exception as e:  # keras raises several types for a damaged zip or config
+        raise ValueError(f"`model` file {str(path)!r} is not a readable .keras model: {type(e).__name__}: {e}") from e
+
+
+def levels_to_uint8(images, levels):
+    """Scale pixel levels 0..levels-1 to 0..255 for display."""
+    return (np.asarray(images, dtype="float32") * (255.0 / (levels - 1))).round().astype("uint8")

@@ -1,0 +1,139 @@
+"""Tests for kgen.io (atomic writes and image grids)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgen.io import atomic_path
+from kgen.io import save_image_grid
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+class TestAtomicPath:
+    def test_writes_file_and_replaces_existing(self, tmp_path):
+        target = tmp_path / "sub" / "out.txt"
+        with atomic_path(target) as tmp:
+            assert tmp.parent == target.parent and tmp.suffix == ".txt"
+            assert not tmp.exists()
+            tmp.write_text("one")
+        assert target.read_text() == "one"
+        with atomic_path(str(target)) as tmp:
+            tmp.write_text("two")
+        assert target.read_text() == "two"
+        assert _leftovers(target.parent) == []
+
+    def test_exception_leaves_nothing(self, tmp_path):
+        target = tmp_path / "out.bin"
+        with pytest.raises(RuntimeError, match="boom"):
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(b"half")
+                raise RuntimeError("boom")
+        assert list(tmp_path.iterdir()) == []
+
+    def test_exception_keeps_old_content(self, tmp_path):
+        target = tmp_path / "out.txt"
+        target.write_text("old")
+        with pytest.raises(KeyError):
+            with atomic_path(target) as tmp:
+                tmp.write_text("new, half written")
+                raise KeyError("x")
+        assert target.read_text() == "old"
+        assert _leftovers(tmp_path) == []
+
+    def test_directories(self, tmp_path):
+        target = tmp_path / "model_dir"
+        with atomic_path(target) as tmp:
+            tmp.mkdir()
+            (tmp / "a").write_text("a")
+        with atomic_path(target) as tmp:
+            tmp.mkdir()
+            (tmp / "b").write_text("b")
+        assert sorted(p.name for p in target.iterdir()) == ["b"]
+        with pytest.raises(ValueError):
+            with atomic_path(target) as tmp:
+                tmp.mkdir()
+                (tmp / "c").write_text("c")
+                raise ValueError("fail")
+        assert sorted(p.name for p in target.iterdir()) == ["b"]
+        assert _leftovers(tmp_path) == []
+
+    def test_nothing_written_is_an_error(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="Nothing was written"):
+            with atomic_path(tmp_path / "x.txt"):
+                pass
+        assert list(tmp_path.iterdir()) == []
+
+
+class TestSaveImageGrid:
+    def test_grey_grid_size_and_content(self, tmp_path):
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, size=(10, 28, 28, 1), dtype=np.uint8)
+        path = save_image_grid(images, tmp_path / "new" / "grid.png", scale=2)
+        with Image.open(path) as image:
+            # ncols = ceil(sqrt(10)) = 4, nrows = 3; 56px tiles, 1px gutters.
+            assert image.format == "PNG" and image.mode == "L"
+            assert image.size == (4 * 56 + 3, 3 * 56 + 2)
+            pixels = np.asarray(image)
+        np.testing.assert_array_equal(pixels[:56:2, :56:2], images[0, ..., 0])
+        np.testing.assert_array_equal(pixels[57:113:2, 57:113:2], images[5, ..., 0])
+        assert (pixels[:, 56] == 255).all() and (pixels[56, :] == 255).all()
+        assert _leftovers(path.parent) == []
+
+    def test_rgb_float_and_ncols(self, tmp_path):
+        images = np.linspace(0, 1, 3 * 5 * 7 * 3).reshape(3, 5, 7, 3)
+        path = save_image_grid(images, tmp_path / "rgb.png", ncols=3)
+        with Image.open(path) as image:
+            assert image.mode == "RGB" and image.size == (3 * 7 + 2, 5)
+            pixels = np.asarray(image)
+        np.testing.assert_array_equal(pixels[:, :7], np.round(images[0] * 255))
+
+    def test_bool_images(self, tmp_path):
+        images = np.zeros((2, 4, 4, 1), bool)
+        images[0, 0, 0, 0] = True
+        path = save_image_grid(images, tmp_path / "b.png", ncols=2)
+        with Image.open(path) as image:
+            assert np.asarray(image)[0, 0] == 255 and image.size == (9, 4)
+
+    @pytest.mark.parametrize(
+        "images, message",
+        [
+            (np.zeros((28, 28, 1), np.uint8), "shape"),
+            (np.zeros((2, 28, 28, 2), np.uint8), "shape"),
+            (np.zeros((0, 28, 28, 1), np.uint8), "shape"),
+            (np.full((1, 4, 4, 1), 1.5, np.float32), r"\[0, 1\]"),
+            (np.full((1, 4, 4, 1), -0.1, np.float32), r"\[0, 1\]"),
+            (np.full((1, 4, 4, 1), np.nan, np.float32), "NaN"),
+            (np.zeros((1, 4, 4, 1), np.int64), "dtype int64"),
+        ],
+    )
+    def test_rejects_bad_images(self, tmp_path, images, message):
+        target = tmp_path / "grid.png"
+        target.write_bytes(b"old")
+        pattern = f"(?s)images.*{message}|{message}.*images"
+        with pytest.raises(ValueError, match=pattern):
+            save_image_grid(images, target)
+        assert target.read_bytes() == b"old" and _leftovers(tmp_path) == []
+
+    @pytest.mark.parametrize(
+        "kwargs, name", [({"ncols": 0}, "ncols"), ({"scale": 1.5}, "scale")]
+    )
+    def test_rejects_bad_layout(self, tmp_path, kwargs, name):
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+            save_image_grid(
+                np.zeros((1, 4, 4, 1), np.uint8), tmp_path / "g.png", **kwargs
+            )
+        assert list(tmp_path.iterdir()) == []
+
+    def test_failed_write_leaves_nothing(self, tmp_path, monkeypatch):
+        def broken_save(self, fp, *args, **kwargs):
+            with open(fp, "wb") as f:
+                f.write(b"\x89PNG half")
+            raise OSError("disk full")
+
+        monkeypatch.setattr(Image.Image, "save", broken_save)
+        with pytest.raises(OSError, match="disk full"):
+            save_image_grid(np.zeros((1, 4, 4, 1), np.uint8), tmp_path / "g.png")
+        assert list(tmp_path.iterdir()) == []
