@@ -125,6 +125,7 @@ def train(recipe, out_dir, resume=False, verbose=1):
         validation_data=monitor_ds,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself, seeded
     )
     return model
 

@@ -221,6 +221,8 @@ def run_child(backend, config):
         np.random.seed(0)
         if backend == "torch":
             torch.manual_seed(0)
+            if config.get("torch_threads"):
+                torch.set_num_threads(config["torch_threads"])
             result["torch_threads"] = torch.get_num_threads()
         result["cpu_count"] = os.cpu_count()
 
@@ -400,6 +402,8 @@ def format_notes(results, config):
     ]
     for r in results:
         details = []
+        if r.get("torch_threads") is not None:
+            details.append(f"torch threads {r['torch_threads']} of {r.get('cpu_count')} cpus")
         if r.get("jit_compile") is not None:
             details.append(f"jit_compile resolved to {r['jit_compile']}")
         if r.get("first_step_s_kgen") is not None:
@@ -495,6 +499,9 @@ def parse_args(argv=None):
     p.add_argument("--preset", default=None, help="kgen preset (default pixelcnn.mnist)")
     p.add_argument("--num-samples", type=_positive, default=None, help="images to sample (default 16)")
     p.add_argument("--matmul-size", type=_positive, default=None, help="matmul side (default 2048)")
+    p.add_argument("--torch-threads", type=_positive, default=None,
+                   help="torch.set_num_threads in the torch child (default: torch's own choice); on a machine whose "
+                        "cores are busy with other work, torch's default can be many times slower on small ops")
     p.add_argument("--smoke", action="store_true",
                    help="tiny run (pixelcnn.tiny, few steps, 2 samples) that only checks the script works")
     p.add_argument("--json", default=None, metavar="PATH", help="also write every result as JSON to PATH")
@@ -525,6 +532,7 @@ def make_config(args):
     config["matmul_runs"] = 3 if smoke else 7
     config["num_batches"] = 4
     config["smoke"] = smoke
+    config["torch_threads"] = args.torch_threads
     return config
 
 

@@ -146,7 +146,7 @@ class Categorical(Distribution):
         return -ops.log(-ops.log(u))
 
     def sample_from_noise(self, params, noise):
-        return ops.cast(ops.argmax(params + noise, axis=-1), "float32")
+        return ops.cast(ops.argmax(ops.add(params, noise), axis=-1), "float32")
 
 
 def get(name, num_levels=None):

@@ -22,6 +22,16 @@ def check_image_shape(image_shape, owner):
     return shape
 
 
+MODEL_KWARGS = ("name", "trainable", "dtype")
+
+
+def check_model_kwargs(kwargs, owner):
+    """Reject keyword arguments that neither the model nor `keras.Model` knows (a typo must not pass silently)."""
+    unknown = sorted(set(kwargs) - set(MODEL_KWARGS))
+    if unknown:
+        raise ValueError(f"{owner}: unknown argument(s) {', '.join(map(repr, unknown))}.")
+
+
 def _seed_generator(seed):
     if isinstance(seed, keras.random.SeedGenerator):
         return seed

@@ -6,7 +6,7 @@ from keras import layers
 
 from kgen import distributions
 from kgen.layers.masked_conv2d import MaskedConv2D
-from kgen.models.base import AutoregressiveImageModel, check_image_shape
+from kgen.models.base import AutoregressiveImageModel, check_image_shape, check_model_kwargs
 
 
 def _positive_int(value, name):
@@ -95,6 +95,7 @@ class PixelCNN(AutoregressiveImageModel):
         num_levels=None,
         **kwargs,
     ):
+        check_model_kwargs(kwargs, "PixelCNN")
         image_shape = check_image_shape(image_shape, "PixelCNN")
         hidden_dim = _positive_int(hidden_dim, "hidden_dim")
         num_residual_blocks = int(num_residual_blocks)

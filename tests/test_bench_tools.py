@@ -1,0 +1,40 @@
+"""The benchmark scripts in tools/ run end to end (tiny --smoke sizes, current backend only)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_pixelcnn_smoke(tmp_path):
+    backend = keras.backend.backend()
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if backend == "torch":
+        env.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads crawl on tiny ops when the cores are busy
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench_pixelcnn.py"), "--smoke", "--backends", backend,
+         "--json", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["backend", "kgen", "img/s", "baseline"], proc.stdout
+    row = next(line for line in lines[1:] if line.startswith(backend))
+    assert "FAILED" not in row, proc.stdout
+    values = row.split()
+    assert len(values) == 10, row  # backend, 6 numbers, "first", "/", "second"
+    assert all(float(v) > 0 for v in values[1:7]), row
+
+    result = json.loads(out.read_text())["results"][0]
+    assert result["backend"] == backend and "error" not in result
+    assert result["params_kgen"] == result["params_baseline"]
+    assert result["masks_equal"] and result["sample_same_seed_identical"]
+    assert result["sample_shape"] == [2, 8, 8, 1]

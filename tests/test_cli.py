@@ -1,0 +1,141 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from kgen import cli
+
+RECIPE = """
+model = "pixelcnn.mnist"
+[model_args]
+hidden_dim = 8
+output_dim = 8
+num_residual_blocks = 1
+[data]
+name = "binarized_mnist"
+source = "embedded"
+"""
+
+TINY = ["--data-source", "embedded", "--steps-per-epoch", "2", "--batch-size", "16",
+        "--eval-split", "test[:64]", "--monitor-split", "test[:32]", "--verbose", "0"]
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(RECIPE)
+    return str(path)
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_list(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "pixelcnn.mnist" in out and "pixelcnn.tiny" in out
+    assert cli.main(["list", "nothing*"]) == 0
+
+
+def test_train_evaluate_sample_export(tmp_path, capsys, recipe):
+    run = tmp_path / "run"
+    assert cli.main(["train", recipe, "--out", str(run), "--epochs", "2", "--samples", "4",
+                     "--time-budget-minutes", "5"] + TINY) == 0
+    out = capsys.readouterr().out
+    assert "nats/image" in out and "bits/dim" in out
+    for name in ("model.keras", "metrics.csv", "recipe.json", "eval.json", "samples.png"):
+        assert (run / name).is_file(), name
+    rows = _rows(run / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert {"loss", "nats", "bits_per_dim", "val_nats", "elapsed_min"} <= set(rows[0])
+    result = json.loads((run / "eval.json").read_text())
+    assert result["num_examples"] == 64 and result["nats"] > 0
+
+    assert cli.main(["evaluate", str(run / "model.keras"), "--split", "test[:32]", "--data-source", "embedded",
+                     "--out", str(tmp_path / "e.json"), "--verbose", "0"]) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["num_examples"] == 32
+
+    from PIL import Image
+
+    assert cli.main(["sample", str(run), "--out", str(tmp_path / "grid.png"), "--num", "4", "--seed", "1"]) == 0
+    assert Image.open(tmp_path / "grid.png").size[0] > 28
+
+    assert cli.main(["export", str(run / "model.keras"), str(tmp_path / "serving" / "1")]) == 0
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file()
+
+
+def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch\n")
+    assert cli.main(["train", "demo", "--out", str(run), "--epochs", "1"] + TINY) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["train", "pixelcnn.huge", "--out", "{tmp}/r"], "Unknown model name"),
+        (["train", "{tmp}/missing.toml", "--out", "{tmp}/r"], "does not exist"),
+        (["train", "demo", "--out", "{tmp}/r", "--resume"], "no run to resume"),
+        (["train", "demo", "--out", "{tmp}/r", "--train-split", "train[5:x]"], "split"),
+        (["evaluate", "{tmp}/nothing.keras"], "does not exist"),
+        (["sample", "{tmp}/corrupt.keras", "--out", "{tmp}/g.png"], "not a readable .keras model"),
+        (["export", "{tmp}/corrupt.keras", "{tmp}/serving"], "not a readable .keras model"),
+    ],
+)
+def test_errors_are_clear_and_write_nothing(tmp_path, capsys, argv, match):
+    (tmp_path / "corrupt.keras").write_bytes(b"this is not a zip file")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert cli.main(argv + (TINY if argv[0] == "train" else [])) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "g.png").exists() and not (tmp_path / "serving").exists()
+
+
+def test_corrupt_recipe(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text("model = \n")
+    assert cli.main(["train", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "r")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    (tmp_path / "bad2.toml").write_text('model = "pixelcnn.tiny"\n[train]\nbatchsize = 3\n')
+    assert cli.main(["train", str(tmp_path / "bad2.toml"), "--out", str(tmp_path / "r")]) == 2
+    assert "batchsize" in capsys.readouterr().err
+
+
+def test_resume_after_kill_9(tmp_path, recipe):
+    """kill -9 in the middle of training; --resume continues, losing at most the epoch in progress."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "kgen.cli", "train", recipe, "--out", str(run), "--epochs", "12",
+           "--samples", "0", "--no-eval", "--monitor-split", ""] + TINY[:-4] + ["--verbose", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (run / "metrics.csv").is_file() and len(_rows(run / "metrics.csv")) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(_rows(run / "metrics.csv"))
+    assert done_before < 12
+    with zipfile.ZipFile(run / "model.keras") as z:  # the checkpoint is never half-written
+        assert z.testzip() is None
+
+    assert cli.main(["train", recipe, "--out", str(run), "--epochs", "12", "--resume", "--samples", "0",
+                     "--no-eval", "--monitor-split", ""] + TINY[:-4] + ["--verbose", "0"]) == 0
+    epochs = [int(r["epoch"]) for r in _rows(run / "metrics.csv")]
+    assert epochs[:done_before] == list(range(done_before))
+    resumed = epochs[done_before:]
+    assert resumed and resumed[-1] == 11
+    assert resumed[0] in (done_before, done_before + 1), (done_before, epochs)  # at most one epoch lost
+    assert resumed == list(range(resumed[0], 12))
+    elapsed = [float(r["elapsed_min"]) for r in _rows(run / "metrics.csv")]
+    assert elapsed == sorted(elapsed)  # the time budget counts across the interruption

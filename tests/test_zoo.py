@@ -1,0 +1,62 @@
+"""Walks every registered model (timm tests/test_models.py style): a new model is tested once it is registered."""
+
+import numpy as np
+import pytest
+
+import kgen
+from kgen.testing import TestCase
+
+SMALL_IMAGE = (6, 6, 1)
+
+
+@pytest.mark.parametrize("name", kgen.zoo.list_models())
+class TestEveryModel(TestCase):
+    def _model(self, name):
+        return kgen.zoo.get(name, image_shape=SMALL_IMAGE)
+
+    def test_builds_serializes_and_saves(self, name, tmp_path):
+        model = self._model(name)
+        self.run_serialization_test(model)
+        x = np.random.default_rng(0).integers(0, model.distribution.num_levels, (2,) + SMALL_IMAGE).astype("float32")
+        self.run_model_saving_test(model, x, tmp_path)
+
+    def test_causality(self, name):
+        self.run_causality_test(self._model(name))
+
+    def test_sampling(self, name):
+        self.run_sampling_test(self._model(name), num_samples=2)
+
+
+def test_list_models():
+    names = kgen.zoo.list_models()
+    assert {"pixelcnn", "pixelcnn.mnist", "pixelcnn.tiny"} <= set(names)
+    assert kgen.zoo.list_models("pixelcnn.*") == ["pixelcnn.mnist", "pixelcnn.tiny"]
+    assert kgen.zoo.list_models("nothing*") == []
+
+
+def test_get_overrides_and_none_dropped():
+    model = kgen.zoo.get("pixelcnn.tiny", hidden_dim=16, output_dim=None)
+    assert model.hidden_dim == 16 and model.output_dim == 8
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(ValueError) as e:
+        kgen.zoo.get("pixelcn.mnist")
+    message = str(e.value)
+    assert "pixelcn.mnist" in message and "'pixelcnn.mnist'" in message and "Registered models" in message
+    with pytest.raises(ValueError, match="Unknown model name"):
+        kgen.zoo.get("pixelcnn.huge")
+    with pytest.raises(ValueError, match="name"):
+        kgen.zoo.get(3)
+
+
+def test_unknown_keyword_is_an_error():
+    with pytest.raises(ValueError, match="hiden_dim"):
+        kgen.zoo.get("pixelcnn.tiny", hiden_dim=3)
+
+
+def test_register_rejects_duplicates():
+    with pytest.raises(ValueError, match="already registered"):
+        kgen.zoo.register_model("pixelcnn")(lambda **kw: None)
+    with pytest.raises(ValueError, match="already registered"):
+        kgen.zoo.register_preset("pixelcnn.mnist", "pixelcnn")
