@@ -33,7 +33,7 @@ def _compiled_loop(model, start):
             def forward(c):
                 return model.stateless_call(trainable, non_trainable, c, training=False)[0]
 
-            return jax.lax.fori_loop(start, num_dims, _loop_body(model, noise, num_dims, forward), canvas)
+            return ops.fori_loop(start, num_dims, _loop_body(model, noise, num_dims, forward), canvas)
 
         def fn(canvas, noise):
             trainable = [v.value for v in model.trainable_variables]

@@ -1,5 +1,5 @@
 """Test helpers shared by every kgen test: `TestCase` and the dependency measurement."""
 
-from kgen.testing.test_case import TestCase, measure_dependencies
+from kgen.testing.test_case import TestCase, format_reach, measure_dependencies
 
-__all__ = ["TestCase", "measure_dependencies"]
+__all__ = ["TestCase", "format_reach", "measure_dependencies"]
