@@ -5,8 +5,12 @@ PyTorch the dependable route is to save the `.keras` file, reload it under Tenso
 there (torch cannot export directly without torch_xla). Either way the SavedModel is written under a temporary name
 and renamed into place, so a failure never leaves a half-written folder.
 
-The SavedModel has a `serve` signature: `images` (batch, height, width, channels) float32 pixel levels ->
-`log_prob` (batch,) float32, the log-probability of each image in nats.
+The SavedModel has two signatures:
+
+- `serve`: `images` (batch, height, width, channels) float32 pixel levels -> `log_prob` (batch,) float32, the
+  log-probability of each image in nats;
+- `sample`: `num_samples` int32 scalar and `seed` int32 (2,) -> `images` (num_samples, height, width, channels)
+  float32 pixel levels, drawn pixel by pixel with the naive loop (the same seed gives the same images).
 """
 
 import os
@@ -16,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import keras
+from keras import ops
 
 from kgen.io import atomic_path
 
@@ -28,6 +33,24 @@ def _serve_fn(model):
     return serve
 
 
+def _sample_fn(model):
+    import tensorflow as tf
+
+    from kgen.samplers.naive import loop_body
+
+    dist = model.distribution
+
+    def sample(num_samples, seed):
+        data_shape = (num_samples,) + tuple(model.image_shape)
+        noise_shape = tf.concat([[num_samples], dist.noise_shape(tuple(model.image_shape))], axis=0)
+        noise = dist.noise_from_uniform(tf.random.stateless_uniform(noise_shape, seed=seed))
+        canvas = tf.zeros(tf.stack(data_shape), dtype=tf.float32)
+        body = loop_body(model, noise, lambda c: model(c, training=False))
+        return {"images": ops.fori_loop(0, model.num_dims, body, canvas)}
+
+    return sample
+
+
 def _export_in_tensorflow(model, path):
     import tensorflow as tf
 
@@ -37,6 +60,14 @@ def _export_in_tensorflow(model, path):
         name="serve",
         fn=_serve_fn(model),
         input_signature=[tf.TensorSpec(shape=(None,) + tuple(model.image_shape), dtype=tf.float32, name="images")],
+    )
+    archive.add_endpoint(
+        name="sample",
+        fn=_sample_fn(model),
+        input_signature=[
+            tf.TensorSpec(shape=(), dtype=tf.int32, name="num_samples"),
+            tf.TensorSpec(shape=(2,), dtype=tf.int32, name="seed"),
+        ],
     )
     archive.write_out(str(path), verbose=False)
 

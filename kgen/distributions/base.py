@@ -38,8 +38,16 @@ class Distribution(abc.ABC):
         """Log-probability in nats of every data dimension, shaped like `x`."""
 
     @abc.abstractmethod
+    def noise_shape(self, data_shape):
+        """Shape of the noise behind one sample of data shaped `data_shape` (batch axis included)."""
+
+    @abc.abstractmethod
+    def noise_from_uniform(self, u):
+        """Turn uniform [0, 1) draws of shape `noise_shape` into the noise that `sample_from_noise` takes."""
+
     def sample_noise(self, data_shape, seed):
         """The random draw behind one sample of data shaped `data_shape` (batch axis included)."""
+        return self.noise_from_uniform(keras.random.uniform(self.noise_shape(tuple(data_shape)), seed=seed))
 
     @abc.abstractmethod
     def sample_from_noise(self, params, noise):
@@ -110,8 +118,11 @@ class Bernoulli(Distribution):
         # log p = x * logit - softplus(logit), the numerically stable form of the binary cross-entropy.
         return x * params - ops.softplus(params)
 
-    def sample_noise(self, data_shape, seed):
-        return keras.random.uniform(tuple(data_shape), seed=seed)
+    def noise_shape(self, data_shape):
+        return tuple(data_shape)
+
+    def noise_from_uniform(self, u):
+        return u
 
     def sample_from_noise(self, params, noise):
         return ops.cast(ops.less(noise, ops.sigmoid(params)), "float32")
@@ -140,9 +151,12 @@ class Categorical(Distribution):
         onehot = ops.one_hot(x, self.num_levels, dtype=log_p.dtype)
         return ops.sum(log_p * onehot, axis=-1)
 
-    def sample_noise(self, data_shape, seed):
-        # Gumbel noise: argmax(logits + g) is an exact categorical sample.
-        u = keras.random.uniform(tuple(data_shape) + (self.num_levels,), minval=1e-7, maxval=1.0, seed=seed)
+    def noise_shape(self, data_shape):
+        return tuple(data_shape) + (self.num_levels,)
+
+    def noise_from_uniform(self, u):
+        # Gumbel noise: argmax(logits + g) is an exact categorical sample. u is kept inside (0, 1).
+        u = ops.clip(u, 1e-7, 1.0 - 1e-7)
         return -ops.log(-ops.log(u))
 
     def sample_from_noise(self, params, noise):

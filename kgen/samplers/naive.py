@@ -5,9 +5,9 @@ import keras
 from keras import ops
 
 
-def _loop_body(model, noise, num_dims, forward):
+def loop_body(model, noise, forward):
     """One step: run the network on the canvas, sample everywhere, keep only the sample at position `i`."""
-    positions = ops.reshape(ops.arange(num_dims, dtype="int32"), (1,) + model.image_shape)
+    positions = ops.reshape(ops.arange(model.num_dims, dtype="int32"), (1,) + model.image_shape)
 
     def body(i, canvas):
         params = forward(canvas)
@@ -33,7 +33,7 @@ def _compiled_loop(model, start):
             def forward(c):
                 return model.stateless_call(trainable, non_trainable, c, training=False)[0]
 
-            return ops.fori_loop(start, num_dims, _loop_body(model, noise, num_dims, forward), canvas)
+            return ops.fori_loop(start, num_dims, loop_body(model, noise, forward), canvas)
 
         def fn(canvas, noise):
             trainable = [v.value for v in model.trainable_variables]
@@ -45,14 +45,14 @@ def _compiled_loop(model, start):
 
         @tf.function(jit_compile=True, reduce_retracing=True)
         def fn(canvas, noise):
-            body = _loop_body(model, noise, num_dims, lambda c: model(c, training=False))
+            body = loop_body(model, noise, lambda c: model(c, training=False))
             return ops.fori_loop(start, num_dims, body, canvas)
 
     elif backend == "torch":
         import torch
 
         def fn(canvas, noise):
-            body = _loop_body(model, noise, num_dims, lambda c: model(c, training=False))
+            body = loop_body(model, noise, lambda c: model(c, training=False))
             with torch.no_grad():
                 for i in range(start, num_dims):
                     canvas = body(i, canvas)
@@ -60,7 +60,7 @@ def _compiled_loop(model, start):
 
     else:  # pragma: no cover - keras only has these three backends with training support
         def fn(canvas, noise):
-            body = _loop_body(model, noise, num_dims, lambda c: model(c, training=False))
+            body = loop_body(model, noise, lambda c: model(c, training=False))
             return ops.fori_loop(start, num_dims, body, canvas)
 
     model._sampler_cache[key] = fn

@@ -257,7 +257,8 @@ class TestCase:
         return a
 
     def run_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
-        """export_for_serving writes a SavedModel whose `serve` signature matches `model.log_prob`."""
+        """export_for_serving writes a SavedModel whose `serve` signature matches `model.log_prob` and whose
+        `sample` signature gives valid images, the same for the same seed."""
         from kgen.export import export_for_serving
 
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
@@ -266,11 +267,16 @@ class TestCase:
         expected = model.log_prob(input_data)
         x_path = tmp_dir / "x.npy"
         np.save(x_path, np.asarray(input_data, dtype="float32"))
-        out = tmp_dir / "served.npy"
+        out = tmp_dir / "served.npz"
         code = (
             "import sys, numpy as np, tensorflow as tf\n"
-            "sig = tf.saved_model.load(sys.argv[1]).signatures['serve']\n"
-            "np.save(sys.argv[3], sig(images=tf.constant(np.load(sys.argv[2])))['log_prob'].numpy())\n"
+            "m = tf.saved_model.load(sys.argv[1])\n"
+            "lp = m.signatures['serve'](images=tf.constant(np.load(sys.argv[2])))['log_prob'].numpy()\n"
+            "s = m.signatures['sample']\n"
+            "a = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]))['images'].numpy()\n"
+            "b = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]))['images'].numpy()\n"
+            "c = s(num_samples=tf.constant(2), seed=tf.constant([5, 6]))['images'].numpy()\n"
+            "np.savez(sys.argv[3], lp=lp, a=a, b=b, c=c)\n"
         )
         # A child process, so the check does not depend on which backend (or import order) this test runs under.
         proc = subprocess.run(
@@ -278,5 +284,12 @@ class TestCase:
             env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
         )
         assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
-        np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=atol)
+        served = np.load(out)
+        np.testing.assert_allclose(served["lp"], expected, rtol=1e-5, atol=atol)
+        samples = served["a"]
+        assert samples.shape == (2,) + tuple(model.image_shape), samples.shape
+        model.validate_images(samples, "exported samples")
+        np.testing.assert_array_equal(samples, served["b"], err_msg="the `sample` signature is not seeded")
+        assert not np.array_equal(samples, served["c"]), "different seeds gave the same exported samples"
+        assert np.all(np.isfinite(model.log_prob(samples)))
         return path
