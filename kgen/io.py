@@ -145,7 +145,8 @@ def save_image_grid(images, path, ncols=None, scale=1):
     Example:
 
     ```python
-    save_image_grid(model.sample(16, seed=0), "samples/grid.png", scale=2)
+    binary = model.sample(16, seed=0)                      # levels 0/1
+    save_image_grid(binary * 255, "samples/grid.png", scale=2)
     ```
     """
     from PIL import Image
