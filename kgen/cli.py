@@ -56,8 +56,9 @@ def _cmd_train(args):
             f"{recipe['model']} on {result['dataset']} {result['split']} ({result['num_examples']} images): "
             f"{result['nats']:.2f} nats/image, {result['bits_per_dim']:.4f} bits/dim"
         )
-    if args.samples:
-        training.write_samples(model, out / training.SAMPLES_FILE, num_samples=args.samples, seed=recipe["train"]["seed"])
+    num_samples = recipe["train"]["num_samples"] if args.samples is None else args.samples
+    if num_samples:
+        training.write_samples(model, out / training.SAMPLES_FILE, num_samples=num_samples, seed=recipe["train"]["seed"])
         print(f"samples: {out / training.SAMPLES_FILE}")
     return 0
 
@@ -123,7 +124,7 @@ def build_parser():
     s.add_argument("--train-split")
     s.add_argument("--eval-split")
     s.add_argument("--monitor-split")
-    s.add_argument("--samples", type=int, default=16, help="sample this many images into samples.png (0: none)")
+    s.add_argument("--samples", type=int, help="sample this many images into samples.png (0: none; default: recipe)")
     s.add_argument("--no-eval", action="store_true")
     s.add_argument("--verbose", type=int, default=1)
     s.set_defaults(fn=_cmd_train)
