@@ -97,6 +97,17 @@ class MaskedConv2D(keras.layers.Conv2D):
         mask = ops.convert_to_tensor(self.kernel_mask, dtype=kernel.dtype)
         return super().convolution_op(inputs, ops.multiply(kernel, mask))
 
+    def call(self, inputs):
+        # Same computation as keras' Conv.call, but the bias is added with `+` on the 1-D variable. Under TensorFlow,
+        # keras' `ops.add` of the bias made Grappler's remapper abort on residual stacks ("remapper failed:
+        # Mutation::Apply error"), which drops its convolution fusions for the whole graph.
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
     def get_config(self):
         config = super().get_config()
         for key in ("strides", "padding", "groups"):
