@@ -116,7 +116,7 @@ class Bernoulli(Distribution):
     def log_prob_per_dim(self, x, params):
         x = ops.cast(x, params.dtype)
         # log p = x * logit - softplus(logit), the numerically stable form of the binary cross-entropy.
-        return x * params - ops.softplus(params)
+        return ops.subtract(ops.multiply(x, params), ops.softplus(params))
 
     def noise_shape(self, data_shape):
         return tuple(data_shape)

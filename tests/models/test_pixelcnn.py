@@ -119,6 +119,7 @@ class TestPixelCNN(TestCase):
             (np.full((2, 8, 8, 1), 255.0, "float32"), r"levels in 0\.\.1"),
             (np.full((2, 8, 8, 1), np.nan, "float32"), "NaN"),
             (np.full((2, 8, 8, 1), 0.5, "float32"), "integer levels"),
+            (np.full((2, 8, 8, 1), "1"), "numeric"),
         ],
     )
     def test_bad_images(self, x, match):
