@@ -71,11 +71,10 @@ def _elapsed_from_metrics(path):
 
 
 def build_model(recipe):
-    model = zoo.get(recipe["model"], **recipe["model_args"])
-    return model
+    return zoo.get(recipe["model"], **recipe["model_args"])
 
 
-def datasets(recipe, model):
+def datasets(recipe):
     d, t = recipe["data"], recipe["train"]
     common = {"source": d["source"]}
     train = kdata.load(d["name"], split=d["train_split"], batch_size=t["batch_size"], seed=t["seed"], **common)
@@ -98,13 +97,13 @@ def train(recipe, out_dir, resume=False, verbose=1):
         )
     if resume and not (out / BACKUP_DIR).exists() and not (out / MODEL_FILE).exists():
         raise FileNotFoundError(f"--resume: {str(out)!r} holds no run to resume (no {BACKUP_DIR}/ or {MODEL_FILE}).")
+    keras.utils.set_random_seed(int(t["seed"]))
+    # Model names, arguments, data names, splits and files are all checked before anything is written.
+    model = build_model(recipe)
+    train_ds, monitor_ds = datasets(recipe)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / RECIPE_FILE) as tmp:
         Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
-
-    keras.utils.set_random_seed(int(t["seed"]))
-    model = build_model(recipe)
-    train_ds, monitor_ds = datasets(recipe, model)  # validates names, splits and files before any training
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
     model.build((None,) + model.image_shape)
 

@@ -99,6 +99,7 @@ def test_errors_are_clear_and_write_nothing(tmp_path, capsys, argv, match):
     assert cli.main(argv + (TINY if argv[0] == "train" else [])) == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "g.png").exists() and not (tmp_path / "serving").exists()
+    assert not (tmp_path / "r").exists()  # a failed `train` leaves no run folder behind
 
 
 def test_corrupt_recipe(tmp_path, capsys):

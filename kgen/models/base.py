@@ -4,7 +4,6 @@ import numpy as np
 import keras
 from keras import ops
 
-from kgen import distributions
 from kgen.distributions import LN2
 
 

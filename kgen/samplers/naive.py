@@ -25,6 +25,10 @@ def _compiled_loop(model, start):
     if key in model._sampler_cache:
         return model._sampler_cache[key]
 
+    def run(canvas, noise):
+        body = loop_body(model, noise, lambda c: model(c, training=False))
+        return ops.fori_loop(start, num_dims, body, canvas)
+
     if backend == "jax":
         import jax
 
@@ -43,25 +47,16 @@ def _compiled_loop(model, start):
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def fn(canvas, noise):
-            body = loop_body(model, noise, lambda c: model(c, training=False))
-            return ops.fori_loop(start, num_dims, body, canvas)
-
+        fn = tf.function(run, jit_compile=True, reduce_retracing=True)
     elif backend == "torch":
         import torch
 
         def fn(canvas, noise):
-            body = loop_body(model, noise, lambda c: model(c, training=False))
             with torch.no_grad():
-                for i in range(start, num_dims):
-                    canvas = body(i, canvas)
-            return canvas
+                return run(canvas, noise)
 
-    else:  # pragma: no cover - keras only has these three backends with training support
-        def fn(canvas, noise):
-            body = loop_body(model, noise, lambda c: model(c, training=False))
-            return ops.fori_loop(start, num_dims, body, canvas)
+    else:  # pragma: no cover - the other keras backends cannot train these models
+        fn = run
 
     model._sampler_cache[key] = fn
     return fn
