@@ -186,8 +186,9 @@ class TestCase:
            `model.receptive_field(H, W)`), so a blind spot is measured and asserted, never hidden.
         3. Within a pixel, every earlier channel reaches every later channel.
 
-        A dependency shows only where the perturbation passes some live ReLU path, so the measurement runs
-        `num_trials` random images, then more (up to `max_trials`) while expected dependencies are still unseen.
+        The measurement perturbs copies of the model with fresh random weights (`structural_copy`, built from the
+        model's config) and shows a dependency only where some live ReLU path carries it, so it runs `num_trials`
+        trials, then more (up to `max_trials`) while expected dependencies are still unseen.
 
         Returns:
             (pixel_reach, dep): the measured (H*W, H*W) pixel matrix and the (D, D) position matrix.
@@ -207,7 +208,6 @@ class TestCase:
         while trials < max_trials and unseen(dep):
             dep |= measure_dependencies(model, num_trials=num_trials, seed=trials)
             trials += num_trials
-        d = h * w * c
         leaks = np.argwhere(np.triu(dep, k=0))
         if len(leaks):
             pos = _positions((h, w, c))
@@ -231,7 +231,6 @@ class TestCase:
                     f"{type(model).__name__}: channel dependencies at pixel {(p // w, p % w)} are\n{block}\n"
                     f"expected each channel to see exactly the earlier ones:\n{within}"
                 )
-        assert d == dep.shape[0]
         return pixel_dep, dep
 
     @staticmethod

@@ -3,6 +3,7 @@ import pytest
 import keras
 
 import kgen
+from kgen.layers import causal_conv_mask
 from kgen.models import PixelCNN
 from kgen.models.pixelcnn.pixelcnn_model import causal_offsets, stacked_receptive_field
 from kgen.testing import TestCase
@@ -52,6 +53,21 @@ class TestPixelCNN(TestCase):
         # earlier pixels that a blind-spot-free model would see.
         ideal = np.tril(np.ones_like(reach), k=-1)
         assert (ideal & ~reach).sum() > 0
+
+    def test_causality_test_catches_a_leak_and_a_wrong_pattern(self):
+        class LeakyPixelCNN(PixelCNN):  # the first layer sees the current pixel: a type-B mask where A belongs
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                conv = self.get_layer("input_conv")
+                conv.kernel_mask = causal_conv_mask(conv.kernel_size, 1, conv.filters, "B")
+
+        leaky = LeakyPixelCNN(**tiny().get_config())
+        with pytest.raises(AssertionError, match="not causal"):
+            self.run_causality_test(leaky)
+        model = tiny()
+        ideal = np.tril(np.ones((64, 64), dtype=bool), k=-1)  # no blind spot: PixelCNN does not reach this
+        with pytest.raises(AssertionError, match="differ from the expected pattern"):
+            self.run_causality_test(model, expected=ideal)
 
     def test_causality_rgb_channel_order(self):
         self.run_causality_test(rgb_model())
@@ -150,6 +166,8 @@ class TestPixelCNN(TestCase):
             (dict(image_shape=(8, 8)), "image_shape"),
             (dict(image_shape=(8, 8, 2)), "image_shape"),
             (dict(hidden_dim=0), "hidden_dim"),
+            (dict(num_residual_blocks="two"), "num_residual_blocks"),
+            (dict(num_residual_blocks=-1), "num_residual_blocks"),
             (dict(first_kernel_size=4), "first_kernel_size"),
             (dict(kernel_size=2), "kernel_size"),
             (dict(likelihood="gaussian"), "likelihood"),

@@ -98,9 +98,13 @@ class PixelCNN(AutoregressiveImageModel):
         check_model_kwargs(kwargs, "PixelCNN")
         image_shape = check_image_shape(image_shape, "PixelCNN")
         hidden_dim = _positive_int(hidden_dim, "hidden_dim")
+        if (
+            not isinstance(num_residual_blocks, (int, np.integer))
+            or isinstance(num_residual_blocks, bool)
+            or num_residual_blocks < 0
+        ):
+            raise ValueError(f"PixelCNN: `num_residual_blocks` must be an int >= 0, got {num_residual_blocks!r}.")
         num_residual_blocks = int(num_residual_blocks)
-        if num_residual_blocks < 0:
-            raise ValueError(f"PixelCNN: `num_residual_blocks` must be >= 0, got {num_residual_blocks!r}.")
         output_dim = hidden_dim if output_dim is None else _positive_int(output_dim, "output_dim")
         first_kernel_size = _odd_int(first_kernel_size, "first_kernel_size")
         kernel_size = _odd_int(kernel_size, "kernel_size")
