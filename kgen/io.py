@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kgen.validation import check_int
+
 
 def _remove(path):
     if path.is_dir() and not path.is_symlink():
@@ -81,11 +83,6 @@ def atomic_path(path):
     except BaseException:
         _remove(tmp)
         raise
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 def _to_uint8(images):
@@ -157,9 +154,8 @@ def save_image_grid(images, path, ncols=None, scale=1):
     n, height, width, channels = array.shape
     if ncols is None:
         ncols = math.ceil(math.sqrt(n))
-    _check_positive_int(ncols, "ncols")
-    _check_positive_int(scale, "scale")
-    ncols, scale = int(ncols), int(scale)
+    ncols = check_int(ncols, "ncols")
+    scale = check_int(scale, "scale")
     nrows = math.ceil(n / ncols)
     if scale > 1:
         array = array.repeat(scale, axis=1).repeat(scale, axis=2)

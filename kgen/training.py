@@ -33,18 +33,20 @@ class TimeBudget(keras.callbacks.Callback):
     def elapsed_s(self):
         return self.already_elapsed_s + (time.perf_counter() - self._start)
 
+    def _stop_if_spent(self):
+        if self.minutes is not None and self.elapsed_s() >= 60.0 * self.minutes:
+            self.model.stop_training = True
+
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.minutes is not None and self.elapsed_s() >= 60.0 * self.minutes:
-            self.model.stop_training = True
+        self._stop_if_spent()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["elapsed_min"] = self.elapsed_s() / 60.0
-        if self.minutes is not None and self.elapsed_s() >= 60.0 * self.minutes:
-            self.model.stop_training = True
+        self._stop_if_spent()
 
 
 class SaveModelAtomically(keras.callbacks.Callback):

@@ -121,7 +121,7 @@ class TestSaveImageGrid:
         "kwargs, name", [({"ncols": 0}, "ncols"), ({"scale": 1.5}, "scale")]
     )
     def test_rejects_bad_layout(self, tmp_path, kwargs, name):
-        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+        with pytest.raises(ValueError, match=f"`{name}` must be an integer >= 1"):
             save_image_grid(
                 np.zeros((1, 4, 4, 1), np.uint8), tmp_path / "g.png", **kwargs
             )

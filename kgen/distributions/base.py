@@ -7,6 +7,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.validation import check_int
+
 LN2 = math.log(2.0)
 
 
@@ -134,9 +136,7 @@ class Categorical(Distribution):
     name = "categorical"
 
     def __init__(self, num_levels=256):
-        if not isinstance(num_levels, int) or isinstance(num_levels, bool) or num_levels < 2:
-            raise ValueError(f"Categorical: `num_levels` must be an int >= 2, got {num_levels!r}.")
-        self.num_levels = num_levels
+        self.num_levels = check_int(num_levels, "num_levels", minimum=2, owner="Categorical")
 
     @property
     def params_per_dim(self):

@@ -4,6 +4,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.validation import check_int
+
 
 def causal_conv_mask(kernel_size, in_channels, out_channels, mask_type, channel_groups=1):
     """Build the (kh, kw, in, out) 0/1 mask of a raster-order causal convolution.
@@ -58,8 +60,7 @@ class MaskedConv2D(keras.layers.Conv2D):
     def __init__(self, filters, kernel_size, mask_type="B", channel_groups=1, **kwargs):
         if not isinstance(mask_type, str) or mask_type.upper() not in ("A", "B"):
             raise ValueError(f"MaskedConv2D: `mask_type` must be 'A' or 'B', got {mask_type!r}.")
-        if not isinstance(channel_groups, int) or isinstance(channel_groups, bool) or channel_groups < 1:
-            raise ValueError(f"MaskedConv2D: `channel_groups` must be a positive int, got {channel_groups!r}.")
+        channel_groups = check_int(channel_groups, "channel_groups", owner="MaskedConv2D")
         padding = kwargs.pop("padding", "same")
         if padding != "same":
             raise ValueError(f"MaskedConv2D: `padding` must be 'same' so outputs align with inputs, got {padding!r}.")

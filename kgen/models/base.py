@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from kgen.distributions import LN2
+from kgen.validation import check_int
 
 
 def check_image_shape(image_shape, owner):
@@ -140,9 +141,8 @@ class AutoregressiveImageModel(keras.Model):
             x: pixel levels, shape (batch, height, width, channels).
             batch_size: images per forward pass.
         """
+        batch_size = check_int(batch_size, "batch_size")
         x = self.validate_images(x, "x").astype("float32")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
         out = []
         for i in range(0, len(x), batch_size):
             xb = ops.convert_to_tensor(x[i : i + batch_size])
@@ -165,19 +165,15 @@ class AutoregressiveImageModel(keras.Model):
         """
         from kgen.samplers import naive
 
-        if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) or num_samples < 1:
-            raise ValueError(f"`num_samples` must be a positive int, got {num_samples!r}.")
-        if batch_size is None:
-            batch_size = int(num_samples)
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+        num_samples = check_int(num_samples, "num_samples")
+        batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
         if method != "naive":
             raise ValueError(f"`method` must be 'naive' for {type(self).__name__}, got {method!r}.")
         seed_generator = _seed_generator(seed)
-        noise = self.distribution.sample_noise((int(num_samples),) + self.image_shape, seed=seed_generator)
+        noise = self.distribution.sample_noise((num_samples,) + self.image_shape, seed=seed_generator)
         noise = ops.convert_to_numpy(noise)
         images = [
-            naive.sample_loop(self, noise[i : i + batch_size]) for i in range(0, int(num_samples), batch_size)
+            naive.sample_loop(self, noise[i : i + batch_size]) for i in range(0, num_samples, batch_size)
         ]
         return np.concatenate(images).astype("uint8")
 

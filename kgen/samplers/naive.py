@@ -17,17 +17,17 @@ def loop_body(model, noise, forward):
     return body
 
 
-def _compiled_loop(model, start):
-    """Return fn(canvas, noise) -> canvas that fills positions start.. in raster order, compiled for the backend."""
+def _compiled_loop(model):
+    """Return fn(canvas, noise) -> canvas that fills every position in raster order, compiled for the backend."""
     backend = keras.backend.backend()
     num_dims = model.num_dims
-    key = ("naive", backend, start)
+    key = ("naive", backend)
     if key in model._sampler_cache:
         return model._sampler_cache[key]
 
     def run(canvas, noise):
         body = loop_body(model, noise, lambda c: model(c, training=False))
-        return ops.fori_loop(start, num_dims, body, canvas)
+        return ops.fori_loop(0, num_dims, body, canvas)
 
     if backend == "jax":
         import jax
@@ -37,7 +37,7 @@ def _compiled_loop(model, start):
             def forward(c):
                 return model.stateless_call(trainable, non_trainable, c, training=False)[0]
 
-            return ops.fori_loop(start, num_dims, loop_body(model, noise, forward), canvas)
+            return ops.fori_loop(0, num_dims, loop_body(model, noise, forward), canvas)
 
         def fn(canvas, noise):
             trainable = [v.value for v in model.trainable_variables]
@@ -62,21 +62,16 @@ def _compiled_loop(model, start):
     return fn
 
 
-def sample_loop(model, noise, canvas=None, start=0):
-    """Fill a canvas pixel by pixel with the naive loop.
+def sample_loop(model, noise):
+    """Generate a batch of images pixel by pixel with the naive loop.
 
     Args:
         model: an `AutoregressiveImageModel`.
         noise: numpy noise from `model.distribution.sample_noise` for a batch of images.
-        canvas: optional numpy starting images (known values before `start` are kept); zeros by default.
-        start: first flat position (row-major over height, width, channels) to sample.
 
     Returns:
         numpy float32 array of pixel levels, shape (batch,) + model.image_shape.
     """
-    batch = noise.shape[0]
-    if canvas is None:
-        canvas = np.zeros((batch,) + model.image_shape, dtype="float32")
-    fn = _compiled_loop(model, int(start))
-    out = fn(ops.convert_to_tensor(canvas.astype("float32")), ops.convert_to_tensor(noise))
+    canvas = np.zeros((noise.shape[0],) + model.image_shape, dtype="float32")
+    out = _compiled_loop(model)(ops.convert_to_tensor(canvas), ops.convert_to_tensor(noise))
     return ops.convert_to_numpy(out)

@@ -7,18 +7,7 @@ from keras import layers
 from kgen import distributions
 from kgen.layers.masked_conv2d import MaskedConv2D
 from kgen.models.base import AutoregressiveImageModel, check_image_shape, check_model_kwargs
-
-
-def _positive_int(value, name):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"PixelCNN: `{name}` must be a positive int, got {value!r}.")
-    return int(value)
-
-
-def _odd_int(value, name):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or value % 2 == 0:
-        raise ValueError(f"PixelCNN: `{name}` must be a positive odd int, got {value!r}.")
-    return int(value)
+from kgen.validation import check_int
 
 
 def causal_offsets(kernel_size, mask_type):
@@ -97,17 +86,11 @@ class PixelCNN(AutoregressiveImageModel):
     ):
         check_model_kwargs(kwargs, "PixelCNN")
         image_shape = check_image_shape(image_shape, "PixelCNN")
-        hidden_dim = _positive_int(hidden_dim, "hidden_dim")
-        if (
-            not isinstance(num_residual_blocks, (int, np.integer))
-            or isinstance(num_residual_blocks, bool)
-            or num_residual_blocks < 0
-        ):
-            raise ValueError(f"PixelCNN: `num_residual_blocks` must be an int >= 0, got {num_residual_blocks!r}.")
-        num_residual_blocks = int(num_residual_blocks)
-        output_dim = hidden_dim if output_dim is None else _positive_int(output_dim, "output_dim")
-        first_kernel_size = _odd_int(first_kernel_size, "first_kernel_size")
-        kernel_size = _odd_int(kernel_size, "kernel_size")
+        hidden_dim = check_int(hidden_dim, "hidden_dim", owner="PixelCNN")
+        num_residual_blocks = check_int(num_residual_blocks, "num_residual_blocks", minimum=0, owner="PixelCNN")
+        output_dim = hidden_dim if output_dim is None else check_int(output_dim, "output_dim", owner="PixelCNN")
+        first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner="PixelCNN")
+        kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="PixelCNN")
         distribution = distributions.get(likelihood, num_levels)
         channels = image_shape[-1]
         groups = channels
