@@ -25,11 +25,19 @@ class Distribution(abc.ABC):
 
     name = None
     num_levels = None
+    # False: one set of parameters per sub-pixel, and the model masks R -> G -> B itself (channel groups).
+    # True: one set of parameters per pixel that models the channels jointly (PixelCNN++'s mixture), so the network
+    # must see only earlier pixels, never the current one's channels, and samplers draw a whole pixel at a time.
+    joint_channels = False
 
     @property
     @abc.abstractmethod
     def params_per_dim(self):
         """Number of network outputs per data dimension."""
+
+    def params_per_pixel(self, channels):
+        """Number of network outputs per pixel of an image with `channels` channels (the output layer's width)."""
+        return channels * self.params_per_dim
 
     @abc.abstractmethod
     def param_shape(self, data_shape):

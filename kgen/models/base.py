@@ -22,6 +22,12 @@ def check_image_shape(image_shape, owner):
     return shape
 
 
+def channel_groups_for(distribution, channels):
+    """Colour groups for the masked layers: one per channel (R -> G -> B masking), or 1 when the likelihood head
+    models a pixel's channels jointly (then the whole current pixel is hidden from the network)."""
+    return 1 if distribution.joint_channels else channels
+
+
 MODEL_KWARGS = ("name", "trainable", "dtype")
 
 

@@ -6,7 +6,7 @@ from keras import layers
 
 from kgen import distributions
 from kgen.layers.masked_conv2d import MaskedConv2D
-from kgen.models.base import AutoregressiveImageModel, check_image_shape, check_model_kwargs
+from kgen.models.base import AutoregressiveImageModel, channel_groups_for, check_image_shape, check_model_kwargs
 from kgen.validation import check_int
 
 
@@ -93,7 +93,7 @@ class PixelCNN(AutoregressiveImageModel):
         kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="PixelCNN")
         distribution = distributions.get(likelihood, num_levels)
         channels = image_shape[-1]
-        groups = channels
+        groups = channel_groups_for(distribution, channels)
         for value, name in ((hidden_dim // 2, "hidden_dim // 2"), (output_dim, "output_dim")):
             if hidden_dim % 2 or value % groups:
                 raise ValueError(
@@ -118,7 +118,7 @@ class PixelCNN(AutoregressiveImageModel):
         x = MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1")(x)
         x = layers.ReLU(name="output_relu2")(x)
         x = MaskedConv2D(
-            channels * distribution.params_per_dim, 1, "B", channel_groups=groups, name="output_conv2", dtype="float32"
+            distribution.params_per_pixel(channels), 1, "B", channel_groups=groups, name="output_conv2", dtype="float32"
         )(x)
         params = layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
         super().__init__(inputs=images, outputs=params, **kwargs)
