@@ -11,6 +11,8 @@ The SavedModel has two signatures:
   log-probability of each image in nats;
 - `sample`: `num_samples` int32 scalar and `seed` int32 (2,) -> `images` (num_samples, height, width, channels)
   float32 pixel levels, drawn pixel by pixel with the naive loop (the same seed gives the same images).
+
+A class-conditional model (built with `num_classes`) takes one more input in both: `labels`, int32 (batch,).
 """
 
 import os
@@ -26,8 +28,8 @@ from kgen.io import atomic_path
 
 
 def _serve_fn(model):
-    def serve(images):
-        params = model(images, training=False)
+    def serve(images, labels=None):
+        params = model(model.model_inputs(images, labels), training=False)
         return {"log_prob": model.distribution.log_prob(images, params)}
 
     return serve
@@ -40,13 +42,13 @@ def _sample_fn(model):
 
     dist = model.distribution
 
-    def sample(num_samples, seed):
+    def sample(num_samples, seed, labels=None):
         data_shape = (num_samples,) + tuple(model.image_shape)
         noise_shape = tf.concat([[num_samples], dist.noise_shape(tuple(model.image_shape))], axis=0)
         noise = dist.noise_from_uniform(tf.random.stateless_uniform(noise_shape, seed=seed))
         canvas = tf.zeros(tf.stack(data_shape), dtype=tf.float32)
-        body = loop_body(model, noise, lambda c: model(c, training=False))
-        return {"images": ops.fori_loop(0, model.num_dims, body, canvas)}
+        body = loop_body(model, noise, lambda c: model(model.model_inputs(c, labels), training=False))
+        return {"images": ops.fori_loop(0, model.num_steps, body, canvas)}
 
     return sample
 
@@ -56,10 +58,12 @@ def _export_in_tensorflow(model, path):
 
     archive = keras.export.ExportArchive()
     archive.track(model)
+    label_spec = [tf.TensorSpec(shape=(None,), dtype=tf.int32, name="labels")] if model.conditional else []
     archive.add_endpoint(
         name="serve",
         fn=_serve_fn(model),
-        input_signature=[tf.TensorSpec(shape=(None,) + tuple(model.image_shape), dtype=tf.float32, name="images")],
+        input_signature=[tf.TensorSpec(shape=(None,) + tuple(model.image_shape), dtype=tf.float32, name="images")]
+        + label_spec,
     )
     archive.add_endpoint(
         name="sample",
@@ -67,7 +71,8 @@ def _export_in_tensorflow(model, path):
         input_signature=[
             tf.TensorSpec(shape=(), dtype=tf.int32, name="num_samples"),
             tf.TensorSpec(shape=(2,), dtype=tf.int32, name="seed"),
-        ],
+        ]
+        + label_spec,
     )
     archive.write_out(str(path), verbose=False)
 

@@ -62,8 +62,9 @@ class AutoregressiveImageModel(keras.Model):
     - input validation with errors that name the argument.
     """
 
-    def _setup_generative(self, image_shape, distribution):
+    def _setup_generative(self, image_shape, distribution, num_classes=None):
         self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
         self.distribution = distribution
         self.num_dims = int(np.prod(self.image_shape))
         self.nats_tracker = keras.metrics.Mean(name="nats")
@@ -92,6 +93,19 @@ class AutoregressiveImageModel(keras.Model):
             return x[0]
         return x
 
+    @property
+    def conditional(self):
+        """True when the model takes class labels besides the images (`num_classes` was given)."""
+        return self.num_classes is not None
+
+    def model_inputs(self, images, labels=None):
+        """What the underlying functional graph takes: the images, or {"images", "labels"} when conditional."""
+        if not self.conditional:
+            return images
+        if labels is None:
+            raise ValueError(f"This {type(self).__name__} is class-conditional: pass `labels`.")
+        return {"images": images, "labels": labels}
+
     def fit(self, x=None, y=None, *args, **kwargs):
         self._validate_data(x, "x")
         if kwargs.get("validation_data") is not None:
@@ -115,6 +129,35 @@ class AutoregressiveImageModel(keras.Model):
         self.distribution.validate(arr, name=name)
         return arr
 
+    def validate_labels(self, labels, num, name="labels"):
+        """Return `labels` as an int32 array of shape (num,), or raise a ValueError naming `name`.
+
+        A conditional model needs one class label in 0..num_classes-1 per image (a single int is repeated);
+        an unconditional model takes none.
+        """
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(
+                    f"`{name}` given, but this {type(self).__name__} is unconditional (built without `num_classes`)."
+                )
+            return None
+        if labels is None:
+            raise ValueError(
+                f"`{name}` is required: this {type(self).__name__} is conditioned on {self.num_classes} classes."
+            )
+        arr = np.asarray(labels)
+        if arr.ndim == 0:
+            arr = np.full((num,), arr)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or arr.ndim != 1 or len(arr) != num:
+            raise ValueError(f"`{name}` must be {num} integer class labels (shape ({num},)), got {np.shape(labels)}.")
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr)):
+            raise ValueError(f"`{name}` must hold integer class labels, got non-integer values.")
+        if arr.min() < 0 or arr.max() >= self.num_classes:
+            raise ValueError(
+                f"`{name}` must hold class labels in 0..{self.num_classes - 1}; got values in [{arr.min()}, {arr.max()}]."
+            )
+        return arr.astype("int32")
+
     def _validate_data(self, data, name):
         """Check numpy arrays fully and the first batch of a tf.data.Dataset, before any training starts."""
         if data is None:
@@ -135,53 +178,111 @@ class AutoregressiveImageModel(keras.Model):
         if isinstance(first, dict):
             if "images" not in first:
                 raise ValueError(f"`{name}` is a dict without the key 'images'; got keys {sorted(first)}.")
+            if self.conditional:
+                if "labels" not in first:
+                    raise ValueError(
+                        f"`{name}` must be a dict with 'images' and 'labels' for this class-conditional model; "
+                        f"got keys {sorted(first)}."
+                    )
+                labels = np.asarray(ops.convert_to_numpy(first["labels"]) if hasattr(first["labels"], "numpy") else first["labels"])
+                self.validate_labels(labels.reshape(-1), labels.size, f"{name}['labels']")
             first = first["images"]
+        elif self.conditional:
+            raise ValueError(
+                f"`{name}` must be a dict {{'images': ..., 'labels': ...}} for this class-conditional model "
+                "(kgen.data.load(..., with_labels=True) gives one)."
+            )
         if hasattr(first, "numpy") or isinstance(first, (np.ndarray, list)):
             self.validate_images(ops.convert_to_numpy(first) if hasattr(first, "numpy") else first, name)
 
     # ----------------------------------------------------------------------------------------------- inference
-    def log_prob(self, x, batch_size=256):
+    def log_prob(self, x, labels=None, batch_size=256):
         """Log-probability of each image in nats, as a numpy array of shape (batch,).
 
         Args:
             x: pixel levels, shape (batch, height, width, channels).
+            labels: class labels, shape (batch,) (or one int for all), for a class-conditional model.
             batch_size: images per forward pass.
         """
         batch_size = check_int(batch_size, "batch_size")
         x = self.validate_images(x, "x").astype("float32")
+        labels = self.validate_labels(labels, len(x))
         out = []
         for i in range(0, len(x), batch_size):
             xb = ops.convert_to_tensor(x[i : i + batch_size])
-            params = self(xb, training=False)
+            lb = None if labels is None else ops.convert_to_tensor(labels[i : i + batch_size])
+            params = self(self.model_inputs(xb, lb), training=False)
             out.append(ops.convert_to_numpy(self.distribution.log_prob(xb, params)))
         return np.concatenate(out).astype("float64")
 
-    def sample(self, num_samples, seed=None, batch_size=None, method="naive"):
-        """Generate images pixel by pixel in raster order.
+    #: Sampling methods this model offers; the first is the default of `sample`.
+    sampling_methods = ("naive",)
+
+    def sample(self, num_samples, seed=None, batch_size=None, method=None, labels=None, prefix=None):
+        """Generate images pixel by pixel in raster order (R -> G -> B within a pixel).
 
         Args:
             num_samples: positive int.
             seed: int, None (fresh randomness) or a `keras.random.SeedGenerator`. The same int seed gives the
-                same images, whatever `batch_size`.
+                same images, whatever `batch_size` and `method`.
             batch_size: images generated at once (default: all).
-            method: "naive" re-runs the network for every pixel (the reference loop, compiled per backend).
+            method: one of `sampling_methods`: "cached" computes each layer once per new pixel (the default where
+                the model has it); "naive" re-runs the whole network for every pixel (the reference loop).
+            labels: class labels (num_samples,) or one int, for a class-conditional model.
+            prefix: pixel levels (num_samples, rows, width, channels): the top `rows` rows of every image are
+                given, and only the rest is sampled (image completion).
 
         Returns:
             uint8 numpy array (num_samples, height, width, channels) of pixel levels.
         """
-        from kgen.samplers import naive
-
         num_samples = check_int(num_samples, "num_samples")
         batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
-        if method != "naive":
-            raise ValueError(f"`method` must be 'naive' for {type(self).__name__}, got {method!r}.")
+        method = self.sampling_methods[0] if method is None else method
+        if method not in self.sampling_methods:
+            raise ValueError(
+                f"`method` must be one of {', '.join(map(repr, self.sampling_methods))} for {type(self).__name__}, "
+                f"got {method!r}."
+            )
+        labels = self.validate_labels(labels, num_samples)
+        canvas, start = self._canvas_from_prefix(prefix, num_samples)
         seed_generator = _seed_generator(seed)
         noise = self.distribution.sample_noise((num_samples,) + self.image_shape, seed=seed_generator)
         noise = ops.convert_to_numpy(noise)
-        images = [
-            naive.sample_loop(self, noise[i : i + batch_size]) for i in range(0, num_samples, batch_size)
-        ]
+        loop = self._sample_loop(method)
+        images = []
+        for i in range(0, num_samples, batch_size):
+            lb = None if labels is None else labels[i : i + batch_size]
+            images.append(loop(self, noise[i : i + batch_size], canvas[i : i + batch_size], start, lb))
         return np.concatenate(images).astype("uint8")
+
+    def _sample_loop(self, method):
+        from kgen.samplers import naive
+
+        return naive.sample_loop
+
+    @property
+    def num_steps(self):
+        """Sampling steps per image: one per sub-pixel, or one per pixel for a joint-channel head."""
+        h, w, c = self.image_shape
+        return h * w if self.distribution.joint_channels else h * w * c
+
+    def _canvas_from_prefix(self, prefix, num_samples):
+        """The starting canvas (known rows filled in, zeros elsewhere) and the first step to sample."""
+        h, w, c = self.image_shape
+        canvas = np.zeros((num_samples, h, w, c), dtype="float32")
+        if prefix is None:
+            return canvas, 0
+        arr = np.asarray(prefix)
+        if arr.ndim != 4 or arr.shape[0] != num_samples or arr.shape[2:] != (w, c) or not 0 <= arr.shape[1] <= h:
+            raise ValueError(
+                f"`prefix` must have shape ({num_samples}, rows, {w}, {c}) with 0 <= rows <= {h}: the top rows of "
+                f"each of the {num_samples} images; got {arr.shape}."
+            )
+        if arr.shape[1]:
+            self.distribution.validate(arr, name="prefix")
+        rows = arr.shape[1]
+        canvas[:, :rows] = arr
+        return canvas, rows * w * (1 if self.distribution.joint_channels else c)
 
     def receptive_field(self, height, width):
         """Boolean (H*W, H*W) matrix: entry [t, s] says input pixel s can change the prediction of pixel t.

@@ -1,13 +1,23 @@
-"""The reference sampler: re-run the whole network for every pixel, in one compiled loop per backend."""
+"""The reference sampler: re-run the whole network for every sampling step, in one compiled loop per backend."""
 
 import numpy as np
 import keras
 from keras import ops
 
 
+def step_positions(model):
+    """(1, H, W, C) int32 tensor: the sampling step that fills each sub-pixel (joint heads fill a pixel at once)."""
+    h, w, c = model.image_shape
+    if model.distribution.joint_channels:
+        steps = np.repeat(np.arange(h * w, dtype="int32").reshape(h, w, 1), c, axis=-1)
+    else:
+        steps = np.arange(h * w * c, dtype="int32").reshape(h, w, c)
+    return ops.convert_to_tensor(steps[None])
+
+
 def loop_body(model, noise, forward):
-    """One step: run the network on the canvas, sample everywhere, keep only the sample at position `i`."""
-    positions = ops.reshape(ops.arange(model.num_dims, dtype="int32"), (1,) + model.image_shape)
+    """One step `i`: run the network on the canvas, sample everywhere, keep only what step `i` fills."""
+    positions = step_positions(model)
 
     def body(i, canvas):
         params = forward(canvas)
@@ -17,32 +27,28 @@ def loop_body(model, noise, forward):
     return body
 
 
-def _compiled_loop(model):
-    """Return fn(canvas, noise) -> canvas that fills every position in raster order, compiled for the backend."""
+def compile_for_backend(model, key, run):
+    """Compile `run(variables, *tensors)` for the backend once per model and cache it under `key`.
+
+    `run` reads the model's weights through the layers (inside `keras.StatelessScope` under JAX, where the current
+    weights are passed in explicitly so that a later `fit` is seen by the cached function).
+    """
     backend = keras.backend.backend()
-    num_dims = model.num_dims
-    key = ("naive", backend)
+    key = (key, backend)
     if key in model._sampler_cache:
         return model._sampler_cache[key]
-
-    def run(canvas, noise):
-        body = loop_body(model, noise, lambda c: model(c, training=False))
-        return ops.fori_loop(0, num_dims, body, canvas)
-
     if backend == "jax":
         import jax
 
+        variables = list(model.variables)
+
         @jax.jit
-        def run_jax(trainable, non_trainable, canvas, noise):
-            def forward(c):
-                return model.stateless_call(trainable, non_trainable, c, training=False)[0]
+        def run_jax(values, *args):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return run(*args)
 
-            return ops.fori_loop(0, num_dims, loop_body(model, noise, forward), canvas)
-
-        def fn(canvas, noise):
-            trainable = [v.value for v in model.trainable_variables]
-            non_trainable = [v.value for v in model.non_trainable_variables]
-            return run_jax(trainable, non_trainable, canvas, noise)
+        def fn(*args):
+            return run_jax([v.value for v in variables], *args)
 
     elif backend == "tensorflow":
         import tensorflow as tf
@@ -51,27 +57,46 @@ def _compiled_loop(model):
     elif backend == "torch":
         import torch
 
-        def fn(canvas, noise):
+        def fn(*args):
             with torch.no_grad():
-                return run(canvas, noise)
+                return run(*args)
 
     else:  # pragma: no cover - the other keras backends cannot train these models
         fn = run
-
     model._sampler_cache[key] = fn
     return fn
 
 
-def sample_loop(model, noise):
-    """Generate a batch of images pixel by pixel with the naive loop.
+def _labels_tensor(labels, batch):
+    return ops.convert_to_tensor(np.zeros((batch,), "int32") if labels is None else np.asarray(labels, "int32"))
+
+
+def sample_loop(model, noise, canvas, start=0, labels=None):
+    """Generate a batch of images with the naive loop.
 
     Args:
         model: an `AutoregressiveImageModel`.
-        noise: numpy noise from `model.distribution.sample_noise` for a batch of images.
+        noise: numpy noise from `model.distribution.sample_noise` for the batch.
+        canvas: numpy float32 (batch, H, W, C): known values before step `start`, anything after.
+        start: the first sampling step (0: sample everything).
+        labels: int class labels (batch,) for a conditional model.
 
     Returns:
         numpy float32 array of pixel levels, shape (batch,) + model.image_shape.
     """
-    canvas = np.zeros((noise.shape[0],) + model.image_shape, dtype="float32")
-    out = _compiled_loop(model)(ops.convert_to_tensor(canvas), ops.convert_to_tensor(noise))
+    conditional = model.conditional
+
+    def run(canvas, noise, start, labels):
+        def forward(c):
+            return model(model.model_inputs(c, labels if conditional else None), training=False)
+
+        return ops.fori_loop(start, model.num_steps, loop_body(model, noise, forward), canvas)
+
+    fn = compile_for_backend(model, "naive", run)
+    out = fn(
+        ops.convert_to_tensor(np.asarray(canvas, "float32")),
+        ops.convert_to_tensor(noise),
+        ops.convert_to_tensor(np.int32(start)),
+        _labels_tensor(labels, len(canvas)),
+    )
     return ops.convert_to_numpy(out)

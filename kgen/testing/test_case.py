@@ -65,12 +65,26 @@ def measure_dependencies(model, num_trials=3, seed=0, tol=1e-5, structural=True)
         for i in range(d):
             batch[i + 1, i] = (base.reshape(-1)[i] + rng.integers(1, levels)) % levels
         batch = batch.reshape((d + 1, h, w, c))
-        params = ops.convert_to_numpy(net(ops.convert_to_tensor(batch), training=False)).astype("float64")
-        params = params.reshape(d + 1, d, -1)
+        inputs = ops.convert_to_tensor(batch)
+        if getattr(model, "conditional", False):  # one fixed random class per trial
+            labels = np.full((d + 1,), rng.integers(0, model.num_classes), dtype="int32")
+            inputs = model.model_inputs(inputs, ops.convert_to_tensor(labels))
+        params = ops.convert_to_numpy(net(inputs, training=False)).astype("float64")
+        params = params.reshape(d + 1, h * w, -1) if model.distribution.joint_channels else params.reshape(d + 1, d, -1)
         diff = np.abs(params[1:] - params[:1]).max(axis=-1)  # (input i, output o)
         scale = 1.0 + np.abs(params[:1]).max(axis=-1)
-        dep |= (diff > tol * scale).T
+        changed = (diff > tol * scale).T
+        if model.distribution.joint_channels:  # one parameter vector per pixel stands for all its channels
+            changed = np.repeat(changed, c, axis=0)
+        dep |= changed
     return dep
+
+
+def example_labels(model, num):
+    """Class labels 0, 1, 2, ... for a class-conditional model, None for an unconditional one."""
+    if not getattr(model, "conditional", False):
+        return None
+    return (np.arange(num) % model.num_classes).astype("int32")
 
 
 def format_reach(reach, pixel, height, width):
@@ -141,13 +155,18 @@ class TestCase:
         model.save(path)
         loaded = keras.models.load_model(path)
         assert type(loaded) is type(model), f"load_model gave {type(loaded).__name__}, not {type(model).__name__}"
+        labels = example_labels(model, len(input_data))
+        inputs = model.model_inputs(input_data, labels) if hasattr(model, "model_inputs") else input_data
         np.testing.assert_allclose(
-            ops.convert_to_numpy(loaded(input_data, training=False)),
-            ops.convert_to_numpy(model(input_data, training=False)),
+            ops.convert_to_numpy(loaded(inputs, training=False)),
+            ops.convert_to_numpy(model(inputs, training=False)),
             rtol=1e-5, atol=atol, err_msg="outputs changed through .keras save/load",
         )
         if hasattr(model, "log_prob"):
-            np.testing.assert_allclose(loaded.log_prob(input_data), model.log_prob(input_data), rtol=1e-5, atol=atol)
+            np.testing.assert_allclose(
+                loaded.log_prob(input_data, labels=labels), model.log_prob(input_data, labels=labels),
+                rtol=1e-5, atol=atol,
+            )
         return loaded
 
     def run_cross_backend_test(self, model, input_data, backends=("tensorflow", "jax", "torch"), rtol=1e-4):
@@ -157,11 +176,13 @@ class TestCase:
             model.save(path)
             x_path = Path(td) / "x.npy"
             np.save(x_path, np.asarray(input_data))
-            expected = model.log_prob(input_data)
+            labels = example_labels(model, len(input_data))
+            expected = model.log_prob(input_data, labels=labels)
             code = (
                 "import sys, numpy as np, keras, kgen.models\n"
                 "m = keras.models.load_model(sys.argv[1])\n"
-                "np.save(sys.argv[3], m.log_prob(np.load(sys.argv[2])))\n"
+                "y = np.arange(len(np.load(sys.argv[2]))) % m.num_classes if m.conditional else None\n"
+                "np.save(sys.argv[3], m.log_prob(np.load(sys.argv[2]), labels=y))\n"
             )
             for backend in backends:
                 if backend == keras.backend.backend():
@@ -198,6 +219,8 @@ class TestCase:
             expected = model.receptive_field(h, w)
         expected = np.asarray(expected, dtype=bool)
         within = np.tril(np.ones((c, c), dtype=bool), k=-1)  # at one pixel: each channel sees the earlier ones
+        if model.distribution.joint_channels:  # the head models a pixel's channels; the network sees none of them
+            within = np.zeros((c, c), dtype=bool)
 
         def unseen(dep):
             blocks = dep.reshape(h * w, c, h * w, c)[np.arange(h * w), :, np.arange(h * w), :]
@@ -241,18 +264,25 @@ class TestCase:
         return pixel_dep
 
     def run_sampling_test(self, model, num_samples=2, seed=1234):
-        """Same seed, same samples (also across batch sizes); valid shape, dtype and levels; finite log_prob."""
-        a = model.sample(num_samples, seed=seed)
-        b = model.sample(num_samples, seed=seed)
+        """Same seed, same samples (across batch sizes and every sampling method: a cached sampler must match the
+        naive loop exactly); valid shape, dtype and levels; finite log_prob."""
+        labels = example_labels(model, num_samples)
+        a = model.sample(num_samples, seed=seed, labels=labels)
+        b = model.sample(num_samples, seed=seed, labels=labels)
         np.testing.assert_array_equal(a, b, err_msg="the same seed gave different samples")
-        c = model.sample(num_samples, seed=seed, batch_size=1)
+        c = model.sample(num_samples, seed=seed, batch_size=1, labels=labels)
         np.testing.assert_array_equal(a, c, err_msg="samples depend on batch_size for a fixed seed")
+        for method in getattr(model, "sampling_methods", ())[1:]:
+            np.testing.assert_array_equal(
+                model.sample(num_samples, seed=seed, labels=labels, method=method), a,
+                err_msg=f"method={method!r} gave other samples than the default {model.sampling_methods[0]!r}",
+            )
         assert a.shape == (num_samples,) + tuple(model.image_shape), f"sample shape {a.shape}"
         assert a.dtype == np.uint8, f"sample dtype {a.dtype}"
         assert a.min() >= 0 and a.max() < model.distribution.num_levels
-        other = model.sample(num_samples, seed=seed + 1)
+        other = model.sample(num_samples, seed=seed + 1, labels=labels)
         assert not np.array_equal(a, other), "different seeds gave identical samples"
-        assert np.all(np.isfinite(model.log_prob(a)))
+        assert np.all(np.isfinite(model.log_prob(a, labels=labels)))
         return a
 
     def run_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
@@ -267,19 +297,27 @@ class TestCase:
         x_path = tmp_dir / "x.npy"
         np.save(x_path, np.asarray(input_data, dtype="float32"))
         out = tmp_dir / "served.npz"
+        labels = None
+        if getattr(model, "conditional", False):
+            labels = np.arange(len(input_data)) % model.num_classes
+            expected = model.log_prob(input_data, labels=labels)
+        np.save(tmp_dir / "labels.npy", np.asarray(labels if labels is not None else [], dtype="int32"))
         code = (
             "import sys, numpy as np, tensorflow as tf\n"
             "m = tf.saved_model.load(sys.argv[1])\n"
-            "lp = m.signatures['serve'](images=tf.constant(np.load(sys.argv[2])))['log_prob'].numpy()\n"
+            "y = np.load(sys.argv[4])\n"
+            "kw = {'labels': tf.constant(y)} if len(y) else {}\n"
+            "kw2 = {'labels': tf.constant([0, 1], tf.int32)} if len(y) else {}\n"
+            "lp = m.signatures['serve'](images=tf.constant(np.load(sys.argv[2])), **kw)['log_prob'].numpy()\n"
             "s = m.signatures['sample']\n"
-            "a = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]))['images'].numpy()\n"
-            "b = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]))['images'].numpy()\n"
-            "c = s(num_samples=tf.constant(2), seed=tf.constant([5, 6]))['images'].numpy()\n"
+            "a = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]), **kw2)['images'].numpy()\n"
+            "b = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]), **kw2)['images'].numpy()\n"
+            "c = s(num_samples=tf.constant(2), seed=tf.constant([5, 6]), **kw2)['images'].numpy()\n"
             "np.savez(sys.argv[3], lp=lp, a=a, b=b, c=c)\n"
         )
         # A child process, so the check does not depend on which backend (or import order) this test runs under.
         proc = subprocess.run(
-            [sys.executable, "-c", code, str(path), str(x_path), str(out)],
+            [sys.executable, "-c", code, str(path), str(x_path), str(out), str(tmp_dir / "labels.npy")],
             env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
         )
         assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
@@ -290,5 +328,6 @@ class TestCase:
         model.validate_images(samples, "exported samples")
         np.testing.assert_array_equal(samples, served["b"], err_msg="the `sample` signature is not seeded")
         assert not np.array_equal(samples, served["c"]), "different seeds gave the same exported samples"
-        assert np.all(np.isfinite(model.log_prob(samples)))
+        sample_labels = [0, 1] if labels is not None else None
+        assert np.all(np.isfinite(model.log_prob(samples, labels=sample_labels)))
         return path
