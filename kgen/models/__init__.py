@@ -2,5 +2,6 @@
 
 from kgen.models.base import AutoregressiveImageModel
 from kgen.models.pixelcnn import PixelCNN
+from kgen.models.gated_pixelcnn import GatedPixelCNN
 
-__all__ = ["AutoregressiveImageModel", "PixelCNN"]
+__all__ = ["AutoregressiveImageModel", "GatedPixelCNN", "PixelCNN"]

@@ -293,14 +293,11 @@ class TestCase:
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
         path = tmp_dir / "serving" / "1"
         export_for_serving(model, path)
-        expected = model.log_prob(input_data)
+        labels = example_labels(model, len(input_data))
+        expected = model.log_prob(input_data, labels=labels)
         x_path = tmp_dir / "x.npy"
         np.save(x_path, np.asarray(input_data, dtype="float32"))
         out = tmp_dir / "served.npz"
-        labels = None
-        if getattr(model, "conditional", False):
-            labels = np.arange(len(input_data)) % model.num_classes
-            expected = model.log_prob(input_data, labels=labels)
         np.save(tmp_dir / "labels.npy", np.asarray(labels if labels is not None else [], dtype="int32"))
         code = (
             "import sys, numpy as np, tensorflow as tf\n"

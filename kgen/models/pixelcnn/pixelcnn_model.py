@@ -62,8 +62,10 @@ class PixelCNN(AutoregressiveImageModel):
         output_dim: int, width of the 1x1 output layers (default `hidden_dim`).
         first_kernel_size: odd int, the type-A input layer (7 in the paper).
         kernel_size: odd int, the type-B layers inside the residual blocks (3 in the paper).
-        likelihood: "bernoulli" (binary images) or "categorical".
-        num_levels: levels per sub-pixel for "categorical" (256 for 8-bit images).
+        likelihood: "bernoulli" (binary images), "categorical" (a softmax per sub-pixel, R -> G -> B masked) or
+            "logistic_mixture" (PixelCNN++'s discretized logistic mixture over a whole pixel).
+        num_levels: levels per sub-pixel for "categorical" and "logistic_mixture" (256 for 8-bit images).
+        num_mixtures: mixture components for "logistic_mixture" (default 5).
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -82,6 +84,7 @@ class PixelCNN(AutoregressiveImageModel):
         kernel_size=3,
         likelihood="bernoulli",
         num_levels=None,
+        num_mixtures=None,
         **kwargs,
     ):
         check_model_kwargs(kwargs, "PixelCNN")
@@ -91,7 +94,7 @@ class PixelCNN(AutoregressiveImageModel):
         output_dim = hidden_dim if output_dim is None else check_int(output_dim, "output_dim", owner="PixelCNN")
         first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner="PixelCNN")
         kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="PixelCNN")
-        distribution = distributions.get(likelihood, num_levels)
+        distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
         channels = image_shape[-1]
         groups = channel_groups_for(distribution, channels)
         for value, name in ((hidden_dim // 2, "hidden_dim // 2"), (output_dim, "output_dim")):
@@ -130,7 +133,8 @@ class PixelCNN(AutoregressiveImageModel):
         self.first_kernel_size = first_kernel_size
         self.kernel_size = kernel_size
         self.likelihood = distribution.name
-        self.num_levels = distribution.num_levels if distribution.name == "categorical" else None
+        self.num_levels = None if distribution.name == "bernoulli" else distribution.num_levels
+        self.num_mixtures = getattr(distribution, "num_mixtures", None)
         self._setup_generative(image_shape, distribution)
 
     def receptive_field(self, height, width):
@@ -150,6 +154,7 @@ class PixelCNN(AutoregressiveImageModel):
             "kernel_size": self.kernel_size,
             "likelihood": self.likelihood,
             "num_levels": self.num_levels,
+            "num_mixtures": self.num_mixtures,
         }
 
     @classmethod

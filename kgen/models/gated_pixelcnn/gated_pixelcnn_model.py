@@ -1,0 +1,187 @@
+"""Gated PixelCNN (van den Oord et al., 2016, "Conditional Image Generation with PixelCNN Decoders")."""
+
+import numpy as np
+import keras
+from keras import layers
+
+from kgen import distributions
+from kgen.layers.gated_pixel_block import GatedPixelBlock
+from kgen.layers.masked_conv2d import MaskedConv2D
+from kgen.models.base import AutoregressiveImageModel, channel_groups_for, check_image_shape, check_model_kwargs
+from kgen.validation import check_int
+
+
+def _dilate(reach, offsets, height, width):
+    """OR of `reach` (H, W, N) over in-image neighbours: out[r, c] = OR reach[r + dy, c + dx]."""
+    out = np.zeros_like(reach)
+    for dy, dx in offsets:
+        ys = slice(max(0, -dy), min(height, height - dy))
+        xs = slice(max(0, -dx), min(width, width - dx))
+        yd = slice(max(0, dy), min(height, height + dy))
+        xd = slice(max(0, dx), min(width, width + dx))
+        out[ys, xs] |= reach[yd, xd]
+    return out
+
+
+def gated_receptive_field(kernel_sizes, height, width):
+    """Exact pixel dependencies of a stack of gated blocks with the given kernel sizes (the first is type A).
+
+    V[r, c] and H[r, c] hold the set of input pixels that the vertical and horizontal outputs at (r, c) depend on
+    (as a boolean vector over the H * W pixels); they are propagated layer by layer through the convolution
+    windows, zero padding adding nothing. Returns a boolean (H*W, H*W) matrix, [t, s]: pixel s reaches pixel t.
+    """
+    n = height * width
+    image = np.zeros((height, width, n), dtype=bool)
+    image.reshape(n, n)[np.arange(n), np.arange(n)] = True
+    v_in, h_in, field = image, image, np.zeros((height, width, n), dtype=bool)
+    for i, k in enumerate(kernel_sizes):
+        p = k // 2
+        v_pre = _dilate(v_in, [(dy, dx) for dy in range(-p, 1) for dx in range(-p, p + 1)], height, width)
+        left = [(0, dx) for dx in range(-p, 0)] + ([] if i == 0 else [(0, 0)])  # type A hides the pixel itself
+        h_pre = _dilate(h_in, left, height, width) | _dilate(v_pre, [(-1, 0)], height, width)
+        h_out = h_pre | (h_in if i > 0 else False)  # the residual (not on the first layer)
+        field |= h_pre  # the skip output of every layer reaches the head
+        v_in, h_in = v_pre, h_out
+    return field.reshape(n, n)
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class GatedPixelCNN(AutoregressiveImageModel):
+    """Gated PixelCNN: gated vertical and horizontal stacks with no blind spot, optionally class-conditional.
+
+    Architecture: the image (rescaled to [-1, 1]) feeds both stacks of a first `GatedPixelBlock` of kernel
+    `first_kernel_size` and mask type A (no residual), then `num_layers - 1` blocks of kernel `kernel_size` and
+    type B with residual horizontal stacks. The skip outputs of all layers are summed, then ReLU -> 1x1 masked
+    convolution (`output_dim`) -> ReLU -> 1x1 masked convolution to the parameters of the likelihood head. With
+    `num_classes`, a one-hot class label is added inside every gate (the paper's V^T h); the model then takes
+    {"images", "labels"} and `sample(..., labels=...)` draws images of chosen classes.
+
+    Args:
+        image_shape: (height, width, channels), channels 1 or 3.
+        filters: channels of every stack (p).
+        num_layers: gated layers, the first included.
+        first_kernel_size: odd int, the first layer's n x n window (7 in the paper).
+        kernel_size: odd int, the other layers' window (3).
+        output_dim: width of the 1x1 output layer (default `filters`).
+        num_classes: int for a class-conditional model, None for an unconditional one.
+        likelihood: "bernoulli", "categorical" or "logistic_mixture".
+        num_levels: levels per sub-pixel for "categorical"/"logistic_mixture" (256 for 8-bit images).
+        num_mixtures: mixture components for "logistic_mixture".
+        **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
+
+    Example:
+    >>> model = GatedPixelCNN(image_shape=(28, 28, 1), filters=32, num_layers=5, num_classes=10)
+    >>> model.compile(optimizer="adam")
+    >>> threes = model.sample(8, labels=3, seed=0)
+    """
+
+    sampling_methods = ("cached", "naive")
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        filters=128,
+        num_layers=10,
+        first_kernel_size=7,
+        kernel_size=3,
+        output_dim=None,
+        num_classes=None,
+        likelihood="bernoulli",
+        num_levels=None,
+        num_mixtures=None,
+        **kwargs,
+    ):
+        owner = "GatedPixelCNN"
+        check_model_kwargs(kwargs, owner)
+        image_shape = check_image_shape(image_shape, owner)
+        filters = check_int(filters, "filters", owner=owner)
+        num_layers = check_int(num_layers, "num_layers", owner=owner)
+        first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner=owner)
+        kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner=owner)
+        output_dim = filters if output_dim is None else check_int(output_dim, "output_dim", owner=owner)
+        if num_classes is not None:
+            num_classes = check_int(num_classes, "num_classes", minimum=2, owner=owner)
+        distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
+        channels = image_shape[-1]
+        groups = channel_groups_for(distribution, channels)
+        for value, name in ((filters, "filters"), (output_dim, "output_dim")):
+            if value % groups:
+                raise ValueError(f"{owner}: `{name}` ({value}) must be divisible by the {groups} colour groups.")
+
+        # === Functional model ===
+        images = keras.Input(shape=image_shape, name="images")
+        inputs, condition = images, None
+        if num_classes is not None:
+            labels = keras.Input(shape=(), dtype="int32", name="labels")
+            inputs = {"images": images, "labels": labels}
+            condition = layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot", name="one_hot")(labels)
+        levels = distribution.num_levels
+        x = layers.Rescaling(2.0 / (levels - 1), offset=-1.0, name="rescale")(images)
+        v, h = x, x
+        skips = []
+        for i in range(num_layers):
+            block = GatedPixelBlock(
+                filters,
+                first_kernel_size if i == 0 else kernel_size,
+                mask_type="A" if i == 0 else "B",
+                channel_groups=groups,
+                residual=i > 0,
+                return_stacks=i < num_layers - 1,  # the last layer feeds only its skip output
+                name=f"gated{i}",
+            )
+            if i < num_layers - 1:
+                v, h, skip = block(v, h, condition=condition)
+            else:
+                skip = block(v, h, condition=condition)
+            skips.append(skip)
+        x = layers.Add(name="skips")(skips) if len(skips) > 1 else skips[0]
+        x = layers.ReLU(name="output_relu1")(x)
+        x = MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1")(x)
+        x = layers.ReLU(name="output_relu2")(x)
+        x = MaskedConv2D(
+            distribution.params_per_pixel(channels), 1, "B", channel_groups=groups, name="output_conv2", dtype="float32"
+        )(x)
+        params = layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
+        super().__init__(inputs=inputs, outputs=params, **kwargs)
+
+        # === Config ===
+        self.filters = filters
+        self.num_layers = num_layers
+        self.first_kernel_size = first_kernel_size
+        self.kernel_size = kernel_size
+        self.output_dim = output_dim
+        self.likelihood = distribution.name
+        self.num_levels = None if distribution.name == "bernoulli" else distribution.num_levels
+        self.num_mixtures = getattr(distribution, "num_mixtures", None)
+        self._setup_generative(image_shape, distribution, num_classes=num_classes)
+
+    def receptive_field(self, height, width):
+        kernels = [self.first_kernel_size] + [self.kernel_size] * (self.num_layers - 1)
+        return gated_receptive_field(kernels, height, width)
+
+    def _sample_loop(self, method):
+        if method == "cached":
+            from kgen.models.gated_pixelcnn.sampler import sample_loop
+
+            return sample_loop
+        return super()._sample_loop(method)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_shape": list(self.image_shape),
+            "filters": self.filters,
+            "num_layers": self.num_layers,
+            "first_kernel_size": self.first_kernel_size,
+            "kernel_size": self.kernel_size,
+            "output_dim": self.output_dim,
+            "num_classes": self.num_classes,
+            "likelihood": self.likelihood,
+            "num_levels": self.num_levels,
+            "num_mixtures": self.num_mixtures,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
