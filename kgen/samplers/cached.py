@@ -54,6 +54,32 @@ def read_columns(buffer, col, size):
     return ops.slice(buffer, (0, 0, col, 0), (dim(buffer, 0), shape[1], size, shape[3]))
 
 
+def masked_conv_at(layer, buffer, col):
+    """A `MaskedConv2D` (k x k, stride 1, no dilation) evaluated at one pixel from its row buffer.
+
+    `buffer` (batch, k//2 + 1, W + 2 * (k//2), ch) holds the layer's input rows r - k//2 .. r with k//2 zero columns
+    on both sides; only those kernel rows can be non-zero under a causal mask.
+    """
+    p = layer.kernel_size[0] // 2
+    mask = ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype)
+    kernel = ops.multiply(layer.kernel, mask)[: p + 1]
+    patch = read_columns(buffer, col, layer.kernel_size[1])
+    out = ops.matmul(ops.reshape(patch, (dim(patch, 0), -1)), ops.reshape(kernel, (-1, layer.filters)))
+    if layer.use_bias:
+        out = out + layer.bias
+    return out
+
+
+def write_pixel(buffer, col, value, left_pad):
+    """Set the current (last) row of a (batch, rows, width, ch) buffer at column col + left_pad to `value`."""
+    return ops.slice_update(buffer, (0, buffer.shape[1] - 1, col + left_pad, 0), value[:, None, None, :])
+
+
+def shift_up(buffer):
+    """Move a (batch, rows, width, ch) row buffer up by one row; the new current row is zeros."""
+    return ops.concatenate([buffer[:, 1:], ops.zeros_like(buffer[:, :1])], axis=1)
+
+
 def pointwise(layer, x):
     """A masked 1x1 `MaskedConv2D` applied to one pixel's features x (batch, ch)."""
     kernel = ops.multiply(layer.kernel, ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype))[0, 0]

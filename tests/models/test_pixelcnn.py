@@ -89,8 +89,23 @@ class TestPixelCNN(TestCase):
         self.run_cross_backend_test(tiny(), binary_images(4))
 
     def test_sampling(self):
+        # run_sampling_test also asserts that the cached default equals the naive loop for the same seed.
+        assert tiny().sampling_methods == ("cached", "naive")
         self.run_sampling_test(tiny(), num_samples=3)
         self.run_sampling_test(rgb_model(), num_samples=2)
+
+    def test_cached_sampling_equals_naive_with_a_prefix_and_a_mixture_head(self):
+        model = tiny()
+        real = binary_images(3)
+        for rows in (0, 3, 8):
+            cached = model.sample(3, seed=5, prefix=real[:, :rows])
+            np.testing.assert_array_equal(cached, model.sample(3, seed=5, prefix=real[:, :rows], method="naive"))
+            np.testing.assert_array_equal(cached[:, :rows], real[:, :rows])
+        mixture = PixelCNN(image_shape=(4, 4, 3), hidden_dim=6, num_residual_blocks=1, first_kernel_size=3,
+                           likelihood="logistic_mixture", num_mixtures=2, num_levels=8)
+        assert mixture.get_layer("input_conv").channel_groups == 1  # the head models the channels jointly
+        self.run_causality_test(mixture)
+        self.run_sampling_test(mixture, num_samples=2)
 
     def test_export(self, tmp_path):
         self.run_export_test(tiny(), binary_images(4), tmp_path)

@@ -137,6 +137,15 @@ class PixelCNN(AutoregressiveImageModel):
         self.num_mixtures = getattr(distribution, "num_mixtures", None)
         self._setup_generative(image_shape, distribution)
 
+    sampling_methods = ("cached", "naive")
+
+    def _sample_loop(self, method):
+        if method == "cached":
+            from kgen.models.pixelcnn.sampler import sample_loop
+
+            return sample_loop
+        return super()._sample_loop(method)
+
     def receptive_field(self, height, width):
         chain = [causal_offsets(self.first_kernel_size, "A")]
         chain += [causal_offsets(self.kernel_size, "B")] * self.num_residual_blocks
