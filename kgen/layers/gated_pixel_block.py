@@ -184,18 +184,34 @@ class GatedPixelBlock(keras.layers.Layer):
         """The 1x1 vertical -> horizontal link, before the shift down by one row."""
         return ops.matmul(vertical_pre, self.link_kernel) + self.link_bias
 
-    def horizontal_patch_preactivation(self, patch):
-        """Horizontal pre-activation of one pixel from its (batch, k//2 + 1, channels) row patch."""
-        kernel = self._masked(self.horizontal_kernel, self.horizontal_mask)[0]
-        flat = ops.reshape(patch, (ops.shape(patch)[0], -1))
-        return ops.matmul(flat, ops.reshape(kernel, (-1, 2 * self.filters))) + self.horizontal_bias
+    def masked_kernels(self):
+        """The masked kernels of the per-pixel pieces, computed once: {"horizontal" (as a matrix), "skip", "residual"}."""
+        kernels = {
+            "horizontal": ops.reshape(
+                self._masked(self.horizontal_kernel, self.horizontal_mask)[0], (-1, 2 * self.filters)
+            ),
+            "skip": self._masked(self.skip_kernel, self.skip_mask),
+        }
+        if self.return_stacks:
+            kernels["residual"] = self._masked(self.residual_kernel, self.residual_mask)
+        return kernels
 
-    def outputs(self, gated, horizontal):
+    def horizontal_patch_preactivation(self, patch, kernels=None):
+        """Horizontal pre-activation of one pixel from its (batch, k//2 + 1, channels) row patch."""
+        kernels = kernels or self.masked_kernels()
+        flat = ops.reshape(patch, (ops.shape(patch)[0], -1))
+        return ops.matmul(flat, kernels["horizontal"]) + self.horizontal_bias
+
+    def outputs(self, gated, horizontal, kernels=None):
         """(horizontal_out, skip) from the gated horizontal value (horizontal_out None when not returned)."""
-        skip = ops.matmul(gated, self._masked(self.skip_kernel, self.skip_mask)) + self.skip_bias
+        if kernels is None:
+            kernels = {"skip": self._masked(self.skip_kernel, self.skip_mask)}
+            if self.return_stacks:
+                kernels["residual"] = self._masked(self.residual_kernel, self.residual_mask)
+        skip = ops.matmul(gated, kernels["skip"]) + self.skip_bias
         if not self.return_stacks:
             return None, skip
-        out = ops.matmul(gated, self._masked(self.residual_kernel, self.residual_mask)) + self.residual_bias
+        out = ops.matmul(gated, kernels["residual"]) + self.residual_bias
         if self.residual:
             out = out + horizontal
         return out, skip

@@ -54,17 +54,29 @@ def read_columns(buffer, col, size):
     return ops.slice(buffer, (0, 0, col, 0), (dim(buffer, 0), shape[1], size, shape[3]))
 
 
-def masked_conv_at(layer, buffer, col):
+def patch_kernel(layer):
+    """The masked kernel of a k x k `MaskedConv2D` as a matrix over its causal rows (see `masked_conv_at`)."""
+    p = layer.kernel_size[0] // 2
+    mask = ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype)
+    return ops.reshape(ops.multiply(layer.kernel, mask)[: p + 1], (-1, layer.filters))
+
+
+def pointwise_kernel(layer):
+    """The masked kernel of a 1x1 `MaskedConv2D` as a (in, out) matrix."""
+    mask = ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype)
+    return ops.multiply(layer.kernel, mask)[0, 0]
+
+
+def masked_conv_at(layer, buffer, col, kernel=None):
     """A `MaskedConv2D` (k x k, stride 1, no dilation) evaluated at one pixel from its row buffer.
 
     `buffer` (batch, k//2 + 1, W + 2 * (k//2), ch) holds the layer's input rows r - k//2 .. r with k//2 zero columns
-    on both sides; only those kernel rows can be non-zero under a causal mask.
+    on both sides; only those kernel rows can be non-zero under a causal mask. `kernel`: `patch_kernel(layer)`,
+    computed once by the caller (else here).
     """
-    p = layer.kernel_size[0] // 2
-    mask = ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype)
-    kernel = ops.multiply(layer.kernel, mask)[: p + 1]
+    kernel = patch_kernel(layer) if kernel is None else kernel
     patch = read_columns(buffer, col, layer.kernel_size[1])
-    out = ops.matmul(ops.reshape(patch, (dim(patch, 0), -1)), ops.reshape(kernel, (-1, layer.filters)))
+    out = ops.matmul(ops.reshape(patch, (dim(patch, 0), -1)), kernel)
     if layer.use_bias:
         out = out + layer.bias
     return out
@@ -80,9 +92,9 @@ def shift_up(buffer):
     return ops.concatenate([buffer[:, 1:], ops.zeros_like(buffer[:, :1])], axis=1)
 
 
-def pointwise(layer, x):
-    """A masked 1x1 `MaskedConv2D` applied to one pixel's features x (batch, ch)."""
-    kernel = ops.multiply(layer.kernel, ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype))[0, 0]
+def pointwise(layer, x, kernel=None):
+    """A masked 1x1 `MaskedConv2D` applied to one pixel's features x (batch, ch); `kernel`: `pointwise_kernel`."""
+    kernel = pointwise_kernel(layer) if kernel is None else kernel
     out = ops.matmul(x, kernel)
     if layer.use_bias:
         out = out + layer.bias

@@ -13,7 +13,7 @@ Memory grows with the image width only.
 
 from keras import ops
 
-from kgen.samplers.cached import make_sample_loop, pointwise, read_columns, shift_in_row, write_column
+from kgen.samplers.cached import make_sample_loop, pointwise, pointwise_kernel, read_columns, shift_in_row, write_column
 
 
 class GatedPixelCNNGenerator:
@@ -26,6 +26,9 @@ class GatedPixelCNNGenerator:
         self.height, self.width, self.channels = model.image_shape
         self.param_shape = model.distribution.param_shape((self.channels,))
         self.condition = None
+        # Masked kernels once per generation, not once per pixel (what an eager backend would otherwise redo).
+        self.kernels = [block.masked_kernels() for block in self.blocks]
+        self.out_kernels = [pointwise_kernel(self.out1), pointwise_kernel(self.out2)]
 
     def _scaled(self, pixel):
         return pixel * self.rescale.scale + self.rescale.offset
@@ -71,15 +74,15 @@ class GatedPixelCNNGenerator:
         skips = 0.0
         for i, block in enumerate(self.blocks):
             patch = read_columns(hbufs[i], c, block.pad + 1)
-            pre = block.horizontal_patch_preactivation(patch) + ops.take(links[i], c, axis=1)
+            pre = block.horizontal_patch_preactivation(patch, self.kernels[i]) + ops.take(links[i], c, axis=1)
             if self.condition is not None:
                 pre = pre + self.condition[i][1]
-            out, skip = block.outputs(block.gate(pre), patch[:, -1])
+            out, skip = block.outputs(block.gate(pre), patch[:, -1], self.kernels[i])
             skips = skips + skip
             if i + 1 < len(self.blocks):
                 hbufs[i + 1] = write_column(hbufs[i + 1], c + self.blocks[i + 1].pad, out)
-        x = pointwise(self.out1, ops.relu(skips))
-        x = pointwise(self.out2, ops.relu(x))
+        x = pointwise(self.out1, ops.relu(skips), self.out_kernels[0])
+        x = pointwise(self.out2, ops.relu(x), self.out_kernels[1])
         params = ops.reshape(x, (-1,) + tuple(self.param_shape))
         return params, (vbufs, tuple(hbufs), links)
 

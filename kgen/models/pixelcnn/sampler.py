@@ -7,7 +7,15 @@ are evaluated at that pixel only. Memory grows with the image width only.
 
 from keras import ops
 
-from kgen.samplers.cached import make_sample_loop, masked_conv_at, pointwise, shift_up, write_pixel
+from kgen.samplers.cached import (
+    make_sample_loop,
+    masked_conv_at,
+    patch_kernel,
+    pointwise,
+    pointwise_kernel,
+    shift_up,
+    write_pixel,
+)
 
 
 class PixelCNNGenerator:
@@ -26,6 +34,10 @@ class PixelCNNGenerator:
         for layer in [self.input_conv] + [b[1] for b in self.blocks]:
             if tuple(layer.dilation_rate) != (1, 1):
                 raise ValueError(f"the cached PixelCNN sampler needs undilated convolutions; {layer.name} is dilated.")
+        # Masked kernels once per generation, not once per pixel (what an eager backend would otherwise redo).
+        self.k_input = patch_kernel(self.input_conv)
+        self.k_blocks = [(pointwise_kernel(a), patch_kernel(b), pointwise_kernel(c)) for a, b, c in self.blocks]
+        self.k_out = (pointwise_kernel(self.out1), pointwise_kernel(self.out2))
 
     def _buffer(self, batch, layer, channels):
         p = layer.kernel_size[0] // 2
@@ -46,14 +58,15 @@ class PixelCNNGenerator:
     def pixel_params(self, state, c, pixel):
         buffers = list(state)
         buffers[0] = self._write_image(buffers[0], c, pixel)
-        x = masked_conv_at(self.input_conv, buffers[0], c)
+        x = masked_conv_at(self.input_conv, buffers[0], c, self.k_input)
         for i, (reduce, conv, expand) in enumerate(self.blocks):
-            y = ops.relu(pointwise(reduce, ops.relu(x)))
+            k_reduce, k_conv, k_expand = self.k_blocks[i]
+            y = ops.relu(pointwise(reduce, ops.relu(x), k_reduce))
             buffers[i + 1] = write_pixel(buffers[i + 1], c, y, conv.kernel_size[0] // 2)
-            y = ops.relu(masked_conv_at(conv, buffers[i + 1], c))
-            x = x + pointwise(expand, y)
-        x = pointwise(self.out1, ops.relu(x))
-        x = pointwise(self.out2, ops.relu(x))
+            y = ops.relu(masked_conv_at(conv, buffers[i + 1], c, k_conv))
+            x = x + pointwise(expand, y, k_expand)
+        x = pointwise(self.out1, ops.relu(x), self.k_out[0])
+        x = pointwise(self.out2, ops.relu(x), self.k_out[1])
         return ops.reshape(x, (-1,) + tuple(self.param_shape)), tuple(buffers)
 
     def end_pixel(self, state, c, pixel):
