@@ -1,4 +1,4 @@
-"""The `kgen` command: list, train, evaluate, sample, export."""
+"""The `kgen` command: list, train, evaluate, sample, complete, export."""
 
 import argparse
 import json
@@ -88,8 +88,31 @@ def _cmd_sample(args):
     else:
         model = zoo.get(args.model)  # an untrained zoo model: useful to check the pipeline
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
-    training.write_samples(model, args.out, num_samples=args.num, seed=args.seed)
-    print(f"wrote {args.num} samples to {args.out}")
+    images = training.write_samples(model, args.out, num_samples=args.num, seed=args.seed, labels=args.label)
+    print(f"wrote {len(images)} samples to {args.out}")
+    return 0
+
+
+def _cmd_complete(args):
+    from kgen import data as kdata
+    from kgen import training
+
+    model = training.load_model(args.model)
+    run_dir = Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
+    recipe_file = run_dir / training.RECIPE_FILE
+    name = args.data or (json.loads(recipe_file.read_text())["data"]["name"] if recipe_file.is_file() else None)
+    if name is None:
+        raise ValueError("`--data` is required: the model file has no run recipe beside it to name its data set.")
+    if args.num < 1:
+        raise ValueError(f"`--num` must be a positive number of images, got {args.num}.")
+    images, labels = kdata.load_arrays(name, split=args.split, source=args.data_source)
+    images, labels = images[: args.num], labels[: args.num]
+    rows = model.image_shape[0] // 2 if args.rows is None else args.rows
+    training.write_completions(
+        model, images, args.out, rows=rows, num_completions=args.completions, seed=args.seed,
+        labels=labels if model.conditional else None,
+    )
+    print(f"wrote completions of {len(images)} {name} {args.split} images (top {rows} rows given) to {args.out}")
     return 0
 
 
@@ -143,7 +166,20 @@ def build_parser():
     s.add_argument("--out", required=True)
     s.add_argument("--num", type=int, default=16)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--label", type=int, help="class of every sample (class-conditional models; default: a row per class)")
     s.set_defaults(fn=_cmd_sample)
+
+    s = sub.add_parser("complete", help="complete the bottom of real images from their top rows into a PNG")
+    s.add_argument("model", help=".keras file or run folder")
+    s.add_argument("--out", required=True, help="PNG: per image, occluded / completions / original")
+    s.add_argument("--data", help="data set name (default: the run's recipe)")
+    s.add_argument("--split", default="test")
+    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
+    s.add_argument("--num", type=int, default=8, help="images to complete")
+    s.add_argument("--rows", type=int, help="top rows given (default: half the image)")
+    s.add_argument("--completions", type=int, default=3, help="completions per image")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=_cmd_complete)
 
     s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
     s.add_argument("model")

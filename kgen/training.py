@@ -76,9 +76,10 @@ def build_model(recipe):
     return zoo.get(recipe["model"], **recipe["model_args"])
 
 
-def datasets(recipe):
+def datasets(recipe, with_labels=False):
+    """(train, monitor) tf.data pipelines of the recipe; with labels ({"images", "labels"}) for a conditional model."""
     d, t = recipe["data"], recipe["train"]
-    common = {"source": d["source"]}
+    common = {"source": d["source"], "with_labels": bool(with_labels)}
     train = kdata.load(d["name"], split=d["train_split"], batch_size=t["batch_size"], seed=t["seed"], **common)
     monitor = None
     if d.get("monitor_split"):
@@ -102,12 +103,11 @@ def train(recipe, out_dir, resume=False, verbose=1):
     keras.utils.set_random_seed(int(t["seed"]))
     # Model names, arguments, data names, splits and files are all checked before anything is written.
     model = build_model(recipe)
-    train_ds, monitor_ds = datasets(recipe)
+    train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / RECIPE_FILE) as tmp:
         Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
-    model.build((None,) + model.image_shape)
 
     steps = t["steps_per_epoch"]
     if steps is not None:
@@ -136,7 +136,7 @@ def evaluate(model, recipe, split=None, verbose=1):
     d = recipe["data"]
     split = split or d["eval_split"]
     images, _ = kdata.load_arrays(d["name"], split=split, source=d["source"])
-    ds = kdata.load(d["name"], split=split, batch_size=256, source=d["source"])
+    ds = kdata.load(d["name"], split=split, batch_size=256, source=d["source"], with_labels=model.conditional)
     result = model.evaluate(ds, verbose=verbose, return_dict=True)
     return {
         "dataset": d["name"],
@@ -152,12 +152,48 @@ def write_json(path, obj):
         Path(tmp).write_text(json.dumps(obj, indent=2))
 
 
-def write_samples(model, path, num_samples=16, seed=0):
-    """Sample `num_samples` images and write them as a PNG grid (pixel levels scaled to 0..255)."""
-    images = model.sample(num_samples, seed=seed)
-    save_image_grid(levels_to_uint8(images, model.distribution.num_levels), path,
-                    ncols=int(math.ceil(math.sqrt(num_samples))), scale=4)
+def write_samples(model, path, num_samples=16, seed=0, labels=None):
+    """Sample images and write them as a PNG grid (pixel levels scaled to 0..255).
+
+    For a class-conditional model without `labels`, the grid has one row per class (`num_samples` is rounded up to
+    a multiple of the number of classes); with `labels` (an int or one per image) every image has its given class.
+    """
+    ncols = int(math.ceil(math.sqrt(num_samples)))
+    if model.conditional and labels is None:
+        per_class = max(1, int(math.ceil(num_samples / model.num_classes)))
+        labels = np.repeat(np.arange(model.num_classes), per_class)
+        num_samples, ncols = len(labels), per_class
+    images = model.sample(num_samples, seed=seed, labels=labels)
+    save_image_grid(levels_to_uint8(images, model.distribution.num_levels), path, ncols=ncols, scale=4)
     return images
+
+
+def write_completions(model, images, path, rows, num_completions=3, seed=0, labels=None):
+    """Image completion as in the PixelRNN paper: keep the top `rows` rows of each real image, sample the rest.
+
+    Writes a PNG grid with one line per image: the occluded image (hidden part mid-grey), `num_completions`
+    completions, and the original. Returns the completions, shape (N, num_completions, H, W, C).
+    """
+    images = model.validate_images(images, "images")
+    h = model.image_shape[0]
+    if not isinstance(rows, (int, np.integer)) or not 0 <= rows < h:
+        raise ValueError(f"`rows` must be an int in 0..{h - 1} (the given top rows), got {rows!r}.")
+    num_completions = int(num_completions)
+    if num_completions < 1:
+        raise ValueError(f"`num_completions` must be a positive int, got {num_completions!r}.")
+    n = len(images)
+    repeated = np.repeat(images, num_completions, axis=0)
+    if labels is not None:
+        labels = np.repeat(model.validate_labels(labels, n), num_completions)
+    done = model.sample(n * num_completions, seed=seed, prefix=repeated[:, :rows], labels=labels)
+    done = done.reshape((n, num_completions) + model.image_shape)
+    levels = model.distribution.num_levels
+    occluded = levels_to_uint8(images, levels)
+    occluded[:, rows:] = 128
+    tiles = [occluded[:, None], levels_to_uint8(done, levels), levels_to_uint8(images, levels)[:, None]]
+    grid = np.concatenate(tiles, axis=1).reshape((-1,) + model.image_shape)
+    save_image_grid(grid, path, ncols=num_completions + 2, scale=4)
+    return done
 
 
 def load_model(path):

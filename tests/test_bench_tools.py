@@ -38,3 +38,24 @@ def test_bench_pixelcnn_smoke(tmp_path):
     assert result["params_kgen"] == result["params_baseline"]
     assert result["masks_equal"] and result["sample_same_seed_identical"]
     assert result["sample_shape"] == [2, 8, 8, 1]
+
+
+@pytest.mark.slow
+def test_bench_sampling_smoke(tmp_path):
+    backend = keras.backend.backend()
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if backend == "torch":
+        env.setdefault("OMP_NUM_THREADS", "1")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench_sampling.py"), "--smoke", "--backends", backend, "--json", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["backend", "naive_s", "naive_ms/step"], proc.stdout
+    row = next(line for line in lines[1:] if line.startswith(backend)).split()
+    assert row[5] == "True", lines  # cached and naive gave identical images
+    result = json.loads(out.read_text())["results"][0]
+    assert result["identical"] and result["speedup"] > 0 and result["cached_state_bytes"] > 0
+    assert result["naive_steps_timed"] == 8  # one row of the 8x8 tiny model

@@ -140,3 +140,52 @@ def test_resume_after_kill_9(tmp_path, recipe):
     assert resumed == list(range(resumed[0], 12))
     elapsed = [float(r["elapsed_min"]) for r in _rows(run / "metrics.csv")]
     assert elapsed == sorted(elapsed)  # the time budget counts across the interruption
+
+
+CONDITIONAL_RECIPE = """
+model = "gated_pixelcnn.tiny"
+[model_args]
+image_shape = [28, 28, 1]
+num_classes = 10
+[data]
+name = "binarized_mnist"
+source = "embedded"
+"""
+
+
+def test_conditional_train_sample_by_label_and_complete(tmp_path, capsys):
+    from PIL import Image
+
+    recipe = tmp_path / "cond.toml"
+    recipe.write_text(CONDITIONAL_RECIPE)
+    run = tmp_path / "run"
+    assert cli.main(["train", str(recipe), "--out", str(run), "--epochs", "1", "--samples", "10"] + TINY) == 0
+    # One row per class: 10 classes x 1 sample of 28x28 at scale 4 with 1-pixel gutters.
+    grid = Image.open(run / "samples.png")
+    assert grid.size == (28 * 4, 10 * 28 * 4 + 9)
+    capsys.readouterr()
+    assert cli.main(["sample", str(run), "--out", str(tmp_path / "threes.png"), "--num", "4", "--label", "3"]) == 0
+    assert "wrote 4 samples" in capsys.readouterr().out
+    assert cli.main(["sample", str(run), "--out", str(tmp_path / "bad.png"), "--label", "10"]) == 2
+    assert "labels" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
+    out = tmp_path / "completions.png"
+    assert cli.main(["complete", str(run), "--out", str(out), "--num", "2", "--rows", "14", "--completions", "2",
+                     "--data-source", "embedded"]) == 0
+    assert "top 14 rows" in capsys.readouterr().out
+    # Per image: occluded, 2 completions, original.
+    assert Image.open(out).size == (4 * 28 * 4 + 3, 2 * 28 * 4 + 1)
+    assert cli.main(["complete", str(run), "--out", str(tmp_path / "x.png"), "--rows", "28",
+                     "--data-source", "embedded"]) == 2
+    assert "rows" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_completion_keeps_the_given_rows(tmp_path):
+    import kgen
+    from kgen import training
+
+    model = kgen.zoo.get("pixelcnn.tiny")
+    images = (np.random.default_rng(0).random((2, 8, 8, 1)) > 0.5).astype("float32")
+    done = training.write_completions(model, images, tmp_path / "c.png", rows=3, num_completions=2, seed=1)
+    assert done.shape == (2, 2, 8, 8, 1)
+    np.testing.assert_array_equal(done[:, :, :3], np.repeat(images[:, None, :3], 2, axis=1))
+    assert (tmp_path / "c.png").is_file()
