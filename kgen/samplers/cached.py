@@ -147,7 +147,7 @@ def make_sample_loop(generator_cls):
             generator = generator_cls(model)
             return run_generator(model, generator, canvas, noise, start, labels if model.conditional else None)
 
-        fn = compile_for_backend(model, ("cached", generator_cls.__name__), run)
+        fn = compile_for_backend(model, ("cached", generator_cls.__name__), run, small_ops=True)
         out = fn(
             ops.convert_to_tensor(np.asarray(canvas, "float32")),
             ops.convert_to_tensor(noise),
