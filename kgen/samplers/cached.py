@@ -20,10 +20,9 @@ A generator is an object with four methods over a tuple `state` of tensors:
     end_pixel(state, c, pixel) -> state          # pixel (r, c) is final
 """
 
-import numpy as np
 from keras import ops
 
-from kgen.samplers.naive import _labels_tensor, compile_for_backend
+from kgen.samplers.naive import run_compiled
 
 
 # ---------------------------------------------------------------------------------------------- buffer helpers
@@ -147,13 +146,7 @@ def make_sample_loop(generator_cls):
             generator = generator_cls(model)
             return run_generator(model, generator, canvas, noise, start, labels if model.conditional else None)
 
-        fn = compile_for_backend(model, ("cached", generator_cls.__name__), run, small_ops=True)
-        out = fn(
-            ops.convert_to_tensor(np.asarray(canvas, "float32")),
-            ops.convert_to_tensor(noise),
-            ops.convert_to_tensor(np.int32(start)),
-            _labels_tensor(labels, len(canvas)),
-        )
-        return ops.convert_to_numpy(out)
+        key = ("cached", generator_cls.__name__)
+        return run_compiled(model, key, run, canvas, noise, start, labels, small_ops=True)
 
     return sample_loop

@@ -77,10 +77,6 @@ def compile_for_backend(model, key, run, small_ops=False):
     return fn
 
 
-def _labels_tensor(labels, batch):
-    return ops.convert_to_tensor(np.zeros((batch,), "int32") if labels is None else np.asarray(labels, "int32"))
-
-
 def sample_loop(model, noise, canvas, start=0, labels=None):
     """Generate a batch of images with the naive loop.
 
@@ -102,11 +98,17 @@ def sample_loop(model, noise, canvas, start=0, labels=None):
 
         return ops.fori_loop(start, model.num_steps, loop_body(model, noise, forward), canvas)
 
-    fn = compile_for_backend(model, "naive", run)
+    return run_compiled(model, "naive", run, canvas, noise, start, labels)
+
+
+def run_compiled(model, key, run, canvas, noise, start, labels, small_ops=False):
+    """Call the compiled `run(canvas, noise, start, labels)` of a sampling loop on numpy inputs; numpy out."""
+    fn = compile_for_backend(model, key, run, small_ops=small_ops)
+    labels = np.zeros((len(canvas),), "int32") if labels is None else np.asarray(labels, "int32")
     out = fn(
         ops.convert_to_tensor(np.asarray(canvas, "float32")),
         ops.convert_to_tensor(noise),
         ops.convert_to_tensor(np.int32(start)),
-        _labels_tensor(labels, len(canvas)),
+        ops.convert_to_tensor(labels),
     )
     return ops.convert_to_numpy(out)
