@@ -41,6 +41,7 @@ def register_preset(name, architecture, description="", **kwargs):
 def _ensure_registered():
     # Importing the model families runs their registrations.
     import kgen.models.pixelcnn.presets  # noqa: F401
+    import kgen.models.pixelrnn.presets  # noqa: F401
     import kgen.models.gated_pixelcnn.presets  # noqa: F401
 
 

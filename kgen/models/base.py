@@ -28,6 +28,37 @@ def channel_groups_for(distribution, channels):
     return 1 if distribution.joint_channels else channels
 
 
+def check_residual_widths(hidden_dim, output_dim, groups, owner):
+    """The residual models' widths: `hidden_dim` even, and `hidden_dim // 2` and `output_dim` split evenly into the
+    colour groups of the masked layers."""
+    for value, name in ((hidden_dim // 2, "hidden_dim // 2"), (output_dim, "output_dim")):
+        if hidden_dim % 2 or value % groups:
+            raise ValueError(
+                f"{owner}: `hidden_dim` must be even and `{name}` divisible by the {groups} colour groups, "
+                f"got hidden_dim={hidden_dim}, output_dim={output_dim}."
+            )
+
+
+def rescale_input(images, distribution):
+    """The network's view of integer pixel levels: [0, num_levels - 1] mapped to [-1, 1]."""
+    levels = distribution.num_levels
+    return keras.layers.Rescaling(2.0 / (levels - 1), offset=-1.0, name="rescale")(images)
+
+
+def output_head(x, distribution, image_shape, output_dim, groups):
+    """The shared head of the image models: ReLU -> 1x1 type-B (`output_dim`) -> ReLU -> 1x1 type-B to the
+    likelihood's parameters (float32 under mixed precision), reshaped to `distribution.param_shape`. The layer
+    names are part of the saved format and of the cached samplers."""
+    from kgen.layers.masked_conv2d import MaskedConv2D
+
+    x = keras.layers.ReLU(name="output_relu1")(x)
+    x = MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1")(x)
+    x = keras.layers.ReLU(name="output_relu2")(x)
+    params_per_pixel = distribution.params_per_pixel(image_shape[-1])
+    x = MaskedConv2D(params_per_pixel, 1, "B", channel_groups=groups, name="output_conv2", dtype="float32")(x)
+    return keras.layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
+
+
 MODEL_KWARGS = ("name", "trainable", "dtype")
 
 

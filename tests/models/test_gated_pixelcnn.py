@@ -32,7 +32,6 @@ class TestGatedPixelCNN(TestCase):
 
     def test_every_weight_is_used(self):
         # The last layer returns only its skip output, so no weight is dead: each one gets a gradient.
-        import keras
         from keras import ops
 
         model = tiny(num_classes=2)

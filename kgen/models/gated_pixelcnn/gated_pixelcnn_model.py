@@ -6,8 +6,14 @@ from keras import layers
 
 from kgen import distributions
 from kgen.layers.gated_pixel_block import GatedPixelBlock
-from kgen.layers.masked_conv2d import MaskedConv2D
-from kgen.models.base import AutoregressiveImageModel, channel_groups_for, check_image_shape, check_model_kwargs
+from kgen.models.base import (
+    AutoregressiveImageModel,
+    channel_groups_for,
+    check_image_shape,
+    check_model_kwargs,
+    output_head,
+    rescale_input,
+)
 from kgen.validation import check_int
 
 
@@ -102,8 +108,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
         if num_classes is not None:
             num_classes = check_int(num_classes, "num_classes", minimum=2, owner=owner)
         distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
-        channels = image_shape[-1]
-        groups = channel_groups_for(distribution, channels)
+        groups = channel_groups_for(distribution, image_shape[-1])
         for value, name in ((filters, "filters"), (output_dim, "output_dim")):
             if value % groups:
                 raise ValueError(f"{owner}: `{name}` ({value}) must be divisible by the {groups} colour groups.")
@@ -115,8 +120,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
             labels = keras.Input(shape=(), dtype="int32", name="labels")
             inputs = {"images": images, "labels": labels}
             condition = layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot", name="one_hot")(labels)
-        levels = distribution.num_levels
-        x = layers.Rescaling(2.0 / (levels - 1), offset=-1.0, name="rescale")(images)
+        x = rescale_input(images, distribution)
         v, h = x, x
         skips = []
         for i in range(num_layers):
@@ -135,13 +139,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
                 skip = block(v, h, condition=condition)
             skips.append(skip)
         x = layers.Add(name="skips")(skips) if len(skips) > 1 else skips[0]
-        x = layers.ReLU(name="output_relu1")(x)
-        x = MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1")(x)
-        x = layers.ReLU(name="output_relu2")(x)
-        x = MaskedConv2D(
-            distribution.params_per_pixel(channels), 1, "B", channel_groups=groups, name="output_conv2", dtype="float32"
-        )(x)
-        params = layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
+        params = output_head(x, distribution, image_shape, output_dim, groups)
         super().__init__(inputs=inputs, outputs=params, **kwargs)
 
         # === Config ===

@@ -6,7 +6,15 @@ from keras import layers
 
 from kgen import distributions
 from kgen.layers.masked_conv2d import MaskedConv2D
-from kgen.models.base import AutoregressiveImageModel, channel_groups_for, check_image_shape, check_model_kwargs
+from kgen.models.base import (
+    AutoregressiveImageModel,
+    channel_groups_for,
+    check_image_shape,
+    check_model_kwargs,
+    check_residual_widths,
+    output_head,
+    rescale_input,
+)
 from kgen.validation import check_int
 
 
@@ -95,19 +103,12 @@ class PixelCNN(AutoregressiveImageModel):
         first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner="PixelCNN")
         kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="PixelCNN")
         distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
-        channels = image_shape[-1]
-        groups = channel_groups_for(distribution, channels)
-        for value, name in ((hidden_dim // 2, "hidden_dim // 2"), (output_dim, "output_dim")):
-            if hidden_dim % 2 or value % groups:
-                raise ValueError(
-                    f"PixelCNN: `hidden_dim` must be even and `{name}` divisible by the {groups} colour groups, "
-                    f"got hidden_dim={hidden_dim}, output_dim={output_dim}."
-                )
+        groups = channel_groups_for(distribution, image_shape[-1])
+        check_residual_widths(hidden_dim, output_dim, groups, "PixelCNN")
 
         # === Functional model ===
         images = keras.Input(shape=image_shape, name="images")
-        levels = distribution.num_levels
-        x = layers.Rescaling(2.0 / (levels - 1), offset=-1.0, name="rescale")(images)
+        x = rescale_input(images, distribution)
         x = MaskedConv2D(hidden_dim, first_kernel_size, "A", channel_groups=groups, name="input_conv")(x)
         for i in range(num_residual_blocks):
             y = layers.ReLU(name=f"block{i}_relu1")(x)
@@ -117,13 +118,7 @@ class PixelCNN(AutoregressiveImageModel):
             y = layers.ReLU(name=f"block{i}_relu3")(y)
             y = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"block{i}_expand")(y)
             x = layers.Add(name=f"block{i}_add")([x, y])
-        x = layers.ReLU(name="output_relu1")(x)
-        x = MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1")(x)
-        x = layers.ReLU(name="output_relu2")(x)
-        x = MaskedConv2D(
-            distribution.params_per_pixel(channels), 1, "B", channel_groups=groups, name="output_conv2", dtype="float32"
-        )(x)
-        params = layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
+        params = output_head(x, distribution, image_shape, output_dim, groups)
         super().__init__(inputs=images, outputs=params, **kwargs)
 
         # === Config ===

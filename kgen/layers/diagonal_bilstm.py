@@ -1,0 +1,213 @@
+"""Diagonal BiLSTM: a 2-D LSTM layer that sweeps an image along its diagonals, in two directions."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from kgen.layers.row_lstm import (
+    check_mask_type,
+    check_unroll,
+    forget_bias_initializer,
+    gate_mask,
+    recurrence,
+    resolve_unroll,
+)
+from kgen.validation import check_int
+
+
+def _shape(x):
+    """The shape of `x` with static sizes as ints and unknown ones (a traced batch) as scalar tensors."""
+    dynamic = ops.shape(x)
+    return [d if d is not None else dynamic[i] for i, d in enumerate(x.shape)]
+
+
+def skew(x, axis=1):
+    """Shift row i right by i: rows on `axis` (H), columns on `axis + 1` (W) -> W + H - 1 columns, zeros elsewhere.
+
+    For a (batch, H, W, C) map the result is (batch, H, W + H - 1, C). Pixel (i, j) lands in column i + j, so each
+    column of the skewed map holds one diagonal of the image (i + j constant) and the pixels above and to the left of
+    (i, j) sit in the previous column.
+    """
+    shape = _shape(x)
+    lead, (h, w), rest = shape[:axis], shape[axis : axis + 2], shape[axis + 2 :]
+    pad = [(0, 0)] * len(shape)
+    pad[axis + 1] = (0, h)
+    x = ops.reshape(ops.pad(x, pad), lead + [h * (w + h)] + rest)  # each row followed by h zeros, flattened
+    x = x[(slice(None),) * axis + (slice(0, h * (w + h - 1)),)]  # read back in rows one shorter: row i moves by i
+    return ops.reshape(x, lead + [h, w + h - 1] + rest)
+
+
+def unskew(x, axis=1):
+    """Inverse of `skew`: rows on `axis`, W + H - 1 skewed columns on `axis + 1` -> W columns, row i read from
+    column i on."""
+    shape = _shape(x)
+    lead, (h, wide), rest = shape[:axis], shape[axis : axis + 2], shape[axis + 2 :]
+    pad = [(0, 0)] * (len(shape) - 1)
+    pad[axis] = (0, h)
+    x = ops.reshape(ops.pad(ops.reshape(x, lead + [h * wide] + rest), pad), lead + [h, wide + 1] + rest)
+    return x[(slice(None),) * (axis + 1) + (slice(0, wide - h + 1),)]
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class DiagonalBiLSTM(keras.layers.Layer):
+    """Diagonal BiLSTM: two diagonal LSTMs whose states together see every earlier pixel.
+
+    Each direction skews its input map (row i shifted right by i, `skew`) so the diagonals become columns, then runs
+    an LSTM over the columns: the input-to-state part is a masked 1x1 convolution, the state-to-state part an
+    unmasked convolution of kernel size 2 down the previous column, which in image coordinates reads the states of
+    the pixel above and the pixel to the left (both parts are one matmul per column); the cell state comes from the
+    pixel to the left. Unskewing gives a state at (i, j) that has seen every pixel (i', j') with i' <= i, j' <= j.
+
+    The second direction runs on the horizontally mirrored input and is mirrored back, so it sees the pixels above
+    and to the right; its output map is shifted down one row before the two are added, so the current row to the
+    right (the future) never leaks. Together: every pixel above, every pixel to the left, and the current pixel
+    through the masked 1x1 convolution. States outside the image (the skew's padding) are held at zero.
+
+    With `channel_groups=3` the hidden and cell channels are split into R, G, B groups aligned across the four gates
+    (channel j of each gate belongs to group `j * 3 // units`), and at the current pixel a group sees the input
+    groups before it (type "A") or up to and including it (type "B"). States of neighbouring pixels are earlier
+    pixels and are not masked. Type "A" needs colour groups (with one group the 1x1 input-to-state would see
+    nothing): on grey images put a type-A convolution first and use type "B" here, as the paper does.
+
+    Args:
+        units: int, hidden state size h of each direction.
+        mask_type: "A" (the current pixel's channel group and later ones hidden; needs `channel_groups` > 1) or "B".
+        channel_groups: int, colour groups (1 or 3); the input channels and `units` must be divisible by it.
+        unroll: True runs the column recurrence as a Python loop unrolled in the graph, False as `keras.ops.scan`,
+            None (default) picks per backend as `RowLSTM` does (`scan` under JAX, unrolled otherwise).
+        unit_forget_bias: start the forget-gate bias at 1.
+        kernel_initializer: initializer of the input-to-state kernel (2 directions, input channels, 4 * units).
+        recurrent_initializer: initializer of the state-to-state kernel (2 directions, 2 * units, 4 * units):
+            rows `:units` read the state above, rows `units:` the state to the left (to the right, mirrored).
+        bias_initializer: initializer of the bias (2 directions, 4 * units).
+        **kwargs: `keras.layers.Layer` arguments (name, dtype, trainable).
+
+    Call arguments:
+        inputs: (batch, height, width, channels) with known height and width.
+
+    Returns:
+        (batch, height, width, units): the sum of the two directions' hidden states.
+
+    Example:
+    >>> layer = DiagonalBiLSTM(16)
+    >>> h = layer(keras.ops.ones((2, 28, 28, 32)))  # (2, 28, 28, 16)
+
+    Reference: van den Oord et al., 2016, "Pixel Recurrent Neural Networks", section 3.2.
+    """
+
+    def __init__(
+        self,
+        units,
+        mask_type="B",
+        channel_groups=1,
+        unroll=None,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_int(units, "units", owner="DiagonalBiLSTM")
+        self.mask_type = check_mask_type(mask_type, "DiagonalBiLSTM")
+        self.channel_groups = check_int(channel_groups, "channel_groups", owner="DiagonalBiLSTM")
+        if self.units % self.channel_groups:
+            raise ValueError(
+                f"DiagonalBiLSTM: `units` ({self.units}) must be divisible by `channel_groups` "
+                f"({self.channel_groups})."
+            )
+        if self.mask_type == "A" and self.channel_groups == 1:
+            raise ValueError(
+                "DiagonalBiLSTM: `mask_type` 'A' with one channel group hides the whole input from the 1x1 "
+                "input-to-state convolution; put a type-A convolution first and use 'B' here (as PixelRNN does)."
+            )
+        self.unroll = check_unroll(unroll, "DiagonalBiLSTM")
+        if keras.backend.backend() == "tensorflow" and not resolve_unroll(self.unroll):
+            self.supports_jit = False  # XLA cannot compile the gradient of keras' TensorFlow scan
+        if not isinstance(unit_forget_bias, bool):
+            raise ValueError(f"DiagonalBiLSTM: `unit_forget_bias` must be True or False, got {unit_forget_bias!r}.")
+        self.unit_forget_bias = unit_forget_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"DiagonalBiLSTM: inputs must be (batch, height, width, channels), got shape {input_shape}."
+            )
+        height, width, in_channels = input_shape[1:]
+        if height is None or width is None:
+            raise ValueError(f"DiagonalBiLSTM: the input height and width must be known, got shape {input_shape}.")
+        if in_channels is None or in_channels % self.channel_groups:
+            raise ValueError(
+                f"DiagonalBiLSTM: the input channel count ({in_channels}) must be known and divisible by "
+                f"`channel_groups` ({self.channel_groups})."
+            )
+        u = self.units
+        self.input_kernel = self.add_weight(
+            name="input_kernel", shape=(2, in_channels, 4 * u), initializer=self.kernel_initializer
+        )
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(2, 2 * u, 4 * u), initializer=self.recurrent_initializer
+        )
+        bias_init = (
+            forget_bias_initializer(self.bias_initializer, u, leading=(2,))
+            if self.unit_forget_bias
+            else self.bias_initializer
+        )
+        self.bias = self.add_weight(name="bias", shape=(2, 4 * u), initializer=bias_init)
+        self.input_mask = gate_mask((1, 1), in_channels, u, self.mask_type, self.channel_groups)[0, 0]
+        # valid[r, c]: row r, skewed column c holds an image pixel (column c - r of row r).
+        rows, cols = np.meshgrid(np.arange(height), np.arange(width + height - 1), indexing="ij")
+        self.valid = ((cols >= rows) & (cols < rows + width)).astype("float32")
+
+    def call(self, inputs):
+        height, width = int(inputs.shape[1]), int(inputs.shape[2])
+        u = self.units
+        wide = width + height - 1
+        # Skew the input (C channels, cheaper than the 4u gate channels) of both directions, the second mirrored,
+        # laid out (direction, H, W, batch, C): a skewed column is one step, the state-to-state shift runs along H.
+        x = ops.transpose(inputs, (1, 2, 0, 3))  # (H, W, B, C)
+        x = skew(ops.stack([x, ops.flip(x, axis=1)], axis=0))  # (2, H, W, B, C) -> (2, H, wide, B, C)
+        valid = ops.convert_to_tensor(self.valid.reshape(1, height, wide, 1, 1), dtype=x.dtype)
+        # One matmul per step and direction: [input (masked 1x1), state above, state to the left] -> gates.
+        mask = ops.convert_to_tensor(self.input_mask, dtype=self.input_kernel.dtype)
+        kernel = ops.concatenate([ops.multiply(self.input_kernel, mask), self.recurrent_kernel], axis=1)
+        bias = ops.reshape(self.bias, (2, 1, 1, 4 * u))
+
+        def step(carry, xs):
+            h, c = carry  # (2, H, B, u)
+            x_col, valid_col = xs
+            above = ops.pad(h[:, :-1], ((0, 0), (1, 0), (0, 0), (0, 0)))  # row r - 1 of the previous column
+            z = ops.einsum("dhbk,dkg->dhbg", ops.concatenate([x_col, above, h], axis=-1), kernel) + bias
+            i, f, o, g = ops.split(z, 4, axis=-1)
+            c = (ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)) * valid_col  # zero outside the image ...
+            return ops.sigmoid(o) * ops.tanh(c), c  # ... and so is h = o * tanh(0)
+
+        zeros = ops.tile(ops.zeros_like(x[:, :, 0, :, :1]), (1, 1, 1, u))  # (2, H, B, u)
+        hs = recurrence(step, (zeros, zeros), [x, valid], 2, resolve_unroll(self.unroll))  # (2, H, wide, B, u)
+        hs = unskew(hs)  # (2, H, W, B, u)
+        left = hs[0]
+        right = ops.flip(hs[1], axis=1)
+        right = ops.pad(right[:-1], ((1, 0), (0, 0), (0, 0), (0, 0)))  # down one row: no pixel to the right
+        return ops.transpose(left + right, (2, 0, 1, 3))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "mask_type": self.mask_type,
+                "channel_groups": self.channel_groups,
+                "unroll": self.unroll,
+                "unit_forget_bias": self.unit_forget_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

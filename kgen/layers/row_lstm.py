@@ -1,0 +1,231 @@
+"""Row LSTM: a 2-D LSTM layer that processes an image row by row, a whole row at a time."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from kgen.layers.masked_conv2d import causal_conv_mask
+from kgen.validation import check_int
+
+
+def check_mask_type(mask_type, owner):
+    if not isinstance(mask_type, str) or mask_type.upper() not in ("A", "B"):
+        raise ValueError(f"{owner}: `mask_type` must be 'A' or 'B', got {mask_type!r}.")
+    return mask_type.upper()
+
+
+def check_unroll(unroll, owner):
+    if unroll is not None and not isinstance(unroll, bool):
+        raise ValueError(f"{owner}: `unroll` must be None (automatic), True or False, got {unroll!r}.")
+    return unroll
+
+
+def resolve_unroll(unroll):
+    """`unroll=None` picks per backend (measured on CPU, zoo/pixelrnn.md): `keras.ops.scan` under JAX (unrolled,
+    XLA's CPU code is several times slower), an unrolled loop under TensorFlow (as fast as keras' scan in graph
+    mode, and XLA can compile its gradient, which it cannot for the scan) and PyTorch (as fast or faster)."""
+    if unroll is None:
+        return keras.backend.backend() != "jax"
+    return unroll
+
+
+def recurrence(step, init, xs, axis, unroll):
+    """Run `carry = step(carry, x)` over axis `axis` of the tensors `xs` and stack `carry[0]` of every step there.
+
+    `unroll=True` is a Python loop over `ops.unstack` (whose gradient is one stack, not one padded copy of the
+    sequence per step); `unroll=False` is `keras.ops.scan` over the axis moved to the front.
+    """
+    length = int(xs[0].shape[axis])
+    if unroll:
+        steps = [ops.unstack(x, num=length, axis=axis) for x in xs]
+        carry, outputs = init, []
+        for t in range(length):
+            carry = step(carry, [x[t] for x in steps])
+            outputs.append(carry[0])
+        return ops.stack(outputs, axis=axis)
+
+    def scan_step(carry, x):
+        carry = step(carry, x)
+        return carry, carry  # keras' TensorFlow scan wants outputs shaped like the carry
+
+    _, outputs = ops.scan(scan_step, init, [ops.moveaxis(x, axis, 0) for x in xs], length=length)
+    return ops.moveaxis(outputs[0], 0, axis)
+
+
+# Whether the Row LSTM's state-to-state step is `ops.conv` (default) or one matmul of the k shifted copies of the
+# state: under JAX the matmul trains faster (XLA's CPU convolution gradients are slow), elsewhere the conv does.
+_STATE_CONV = {"jax": False}
+
+
+def gate_mask(kernel_size, in_channels, units, mask_type, channel_groups):
+    """The (kh, kw, in, 4 * units) 0/1 mask of an input-to-state convolution with gates (i, f, o, g).
+
+    Gate channel j of every gate belongs to colour group `j * channel_groups // units`, so the hidden and cell
+    channels of one group line up across the four gates; the mask of each gate block is `causal_conv_mask`.
+    """
+    mask = causal_conv_mask(kernel_size, in_channels, units, mask_type, channel_groups)
+    return np.concatenate([mask] * 4, axis=-1)
+
+
+def lstm_update(z, cell):
+    """One LSTM update from the summed gate pre-activations `z` (..., 4 * units), order (i, f, o, g)."""
+    i, f, o, g = ops.split(z, 4, axis=-1)
+    cell = ops.sigmoid(f) * cell + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(cell), cell
+
+
+def forget_bias_initializer(base, units, leading=()):
+    """Wrap a bias initializer so that the forget-gate block (i, **f**, o, g) starts at 1 (Jozefowicz et al.)."""
+
+    def init(shape, dtype=None):
+        parts = [
+            base(leading + (units,), dtype=dtype),
+            ops.ones(leading + (units,), dtype=dtype),
+            base(leading + (2 * units,), dtype=dtype),
+        ]
+        return ops.concatenate(parts, axis=-1)
+
+    return init
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class RowLSTM(keras.layers.Layer):
+    """Row LSTM: an LSTM over the rows of an image, top to bottom, computing a whole row per step.
+
+    The input-to-state part is a 1 x k convolution along the row, masked so that a pixel sees only the pixels to
+    its left (and itself for type "B"), computed for the whole map at once. The state-to-state part is an unmasked
+    1-D convolution of width k over the hidden state of the previous row, which lies entirely in the past. The
+    gates (i, f, o, g), cell and hidden state follow the usual LSTM update, so the hidden state at (row, col) sees a
+    triangle of pixels above it: k // 2 more columns on each side per row up.
+
+    With `channel_groups=3` the hidden and cell channels are split into R, G, B groups aligned across the four gates
+    (channel j of each gate belongs to group `j * 3 // units`), and at the current pixel a group sees the input groups
+    before it (type "A") or up to and including it (type "B"). States from the previous row come from earlier pixels
+    and are not masked.
+
+    Args:
+        units: int, hidden state size h.
+        kernel_size: odd int k, the width of both convolutions (3 in the paper).
+        mask_type: "A" (the current pixel hidden: the first layer on the image itself) or "B".
+        channel_groups: int, colour groups (1 or 3); the input channels and `units` must be divisible by it.
+        unroll: True runs the row recurrence as a Python loop unrolled in the graph, False as `keras.ops.scan`,
+            None (default) picks per backend: `scan` under JAX, unrolled under TensorFlow and PyTorch. TensorFlow's
+            XLA cannot compile the gradient of keras' `scan`, so a layer with `unroll=False` under TensorFlow sets
+            `supports_jit = False` (`jit_compile="auto"` then trains without XLA).
+        unit_forget_bias: start the forget-gate bias at 1.
+        kernel_initializer: initializer of the input-to-state kernel (1, k, input channels, 4 * units).
+        recurrent_initializer: initializer of the state-to-state kernel (k, units, 4 * units).
+        bias_initializer: initializer of the bias (4 * units,).
+        **kwargs: `keras.layers.Layer` arguments (name, dtype, trainable).
+
+    Call arguments:
+        inputs: (batch, height, width, channels) with known height and width.
+
+    Returns:
+        (batch, height, width, units): the hidden state at every pixel.
+
+    Example:
+    >>> layer = RowLSTM(16, mask_type="B")
+    >>> h = layer(keras.ops.ones((2, 28, 28, 32)))  # (2, 28, 28, 16)
+
+    Reference: van den Oord et al., 2016, "Pixel Recurrent Neural Networks", section 3.1.
+    """
+
+    def __init__(
+        self,
+        units,
+        kernel_size=3,
+        mask_type="B",
+        channel_groups=1,
+        unroll=None,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_int(units, "units", owner="RowLSTM")
+        self.kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="RowLSTM")
+        self.mask_type = check_mask_type(mask_type, "RowLSTM")
+        self.channel_groups = check_int(channel_groups, "channel_groups", owner="RowLSTM")
+        if self.units % self.channel_groups:
+            raise ValueError(
+                f"RowLSTM: `units` ({self.units}) must be divisible by `channel_groups` ({self.channel_groups})."
+            )
+        self.unroll = check_unroll(unroll, "RowLSTM")
+        if keras.backend.backend() == "tensorflow" and not resolve_unroll(self.unroll):
+            self.supports_jit = False
+        if not isinstance(unit_forget_bias, bool):
+            raise ValueError(f"RowLSTM: `unit_forget_bias` must be True or False, got {unit_forget_bias!r}.")
+        self.unit_forget_bias = unit_forget_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"RowLSTM: inputs must be (batch, height, width, channels), got shape {input_shape}.")
+        height, width, in_channels = input_shape[1:]
+        if height is None or width is None:
+            raise ValueError(f"RowLSTM: the input height and width must be known, got shape {input_shape}.")
+        if in_channels is None or in_channels % self.channel_groups:
+            raise ValueError(
+                f"RowLSTM: the input channel count ({in_channels}) must be known and divisible by "
+                f"`channel_groups` ({self.channel_groups})."
+            )
+        k, u = self.kernel_size, self.units
+        self.input_kernel = self.add_weight(
+            name="input_kernel", shape=(1, k, in_channels, 4 * u), initializer=self.kernel_initializer
+        )
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(k, u, 4 * u), initializer=self.recurrent_initializer
+        )
+        bias_init = self.bias_initializer
+        if self.unit_forget_bias:
+            bias_init = forget_bias_initializer(self.bias_initializer, u)
+        self.bias = self.add_weight(name="bias", shape=(4 * u,), initializer=bias_init)
+        self.input_mask = gate_mask((1, k), in_channels, u, self.mask_type, self.channel_groups)
+
+    def call(self, inputs):
+        u = self.units
+        kernel = ops.multiply(self.input_kernel, ops.convert_to_tensor(self.input_mask, dtype=self.input_kernel.dtype))
+        # Input-to-state for every pixel at once: (batch, H, W, 4u), then one row per step.
+        gates_in = ops.conv(inputs, kernel, strides=1, padding="same") + self.bias
+        k, r = self.kernel_size, self.kernel_size // 2
+        width = int(inputs.shape[2])
+        as_conv = _STATE_CONV.get(keras.backend.backend(), True)
+        recurrent = self.recurrent_kernel if as_conv else ops.reshape(self.recurrent_kernel, (k * u, 4 * u))
+
+        def step(carry, x):
+            h, c = carry
+            # State-to-state: an unmasked width-k convolution over the previous row's hidden state.
+            if as_conv:
+                z = ops.conv(h, recurrent, strides=1, padding="same")
+            else:  # the same as one matmul of the k shifted copies (XLA's CPU convolution gradients are slow)
+                padded = ops.pad(h, ((0, 0), (r, r), (0, 0)))
+                z = ops.matmul(ops.concatenate([padded[:, d : d + width] for d in range(k)], axis=-1), recurrent)
+            return lstm_update(x[0] + z, c)
+
+        zeros = ops.zeros_like(gates_in[:, 0, :, :u])
+        return recurrence(step, (zeros, zeros), [gates_in], 1, resolve_unroll(self.unroll))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "kernel_size": self.kernel_size,
+                "mask_type": self.mask_type,
+                "channel_groups": self.channel_groups,
+                "unroll": self.unroll,
+                "unit_forget_bias": self.unit_forget_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,203 @@
+import numpy as np
+import pytest
+import keras
+from keras import ops
+
+from kgen.layers import DiagonalBiLSTM
+from kgen.layers.diagonal_bilstm import skew, unskew
+from kgen.testing import TestCase
+
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def reference_diagonal_lstm(x, w_in, w_above, w_left, bias):
+    """One direction of the Diagonal LSTM in image coordinates, pixel by pixel in raster order (no skewing):
+    gates from the pixel's input, the hidden state above and the hidden state to the left; the cell from the left."""
+    n, height, width, _ = x.shape
+    u = w_above.shape[0]
+    h = np.zeros((n, height + 1, width + 1, u))  # one row and column of zero states before the image
+    c = np.zeros_like(h)
+    for i in range(height):
+        for j in range(width):
+            z = x[:, i, j] @ w_in + h[:, i, j + 1] @ w_above + h[:, i + 1, j] @ w_left + bias
+            gi, gf, go, gg = np.split(z, 4, axis=-1)
+            c[:, i + 1, j + 1] = _sigmoid(gf) * c[:, i + 1, j] + _sigmoid(gi) * np.tanh(gg)
+            h[:, i + 1, j + 1] = _sigmoid(go) * np.tanh(c[:, i + 1, j + 1])
+    return h[:, 1:, 1:]
+
+
+def reference_diagonal_bilstm(x, input_kernel, recurrent_kernel, bias, mask_type, channel_groups):
+    """Numpy Diagonal BiLSTM (paper section 3.2): left-to-right, plus right-to-left on the mirrored image, mirrored
+    back and shifted down one row."""
+    cin = x.shape[-1]
+    u = recurrent_kernel.shape[1] // 2
+    g_in = np.arange(cin) * channel_groups // cin
+    g_out = np.tile(np.arange(u) * channel_groups // u, 4)
+    mask = (g_in[:, None] < g_out[None, :]) if mask_type == "A" else (g_in[:, None] <= g_out[None, :])
+    outs = []
+    for d, image in ((0, x), (1, x[:, :, ::-1])):
+        w = recurrent_kernel[d]
+        outs.append(reference_diagonal_lstm(image, input_kernel[d] * mask, w[:u], w[u:], bias[d]))
+    right = outs[1][:, :, ::-1]
+    shifted = np.zeros_like(right)
+    shifted[:, 1:] = right[:, :-1]
+    return outs[0] + shifted
+
+
+def _random_weights(layer, seed=0):
+    rng = np.random.default_rng(seed)
+    layer.set_weights([rng.normal(0.0, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
+
+
+class TestSkew(TestCase):
+    @pytest.mark.parametrize("height,width", [(1, 1), (3, 5), (5, 3), (4, 4)])
+    def test_round_trip_and_layout(self, height, width):
+        x = np.random.default_rng(0).normal(size=(2, height, width, 3)).astype("float32")
+        s = ops.convert_to_numpy(skew(x))
+        assert s.shape == (2, height, width + height - 1, 3)
+        for i in range(height):
+            np.testing.assert_array_equal(s[:, i, i : i + width], x[:, i])  # row i shifted right by i
+            assert not s[:, i, :i].any() and not s[:, i, i + width :].any()  # zeros around it
+        np.testing.assert_array_equal(ops.convert_to_numpy(unskew(s)), x)
+
+    def test_diagonals_become_columns(self):
+        x = np.arange(1, 13, dtype="float32").reshape(1, 3, 4, 1)
+        s = ops.convert_to_numpy(skew(x))[0, ..., 0]
+        for col in range(6):
+            expected = [x[0, i, col - i, 0] if 0 <= col - i < 4 else 0.0 for i in range(3)]
+            np.testing.assert_array_equal(s[:, col], expected)  # column col holds the diagonal i + j = col
+
+    def test_other_axes(self):
+        # rows on axis 1 with two trailing axes (the layer's (direction, H, W, batch, C) layout)
+        x = np.random.default_rng(1).normal(size=(2, 3, 4, 5, 2)).astype("float32")
+        s = ops.convert_to_numpy(skew(x, axis=1))
+        assert s.shape == (2, 3, 6, 5, 2)
+        np.testing.assert_array_equal(s[:, 2, 2:6], x[:, 2])
+        np.testing.assert_array_equal(ops.convert_to_numpy(unskew(s, axis=1)), x)
+        # rows on axis 0: an (H, W, C) map
+        y = x[0, :, :, :, 0]
+        np.testing.assert_array_equal(ops.convert_to_numpy(unskew(skew(y, axis=0), axis=0)), y)
+
+
+class TestDiagonalBiLSTM(TestCase):
+    @pytest.mark.parametrize(
+        "kwargs,channels",
+        [
+            (dict(units=4), 2),
+            (dict(units=6, mask_type="A", channel_groups=3, unroll=True), 3),
+            (dict(units=6, channel_groups=3, unroll=False), 3),
+        ],
+    )
+    def test_layer_basics(self, kwargs, channels):
+        x = np.random.default_rng(0).normal(size=(2, 5, 4, channels)).astype("float32")
+        self.run_layer_test(DiagonalBiLSTM, kwargs, ops.convert_to_tensor(x), (2, 5, 4, kwargs["units"]))
+
+    @pytest.mark.parametrize("unroll", [True, False])
+    @pytest.mark.parametrize("mask_type,groups,shape", [("B", 1, (4, 5)), ("A", 3, (5, 3)), ("B", 3, (3, 3))])
+    def test_matches_numpy_reference(self, unroll, mask_type, groups, shape):
+        cin = 3 if groups == 3 else 2
+        layer = DiagonalBiLSTM(6, mask_type=mask_type, channel_groups=groups, unroll=unroll)
+        x = np.random.default_rng(1).normal(size=(2,) + shape + (cin,)).astype("float32")
+        layer(x)
+        _random_weights(layer)
+        expected = reference_diagonal_bilstm(x, *layer.get_weights(), mask_type, groups)
+        np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, rtol=1e-4, atol=1e-5)
+
+    def test_reaches_every_earlier_pixel_and_no_later_one(self):
+        # Type B on one channel: output (i, j) depends exactly on the pixels above (all columns), to the left, and
+        # itself; never on the pixels to its right in its row or below.
+        height, width = 5, 6
+        layer = DiagonalBiLSTM(3)
+        rng = np.random.default_rng(2)
+        x = rng.normal(size=(1, height, width, 1)).astype("float32")
+        layer(x)
+        _random_weights(layer, seed=3)
+        n = height * width
+        batch = np.repeat(x, n + 1, axis=0)
+        for s in range(n):
+            batch[s + 1, s // width, s % width, 0] += 1.0
+        out = ops.convert_to_numpy(layer(batch)).astype("float64")
+        changed = (np.abs(out[1:] - out[:1]).max(axis=-1) > 1e-7).reshape(n, n)  # [input s, output t]
+        np.testing.assert_array_equal(changed.T, np.tril(np.ones((n, n), dtype=bool)))
+
+    def test_directions_alone(self):
+        # Zeroing one direction's weights shows each one's reach: left-to-right sees the up-left quadrant (i' <= i,
+        # j' <= j); right-to-left, shifted down, sees (i' <= i - 1, j' >= j).
+        height, width = 4, 5
+        n = height * width
+        rng = np.random.default_rng(4)
+        x = rng.normal(size=(1, height, width, 1)).astype("float32")
+        batch = np.repeat(x, n + 1, axis=0)
+        for s in range(n):
+            batch[s + 1, s // width, s % width, 0] += 1.0
+        ii, jj = np.divmod(np.arange(n), width)
+        quadrants = {
+            0: (ii[:, None] <= ii[None, :]) & (jj[:, None] <= jj[None, :]),  # [s, t]
+            1: (ii[:, None] <= ii[None, :] - 1) & (jj[:, None] >= jj[None, :]),
+        }
+        for keep in (0, 1):
+            layer = DiagonalBiLSTM(3)
+            layer(x)
+            _random_weights(layer, seed=5)
+            weights = layer.get_weights()
+            for w in weights:
+                w[1 - keep] = 0.0  # the other direction: zero input, zero state, bias 0 -> h = 0.5 * tanh(0) = 0
+            layer.set_weights(weights)
+            out = ops.convert_to_numpy(layer(batch)).astype("float64")
+            changed = (np.abs(out[1:] - out[:1]).max(axis=-1) > 1e-7).reshape(n, n)
+            np.testing.assert_array_equal(changed, quadrants[keep], err_msg=f"direction {keep}")
+
+    def test_rgb_groups_within_a_pixel(self):
+        for mask_type, allowed in (("A", np.tril(np.ones((3, 3)), -1)), ("B", np.tril(np.ones((3, 3))))):
+            layer = DiagonalBiLSTM(6, mask_type=mask_type, channel_groups=3)
+            x = np.random.default_rng(6).normal(size=(1, 2, 2, 3)).astype("float32")
+            layer(x)
+            _random_weights(layer, seed=7)
+            base = ops.convert_to_numpy(layer(x))[0, 1, 1]
+            for cin in range(3):
+                x2 = x.copy()
+                x2[0, 1, 1, cin] += 1.0
+                diff = np.abs(ops.convert_to_numpy(layer(x2))[0, 1, 1] - base) > 1e-6
+                np.testing.assert_array_equal(diff.reshape(3, 2).any(axis=1), allowed[:, cin].astype(bool))
+                # an earlier pixel (0, 1) reaches every group through the unmasked states (with type A only the
+                # channels its own 1x1 input-to-state reads: not its last group)
+                if mask_type == "A" and cin == 2:
+                    continue
+                x3 = x.copy()
+                x3[0, 0, 1, cin] += 1.0
+                assert (np.abs(ops.convert_to_numpy(layer(x3))[0, 1, 1] - base) > 1e-6).reshape(3, 2).any(axis=1).all()
+
+    def test_scan_and_unrolled_agree(self):
+        x = np.random.default_rng(8).normal(size=(2, 3, 6, 2)).astype("float32")
+        a = DiagonalBiLSTM(4, unroll=True)
+        b = DiagonalBiLSTM(4, unroll=False)
+        a(x)
+        b(x)
+        b.set_weights(a.get_weights())
+        np.testing.assert_allclose(ops.convert_to_numpy(a(x)), ops.convert_to_numpy(b(x)), rtol=1e-5, atol=1e-6)
+
+    @pytest.mark.parametrize(
+        "kwargs,match",
+        [
+            (dict(units=0), "units"),
+            (dict(units=4, mask_type="C"), "mask_type"),
+            (dict(units=4, mask_type="A"), "mask_type"),
+            (dict(units=4, channel_groups=0), "channel_groups"),
+            (dict(units=4, channel_groups=3), "units"),
+            (dict(units=4, unroll=1), "unroll"),
+            (dict(units=4, unit_forget_bias="yes"), "unit_forget_bias"),
+        ],
+    )
+    def test_bad_arguments(self, kwargs, match):
+        with pytest.raises(ValueError, match=match):
+            DiagonalBiLSTM(**kwargs)
+
+    def test_bad_inputs(self):
+        with pytest.raises(ValueError, match="channel_groups"):
+            DiagonalBiLSTM(3, channel_groups=3)(np.zeros((1, 4, 4, 2), "float32"))
+        with pytest.raises(ValueError, match="height and width"):
+            DiagonalBiLSTM(3)(keras.Input((4, None, 2)))
+        with pytest.raises(ValueError, match="batch, height, width, channels"):
+            DiagonalBiLSTM(3)(np.zeros((1, 4, 2), "float32"))
