@@ -52,12 +52,12 @@ def _cmd_train(args):
     if not args.no_eval:
         result = training.evaluate(model, recipe, verbose=args.verbose)
         training.write_json(out / training.EVAL_FILE, result)
-        print(
-            f"{recipe['model']} on {result['dataset']} {result['split']} ({result['num_examples']} images): "
-            f"{result['nats']:.2f} nats/image, {result['bits_per_dim']:.4f} bits/dim"
-        )
+        print(training.describe_result(recipe["model"], result))
     num_samples = recipe["train"]["num_samples"] if args.samples is None else args.samples
-    if num_samples:
+    if num_samples and training.is_sequence_model(model):
+        for path in training.write_sequence_samples(model, recipe, out, num_samples=num_samples, seed=recipe["train"]["seed"]):
+            print(f"sample: {path}")
+    elif num_samples:
         training.write_samples(model, out / training.SAMPLES_FILE, num_samples=num_samples, seed=recipe["train"]["seed"])
         print(f"samples: {out / training.SAMPLES_FILE}")
     return 0
@@ -88,8 +88,36 @@ def _cmd_sample(args):
     else:
         model = zoo.get(args.model)  # an untrained zoo model: useful to check the pipeline
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
-    images = training.write_samples(model, args.out, num_samples=args.num, seed=args.seed, labels=args.label)
+    if training.is_sequence_model(model):
+        return _sample_sequence(model, args)
+    images = training.write_samples(model, args.out, num_samples=args.num or 16, seed=args.seed, labels=args.label)
     print(f"wrote {len(images)} samples to {args.out}")
+    return 0
+
+
+def _sample_sequence(model, args):
+    from kgen import audio, training
+
+    out = Path(args.out)
+    if out.suffix == ".wav":
+        prompt = None
+        if args.prompt is not None:
+            prompt, _ = audio.read_wav(args.prompt, expected_rate=args.rate)
+        codes = training.write_audio(
+            model, out, seconds=args.seconds, label=args.label, prompt=prompt, rate=args.rate, seed=args.seed
+        )
+        given = 0 if prompt is None else len(prompt)
+        print(f"wrote {len(codes) / args.rate:.2f} s of {args.rate} Hz audio ({given} prompt samples) to {out}")
+        return 0
+    if out.suffix != ".txt":
+        raise ValueError(f"`--out` must end in .wav (audio models) or .txt (text models) for {type(model).__name__}, got {str(out)!r}.")
+    if args.prompt is not None:
+        raise ValueError("`--prompt` is a WAV file for audio; give text prompts with `--text-prompt`.")
+    texts = training.write_text(
+        model, out, prompt=args.text_prompt or training.TEXT_PROMPT, length=args.length, num_samples=args.num or 1,
+        sampler=args.sampler or "top_k", seed=args.seed,
+    )
+    print(f"wrote {len(texts)} text sample(s) of {args.length} bytes to {out}")
     return 0
 
 
@@ -161,10 +189,18 @@ def build_parser():
     s.add_argument("--verbose", type=int, default=1)
     s.set_defaults(fn=_cmd_evaluate)
 
-    s = sub.add_parser("sample", help="sample images from a .keras model into a PNG grid")
+    s = sub.add_parser(
+        "sample", help="sample from a .keras model: images into a PNG grid, audio into a .wav, text into a .txt"
+    )
     s.add_argument("model", help=".keras file, run folder, or zoo name (untrained)")
-    s.add_argument("--out", required=True)
-    s.add_argument("--num", type=int, default=16)
+    s.add_argument("--out", required=True, help=".png (image models), .wav (audio models) or .txt (text models)")
+    s.add_argument("--num", type=int, default=None, help="samples (default: 16 images, 1 text)")
+    s.add_argument("--seconds", type=float, default=1.0, help="audio: seconds generated after the prompt")
+    s.add_argument("--prompt", help="audio: a WAV recording to continue")
+    s.add_argument("--rate", type=int, default=8000, help="audio: sample rate (8000 for FSDD models)")
+    s.add_argument("--text-prompt", help="text: the prompt to continue (default: 'ROMEO:\\n')")
+    s.add_argument("--length", type=int, default=600, help="text: bytes per sample, prompt included")
+    s.add_argument("--sampler", choices=["random", "greedy", "top_k", "top_p"], help="text: keras-nlp sampler (default top_k)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--label", type=int, help="class of every sample (class-conditional models; default: a row per class)")
     s.set_defaults(fn=_cmd_sample)

@@ -13,6 +13,16 @@ The SavedModel has two signatures:
   float32 pixel levels, drawn pixel by pixel with the naive loop (the same seed gives the same images).
 
 A class-conditional model (built with `num_classes`) takes one more input in both: `labels`, int32 (batch,).
+
+Sequence models (WaveNet, ByteNet) have the same two signatures over tokens:
+
+- `serve`: `tokens` (batch, time) int32 -> `log_prob` (batch,) float32, the sum over the sequence in nats;
+- `sample`: `num_samples` int32 scalar, `length` int32 scalar and `seed` int32 (2,) -> `tokens` (num_samples,
+  length) int32, drawn from the softmax with the fast per-layer-queue generator (the same seed gives the same
+  tokens).
+
+plus `labels` for a class-conditional model and `features` (batch, time / local_upsample, channels) float32 for a
+locally conditioned one (in `sample` the features fix the length: `length` must equal their steps x upsample).
 """
 
 import os
@@ -53,8 +63,67 @@ def _sample_fn(model):
     return sample
 
 
+def _sequence_signatures(model):
+    """(serve, sample) functions and their input specs for an `AutoregressiveSequenceModel`."""
+    import tensorflow as tf
+
+    extra = []
+    if model.conditional:
+        extra.append(tf.TensorSpec(shape=(None,), dtype=tf.int32, name="labels"))
+    if model.locally_conditioned:
+        extra.append(tf.TensorSpec(shape=(None, None, model.local_channels), dtype=tf.float32, name="features"))
+    names = [spec.name for spec in extra]
+
+    def serve(tokens, *args):
+        kwargs = dict(zip(names, args))
+        logits = ops.cast(model(model.model_inputs(tokens, **kwargs), training=False), "float32")
+        nll = ops.sparse_categorical_crossentropy(tokens, logits, from_logits=True)
+        return {"log_prob": -ops.sum(nll, axis=1)}
+
+    def sample(num_samples, length, seed, *args):
+        kwargs = dict(zip(names, args))
+        generator = model.fast_generator()
+        cache = generator.init(num_samples, kwargs.get("labels"), kwargs.get("features"))
+        tokens = tf.zeros(tf.stack([num_samples, length]), dtype=tf.int32)
+
+        def body(index, state):
+            tokens, cache = state
+            previous = tf.gather(tokens, tf.maximum(index - 1, 0), axis=1)
+            logits, cache = generator.step(previous, index, cache)
+            step_seed = tf.random.experimental.stateless_fold_in(seed, index)
+            drawn = tf.random.stateless_categorical(tf.cast(logits, tf.float32), 1, seed=step_seed, dtype=tf.int32)
+            tokens = tf.tensor_scatter_nd_update(
+                tokens,
+                tf.stack([tf.range(num_samples), tf.fill([num_samples], index)], axis=1),
+                drawn[:, 0],
+            )
+            return tokens, cache
+
+        tokens, _ = ops.fori_loop(0, length, body, (tokens, cache))
+        return {"tokens": tokens}
+
+    serve_spec = [tf.TensorSpec(shape=(None, None), dtype=tf.int32, name="tokens")] + extra
+    sample_spec = [
+        tf.TensorSpec(shape=(), dtype=tf.int32, name="num_samples"),
+        tf.TensorSpec(shape=(), dtype=tf.int32, name="length"),
+        tf.TensorSpec(shape=(2,), dtype=tf.int32, name="seed"),
+    ] + extra
+    return (serve, serve_spec), (sample, sample_spec)
+
+
 def _export_in_tensorflow(model, path):
     import tensorflow as tf
+
+    from kgen.models.sequence_base import AutoregressiveSequenceModel
+
+    if isinstance(model, AutoregressiveSequenceModel):
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        (serve, serve_spec), (sample, sample_spec) = _sequence_signatures(model)
+        archive.add_endpoint(name="serve", fn=serve, input_signature=serve_spec)
+        archive.add_endpoint(name="sample", fn=sample, input_signature=sample_spec)
+        archive.write_out(str(path), verbose=False)
+        return
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -85,7 +154,8 @@ def export_for_serving(model, path, overwrite=False):
         path: the SavedModel folder to create (for TF Serving, a version folder such as "serving/pixelcnn/1").
         overwrite: replace an existing folder at `path`.
     """
-    if not hasattr(model, "distribution") or not hasattr(model, "image_shape"):
+    is_sequence = hasattr(model, "num_levels") and hasattr(model, "fast_generator")
+    if not is_sequence and (not hasattr(model, "distribution") or not hasattr(model, "image_shape")):
         raise ValueError(f"`model` must be a kgen generative model, got {type(model).__name__}.")
     path = Path(path)
     if path.exists() and not overwrite:

@@ -10,6 +10,9 @@ A recipe names a zoo model and its data and training settings::
     eval_split = "test"
     monitor_split = "test[:1000]"   # evaluated after every epoch for the curve
     source = "local"                # or "embedded", "tfds"; omitted: automatic
+    options = {}                    # loader arguments for the training split, e.g. {segment_length = 4000}
+    eval_options = {}               # loader arguments for the monitor and evaluation splits
+    eval_batch_size = 256
     [train]
     batch_size = 64
     epochs = 100
@@ -34,6 +37,9 @@ DEFAULTS = {
         "eval_split": "test",
         "monitor_split": None,
         "source": None,
+        "options": {},        # extra loader arguments for the training split (e.g. segment_length, sequence_length)
+        "eval_options": {},   # extra loader arguments for the monitor and evaluation splits
+        "eval_batch_size": 256,
     },
     "train": {
         "batch_size": 64,
@@ -52,7 +58,7 @@ def _merge(base, update, where):
     for key, value in update.items():
         if key not in base:
             raise ValueError(f"recipe {where}: unknown key {key!r}; expected one of {sorted(base)}.")
-        if isinstance(base[key], dict) and key != "model_args":
+        if isinstance(base[key], dict) and key not in ("model_args", "options", "eval_options"):
             if not isinstance(value, dict):
                 raise ValueError(f"recipe {where}: [{key}] must be a table.")
             out[key] = _merge(base[key], value, f"{where} [{key}]")

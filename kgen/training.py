@@ -76,14 +76,37 @@ def build_model(recipe):
     return zoo.get(recipe["model"], **recipe["model_args"])
 
 
+def is_sequence_model(model):
+    from kgen.models.sequence_base import AutoregressiveSequenceModel
+
+    return isinstance(model, AutoregressiveSequenceModel)
+
+
+def _loader_kwargs(recipe, with_labels, evaluation):
+    """Keyword arguments for `kgen.data.load`: the source (if set), labels (if needed) and the recipe's options."""
+    d = recipe["data"]
+    kwargs = dict(d.get("eval_options" if evaluation else "options") or {})
+    if d.get("source") is not None:
+        kwargs["source"] = d["source"]
+    if with_labels:
+        kwargs["with_labels"] = True
+    return kwargs
+
+
 def datasets(recipe, with_labels=False):
-    """(train, monitor) tf.data pipelines of the recipe; with labels ({"images", "labels"}) for a conditional model."""
+    """(train, monitor) tf.data pipelines of the recipe; with labels ({"images", "labels"} or {"tokens", "labels"})
+    for a conditional model."""
     d, t = recipe["data"], recipe["train"]
-    common = {"source": d["source"], "with_labels": bool(with_labels)}
-    train = kdata.load(d["name"], split=d["train_split"], batch_size=t["batch_size"], seed=t["seed"], **common)
+    train = kdata.load(
+        d["name"], split=d["train_split"], batch_size=t["batch_size"], seed=t["seed"],
+        **_loader_kwargs(recipe, with_labels, evaluation=False),
+    )
     monitor = None
     if d.get("monitor_split"):
-        monitor = kdata.load(d["name"], split=d["monitor_split"], batch_size=256, **common)
+        monitor = kdata.load(
+            d["name"], split=d["monitor_split"], batch_size=d.get("eval_batch_size", 256),
+            **_loader_kwargs(recipe, with_labels, evaluation=True),
+        )
     return train, monitor
 
 
@@ -132,12 +155,33 @@ def train(recipe, out_dir, resume=False, verbose=1):
 
 
 def evaluate(model, recipe, split=None, verbose=1):
-    """Evaluate on the recipe's evaluation split; returns {"nats", "bits_per_dim", "num_examples", "split"}."""
+    """Evaluate on the recipe's evaluation split.
+
+    Image models: {"nats", "bits_per_dim", "num_examples", ...} (nats per image). Sequence models:
+    {"nats_per_token", "bits_per_token", "num_tokens", "num_examples", ...}: the mean over every scored token of the
+    split (audio samples, text bytes).
+    """
     d = recipe["data"]
     split = split or d["eval_split"]
-    images, _ = kdata.load_arrays(d["name"], split=split, source=d["source"])
-    ds = kdata.load(d["name"], split=split, batch_size=256, source=d["source"], with_labels=model.conditional)
+    ds = kdata.load(
+        d["name"], split=split, batch_size=d.get("eval_batch_size", 256),
+        **_loader_kwargs(recipe, model.conditional, evaluation=True),
+    )
     result = model.evaluate(ds, verbose=verbose, return_dict=True)
+    if is_sequence_model(model):
+        num_tokens, num_examples = 0.0, 0
+        for _, _, weights in ds.as_numpy_iterator():
+            num_tokens += float(weights.sum())
+            num_examples += len(weights)
+        return {
+            "dataset": d["name"],
+            "split": split,
+            "num_examples": num_examples,
+            "num_tokens": int(round(num_tokens)),
+            "nats_per_token": float(result["nats_per_token"]),
+            "bits_per_token": float(result["bits_per_token"]),
+        }
+    images, _ = kdata.load_arrays(d["name"], split=split, **({"source": d["source"]} if d.get("source") else {}))
     return {
         "dataset": d["name"],
         "split": split,
@@ -145,6 +189,21 @@ def evaluate(model, recipe, split=None, verbose=1):
         "nats": float(result["nats"]),
         "bits_per_dim": float(result["bits_per_dim"]),
     }
+
+
+def describe_result(model_name, result):
+    """One printed line for an evaluation result."""
+    if "bits_per_token" in result:
+        unit = "sample" if result["dataset"] == "fsdd" else "byte"
+        return (
+            f"{model_name} on {result['dataset']} {result['split']} ({result['num_tokens']} {unit}s in "
+            f"{result['num_examples']} sequences): {result['bits_per_token']:.4f} bits/{unit}, "
+            f"{result['nats_per_token']:.4f} nats/{unit}"
+        )
+    return (
+        f"{model_name} on {result['dataset']} {result['split']} ({result['num_examples']} images): "
+        f"{result['nats']:.2f} nats/image, {result['bits_per_dim']:.4f} bits/dim"
+    )
 
 
 def write_json(path, obj):
@@ -194,6 +253,74 @@ def write_completions(model, images, path, rows, num_completions=3, seed=0, labe
     grid = np.concatenate(tiles, axis=1).reshape((-1,) + model.image_shape)
     save_image_grid(grid, path, ncols=num_completions + 2, scale=4)
     return done
+
+
+AUDIO_RATE = 8000  # Free Spoken Digit recordings
+TEXT_PROMPT = "ROMEO:\n"
+
+
+def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RATE, seed=0, method=None):
+    """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file.
+
+    Args:
+        model: a `WaveNet` (any sequence model over `num_levels` mu-law codes).
+        path: the .wav file to write (atomically).
+        seconds: length generated after the prompt.
+        label: the class of a class-conditional model (e.g. the spoken digit).
+        prompt: a float waveform in [-1, 1] to continue (its codes are kept at the start of the file).
+        rate: samples per second.
+    Returns:
+        the generated codes (int32, prompt included).
+    """
+    from kgen import audio
+
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+        raise ValueError(f"`seconds` must be a positive number, got {seconds!r}.")
+    codes = None if prompt is None else audio.mu_law_encode(np.asarray(prompt, "float32"), model.num_levels)
+    length = int(round(seconds * rate)) + (0 if codes is None else len(codes))
+    generated = model.sample(1, length, seed=seed, prompt=codes, labels=label, method=method)[0]
+    audio.write_wav(path, audio.mu_law_decode(generated, model.num_levels), rate)
+    return generated
+
+
+def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampler="top_k", seed=0, method=None):
+    """Generate text from a byte-level sequence model continuing `prompt` and write it (UTF-8) to `path`."""
+    from kgen.data.text import tokenize
+
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(f"`prompt` must be a non-empty string, got {prompt!r}.")
+    ids = tokenize(prompt)
+    if len(ids) >= length:
+        raise ValueError(f"`length` ({length}) must exceed the prompt's {len(ids)} bytes.")
+    tokens = model.sample(num_samples, length, seed=seed, prompt=ids, sampler=sampler, method=method)
+    texts = [bytes(row.astype("uint8").tolist()).decode("utf-8", errors="replace") for row in tokens]
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n\n---\n\n".join(texts), encoding="utf-8")
+    return texts
+
+
+def write_sequence_samples(model, recipe, out_dir, num_samples=4, seed=0):
+    """A sequence model's samples after training: WAV files for audio (one per class for a conditional model, and
+    a continuation of the first evaluation recording), a text file for text. Returns the paths written."""
+    out_dir = Path(out_dir)
+    d = recipe["data"]
+    paths = []
+    if d["name"] == "fsdd":
+        labels = list(range(model.num_classes)) if model.conditional else [None] * num_samples
+        for i, label in enumerate(labels):
+            path = out_dir / "samples" / (f"label{label}.wav" if label is not None else f"sample{i}.wav")
+            write_audio(model, path, seconds=1.0, label=label, seed=seed + i)
+            paths.append(path)
+        waves, digits, _ = kdata.load_arrays("fsdd", split=f"{d['eval_split'].split('[')[0]}[:1]")
+        prompt = waves[0][: AUDIO_RATE // 4]
+        path = out_dir / "samples" / "continuation.wav"
+        write_audio(model, path, seconds=0.75, label=int(digits[0]) if model.conditional else None, prompt=prompt, seed=seed)
+        paths.append(path)
+    else:
+        path = out_dir / "samples.txt"
+        write_text(model, path, num_samples=num_samples, seed=seed)
+        paths.append(path)
+    return paths
 
 
 def load_model(path):

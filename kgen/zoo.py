@@ -43,6 +43,9 @@ def _ensure_registered():
     import kgen.models.pixelcnn.presets  # noqa: F401
     import kgen.models.pixelrnn.presets  # noqa: F401
     import kgen.models.gated_pixelcnn.presets  # noqa: F401
+    import kgen.models.wavenet.presets  # noqa: F401
+    import kgen.models.bytenet.presets  # noqa: F401
+    import kgen.models.lstm_lm.presets  # noqa: F401
 
 
 def list_models(pattern="*"):

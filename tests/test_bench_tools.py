@@ -59,3 +59,24 @@ def test_bench_sampling_smoke(tmp_path):
     result = json.loads(out.read_text())["results"][0]
     assert result["identical"] and result["speedup"] > 0 and result["cached_state_bytes"] > 0
     assert result["naive_steps_timed"] == 8  # one row of the 8x8 tiny model
+
+
+@pytest.mark.slow
+def test_bench_sampling_wavenet_smoke(tmp_path):
+    backend = keras.backend.backend()
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench_sampling.py"), "--smoke", "--model", "wavenet.fsdd",
+         "--backends", backend, "--json", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["backend", "naive_s", "naive_ms/step", "fast_s", "speedup", "identical", "RTF",
+                                "state_MB", "forward_MB"], proc.stdout
+    row = next(line for line in lines[1:] if line.startswith(backend)).split()
+    assert row[5] == "True", lines  # fast and naive gave identical audio codes
+    result = json.loads(out.read_text())["results"][0]
+    assert result["model"] == "wavenet.tiny" and result["naive_steps_timed"] == 8
+    assert result["rtf"] > 0 and result["cached_state_bytes"] > 0

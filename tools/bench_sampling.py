@@ -1,4 +1,4 @@
-"""Naive vs cached sampling time of an image model on every Keras backend, in one run.
+"""Naive vs cached (fast) sampling time of an image or audio model on every Keras backend, in one run.
 
 For each backend (one child process each, because Keras fixes the backend at import) it builds the model (default
 `gated_pixelcnn.mnist`: 16 binary 28x28 images, 10 gated layers of 128 channels) with seeded random weights and:
@@ -12,10 +12,18 @@ For each backend (one child process each, because Keras fixes the backend at imp
 4. memory: the cached generator's state (row buffers, which grow with the width) against the activations of one
    full forward pass at the same batch (what every naive step materialises).
 
+Sequence models (`--model wavenet.fsdd`): one second of 8 kHz audio (`--length 8000`, one sequence, digit 7 for a
+conditional model), receptive field 2,048 samples. Fast: `model.sample(1, 8000)` with the per-layer queues (the
+default), median of `--repeats` after a warm-up. Naive: every step re-runs the whole network over the sequence; it
+is timed on the last `--naive-steps` steps (the rest given as a prompt, which the naive loop skips) and scaled to the
+length. The real-time factor is generation time / audio duration (below 1: faster than real time). State: the fast
+generator's queues against the activations of one forward pass over the whole sequence.
+
 Usage (from the repository root):
 
     python tools/bench_sampling.py                                  # all three backends, gated_pixelcnn.mnist
     python tools/bench_sampling.py --model pixelcnn.mnist --backends tensorflow,jax
+    python tools/bench_sampling.py --model wavenet.fsdd             # 1 s of 8 kHz audio, fast vs naive
     python tools/bench_sampling.py --smoke                          # tiny sizes: checks the script works
 
 It prints one header and one comparable line per backend. A backend whose child fails is reported as failed in its
@@ -31,6 +39,7 @@ import time
 import traceback
 
 BACKENDS = ("tensorflow", "jax", "torch")
+SEQUENCE_ARCHS = ("wavenet", "bytenet", "lstm_lm")
 RESULT_MARKER = "@@BENCH_SAMPLING_RESULT@@"
 
 
@@ -92,6 +101,8 @@ def child(backend, config):
     result = {"backend": backend, "model": config["model"], "batch": config["batch"]}
     keras.utils.set_random_seed(0)
     model = kgen.zoo.get(config["model"])
+    if hasattr(model, "fast_generator"):
+        return child_sequence(backend, config, model, result)
     h, w, c = model.image_shape
     batch = config["batch"]
     result["image_shape"] = [h, w, c]
@@ -147,6 +158,51 @@ def child(backend, config):
     return result
 
 
+def child_sequence(backend, config, model, result):
+    """The sequence-model half of `child`: fast vs naive generation of `config["length"]` tokens."""
+    import numpy as np
+
+    length, batch, rate = config["length"], config["batch"], config["rate"]
+    labels = np.full((batch,), 7 % model.num_classes, "int32") if model.conditional else None
+    result.update(length=length, num_steps=length, params=int(model.count_params()),
+                  receptive_field=int(model.receptive_field), seconds=length / rate)
+    _log(backend, "fast: warm-up (compiles)")
+    result["fast_first_s"], _ = _timed(lambda: model.sample(batch, length, seed=0, labels=labels))
+    times = []
+    for i in range(config["repeats"]):
+        t, fast = _timed(lambda: model.sample(batch, length, seed=0, labels=labels))
+        times.append(t)
+        _log(backend, f"fast run {i + 1}: {t:.3f} s")
+        if sum(times) > 120:  # a slow backend (eager torch): fewer repeats rather than minutes of them
+            break
+    result["cached_s"] = _median(times)
+    result["fast_runs"] = len(times)
+    result["rtf"] = result["cached_s"] / (length / rate) / batch
+    steps = min(config["naive_steps"], length)
+    prompt = fast[:, : length - steps]
+    _log(backend, f"naive: warm-up (compiles), then the last {steps} steps")
+    model.sample(batch, length, seed=1, labels=labels, prompt=fast[:, : length - 1], method="naive")
+    t, naive = _timed(lambda: model.sample(batch, length, seed=1, labels=labels, prompt=prompt, method="naive"))
+    result["naive_steps_timed"] = steps
+    result["naive_s_per_step"] = t / steps
+    result["naive_s"] = t / steps * length
+    result["naive_measured"] = f"last {steps} steps, scaled to {length}"
+    again = model.sample(batch, length, seed=1, labels=labels, prompt=prompt)
+    result["identical"] = bool(np.array_equal(naive, again))
+    result["speedup"] = result["naive_s"] / result["cached_s"]
+    result["cached_state_bytes"] = int(model.fast_generator().state_bytes(batch))
+    total = 0
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+        for out in outputs:
+            dims = [d for d in out.shape[1:]]
+            total += int(np.prod([batch] + [length if d is None else d for d in dims])) * 4
+    result["forward_activation_bytes"] = total
+    return result
+
+
 # ================================================================================================= parent
 def _run_backend(backend, config, timeout):
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
@@ -165,7 +221,27 @@ def _mb(n):
     return f"{n / 2**20:.2f}"
 
 
+def format_sequence_table(results):
+    header = (
+        f"{'backend':<11} {'naive_s':>9} {'naive_ms/step':>13} {'fast_s':>9} {'speedup':>8} {'identical':>9} "
+        f"{'RTF':>7} {'state_MB':>8} {'forward_MB':>10}"
+    )
+    lines = [header]
+    for r in results:
+        if "error" in r:
+            lines.append(f"{r['backend']:<11} FAILED: {r['error']}")
+            continue
+        lines.append(
+            f"{r['backend']:<11} {r['naive_s']:>9.1f} {r['naive_s_per_step'] * 1e3:>13.1f} {r['cached_s']:>9.3f} "
+            f"{r['speedup']:>8.1f} {str(r['identical']):>9} {r['rtf']:>7.3f} {_mb(r['cached_state_bytes']):>8} "
+            f"{_mb(r['forward_activation_bytes']):>10}"
+        )
+    return "\n".join(lines)
+
+
 def format_table(results):
+    if any("rtf" in r for r in results):
+        return format_sequence_table(results)
     header = (
         f"{'backend':<11} {'naive_s':>9} {'naive_ms/step':>13} {'cached_s':>9} {'speedup':>8} {'identical':>9} "
         f"{'state_MB':>8} {'forward_MB':>10}"
@@ -186,14 +262,17 @@ def format_table(results):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="gated_pixelcnn.mnist")
-    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--batch", type=int, default=None, help="images (default 16) or sequences (default 1)")
+    p.add_argument("--length", type=int, default=8000, help="sequence models: tokens generated (8000: 1 s at 8 kHz)")
+    p.add_argument("--rate", type=int, default=8000, help="sequence models: samples per second, for the RTF")
+    p.add_argument("--naive-steps", type=int, default=32, help="sequence models: steps timed with the naive loop")
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--repeats", type=int, default=3, help="timed cached runs (median)")
     p.add_argument("--naive-rows", type=int, default=1, help="rows timed with the naive loop (then scaled)")
     p.add_argument("--full-naive", action="store_true", help="time the whole naive loop (long)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per backend")
     p.add_argument("--json", help="also write the results here")
-    p.add_argument("--smoke", action="store_true", help="tiny sizes (gated_pixelcnn.tiny, batch 2, 1 repeat)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes (gated_pixelcnn.tiny or wavenet.tiny, 1 repeat)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -201,9 +280,11 @@ def parse_args(argv=None):
     unknown = sorted(set(backends) - set(BACKENDS))
     if unknown or not backends:
         p.error(f"--backends must be a comma-separated subset of {','.join(BACKENDS)}, got {args.backends!r}")
-    for name in ("batch", "repeats", "naive_rows"):
+    for name in ("repeats", "naive_rows", "length", "rate", "naive_steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be a positive int")
+    if args.batch is not None and args.batch < 1:
+        p.error("--batch must be a positive int")
     args.backends = backends
     return args
 
@@ -219,22 +300,38 @@ def main(argv=None):
             result = {"backend": args.child, "error": traceback.format_exc().strip().splitlines()[-1]}
         print(RESULT_MARKER + json.dumps(result), flush=True)
         return 0
+    sequence = args.model.split(".")[0] in SEQUENCE_ARCHS
+    model = args.model
+    if args.smoke:
+        model = args.model.split(".")[0] + ".tiny" if sequence else "gated_pixelcnn.tiny"
     config = {
-        "model": "gated_pixelcnn.tiny" if args.smoke else args.model,
-        "batch": 2 if args.smoke else args.batch,
+        "model": model,
+        "batch": args.batch or (1 if sequence else (2 if args.smoke else 16)),
         "repeats": 1 if args.smoke else args.repeats,
         "naive_rows": args.naive_rows,
         "full_naive": args.full_naive,
+        "length": 64 if args.smoke and sequence else args.length,
+        "rate": args.rate,
+        "naive_steps": 8 if args.smoke and sequence else args.naive_steps,
     }
     results = [_run_backend(b, config, args.timeout) for b in args.backends]
     print(format_table(results))
     ok = [r for r in results if "error" not in r]
     if ok:
         best = max(ok, key=lambda r: r["speedup"])
-        print(
-            f"model {config['model']}, batch {config['batch']}, {ok[0]['num_steps']} steps per image; naive time "
-            f"measured on {ok[0]['naive_measured']}; cached: median of {config['repeats']} after a compiling warm-up."
-        )
+        if sequence:
+            print(
+                f"model {config['model']} (receptive field {ok[0]['receptive_field']}), batch {config['batch']}, "
+                f"{config['length']} steps = {ok[0]['seconds']:.2f} s of audio at {config['rate']} Hz; naive time "
+                f"measured on {ok[0]['naive_measured']}; fast: median of up to {config['repeats']} (fewer once "
+                f"2 minutes are spent) after a compiling warm-up. RTF = fast time / audio duration."
+            )
+        else:
+            print(
+                f"model {config['model']}, batch {config['batch']}, {ok[0]['num_steps']} steps per image; naive "
+                f"time measured on {ok[0]['naive_measured']}; cached: median of {config['repeats']} after a "
+                f"compiling warm-up."
+            )
         print(f"best speed-up: {best['speedup']:.0f}x on {best['backend']}")
     if args.json:
         with open(args.json, "w") as f:

@@ -1,5 +1,11 @@
 """Data loaders: local files (KGEN_DATA_DIR), tfds when online, the embedded subset.
 
+``load(name, ...)`` and ``load_arrays(name, ...)`` dispatch on ``name``:
+
+- ``"mnist"``, ``"binarized_mnist"``: images (``kgen.data.mnist``);
+- ``"fsdd"``: spoken digits, 8 kHz audio as mu-law codes (``kgen.data.fsdd``);
+- ``"tinyshakespeare"``: text as byte ids (``kgen.data.text``).
+
 Example:
 
 ```python
@@ -8,25 +14,94 @@ train = kgen.data.load("binarized_mnist", split="train", batch_size=64)
 test = kgen.data.load("binarized_mnist", split="test")   # fixed binarisation
 images, labels = kgen.data.load_arrays("mnist", split="test[:1000]")
 small = kgen.data.load("mnist", source="embedded")       # no files needed
+audio = kgen.data.load("fsdd", split="train", segment_length=4000)  # (x, tokens, weights)
+waves, digits, speakers = kgen.data.load_arrays("fsdd", split="test")
+chars = kgen.data.load("tinyshakespeare", split="test", sequence_length=256)
+text = kgen.data.load_text("tinyshakespeare", split="test")
 ```
 """
 
-from kgen.data.mnist import BINARIZATION_SEEDS
-from kgen.data.mnist import DATA_DIR_ENV
-from kgen.data.mnist import NAMES
-from kgen.data.mnist import SOURCES
-from kgen.data.mnist import DataNotFoundError
-from kgen.data.mnist import binarize
-from kgen.data.mnist import load
-from kgen.data.mnist import load_arrays
+from kgen.data import fsdd, mnist, text
+from kgen.data.fsdd import FSDD_SPEAKERS
+from kgen.data.mnist import BINARIZATION_SEEDS, DATA_DIR_ENV, SOURCES, DataNotFoundError, binarize, parse_split
+from kgen.data.text import load_text
+
+# Every data set name, the MNIST ones first.
+NAMES = mnist.NAMES + fsdd.NAMES + text.NAMES
+
+_MODULES = {
+    **{name: mnist for name in mnist.NAMES},
+    **{name: fsdd for name in fsdd.NAMES},
+    **{name: text for name in text.NAMES},
+}
+
+
+def _module(name):
+    if not isinstance(name, str) or name not in _MODULES:
+        raise ValueError(
+            f"Unknown data set name={name!r}. Expected one of: {', '.join(NAMES)}."
+        )
+    return _MODULES[name]
+
+
+def load(name, *args, **kwargs):
+    """Loads a data set as a batched, prefetched ``tf.data.Dataset``.
+
+    The remaining arguments are those of the loader of ``name``:
+
+    - ``"mnist"``, ``"binarized_mnist"``: ``kgen.data.mnist.load(name,
+      split="train", batch_size=64, shuffle=None, with_labels=False,
+      data_dir=None, source=None, seed=0, drop_remainder=False,
+      binarization=None)``; elements are images or ``{"images", "labels"}``.
+    - ``"fsdd"``: ``kgen.data.fsdd.load(name, split="train", batch_size=8,
+      segment_length=None, random_crop=None, with_labels=False,
+      label="digit", shuffle=None, seed=0, drop_remainder=False,
+      data_dir=None, source=None, quantization_channels=256)``; elements are
+      ``(x, tokens, weights)``.
+    - ``"tinyshakespeare"``: ``kgen.data.text.load(name, split="train",
+      batch_size=32, sequence_length=256, shuffle=None, seed=0,
+      drop_remainder=False, data_dir=None)``; elements are ``(tokens, tokens,
+      weights)``.
+
+    Raises:
+        ValueError: for an unknown ``name`` (listing the known ones) or an
+            invalid argument of its loader.
+        DataNotFoundError: when the data cannot be found.
+    """
+    return _module(name).load(name, *args, **kwargs)
+
+
+def load_arrays(name, *args, **kwargs):
+    """Loads a data set as numpy arrays.
+
+    The remaining arguments are those of the loader of ``name``:
+
+    - ``"mnist"``, ``"binarized_mnist"``: ``kgen.data.mnist.load_arrays(name,
+      split="train", data_dir=None, source=None)`` -> ``(images, labels)``.
+    - ``"fsdd"``: ``kgen.data.fsdd.load_arrays(name, split="train",
+      data_dir=None, source=None)`` -> ``(waves, digits, speakers)``.
+    - ``"tinyshakespeare"``: ``kgen.data.text.load_arrays(name,
+      split="train", data_dir=None)`` -> the ``int32`` byte ids of the split
+      (``load_text`` gives the string).
+
+    Raises:
+        ValueError: for an unknown ``name`` (listing the known ones) or an
+            invalid argument of its loader.
+        DataNotFoundError: when the data cannot be found.
+    """
+    return _module(name).load_arrays(name, *args, **kwargs)
+
 
 __all__ = [
     "BINARIZATION_SEEDS",
     "DATA_DIR_ENV",
+    "FSDD_SPEAKERS",
     "NAMES",
     "SOURCES",
     "DataNotFoundError",
     "binarize",
     "load",
     "load_arrays",
+    "load_text",
+    "parse_split",
 ]

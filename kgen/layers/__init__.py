@@ -1,14 +1,20 @@
 """Reusable Keras layers, one per file."""
 
+from kgen.layers.bytenet_block import ByteNetResidualBlock
 from kgen.layers.gated_pixel_block import GatedPixelBlock
 from kgen.layers.masked_conv2d import MaskedConv2D, causal_conv_mask
 from kgen.layers.row_lstm import RowLSTM
+from kgen.layers.wavenet_block import WaveNetResidualBlock
 from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
+from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 
 __all__ = [
+    "ByteNetResidualBlock",
     "DiagonalBiLSTM",
+    "DilatedCausalConv1D",
     "GatedPixelBlock",
     "MaskedConv2D",
     "RowLSTM",
+    "WaveNetResidualBlock",
     "causal_conv_mask",
 ]

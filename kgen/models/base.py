@@ -59,6 +59,32 @@ def output_head(x, distribution, image_shape, output_dim, groups):
     return keras.layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
 
 
+def check_labels(labels, num, num_classes, owner, name="labels"):
+    """Return `labels` as an int32 array of shape (num,), or raise a ValueError naming `name`.
+
+    A conditional model (`num_classes` not None) needs one class label in 0..num_classes-1 per example (a single
+    int is repeated); an unconditional model takes none.
+    """
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(f"`{name}` given, but this {owner} is unconditional (built without `num_classes`).")
+        return None
+    if labels is None:
+        raise ValueError(f"`{name}` is required: this {owner} is conditioned on {num_classes} classes.")
+    arr = np.asarray(labels)
+    if arr.ndim == 0:
+        arr = np.full((num,), arr)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or arr.ndim != 1 or len(arr) != num:
+        raise ValueError(f"`{name}` must be {num} integer class labels (shape ({num},)), got {np.shape(labels)}.")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr)):
+        raise ValueError(f"`{name}` must hold integer class labels, got non-integer values.")
+    if arr.min() < 0 or arr.max() >= num_classes:
+        raise ValueError(
+            f"`{name}` must hold class labels in 0..{num_classes - 1}; got values in [{arr.min()}, {arr.max()}]."
+        )
+    return arr.astype("int32")
+
+
 MODEL_KWARGS = ("name", "trainable", "dtype")
 
 
@@ -161,33 +187,9 @@ class AutoregressiveImageModel(keras.Model):
         return arr
 
     def validate_labels(self, labels, num, name="labels"):
-        """Return `labels` as an int32 array of shape (num,), or raise a ValueError naming `name`.
-
-        A conditional model needs one class label in 0..num_classes-1 per image (a single int is repeated);
-        an unconditional model takes none.
-        """
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError(
-                    f"`{name}` given, but this {type(self).__name__} is unconditional (built without `num_classes`)."
-                )
-            return None
-        if labels is None:
-            raise ValueError(
-                f"`{name}` is required: this {type(self).__name__} is conditioned on {self.num_classes} classes."
-            )
-        arr = np.asarray(labels)
-        if arr.ndim == 0:
-            arr = np.full((num,), arr)
-        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or arr.ndim != 1 or len(arr) != num:
-            raise ValueError(f"`{name}` must be {num} integer class labels (shape ({num},)), got {np.shape(labels)}.")
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr)):
-            raise ValueError(f"`{name}` must hold integer class labels, got non-integer values.")
-        if arr.min() < 0 or arr.max() >= self.num_classes:
-            raise ValueError(
-                f"`{name}` must hold class labels in 0..{self.num_classes - 1}; got values in [{arr.min()}, {arr.max()}]."
-            )
-        return arr.astype("int32")
+        """Return `labels` as an int32 array of shape (num,), or raise a ValueError naming `name` (see
+        `check_labels`)."""
+        return check_labels(labels, num, self.num_classes, type(self).__name__, name)
 
     def _validate_data(self, data, name):
         """Check numpy arrays fully and the first batch of a tf.data.Dataset, before any training starts."""

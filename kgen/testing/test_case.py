@@ -4,6 +4,7 @@ Plain pytest classes inherit `TestCase` and call the `run_*` helpers; they raise
 says what broke.
 """
 
+import math
 import os
 import subprocess
 import sys
@@ -31,10 +32,12 @@ def structural_copy(model, seed=0):
     copy = type(model).from_config(model.get_config())
     rng = np.random.default_rng(seed)
     weights = []
-    for w in model.get_weights():
+    for v, w in zip(model.weights, model.get_weights()):
         if w.ndim >= 2:
             fan_in = int(np.prod(w.shape[:-1]))
             weights.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), size=w.shape).astype(w.dtype))
+        elif v.path.endswith("gamma"):  # normalization scales: around 1, or nested residual branches vanish
+            weights.append(rng.normal(1.0, 0.1, size=w.shape).astype(w.dtype))
         else:
             weights.append(rng.normal(0.0, 0.1, size=w.shape).astype(w.dtype))
     copy.set_weights(weights)
@@ -85,6 +88,53 @@ def example_labels(model, num):
     if not getattr(model, "conditional", False):
         return None
     return (np.arange(num) % model.num_classes).astype("int32")
+
+
+def example_features(model, tokens, seed=0):
+    """Random local-conditioning features matching `tokens` (batch, time) for a locally conditioned sequence model,
+    None otherwise."""
+    if not getattr(model, "locally_conditioned", False):
+        return None
+    n, t = np.shape(tokens)
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, t // model.local_upsample, model.local_channels)).astype("float32")
+
+
+def conditioning(model, data):
+    """The keyword arguments (`labels`, `features`) that `model.log_prob` / `model.model_inputs` need for `data`."""
+    kwargs = {}
+    labels = example_labels(model, len(data))
+    if labels is not None:
+        kwargs["labels"] = labels
+    features = example_features(model, data)
+    if features is not None:
+        kwargs["features"] = features
+    return kwargs
+
+
+def measure_sequence_dependencies(model, length, num_trials=3, seed=0, tol=1e-5):
+    """For a sequence model: bool (length, length) matrix, [t, s] True when changing token s changed the logits of
+    step t in some trial (each trial a `structural_copy` with fresh random weights and random tokens)."""
+    rng = np.random.default_rng(seed)
+    dep = np.zeros((length, length), dtype=bool)
+    for trial in range(num_trials):
+        net = structural_copy(model, seed=seed * 1000 + trial)
+        base = rng.integers(0, model.num_levels, size=(length,))
+        batch = np.repeat(base[None], length + 1, axis=0)
+        for i in range(length):
+            batch[i + 1, i] = (base[i] + rng.integers(1, model.num_levels)) % model.num_levels
+        kwargs = {}
+        if model.conditional:
+            kwargs["labels"] = ops.convert_to_tensor(np.full((length + 1,), rng.integers(0, model.num_classes), "int32"))
+        if model.locally_conditioned:
+            feats = rng.normal(size=(1, length // model.local_upsample, model.local_channels)).astype("float32")
+            kwargs["features"] = ops.convert_to_tensor(np.repeat(feats, length + 1, axis=0))
+        inputs = model.model_inputs(ops.convert_to_tensor(batch.astype("int32")), **kwargs)
+        logits = ops.convert_to_numpy(net(inputs, training=False)).astype("float64")
+        diff = np.abs(logits[1:] - logits[:1]).max(axis=-1)  # (input s, output t)
+        scale = 1.0 + np.abs(logits[:1]).max(axis=-1)
+        dep |= (diff > tol * scale).T
+    return dep
 
 
 def format_reach(reach, pixel, height, width):
@@ -155,8 +205,8 @@ class TestCase:
         model.save(path)
         loaded = keras.models.load_model(path)
         assert type(loaded) is type(model), f"load_model gave {type(loaded).__name__}, not {type(model).__name__}"
-        labels = example_labels(model, len(input_data))
-        inputs = model.model_inputs(input_data, labels) if hasattr(model, "model_inputs") else input_data
+        kwargs = conditioning(model, input_data)
+        inputs = model.model_inputs(input_data, **kwargs) if hasattr(model, "model_inputs") else input_data
         np.testing.assert_allclose(
             ops.convert_to_numpy(loaded(inputs, training=False)),
             ops.convert_to_numpy(model(inputs, training=False)),
@@ -164,8 +214,7 @@ class TestCase:
         )
         if hasattr(model, "log_prob"):
             np.testing.assert_allclose(
-                loaded.log_prob(input_data, labels=labels), model.log_prob(input_data, labels=labels),
-                rtol=1e-5, atol=atol,
+                loaded.log_prob(input_data, **kwargs), model.log_prob(input_data, **kwargs), rtol=1e-5, atol=atol,
             )
         return loaded
 
@@ -174,15 +223,15 @@ class TestCase:
         with tempfile.TemporaryDirectory() as td:
             path = Path(td) / "model.keras"
             model.save(path)
-            x_path = Path(td) / "x.npy"
-            np.save(x_path, np.asarray(input_data))
-            labels = example_labels(model, len(input_data))
-            expected = model.log_prob(input_data, labels=labels)
+            x_path = Path(td) / "x.npz"
+            kwargs = conditioning(model, input_data)
+            np.savez(x_path, x=np.asarray(input_data), **kwargs)
+            expected = model.log_prob(input_data, **kwargs)
             code = (
                 "import sys, numpy as np, keras, kgen.models\n"
                 "m = keras.models.load_model(sys.argv[1])\n"
-                "y = np.arange(len(np.load(sys.argv[2]))) % m.num_classes if m.conditional else None\n"
-                "np.save(sys.argv[3], m.log_prob(np.load(sys.argv[2]), labels=y))\n"
+                "d = dict(np.load(sys.argv[2]))\n"
+                "np.save(sys.argv[3], m.log_prob(d.pop('x'), **d))\n"
             )
             for backend in backends:
                 if backend == keras.backend.backend():
@@ -327,4 +376,111 @@ class TestCase:
         assert not np.array_equal(samples, served["c"]), "different seeds gave the same exported samples"
         sample_labels = [0, 1] if labels is not None else None
         assert np.all(np.isfinite(model.log_prob(samples, labels=sample_labels)))
+        return path
+
+    # ------------------------------------------------------------------------------------------ sequence models
+    def run_sequence_causality_test(self, model, length=None, num_trials=3, max_trials=30):
+        """A sequence model's logits at step t depend on exactly the tokens t - receptive_field .. t - 1: no leak from
+        t or later, and every token within the receptive field reaches t (measured by perturbing one token at a
+        time on copies with fresh random weights).
+
+        Returns the measured (length, length) dependency matrix.
+        """
+        rf = model.receptive_field
+        length = length or (rf + 4 if math.isfinite(rf) else 12)  # unbounded (an RNN): rf = math.inf
+        if model.locally_conditioned:
+            length += (-length) % model.local_upsample
+        t, s = np.meshgrid(np.arange(length), np.arange(length), indexing="ij")
+        expected = (t - s >= 1) & (t - s <= rf)
+        dep = measure_sequence_dependencies(model, length, num_trials=num_trials, seed=0)
+        trials = num_trials
+        while trials < max_trials and np.any(expected & ~dep):
+            dep |= measure_sequence_dependencies(model, length, num_trials=num_trials, seed=trials)
+            trials += num_trials
+        leaks = np.argwhere(dep & (t <= s))
+        assert not len(leaks), (
+            f"{type(model).__name__} is not causal: {len(leaks)} dependencies on the current or a later token, e.g. "
+            f"{[(int(a), int(b)) for a, b in leaks[:5]]} as (step, token)"
+        )
+        missing, extra = np.argwhere(expected & ~dep), np.argwhere(dep & ~expected)
+        assert not len(missing) and not len(extra), (
+            f"{type(model).__name__}: measured dependencies differ from a receptive field of {rf}: "
+            f"{len(missing)} unreached (e.g. {[(int(a), int(b)) for a, b in missing[:5]]}), {len(extra)} beyond it "
+            f"(e.g. {[(int(a), int(b)) for a, b in extra[:5]]}) as (step, token), after {trials} trials"
+        )
+        return dep
+
+    def run_sequence_sampling_test(self, model, num_samples=2, length=12, seed=1234, sampler="random"):
+        """Same seed, same tokens, for every sampling method (a fast generator must match the naive loop exactly);
+        a prompt is kept and continued; valid tokens; finite log_prob; another seed gives other tokens."""
+        kwargs = conditioning(model, np.zeros((num_samples, length), "int32"))
+        a = model.sample(num_samples, length, seed=seed, sampler=sampler, **kwargs)
+        b = model.sample(num_samples, length, seed=seed, sampler=sampler, **kwargs)
+        np.testing.assert_array_equal(a, b, err_msg="the same seed gave different tokens")
+        for method in model.sampling_methods[1:]:
+            np.testing.assert_array_equal(
+                model.sample(num_samples, length, seed=seed, sampler=sampler, method=method, **kwargs), a,
+                err_msg=f"method={method!r} gave other tokens than the default {model.sampling_methods[0]!r}",
+            )
+        assert a.shape == (num_samples, length) and a.dtype == np.int32, (a.shape, a.dtype)
+        assert a.min() >= 0 and a.max() < model.num_levels
+        prompt = a[:, : length // 2]
+        for method in model.sampling_methods:
+            cont = model.sample(num_samples, length, seed=seed + 7, prompt=prompt, method=method, sampler=sampler, **kwargs)
+            np.testing.assert_array_equal(cont[:, : length // 2], prompt, err_msg=f"{method}: the prompt was not kept")
+            if method == model.sampling_methods[0]:
+                first = cont
+            else:
+                np.testing.assert_array_equal(cont, first, err_msg=f"{method}: continuations differ between methods")
+        if sampler == "random":
+            other = model.sample(num_samples, length, seed=seed + 1, sampler=sampler, **kwargs)
+            assert not np.array_equal(a, other), "different seeds gave identical tokens"
+        assert np.all(np.isfinite(model.log_prob(a, **kwargs)))
+        return a
+
+    def run_sequence_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
+        """export_for_serving writes a SavedModel whose `serve` signature matches `model.log_prob` and whose `sample`
+        signature gives valid tokens, the same for the same seed."""
+        from kgen.export import export_for_serving
+
+        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        path = tmp_dir / "serving" / "1"
+        export_for_serving(model, path)
+        kwargs = conditioning(model, input_data)
+        expected = model.log_prob(input_data, **kwargs)
+        length = np.shape(input_data)[1]
+        sample_kwargs = {}
+        if model.conditional:
+            sample_kwargs["labels"] = np.array([0, 1], "int32")
+        if model.locally_conditioned:
+            sample_kwargs["features"] = example_features(model, np.zeros((2, length)))
+        np.savez(tmp_dir / "in.npz", tokens=np.asarray(input_data, "int32"), **kwargs)
+        np.savez(tmp_dir / "sample_in.npz", **sample_kwargs)
+        out = tmp_dir / "served.npz"
+        code = (
+            "import sys, numpy as np, tensorflow as tf\n"
+            "m = tf.saved_model.load(sys.argv[1])\n"
+            "kw = {k: tf.constant(v) for k, v in np.load(sys.argv[2]).items()}\n"
+            "skw = {k: tf.constant(v) for k, v in np.load(sys.argv[3]).items()}\n"
+            "lp = m.signatures['serve'](**kw)['log_prob'].numpy()\n"
+            "s = m.signatures['sample']\n"
+            "L = tf.constant(int(sys.argv[5]))\n"
+            "a = s(num_samples=tf.constant(2), length=L, seed=tf.constant([3, 4]), **skw)['tokens'].numpy()\n"
+            "b = s(num_samples=tf.constant(2), length=L, seed=tf.constant([3, 4]), **skw)['tokens'].numpy()\n"
+            "c = s(num_samples=tf.constant(2), length=L, seed=tf.constant([5, 6]), **skw)['tokens'].numpy()\n"
+            "np.savez(sys.argv[4], lp=lp, a=a, b=b, c=c)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(tmp_dir / "in.npz"), str(tmp_dir / "sample_in.npz"), str(out),
+             str(length)],
+            env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
+        )
+        assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
+        served = np.load(out)
+        np.testing.assert_allclose(served["lp"], expected, rtol=1e-5, atol=atol)
+        samples = served["a"]
+        assert samples.shape == (2, length), samples.shape
+        model.validate_tokens(samples, "exported samples")
+        np.testing.assert_array_equal(samples, served["b"], err_msg="the `sample` signature is not seeded")
+        assert not np.array_equal(samples, served["c"]), "different seeds gave the same exported samples"
         return path

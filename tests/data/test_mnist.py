@@ -142,7 +142,7 @@ def test_fixed_binarization_is_reproducible(data_dir):
 
 
 def test_embedded_matches_first_local_digits(data_dir):
-    for name in data.NAMES:
+    for name in mnist.NAMES:
         for split, count in (("train", 8000), ("test", 2000)):
             local = data.load_arrays(name, f"{split}[:{count}]", data_dir=data_dir)
             embedded = data.load_arrays(name, split, source="embedded")

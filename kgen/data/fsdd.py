@@ -1,0 +1,615 @@
+"""FSDD, the Free Spoken Digit Dataset: reading, validation and audio pipelines.
+
+3,000 recordings of the spoken digits 0-9 by 6 speakers, 50 of each digit per
+speaker, as 8 kHz mono 16-bit PCM WAV files named
+``{digit}_{speaker}_{index}.wav``. The usual split, used here: indices 0-4 of
+each speaker and digit are the test split (300 recordings), the rest the train
+split (2,700).
+
+Two sources hold the recordings:
+
+- ``"local"``: the WAV files in ``<data_dir>/fsdd/recordings/`` (or
+  ``<data_dir>/recordings/``, or directly in ``<data_dir>``). ``data_dir``
+  defaults to the ``KGEN_DATA_DIR`` environment variable. The folder is only
+  ever read. The name of every ``.wav`` file in it is checked (other files
+  are ignored); every file of the requested split is read in full and checked
+  too: its sample rate (8000 Hz), its channels (mono) and its contents. Decoded
+  recordings are cached in memory per (path, modification time, size).
+- ``"tfds"``: tensorflow_datasets' ``spoken_digit`` (downloads when a network
+  is available, or reads a copy already prepared in the TFDS data folder). It
+  has only a train split; the train/test split above is made from each
+  example's file name.
+
+Recordings come in a fixed order: by speaker (in ``FSDD_SPEAKERS`` order), then
+digit, then index.
+"""
+
+import functools
+import os
+import re
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from kgen.audio import mu_law_encode, read_wav
+from kgen.data.mnist import DATA_DIR_ENV, DataNotFoundError, _resolve_data_dir, _tfds_data_dir, parse_split
+
+NAME = "fsdd"
+NAMES = (NAME,)
+SOURCES = ("local", "tfds")
+LABELS = ("digit", "speaker")
+FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+NUM_DIGITS = 10
+SAMPLE_RATE = 8000
+# Recordings with an index below this are the test split.
+NUM_TEST_INDICES = 5
+TFDS_NAME = "spoken_digit"
+
+_FILE_RE = re.compile(r"^([0-9])_([a-z]+)_(0|[1-9][0-9]*)\.wav$")
+_FILE_FORM = (
+    "{digit}_{speaker}_{index}.wav with digit 0-9, speaker one of "
+    f"{', '.join(FSDD_SPEAKERS)} and index a non-negative integer without "
+    "leading zeros (e.g. 7_jackson_32.wav)"
+)
+# Where a tfds download would come from; only used to decide quickly whether to try.
+_NETWORK_PROBE = ("github.com", 443)
+_NETWORK_TIMEOUT_S = 3.0
+_MAX_QUANTIZATION_CHANNELS = 2**16
+
+
+def _how_to_provide():
+    return (
+        "Provide FSDD in one of these ways:\n"
+        f"  - set the environment variable {DATA_DIR_ENV} to a folder containing "
+        "fsdd/recordings/ with the WAV files ({digit}_{speaker}_{index}.wav, "
+        f"8 kHz mono), e.g. {DATA_DIR_ENV}=../shared/data;\n"
+        "  - pass data_dir=<that folder> to kgen.data.load / kgen.data.load_arrays;\n"
+        f'  - or use source="tfds" (tensorflow_datasets {TFDS_NAME!r}) with a '
+        "network or an already prepared copy."
+    )
+
+
+# ----------------------------------------------------------------------------
+# Argument validation
+# ----------------------------------------------------------------------------
+
+
+def _check_name(name):
+    if not isinstance(name, str) or name not in NAMES:
+        raise ValueError(
+            f"Unknown data set name={name!r} for the FSDD loader. Expected one of: "
+            f"{', '.join(NAMES)}."
+        )
+
+
+def _check_source(source):
+    if source is not None and source not in SOURCES:
+        raise ValueError(
+            f"Unknown source={source!r} for FSDD. Expected None (auto) or one of: "
+            f"{', '.join(repr(s) for s in SOURCES)}."
+        )
+
+
+def _check_bool(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        expected = "True, False or None" if allow_none else "True or False"
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return bool(value)
+
+
+def _check_int(value, name, minimum, maximum=None):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}.")
+    return int(value)
+
+
+# ----------------------------------------------------------------------------
+# File names and local files
+# ----------------------------------------------------------------------------
+
+
+def parse_file_name(file_name, where=None):
+    """Parses an FSDD file name into ``(digit, speaker_index, index)``.
+
+    Args:
+        file_name: a name such as ``"7_jackson_32.wav"``.
+        where: how to name the file in an error (defaults to ``file_name``).
+
+    Returns:
+        ``(digit, speaker_index, index)`` as ints, ``speaker_index`` into
+        ``FSDD_SPEAKERS``.
+
+    Raises:
+        ValueError: naming the file, if the name has any other form or names an
+            unknown speaker.
+    """
+    where = file_name if where is None else where
+    match = _FILE_RE.match(file_name)
+    if match is None:
+        raise ValueError(f"Bad FSDD file name {where}: expected {_FILE_FORM}.")
+    digit, speaker, index = match.groups()
+    if speaker not in FSDD_SPEAKERS:
+        raise ValueError(
+            f"Bad FSDD file name {where}: unknown speaker {speaker!r}; expected "
+            f"one of {', '.join(FSDD_SPEAKERS)}."
+        )
+    return int(digit), FSDD_SPEAKERS.index(speaker), int(index)
+
+
+def _is_test(index):
+    return index < NUM_TEST_INDICES
+
+
+def _wav_names(folder):
+    return [
+        entry.name
+        for entry in os.scandir(folder)
+        if entry.name.lower().endswith(".wav")
+        and not entry.name.startswith(".")
+        and entry.is_file()
+    ]
+
+
+def _find_folder(data_dir, where):
+    candidates = (data_dir / "fsdd" / "recordings", data_dir / "recordings")
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    if data_dir.is_dir() and _wav_names(data_dir):
+        return data_dir
+    if not data_dir.is_dir():
+        reason = (
+            f"the data folder {data_dir} (from the {where}) does not exist or is "
+            "not a folder"
+        )
+    else:
+        looked = ", ".join(str(c) for c in candidates)
+        reason = (
+            f"looked for {looked} and for WAV files in {data_dir} (data folder "
+            f"from the {where})"
+        )
+    raise DataNotFoundError(f"FSDD recordings not found: {reason}.\n{_how_to_provide()}")
+
+
+@functools.lru_cache(maxsize=16384)
+def _read_recording(path_str, mtime_ns, size):
+    # mtime_ns and size are part of the cache key so a changed file is re-read.
+    del mtime_ns, size
+    wave, _ = read_wav(path_str, expected_rate=SAMPLE_RATE)
+    if wave.shape[0] == 0:
+        raise ValueError(f"Bad FSDD recording {path_str}: it holds no samples.")
+    wave.flags.writeable = False
+    return wave
+
+
+def _local_records(folder, base):
+    """Returns the sorted ``(speaker, digit, index, wave)`` records of a split."""
+    parsed = []
+    for file_name in _wav_names(folder):
+        path = folder / file_name
+        digit, speaker, index = parse_file_name(file_name, where=str(path))
+        parsed.append((speaker, digit, index, path))
+    records = []
+    for speaker, digit, index, path in sorted(parsed):
+        if _is_test(index) != (base == "test"):
+            continue
+        stat = path.stat()
+        wave = _read_recording(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        records.append((speaker, digit, index, wave))
+    if not records:
+        raise DataNotFoundError(
+            f"The FSDD folder {folder} holds no recordings of the {base} split "
+            f"(indices {'0' if base == 'test' else NUM_TEST_INDICES}"
+            f"{'-' + str(NUM_TEST_INDICES - 1) if base == 'test' else ' and up'}; "
+            f"{len(parsed)} WAV files in all).\n{_how_to_provide()}"
+        )
+    return records
+
+
+# ----------------------------------------------------------------------------
+# tensorflow_datasets
+# ----------------------------------------------------------------------------
+
+
+def _network_available(timeout=_NETWORK_TIMEOUT_S):
+    """Whether the FSDD download host answers within ``timeout`` seconds.
+
+    The probe (name lookup included) runs in a daemon thread, so a resolver
+    that hangs cannot block the caller for longer than ``timeout``.
+    """
+    result = []
+
+    def probe():
+        try:
+            socket.create_connection(_NETWORK_PROBE, timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def _tfds_prepared(tfds_dir):
+    return (Path(tfds_dir) / TFDS_NAME).is_dir()
+
+
+def _pcm_to_float(audio, where):
+    audio = np.asarray(audio)
+    if audio.ndim != 1 or audio.shape[0] == 0:
+        raise ValueError(
+            f"Bad FSDD recording {where}: audio of shape {audio.shape}; expected "
+            "a non-empty 1-D (mono) waveform."
+        )
+    if np.issubdtype(audio.dtype, np.integer):
+        if audio.min() < -32768 or audio.max() > 32767:
+            raise ValueError(
+                f"Bad FSDD recording {where}: integer samples in "
+                f"{audio.min()}..{audio.max()}; expected 16-bit PCM."
+            )
+        return (audio.astype(np.float32) / 32768.0).astype(np.float32)
+    if np.issubdtype(audio.dtype, np.floating) and np.all(np.isfinite(audio)):
+        return np.clip(audio, -1.0, 1.0).astype(np.float32)
+    raise ValueError(
+        f"Bad FSDD recording {where}: audio of dtype {audio.dtype}; expected "
+        "16-bit integer PCM or finite floats."
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _tfds_records(tfds_dir, download):
+    """All ``(speaker, digit, index, wave)`` records of tfds spoken_digit, sorted."""
+    try:
+        import tensorflow_datasets as tfds
+
+        dataset, info = tfds.load(
+            TFDS_NAME,
+            split="train",
+            data_dir=tfds_dir,
+            download=download,
+            with_info=True,
+        )
+        rate = info.features["audio"].sample_rate
+        examples = list(tfds.as_numpy(dataset))
+    except Exception as e:  # Any tfds failure means the data is not available.
+        raise DataNotFoundError(
+            f"Could not load FSDD through tensorflow_datasets {TFDS_NAME!r} (data "
+            f"folder {tfds_dir}, download={download}): {type(e).__name__}: {e}\n"
+            f"{_how_to_provide()}"
+        ) from e
+    if rate != SAMPLE_RATE:
+        raise ValueError(
+            f"tensorflow_datasets {TFDS_NAME!r} has sample rate {rate} Hz; expected "
+            f"{SAMPLE_RATE} Hz."
+        )
+    records = []
+    for example in examples:
+        file_name = example["audio/filename"]
+        if isinstance(file_name, bytes):
+            file_name = file_name.decode("utf-8", errors="replace")
+        file_name = os.path.basename(str(file_name))
+        where = f"{file_name} (tensorflow_datasets {TFDS_NAME!r})"
+        digit, speaker, index = parse_file_name(file_name, where=where)
+        label = int(example["label"])
+        if label != digit:
+            raise ValueError(
+                f"Bad FSDD recording {where}: label {label} but the file name says "
+                f"digit {digit}."
+            )
+        wave = _pcm_to_float(example["audio"], where)
+        wave.flags.writeable = False
+        records.append((speaker, digit, index, wave))
+    if not records:
+        raise DataNotFoundError(
+            f"tensorflow_datasets {TFDS_NAME!r} in {tfds_dir} holds no examples.\n"
+            f"{_how_to_provide()}"
+        )
+    records.sort(key=lambda r: r[:3])
+    return tuple(records)
+
+
+# ----------------------------------------------------------------------------
+# Sources
+# ----------------------------------------------------------------------------
+
+
+def _records(base, data_dir, source):
+    """Chooses the source and returns the sorted records of the base split."""
+    if source in ("local", None):
+        path, where = _resolve_data_dir(data_dir)
+        if path is not None:
+            return _local_records(_find_folder(path, where), base), "local"
+        if source == "local":
+            raise DataNotFoundError(
+                f'source="local" needs a data folder, but data_dir is None and '
+                f"{DATA_DIR_ENV} is not set.\n{_how_to_provide()}"
+            )
+    # source == "tfds", or auto without a local folder.
+    tfds_dir = _tfds_data_dir()
+    if _network_available():
+        download = True
+    elif _tfds_prepared(tfds_dir):
+        download = False
+    else:
+        local = (
+            ""
+            if source == "tfds"
+            else f"no local data folder ({DATA_DIR_ENV} is not set and data_dir is "
+            "None), "
+        )
+        raise DataNotFoundError(
+            f"FSDD is not available: {local}no network to download it with "
+            f"tensorflow_datasets, and no prepared tensorflow_datasets copy in "
+            f"{tfds_dir}.\n{_how_to_provide()}"
+        )
+    records = [r for r in _tfds_records(tfds_dir, download) if _is_test(r[2]) == (base == "test")]
+    if not records:
+        raise DataNotFoundError(
+            f"tensorflow_datasets {TFDS_NAME!r} in {tfds_dir} holds no recordings "
+            f"of the {base} split.\n{_how_to_provide()}"
+        )
+    return records, "tfds"
+
+
+# ----------------------------------------------------------------------------
+# Public API
+# ----------------------------------------------------------------------------
+
+
+def load_arrays(name="fsdd", split="train", data_dir=None, source=None):
+    """Loads FSDD recordings as numpy arrays.
+
+    Args:
+        name: ``"fsdd"``.
+        split: ``"train"`` (indices 5-49 of each speaker and digit, 2,700
+            recordings), ``"test"`` (indices 0-4, 300 recordings) or a slice
+            such as ``"train[:100]"`` or ``"test[-20:]"`` (Python slice
+            semantics on the recording order).
+        data_dir: a folder holding ``fsdd/recordings/`` (or ``recordings/``,
+            or the WAV files themselves). Defaults to the ``KGEN_DATA_DIR``
+            environment variable. Only read, never written.
+        source: ``"local"``, ``"tfds"`` or ``None`` (auto: local if
+            ``data_dir`` or ``KGEN_DATA_DIR`` is set, otherwise
+            tensorflow_datasets, otherwise ``DataNotFoundError``).
+
+    Returns:
+        ``(waves, digits, speakers)``: a list of 1-D ``float32`` waveforms in
+        ``[-1, 1]`` (8 kHz), ``int64`` digits ``(N,)`` in 0..9 and ``int64``
+        speaker indices ``(N,)`` into ``FSDD_SPEAKERS``; ordered by speaker,
+        digit, index. All are fresh copies.
+
+    Raises:
+        ValueError: for an unknown ``name``, ``split`` or ``source``, a slice
+            that selects nothing, or a bad file (naming it and what is wrong).
+        DataNotFoundError: when the data cannot be found (naming where it
+            looked and how to provide it).
+    """
+    _check_name(name)
+    base, index = parse_split(split)
+    _check_source(source)
+    if data_dir is not None and source == "tfds":
+        raise ValueError(
+            f'data_dir={str(data_dir)!r} is only used with source="local" or None, '
+            f"not source={source!r}."
+        )
+    records, kind = _records(base, data_dir, source)
+    selected = records[index]
+    if not selected:
+        raise ValueError(
+            f"split={split!r} selects no recordings (the {base} split of source "
+            f"{kind!r} holds {len(records)})."
+        )
+    waves = [np.array(r[3], dtype=np.float32) for r in selected]
+    digits = np.array([r[1] for r in selected], dtype=np.int64)
+    speakers = np.array([r[0] for r in selected], dtype=np.int64)
+    return waves, digits, speakers
+
+
+def load(
+    name="fsdd",
+    split="train",
+    batch_size=8,
+    segment_length=None,
+    random_crop=None,
+    with_labels=False,
+    label="digit",
+    shuffle=None,
+    seed=0,
+    drop_remainder=False,
+    data_dir=None,
+    source=None,
+    quantization_channels=256,
+):
+    """Loads FSDD as a batched, prefetched, deterministic ``tf.data.Dataset``.
+
+    Elements are ``(x, tokens, weights)``, ready for ``model.fit(dataset)`` as
+    ``(x, y, sample_weight)`` on every Keras backend:
+
+    - ``tokens``: ``int32 (B, T)`` mu-law codes (``kgen.audio.mu_law_encode``,
+      ``quantization_channels`` codes) of the samples;
+    - ``weights``: ``float32 (B, T)``, 1 on real samples and 0 on padding;
+      padding holds the code of 0.0 (``quantization_channels // 2``);
+    - ``x``: ``tokens``, or with ``with_labels=True`` a dict
+      ``{"tokens": tokens, "labels": int32 (B,)}``.
+
+    What a row holds depends on ``segment_length`` and ``random_crop``:
+
+    - ``segment_length=None``: one whole recording, right-padded to the
+      longest in the batch.
+    - ``segment_length=L``, ``random_crop=True``: one random crop of length
+      ``L`` of every recording per epoch (seeded by ``seed``, new in every
+      epoch, reproducible); a recording shorter than ``L`` is whole and
+      right-padded.
+    - ``segment_length=L``, ``random_crop=False``: every recording cut into
+      consecutive non-overlapping chunks of length ``L`` that cover each sample
+      exactly once; a recording's last chunk is right-padded.
+
+    Args:
+        name: ``"fsdd"``.
+        split: ``"train"``, ``"test"`` or a slice such as ``"test[:20]"``.
+        batch_size: a positive integer.
+        segment_length: ``None`` (whole recordings) or a positive integer.
+        random_crop: whether to crop at random (needs ``segment_length``).
+            Defaults to True for train splits with a ``segment_length``, False
+            otherwise.
+        with_labels: whether ``x`` is a dict with tokens and labels.
+        label: the labels with ``with_labels=True``: ``"digit"`` (0..9) or
+            ``"speaker"`` (an index into ``FSDD_SPEAKERS``).
+        shuffle: whether to shuffle the rows (seeded, reshuffled every epoch).
+            Defaults to True for train splits, False otherwise.
+        seed: a non-negative integer seeding the shuffle and the crops.
+        drop_remainder: whether to drop the last partial batch.
+        data_dir: see ``load_arrays``.
+        source: see ``load_arrays``.
+        quantization_channels: the number of mu-law codes, 2..65536.
+
+    Returns:
+        A ``tf.data.Dataset``.
+
+    Raises:
+        ValueError: for an invalid argument (named in the message) or a bad
+            data file.
+        DataNotFoundError: when the data cannot be found.
+    """
+    _check_name(name)
+    base, _ = parse_split(split)
+    is_train = base == "train"
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    if segment_length is not None:
+        segment_length = _check_int(segment_length, "segment_length", 1)
+    random_crop = _check_bool(random_crop, "random_crop", allow_none=True)
+    if random_crop and segment_length is None:
+        raise ValueError(
+            "random_crop=True needs a segment_length (the crop length); pass "
+            "segment_length=<samples> or leave random_crop None."
+        )
+    with_labels = _check_bool(with_labels, "with_labels")
+    if not isinstance(label, str) or label not in LABELS:
+        raise ValueError(
+            f"Unknown label={label!r}. Expected one of: "
+            f"{', '.join(repr(x) for x in LABELS)}."
+        )
+    shuffle = _check_bool(shuffle, "shuffle", allow_none=True)
+    seed = _check_int(seed, "seed", 0)
+    drop_remainder = _check_bool(drop_remainder, "drop_remainder")
+    _check_source(source)
+    quantization_channels = _check_int(
+        quantization_channels, "quantization_channels", 2, _MAX_QUANTIZATION_CHANNELS
+    )
+    if random_crop is None:
+        random_crop = is_train and segment_length is not None
+    if shuffle is None:
+        shuffle = is_train
+
+    waves, digits, speakers = load_arrays(name, split, data_dir=data_dir, source=source)
+    labels = (digits if label == "digit" else speakers).astype(np.int32)
+    lengths = np.array([w.shape[0] for w in waves], dtype=np.int64)
+    codes = mu_law_encode(np.concatenate(waves), quantization_channels)
+    pad = int(mu_law_encode(np.zeros(1, np.float32), quantization_channels)[0])
+
+    import tensorflow as tf
+
+    if segment_length is not None and not random_crop:
+        dataset = _chunk_dataset(tf, codes, lengths, labels, segment_length, pad)
+    else:
+        ragged = tf.RaggedTensor.from_row_lengths(codes, lengths)
+        dataset = tf.data.Dataset.from_tensor_slices((ragged, labels))
+    if shuffle:
+        dataset = dataset.shuffle(
+            int(dataset.cardinality()), seed=seed, reshuffle_each_iteration=True
+        )
+
+    if segment_length is None:
+        dataset = dataset.map(
+            lambda c, y: (c, tf.ones_like(c, dtype=tf.float32), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        dataset = dataset.padded_batch(
+            batch_size,
+            padded_shapes=([None], [None], []),
+            padding_values=(
+                tf.constant(pad, tf.int32),
+                tf.constant(0.0, tf.float32),
+                tf.constant(0, tf.int32),
+            ),
+            drop_remainder=drop_remainder,
+        )
+    elif random_crop:
+        crop_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip((dataset, crop_seeds))
+        length = segment_length
+
+        def crop(element, crop_seed):
+            c, y = element
+            n = tf.shape(c)[0]
+            start = tf.random.stateless_uniform(
+                [],
+                seed=tf.stack([crop_seed, tf.constant(seed, tf.int64)]),
+                minval=0,
+                maxval=tf.maximum(n - length, 0) + 1,
+                dtype=tf.int32,
+            )
+            piece = c[start : start + length]
+            m = tf.shape(piece)[0]
+            tokens = tf.pad(piece, [[0, length - m]], constant_values=pad)
+            weights = tf.pad(tf.ones([m], tf.float32), [[0, length - m]])
+            tokens = tf.ensure_shape(tokens, [length])
+            weights = tf.ensure_shape(weights, [length])
+            return tokens, weights, y
+
+        dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    else:
+        length = segment_length
+
+        def add_weights(tokens, m, y):
+            weights = tf.cast(tf.range(length) < m[:, None], tf.float32)
+            return tokens, weights, y
+
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        dataset = dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE)
+
+    if with_labels:
+
+        def finish(tokens, weights, y):
+            return {"tokens": tokens, "labels": y}, tokens, weights
+
+    else:
+
+        def finish(tokens, weights, y):
+            return tokens, tokens, weights
+
+    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = True
+    dataset = dataset.with_options(options)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _chunk_dataset(tf, codes, lengths, labels, length, pad):
+    """Consecutive non-overlapping chunks of every recording, the last one padded."""
+    counts = -(-lengths // length)  # ceil
+    tokens = np.full((int(counts.sum()), length), pad, dtype=np.int32)
+    valid = np.empty(tokens.shape[0], dtype=np.int32)
+    row = offset = 0
+    for n, k in zip(lengths.tolist(), counts.tolist()):
+        flat = tokens[row : row + k].reshape(-1)
+        flat[:n] = codes[offset : offset + n]
+        valid[row : row + k] = length
+        valid[row + k - 1] = n - (k - 1) * length
+        row += k
+        offset += n
+    chunk_labels = np.repeat(labels, counts)
+    return tf.data.Dataset.from_tensor_slices((tokens, valid, chunk_labels))

@@ -1,0 +1,311 @@
+"""Character-level text corpora: Tiny Shakespeare.
+
+Tiny Shakespeare (``"tinyshakespeare"``) is 1,115,394 characters of plays, read
+from ``<data_dir>/tinyshakespeare/input.txt`` (or ``<data_dir>/input.txt``);
+``data_dir`` defaults to the ``KGEN_DATA_DIR`` environment variable and is only
+ever read. The ``"train"`` split is the first 90% of the characters
+(``len(text) * 9 // 10``), ``"test"`` the last 10%, held out. A slice such as
+``"test[:5000]"`` takes characters of a split.
+
+Text becomes byte ids (vocabulary 256) with
+``keras_hub.tokenizers.ByteTokenizer`` (UTF-8 bytes, no lowercasing); Tiny
+Shakespeare is ASCII, so one character is one byte.
+"""
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from kgen.data.mnist import DATA_DIR_ENV, DataNotFoundError, _resolve_data_dir, parse_split
+
+NAMES = ("tinyshakespeare",)
+FILES = {"tinyshakespeare": ("tinyshakespeare", "input.txt")}
+TRAIN_FRACTION_TENTHS = 9  # train is the first 9/10 of the characters
+VOCABULARY_SIZE = 256
+PAD_ID = 0  # the byte id of padding (always with weight 0)
+
+
+def _how_to_provide(name):
+    folder, file_name = FILES[name]
+    return (
+        f"Provide {name} in one of these ways:\n"
+        f"  - set the environment variable {DATA_DIR_ENV} to a folder containing "
+        f"{folder}/{file_name}, e.g. {DATA_DIR_ENV}=../shared/data;\n"
+        f"  - or pass data_dir=<that folder> to kgen.data.load / kgen.data.load_text."
+    )
+
+
+def _check_name(name):
+    if not isinstance(name, str) or name not in NAMES:
+        raise ValueError(
+            f"Unknown data set name={name!r} for the text loader. Expected one of: "
+            f"{', '.join(NAMES)}."
+        )
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_bool(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        expected = "True, False or None" if allow_none else "True or False"
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return bool(value)
+
+
+def _find_file(name, data_dir, where):
+    folder, file_name = FILES[name]
+    candidates = (data_dir / folder / file_name, data_dir / file_name)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    if not data_dir.is_dir():
+        reason = (
+            f"the data folder {data_dir} (from the {where}) does not exist or is "
+            "not a folder"
+        )
+    else:
+        looked = ", ".join(str(c) for c in candidates)
+        reason = f"looked for {looked} (data folder from the {where})"
+    raise DataNotFoundError(
+        f"{name} text file {file_name} not found: {reason}.\n{_how_to_provide(name)}"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _read_text(path_str, mtime_ns, size):
+    # mtime_ns and size are part of the cache key so a changed file is re-read.
+    del mtime_ns, size
+    raw = Path(path_str).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"Bad text file {path_str}: not valid UTF-8 ({e})."
+        ) from e
+    if "\x00" in text:
+        raise ValueError(
+            f"Bad text file {path_str}: it holds NUL characters; expected plain text."
+        )
+    if len(text) < 10:
+        raise ValueError(
+            f"Bad text file {path_str}: {len(text)} characters; expected a corpus of "
+            "at least 10 characters to split 90/10."
+        )
+    return text
+
+
+def load_text(name="tinyshakespeare", split="train", data_dir=None):
+    """Loads a split of a text corpus as a string.
+
+    Args:
+        name: ``"tinyshakespeare"``.
+        split: ``"train"`` (the first 90% of the characters), ``"test"`` (the
+            last 10%) or a slice of their characters such as ``"test[:1000]"``.
+        data_dir: a folder holding ``tinyshakespeare/input.txt`` (or
+            ``input.txt``). Defaults to the ``KGEN_DATA_DIR`` environment
+            variable. Only read, never written.
+
+    Returns:
+        The text of the split (``str``).
+
+    Raises:
+        ValueError: for an unknown ``name`` or ``split``, a slice that selects
+            nothing, or a bad file (naming it).
+        DataNotFoundError: when the file cannot be found (naming where it
+            looked and how to provide it).
+    """
+    _check_name(name)
+    base, index = parse_split(split)
+    path, where = _resolve_data_dir(data_dir)
+    if path is None:
+        raise DataNotFoundError(
+            f"{name} needs a data folder, but data_dir is None and {DATA_DIR_ENV} is "
+            f"not set.\n{_how_to_provide(name)}"
+        )
+    file = _find_file(name, path, where)
+    stat = file.stat()
+    text = _read_text(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+    cut = len(text) * TRAIN_FRACTION_TENTHS // 10
+    base_text = text[:cut] if base == "train" else text[cut:]
+    selected = base_text[index]
+    if not selected:
+        raise ValueError(
+            f"split={split!r} selects no characters (the {base} split of {name} "
+            f"holds {len(base_text)})."
+        )
+    return selected
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    import keras_hub
+
+    return keras_hub.tokenizers.ByteTokenizer(lowercase=False)
+
+
+def tokenize(text):
+    """UTF-8 byte ids of ``text`` (``int32``, shape ``(len(bytes),)``) via ByteTokenizer."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}.")
+    return np.asarray(_tokenizer()(text), dtype=np.int32).reshape(-1)
+
+
+def load_arrays(name="tinyshakespeare", split="train", data_dir=None):
+    """The byte ids of a split as one ``int32`` array (see ``load_text``)."""
+    return tokenize(load_text(name, split, data_dir=data_dir))
+
+
+def evaluation_windows(tokens, sequence_length):
+    """Overlapping windows that score every token exactly once.
+
+    Windows of ``sequence_length`` start every ``sequence_length // 2``
+    tokens. The first window scores all its positions; each later one only the
+    positions the previous window did not cover (its last ``sequence_length //
+    2`` positions), so every scored token after the first window has at least
+    ``sequence_length - sequence_length // 2`` tokens of context. The last
+    window is right-padded with ``PAD_ID`` and weight 0.
+
+    Args:
+        tokens: a 1-D integer array of ``n >= 1`` token ids.
+        sequence_length: an integer >= 2.
+
+    Returns:
+        ``(windows, weights)``: ``int32 (W, sequence_length)`` and ``float32
+        (W, sequence_length)`` whose weights sum to ``n``.
+    """
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1 or tokens.shape[0] == 0 or not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(
+            f"tokens must be a non-empty 1-D integer array, got shape {tokens.shape} "
+            f"and dtype {tokens.dtype}."
+        )
+    length = _check_int(sequence_length, "sequence_length", 2)
+    n = tokens.shape[0]
+    stride = length // 2
+    count = 1 + -(-max(n - length, 0) // stride)
+    starts = np.arange(count, dtype=np.int64) * stride
+    positions = starts[:, None] + np.arange(length)[None, :]
+    real = positions < n
+    windows = np.where(real, tokens[np.minimum(positions, n - 1)], PAD_ID).astype(np.int32)
+    new = np.ones((count, length), dtype=bool)
+    new[1:, : length - stride] = False
+    weights = (real & new).astype(np.float32)
+    return windows, weights
+
+
+def load(
+    name="tinyshakespeare",
+    split="train",
+    batch_size=32,
+    sequence_length=256,
+    shuffle=None,
+    seed=0,
+    drop_remainder=False,
+    data_dir=None,
+):
+    """Loads a text corpus as a batched, prefetched, deterministic ``tf.data.Dataset``.
+
+    Elements are ``(tokens, tokens, weights)`` (``x``, ``y`` and
+    ``sample_weight`` for ``model.fit``): ``int32 (B, sequence_length)`` byte
+    ids (``keras_hub.tokenizers.ByteTokenizer``, vocabulary 256) and
+    ``float32 (B, sequence_length)`` weights.
+
+    - Train splits: every epoch ``n // sequence_length`` windows (``n`` the
+      number of bytes of the split) at random start offsets, seeded by
+      ``seed``, new in every epoch and reproducible; all weights 1.
+    - Other splits: the windows of ``evaluation_windows``: stride
+      ``sequence_length // 2``, weights 1 only on positions not scored by the
+      previous window, so every byte is scored exactly once (the weights sum
+      to ``n``) and, after the first window, with at least half a window of
+      context; the last window is right-padded with weight 0.
+
+    Args:
+        name: ``"tinyshakespeare"``.
+        split: ``"train"``, ``"test"`` or a slice of characters such as
+            ``"test[:5000]"``.
+        batch_size: a positive integer.
+        sequence_length: the window length, an integer >= 2 (for train splits
+            at most the length of the split).
+        shuffle: whether to shuffle the order of the windows (seeded,
+            reshuffled every epoch). Defaults to True for train splits, False
+            otherwise. With ``shuffle=False`` the random train windows of an
+            epoch come in the order of their start offsets.
+        seed: a non-negative integer seeding the windows and the shuffle.
+        drop_remainder: whether to drop the last partial batch.
+        data_dir: see ``load_text``.
+
+    Returns:
+        A ``tf.data.Dataset``.
+
+    Raises:
+        ValueError: for an invalid argument (named in the message) or a bad
+            data file.
+        DataNotFoundError: when the data cannot be found.
+    """
+    _check_name(name)
+    base, _ = parse_split(split)
+    is_train = base == "train"
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    length = _check_int(sequence_length, "sequence_length", 2)
+    shuffle = _check_bool(shuffle, "shuffle", allow_none=True)
+    seed = _check_int(seed, "seed", 0)
+    drop_remainder = _check_bool(drop_remainder, "drop_remainder")
+    if shuffle is None:
+        shuffle = is_train
+
+    tokens = load_arrays(name, split, data_dir=data_dir)
+    n = tokens.shape[0]
+
+    import tensorflow as tf
+
+    if is_train:
+        count = n // length
+        if count == 0:
+            raise ValueError(
+                f"sequence_length={length} is longer than split={split!r} ({n} "
+                "bytes); pass a shorter sequence_length or a larger split."
+            )
+        all_tokens = tf.constant(tokens, dtype=tf.int32)
+        epoch_seeds = tf.data.Dataset.random(
+            seed=seed, rerandomize_each_iteration=True
+        ).take(1)
+
+        def offsets(epoch_seed):
+            starts = tf.random.stateless_uniform(
+                [count],
+                seed=tf.stack([epoch_seed, tf.constant(seed, tf.int64)]),
+                minval=0,
+                maxval=n - length + 1,
+                dtype=tf.int64,
+            )
+            return starts if shuffle else tf.sort(starts)
+
+        def window(start):
+            piece = tf.ensure_shape(tf.slice(all_tokens, [start], [length]), [length])
+            return piece, tf.ones([length], tf.float32)
+
+        dataset = epoch_seeds.map(offsets).unbatch()
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+        dataset = dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        windows, weights = evaluation_windows(tokens, length)
+        dataset = tf.data.Dataset.from_tensor_slices((windows, weights))
+        if shuffle:
+            dataset = dataset.shuffle(
+                windows.shape[0], seed=seed, reshuffle_each_iteration=True
+            )
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(
+        lambda t, w: (t, t, w), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    options = tf.data.Options()
+    options.deterministic = True
+    dataset = dataset.with_options(options)
+    return dataset.prefetch(tf.data.AUTOTUNE)

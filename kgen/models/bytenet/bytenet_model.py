@@ -1,0 +1,192 @@
+"""The ByteNet decoder (Kalchbrenner et al., 2016, "Neural Machine Translation in Linear Time") as a byte-level
+language model, and `generate_byte_text`, text generation from a prompt shared with the LSTM baseline."""
+
+import functools
+
+import keras
+import numpy as np
+from keras import layers
+
+from kgen.layers.bytenet_block import ByteNetResidualBlock
+from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
+from kgen.models.base import check_model_kwargs
+from kgen.models.sequence_base import AutoregressiveSequenceModel
+from kgen.validation import check_int
+
+
+def bytenet_dilations(num_layers, dilation_cycle):
+    """Dilations 1, 2, 4, ..., 2 ** (dilation_cycle - 1), repeated to `num_layers` layers (1..16 for a cycle of 5)."""
+    return [2 ** (i % dilation_cycle) for i in range(num_layers)]
+
+
+@functools.lru_cache(maxsize=1)
+def byte_tokenizer():
+    """keras-nlp's (keras_hub's) `ByteTokenizer(lowercase=False)`: UTF-8 bytes as ids 0..255; detokenizing
+    replaces invalid UTF-8 with U+FFFD (errors="replace")."""
+    import keras_hub
+
+    return keras_hub.tokenizers.ByteTokenizer(lowercase=False, errors="replace")
+
+
+def generate_byte_text(model, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
+    """Continue text prompts with a byte-level `AutoregressiveSequenceModel` (256 levels); see
+    `ByteNet.generate_text`."""
+    owner = f"{type(model).__name__}.generate_text"
+    if model.num_levels != 256:
+        raise ValueError(f"{owner}: needs a byte model (num_levels=256), this one has num_levels={model.num_levels}.")
+    if model.conditional or model.locally_conditioned:
+        raise ValueError(f"{owner}: supports unconditional models only.")
+    single = isinstance(prompt, str)
+    if single:
+        prompts = [prompt]
+    elif isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt):
+        prompts = list(prompt)
+    else:
+        raise ValueError(f"{owner}: `prompt` must be a str or a non-empty list of str, got {prompt!r}.")
+    length = check_int(length, "length", owner=owner)
+    if num_samples is not None:
+        if not single:
+            raise ValueError(f"{owner}: `num_samples` applies to a single str `prompt`; got a list of prompts.")
+        num_samples = check_int(num_samples, "num_samples", owner=owner)
+    count = num_samples or 1
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31 - count - len(prompts)
+    ):
+        raise ValueError(f"{owner}: `seed` must be None or an int in [0, 2**31 - {count + len(prompts)}), got {seed!r}.")
+    # Checked here so a bad value fails before any generation starts.
+    from kgen.samplers.sequence import resolve_sampler
+
+    resolve_sampler(sampler)
+    if method is not None and method not in model.sampling_methods:
+        raise ValueError(
+            f"{owner}: `method` must be one of {', '.join(map(repr, model.sampling_methods))}, got {method!r}."
+        )
+
+    tokenizer = byte_tokenizer()
+    texts = []
+    for i, text in enumerate(prompts):
+        ids = np.asarray(tokenizer(text), dtype="int32").reshape(-1)
+        tokens = model.sample(
+            count,
+            len(ids) + length,
+            seed=None if seed is None else int(seed) + i,
+            prompt=ids if len(ids) else None,
+            sampler=sampler,
+            method=method,
+        )
+        texts.extend(str(tokenizer.detokenize(row.tolist())) for row in tokens)
+    if single and num_samples is None:
+        return texts[0]
+    return texts
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class ByteNet(AutoregressiveSequenceModel):
+    """The ByteNet decoder: residual blocks of masked dilated 1-D convolutions over bytes, a byte-level language
+    model that runs in time linear in the length.
+
+    Architecture (paper section 3 and Figure 3, left): each byte (0..255, from keras-nlp's `ByteTokenizer`) is
+    embedded in `hidden_dim` = 2d channels and goes through a type-A causal convolution (kernel `kernel_size`,
+    dilation 1), so step t sees bytes before t only; then `num_layers` `ByteNetResidualBlock`s (LN -> ReLU -> 1x1
+    to d -> LN -> ReLU -> masked 1 x k convolution -> LN -> ReLU -> 1x1 to 2d, plus the input) with dilations 1, 2,
+    4, ..., 2 ** (dilation_cycle - 1) repeated (1, 2, 4, 8, 16 in the paper); then LN -> ReLU -> 1x1 to
+    `num_levels` float32 logits (a categorical over the next byte).
+
+    The kernel size defaults to 3, the paper's masked kernel for character-level language modelling (its Hutter
+    Prize decoder: 30 blocks in six cycles of 1..16, d = 512: the defaults here). Generation is fast by default: the
+    generator (`fast_generator`, kgen/models/bytenet/sampler.py) keeps one queue of (k - 1) x dilation inputs per
+    masked convolution and computes one step per layer per byte, with exactly the tokens of the naive loop.
+
+    Args:
+        num_levels: int, vocabulary (256 bytes).
+        hidden_dim: int 2d, the width of the residual stream (the blocks' bottleneck is hidden_dim // 2).
+        num_layers: int, residual blocks.
+        dilation_cycle: int, dilations 1 .. 2 ** (dilation_cycle - 1) repeat every `dilation_cycle` blocks.
+        kernel_size: int k, taps of the input convolution and of every masked convolution (>= 2).
+        **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
+
+    Example:
+    >>> model = ByteNet(hidden_dim=256, num_layers=15)
+    >>> model.receptive_field
+    189
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(kgen.data.load("tinyshakespeare", "train", sequence_length=256), epochs=1)
+    >>> model.generate_text("ROMEO:", 100, sampler="top_p", seed=0)
+    """
+
+    def __init__(self, num_levels=256, hidden_dim=1024, num_layers=30, dilation_cycle=5, kernel_size=3, **kwargs):
+        owner = "ByteNet"
+        check_model_kwargs(kwargs, owner)
+        num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
+        hidden_dim = check_int(hidden_dim, "hidden_dim", minimum=2, owner=owner)
+        num_layers = check_int(num_layers, "num_layers", owner=owner)
+        dilation_cycle = check_int(dilation_cycle, "dilation_cycle", owner=owner)
+        kernel_size = check_int(kernel_size, "kernel_size", minimum=2, owner=owner)
+
+        # === Functional model ===
+        tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+        x = layers.Embedding(num_levels, hidden_dim, name="embedding")(tokens)
+        x = DilatedCausalConv1D(hidden_dim, kernel_size, 1, mask_type="A", name="input_conv")(x)
+        for i, dilation in enumerate(bytenet_dilations(num_layers, dilation_cycle)):
+            x = ByteNetResidualBlock(
+                hidden_dim, hidden_dim // 2, kernel_size=kernel_size, dilation_rate=dilation, name=f"block{i}"
+            )(x)
+        x = layers.LayerNormalization(name="output_norm")(x)
+        x = layers.ReLU(name="output_relu")(x)
+        logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
+        super().__init__(inputs=tokens, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.dilation_cycle = dilation_cycle
+        self.kernel_size = kernel_size
+        self.dilations = bytenet_dilations(num_layers, dilation_cycle)
+        self._setup_sequence(num_levels)
+
+    @property
+    def receptive_field(self):
+        """Earlier bytes that reach a prediction: (k - 1) (1 + sum of dilations) + 1 (the type-A input layer
+        reads steps t - k .. t - 1, each block adds (k - 1) d). 189 for k = 3 and 15 blocks (1..16 three times)."""
+        return (self.kernel_size - 1) * (1 + sum(self.dilations)) + 1
+
+    def fast_generator(self):
+        from kgen.models.bytenet.sampler import ByteNetGenerator
+
+        return ByteNetGenerator(self)
+
+    def generate_text(self, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
+        """Continue a text prompt byte by byte.
+
+        The prompt is tokenized with keras-nlp's `ByteTokenizer(lowercase=False)` (UTF-8 bytes), continued with
+        `sample` and detokenized; byte sequences that are not valid UTF-8 become U+FFFD, so the result always
+        starts with the prompt.
+
+        Args:
+            prompt: a str (may be empty), or a list of str (each continued on its own, with seed + i).
+            length: int >= 1, bytes to generate after the prompt.
+            sampler: "top_k" (keras-nlp's TopKSampler, k=5), "top_p", "greedy", "random", or a
+                `keras_hub.samplers.Sampler` instance such as `TopPSampler(p=0.9, temperature=0.8)`.
+            seed: int or None; the same int gives the same text with either method.
+            method: "fast" (default) or "naive", as in `sample`.
+            num_samples: None (return one str) or an int n (return n continuations of a str prompt).
+
+        Returns:
+            A str, or a list of str for a list of prompts or an int `num_samples`.
+        """
+        return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_levels": self.num_levels,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "dilation_cycle": self.dilation_cycle,
+            "kernel_size": self.kernel_size,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,126 @@
+"""An LSTM byte-level language model: the recurrent baseline the ByteNet decoder is compared with."""
+
+import math
+
+import keras
+from keras import layers, ops
+
+from kgen.models.base import check_model_kwargs
+from kgen.models.sequence_base import AutoregressiveSequenceModel
+from kgen.validation import check_int
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class LSTMLanguageModel(AutoregressiveSequenceModel):
+    """A stack of `keras.layers.LSTM`s over embedded tokens, predicting each token from the ones before it.
+
+    Architecture: tokens (batch, time) -> `Embedding(num_levels, embedding_dim)` -> shifted right by one step
+    (`ZeroPadding1D((1, 0))` then `Cropping1D((0, 1))`: step t sees the embedding of token t - 1, a zero vector at
+    step 0) -> `num_layers` x `LSTM(units, return_sequences=True)` -> `Dense(num_levels)` float32 logits.
+
+    Every earlier token reaches a prediction (the `receptive_field` is unbounded). Generation is fast by default:
+    the generator carries each layer's (h, c) state and runs the layers' own `LSTMCell`s one step per token, with
+    exactly the tokens of the naive loop (which re-runs the whole sequence for every token).
+
+    Args:
+        num_levels: int, vocabulary (256 bytes).
+        units: int, LSTM units per layer.
+        num_layers: int, stacked LSTM layers.
+        embedding_dim: int, width of the token embedding (default `units`).
+        **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
+
+    Example:
+    >>> model = LSTMLanguageModel(units=340, num_layers=2)
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(kgen.data.load("tinyshakespeare", "train", sequence_length=256), epochs=1)
+    >>> model.generate_text("ROMEO:", 100, sampler="top_k", seed=0)
+
+    Reference: Graves, 2013, "Generating Sequences With Recurrent Neural Networks" (character-level LSTM language
+    models); Hochreiter & Schmidhuber, 1997, "Long Short-Term Memory".
+    """
+
+    def __init__(self, num_levels=256, units=512, num_layers=2, embedding_dim=None, **kwargs):
+        owner = "LSTMLanguageModel"
+        check_model_kwargs(kwargs, owner)
+        num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
+        units = check_int(units, "units", owner=owner)
+        num_layers = check_int(num_layers, "num_layers", owner=owner)
+        embedding_dim = units if embedding_dim is None else check_int(embedding_dim, "embedding_dim", owner=owner)
+
+        # === Functional model ===
+        tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+        x = layers.Embedding(num_levels, embedding_dim, name="embedding")(tokens)
+        x = layers.ZeroPadding1D((1, 0), name="shift_pad")(x)  # step t reads token t - 1 ...
+        x = layers.Cropping1D((0, 1), name="shift_crop")(x)  # ... and the sequence keeps its length
+        for i in range(num_layers):
+            x = layers.LSTM(units, return_sequences=True, name=f"lstm{i}")(x)
+        logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
+        super().__init__(inputs=tokens, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.units = units
+        self.num_layers = num_layers
+        self.embedding_dim = embedding_dim
+        self._setup_sequence(num_levels)
+
+    @property
+    def receptive_field(self):
+        """Unbounded: every earlier token reaches a prediction through the recurrent state. `math.inf`, so a
+        causality check expects every t - s >= 1 (pass it an explicit length) and nothing can use it as a size."""
+        return math.inf
+
+    def fast_generator(self):
+        return LSTMGenerator(self)
+
+    def generate_text(self, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
+        """Continue a text prompt byte by byte: see `kgen.models.ByteNet.generate_text` (same arguments)."""
+        from kgen.models.bytenet.bytenet_model import generate_byte_text
+
+        return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_levels": self.num_levels,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "embedding_dim": self.embedding_dim,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class LSTMGenerator:
+    """Step-by-step generation for `LSTMLanguageModel`: the cache is the (h, c) state of every layer, and a step
+    runs each layer's own `LSTMCell` (its trained weights) on one time step.
+
+    `init(batch, labels, features) -> cache` and `step(previous_token, index, cache) -> (logits, cache)`; the state
+    is 2 x num_layers x units floats per sequence, whatever the length generated.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.embedding = model.get_layer("embedding")
+        self.cells = [model.get_layer(f"lstm{i}").cell for i in range(model.num_layers)]
+        self.logits = model.get_layer("logits")
+
+    def init(self, batch, labels=None, features=None):
+        units = self.model.units
+        return tuple((ops.zeros((batch, units)), ops.zeros((batch, units))) for _ in self.cells)
+
+    def step(self, previous, index, cache):
+        # Step `index` reads token index - 1 (a zero vector at step 0, as the shift in the graph).
+        valid = ops.cast(index > 0, "float32")
+        x = ops.cast(self.embedding(previous), "float32") * valid
+        states = []
+        for cell, (h, c) in zip(self.cells, cache):
+            x, (h, c) = cell(x, [h, c], training=False)
+            states.append((h, c))
+        return self.logits(x), tuple(states)
+
+    def state_bytes(self, batch):
+        """Bytes of the (h, c) states for `batch` sequences (float32)."""
+        return 4 * batch * 2 * self.model.num_layers * self.model.units

@@ -1,0 +1,278 @@
+"""The shared base of kgen's autoregressive sequence models (WaveNet, ByteNet): loss, log_prob, sample, checks."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from kgen.distributions import LN2
+from kgen.models.base import check_labels
+from kgen.validation import check_int
+
+
+class AutoregressiveSequenceModel(keras.Model):
+    """Base of the token-by-token sequence models (a functional subclass: the subclass builds the graph).
+
+    The subclass's graph maps int tokens (batch, time) in 0..num_levels-1 (and, when conditional, `labels`
+    (batch,) and/or local `features` (batch, time // upsample, channels)) to logits (batch, time, num_levels) whose
+    step t depends only on the tokens before t. This base adds:
+
+    - the training loss: cross-entropy in nats per token, averaged over the positions whose weight is nonzero (data
+      sets yield `(x, tokens, weights)`, and keras passes the weights as `sample_weight`), so `compile(optimizer=...)`
+      needs no loss;
+    - the metrics `nats_per_token` and `bits_per_token` (bits per audio sample, bits per character for bytes);
+    - `log_prob(tokens)`: per-sequence log-probability in nats;
+    - `sample(n, length, ...)`: generation with a keras-nlp sampler, "fast" (per-layer queues) or "naive";
+    - `receptive_field`: how many earlier tokens reach a prediction, which the causality test checks;
+    - input validation with errors that name the argument.
+    """
+
+    #: Sampling methods; the first is the default of `sample`.
+    sampling_methods = ("fast", "naive")
+
+    def _setup_sequence(self, num_levels, num_classes=None, local_channels=None, local_upsample=1):
+        self.num_levels = num_levels
+        self.num_classes = num_classes
+        self.local_channels = local_channels
+        self.local_upsample = local_upsample
+        self.nats_tracker = keras.metrics.Mean(name="nats_per_token")
+        self.bits_tracker = keras.metrics.Mean(name="bits_per_token")
+        self._sampler_cache = {}
+
+    @property
+    def conditional(self):
+        """True when the model takes class `labels` (global conditioning)."""
+        return self.num_classes is not None
+
+    @property
+    def locally_conditioned(self):
+        """True when the model takes a local `features` sequence."""
+        return self.local_channels is not None
+
+    def model_inputs(self, tokens, labels=None, features=None):
+        """What the functional graph takes: the tokens, or a dict with "tokens", "labels" and/or "features"."""
+        if not (self.conditional or self.locally_conditioned):
+            return tokens
+        inputs = {"tokens": tokens}
+        if self.conditional:
+            if labels is None:
+                raise ValueError(f"This {type(self).__name__} is class-conditional: pass `labels`.")
+            inputs["labels"] = labels
+        if self.locally_conditioned:
+            if features is None:
+                raise ValueError(f"This {type(self).__name__} is locally conditioned: pass `features`.")
+            inputs["features"] = features
+        return inputs
+
+    # ----------------------------------------------------------------------------------------------- training
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        tokens = x["tokens"] if isinstance(x, dict) else x
+        nll = ops.sparse_categorical_crossentropy(ops.cast(tokens, "int32"), ops.cast(y_pred, "float32"), from_logits=True)
+        weights = ops.ones_like(nll) if sample_weight is None else ops.reshape(ops.cast(sample_weight, nll.dtype), ops.shape(nll))
+        self.nats_tracker.update_state(nll, sample_weight=weights)
+        self.bits_tracker.update_state(nll / LN2, sample_weight=weights)
+        loss = ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1e-12)
+        if self.losses:
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        if kwargs.get("validation_data") is not None:
+            self._validate_data(kwargs["validation_data"], "validation_data")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # ----------------------------------------------------------------------------------------------- checks
+    def validate_tokens(self, tokens, name="tokens"):
+        """Return `tokens` as an int32 (batch, time) array of values in 0..num_levels-1, or raise naming `name`."""
+        arr = np.asarray(tokens)
+        if arr.ndim != 2 or arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(
+                f"`{name}` must be integer tokens of shape (batch, time) for this {type(self).__name__}, "
+                f"got shape {arr.shape} and dtype {arr.dtype}."
+            )
+        if arr.size and (np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr))):
+            raise ValueError(f"`{name}` must hold integer tokens, got non-integer values.")
+        if arr.size and (arr.min() < 0 or arr.max() >= self.num_levels):
+            raise ValueError(
+                f"`{name}` must hold tokens in 0..{self.num_levels - 1}, got values in [{arr.min()}, {arr.max()}]."
+            )
+        return arr.astype("int32")
+
+    def validate_labels(self, labels, num, name="labels"):
+        return check_labels(labels, num, self.num_classes, type(self).__name__, name)
+
+    def validate_features(self, features, num, length, name="features"):
+        """Local conditioning features (num, length // local_upsample, local_channels) as float32, or None."""
+        if not self.locally_conditioned:
+            if features is not None:
+                raise ValueError(f"`{name}` given, but this {type(self).__name__} has no local conditioning.")
+            return None
+        if features is None:
+            raise ValueError(f"`{name}` is required: this {type(self).__name__} is locally conditioned.")
+        arr = np.asarray(features, dtype="float32")
+        steps = length // self.local_upsample
+        if length % self.local_upsample or arr.shape != (num, steps, self.local_channels):
+            raise ValueError(
+                f"`{name}` must have shape ({num}, {length} / {self.local_upsample}, {self.local_channels}) for "
+                f"{length} steps (the length must be a multiple of local_upsample={self.local_upsample}), "
+                f"got {arr.shape}."
+            )
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` must be finite.")
+        return arr
+
+    def _validate_data(self, data, name):
+        """Check numpy arrays fully and the first batch of a tf.data.Dataset, before any training starts."""
+        if data is None:
+            raise ValueError(f"`{name}` is required: pass tokens of shape (batch, time) or a kgen.data data set.")
+        first = data
+        try:
+            import tensorflow as tf
+
+            if isinstance(data, tf.data.Dataset):
+                first = next(iter(data.take(1)), None)
+                if first is None:
+                    raise ValueError(f"`{name}` is an empty dataset.")
+                first = tf.nest.map_structure(lambda t: t.numpy(), first)
+        except ImportError:  # pragma: no cover - tensorflow is a dependency
+            pass
+        if isinstance(first, tuple) and len(first) >= 1:
+            first = first[0]
+        needs_dict = self.conditional or self.locally_conditioned
+        if isinstance(first, dict):
+            if "tokens" not in first:
+                raise ValueError(f"`{name}` is a dict without the key 'tokens'; got keys {sorted(first)}.")
+            tokens = self.validate_tokens(first["tokens"], f"{name}['tokens']")
+            if self.conditional:
+                if "labels" not in first:
+                    raise ValueError(f"`{name}` must hold 'labels' for this class-conditional model; got {sorted(first)}.")
+                labels = np.asarray(first["labels"])
+                self.validate_labels(labels.reshape(-1), labels.size, f"{name}['labels']")
+            if self.locally_conditioned:
+                if "features" not in first:
+                    raise ValueError(f"`{name}` must hold 'features' for this locally conditioned model; got {sorted(first)}.")
+                self.validate_features(first["features"], len(tokens), tokens.shape[1], f"{name}['features']")
+        elif needs_dict:
+            keys = ["tokens"] + (["labels"] if self.conditional else []) + (["features"] if self.locally_conditioned else [])
+            raise ValueError(f"`{name}` must be a dict with keys {keys} for this {type(self).__name__}.")
+        elif isinstance(first, (np.ndarray, list)) or hasattr(first, "shape"):
+            self.validate_tokens(first, name)
+
+    # ----------------------------------------------------------------------------------------------- inference
+    def log_prob(self, tokens, labels=None, features=None, weights=None, batch_size=16):
+        """Log-probability of each sequence in nats (the sum over its positions, weighted by `weights` when given),
+        as a numpy float64 array of shape (batch,)."""
+        batch_size = check_int(batch_size, "batch_size")
+        tokens = self.validate_tokens(tokens)
+        labels = self.validate_labels(labels, len(tokens))
+        features = self.validate_features(features, len(tokens), tokens.shape[1])
+        if weights is not None:
+            weights = np.asarray(weights, dtype="float32")
+            if weights.shape != tokens.shape:
+                raise ValueError(f"`weights` must have the shape of `tokens` {tokens.shape}, got {weights.shape}.")
+        out = []
+        for i in range(0, len(tokens), batch_size):
+            tb = ops.convert_to_tensor(tokens[i : i + batch_size])
+            lb = None if labels is None else ops.convert_to_tensor(labels[i : i + batch_size])
+            fb = None if features is None else ops.convert_to_tensor(features[i : i + batch_size])
+            logits = ops.cast(self(self.model_inputs(tb, lb, fb), training=False), "float32")
+            logp = -ops.convert_to_numpy(ops.sparse_categorical_crossentropy(tb, logits, from_logits=True))
+            if weights is not None:
+                logp = logp * weights[i : i + batch_size]
+            out.append(logp.astype("float64").sum(axis=1))
+        return np.concatenate(out)
+
+    def sample(
+        self,
+        num_samples,
+        length,
+        seed=None,
+        prompt=None,
+        labels=None,
+        features=None,
+        sampler="random",
+        method=None,
+        batch_size=None,
+    ):
+        """Generate token sequences left to right.
+
+        Args:
+            num_samples: positive int.
+            length: total tokens per sequence (the prompt included).
+            seed: int or None (fresh randomness). The same int seed gives the same tokens with either method.
+            prompt: int tokens to continue: (P,) for every sample or (num_samples, P), P <= length.
+            labels: class labels (num_samples,) or one int, for a class-conditional model.
+            features: local conditioning (num_samples, length // local_upsample, channels), for a locally
+                conditioned model.
+            sampler: "random" (sample from the softmax), "greedy", "top_k", "top_p", or a
+                `keras_hub.samplers.Sampler` instance (e.g. `TopPSampler(p=0.9, temperature=0.8)`).
+            method: "fast" (per-layer queues: one step per layer per token, the default) or "naive" (re-run the
+                whole network for every token).
+            batch_size: sequences generated at once (default: all).
+
+        Returns:
+            int32 numpy array (num_samples, length).
+        """
+        from kgen.samplers import sequence
+
+        num_samples = check_int(num_samples, "num_samples")
+        length = check_int(length, "length")
+        batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
+        method = self.sampling_methods[0] if method is None else method
+        if method not in self.sampling_methods:
+            raise ValueError(
+                f"`method` must be one of {', '.join(map(repr, self.sampling_methods))} for {type(self).__name__}, "
+                f"got {method!r}."
+            )
+        sampler = sequence.resolve_sampler(sampler)
+        labels = self.validate_labels(labels, num_samples)
+        features = self.validate_features(features, num_samples, length)
+        tokens = np.zeros((num_samples, length), dtype="int32")
+        mask = np.zeros((num_samples, length), dtype=bool)
+        given = 0  # leading tokens given in every sequence
+        if prompt is not None:
+            arr = np.asarray(prompt)
+            if arr.ndim == 1:
+                arr = np.repeat(arr[None], num_samples, axis=0)
+            if arr.ndim != 2 or arr.shape[0] != num_samples or arr.shape[1] > length:
+                raise ValueError(
+                    f"`prompt` must be (P,) or ({num_samples}, P) tokens with P <= length={length}, got {np.shape(prompt)}."
+                )
+            arr = self.validate_tokens(arr, "prompt")
+            given = arr.shape[1]
+            tokens[:, :given] = arr
+            mask[:, :given] = True
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31 - num_samples:
+            raise ValueError(f"`seed` must be None or an int in [0, 2**31 - num_samples), got {seed!r}.")
+        out = []
+        for i in range(0, num_samples, batch_size):
+            sl = slice(i, i + batch_size)
+            out.append(
+                sequence.generate(
+                    self,
+                    tokens[sl],
+                    mask[sl],
+                    None if labels is None else labels[sl],
+                    None if features is None else features[sl],
+                    sampler,
+                    method,
+                    int(seed) + i,
+                    start=given,
+                )
+            )
+        return np.concatenate(out)
+
+    def fast_generator(self):
+        """The step-by-step generator for method="fast" (subclasses provide it)."""
+        raise NotImplementedError(f"{type(self).__name__} has no fast generator; use method='naive'.")
+
+    @property
+    def receptive_field(self):
+        """How many tokens before step t can change the prediction of step t (subclasses provide it)."""
+        raise NotImplementedError

@@ -1,0 +1,169 @@
+"""WaveNet (van den Oord et al., 2016, "WaveNet: A Generative Model for Raw Audio")."""
+
+import keras
+from keras import layers
+
+from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
+from kgen.layers.wavenet_block import WaveNetResidualBlock
+from kgen.models.base import check_model_kwargs
+from kgen.models.sequence_base import AutoregressiveSequenceModel
+from kgen.validation import check_int
+
+
+def wavenet_dilations(num_layers, dilation_cycle):
+    """Dilations 1, 2, 4, ..., 2 ** (dilation_cycle - 1), repeated to `num_layers` layers."""
+    return [2 ** (i % dilation_cycle) for i in range(num_layers)]
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class WaveNet(AutoregressiveSequenceModel):
+    """WaveNet: a stack of gated residual blocks of dilated causal convolutions over mu-law audio codes.
+
+    Architecture (paper sections 2.1-2.5): the codes (mu-law companded samples, `kgen.audio.mu_law_encode`) are
+    embedded (a one-hot times a matrix) and go through a type-A causal convolution (kernel `kernel_size`, dilation
+    1, so step t sees codes before t only); then `num_layers` `WaveNetResidualBlock`s with dilations 1, 2, ...,
+    2 ** (dilation_cycle - 1) repeated; the skip outputs are summed, then ReLU -> 1x1 (`output_channels`) -> ReLU ->
+    1x1 to `num_levels` logits (a categorical over the codes).
+
+    Conditioning: `num_classes` adds a global condition (a one-hot label, e.g. the spoken digit or the speaker)
+    inside every gate; `local_channels` adds a local condition, a feature sequence (batch, time / local_upsample,
+    local_channels) repeated `local_upsample` times to the sample rate and added inside every gate by a 1x1
+    convolution.
+
+    Args:
+        num_levels: int, quantization levels (256: 8-bit mu-law).
+        residual_channels: int R, width of the residual stream.
+        gate_channels: int, channels of each gate (default R).
+        skip_channels: int, channels of the skip outputs (default 2R).
+        output_channels: int, width of the first output 1x1 layer (default skip_channels).
+        num_layers: int, residual blocks.
+        dilation_cycle: int, dilations 1 .. 2 ** (dilation_cycle - 1) repeat every `dilation_cycle` layers.
+        kernel_size: int, taps of every causal convolution (2 in the paper).
+        num_classes: int or None, classes of the global condition.
+        local_channels: int or None, channels of the local condition features.
+        local_upsample: int, samples per local feature step (the repeat factor).
+        **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
+
+    Example:
+    >>> model = WaveNet(residual_channels=32, num_layers=20, dilation_cycle=10, num_classes=10)
+    >>> model.receptive_field
+    2047
+    >>> model.compile(optimizer="adam")
+    >>> codes = model.sample(1, 8000, labels=7, seed=0)  # one second at 8 kHz
+    """
+
+    def __init__(
+        self,
+        num_levels=256,
+        residual_channels=32,
+        gate_channels=None,
+        skip_channels=None,
+        output_channels=None,
+        num_layers=20,
+        dilation_cycle=10,
+        kernel_size=2,
+        num_classes=None,
+        local_channels=None,
+        local_upsample=1,
+        **kwargs,
+    ):
+        owner = "WaveNet"
+        check_model_kwargs(kwargs, owner)
+        num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
+        residual_channels = check_int(residual_channels, "residual_channels", owner=owner)
+        gate_channels = residual_channels if gate_channels is None else check_int(gate_channels, "gate_channels", owner=owner)
+        skip_channels = 2 * residual_channels if skip_channels is None else check_int(skip_channels, "skip_channels", owner=owner)
+        output_channels = skip_channels if output_channels is None else check_int(output_channels, "output_channels", owner=owner)
+        num_layers = check_int(num_layers, "num_layers", owner=owner)
+        dilation_cycle = check_int(dilation_cycle, "dilation_cycle", owner=owner)
+        kernel_size = check_int(kernel_size, "kernel_size", minimum=2, owner=owner)
+        if num_classes is not None:
+            num_classes = check_int(num_classes, "num_classes", minimum=2, owner=owner)
+        if local_channels is not None:
+            local_channels = check_int(local_channels, "local_channels", owner=owner)
+        local_upsample = check_int(local_upsample, "local_upsample", owner=owner)
+        if local_channels is None and local_upsample != 1:
+            raise ValueError(f"{owner}: `local_upsample` applies only with `local_channels`, got {local_upsample}.")
+
+        # === Functional model ===
+        tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+        inputs, condition, local = tokens, None, None
+        if num_classes is not None or local_channels is not None:
+            inputs = {"tokens": tokens}
+        if num_classes is not None:
+            labels = keras.Input(shape=(), dtype="int32", name="labels")
+            inputs["labels"] = labels
+            condition = layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot", name="one_hot")(labels)
+        if local_channels is not None:
+            features = keras.Input(shape=(None, local_channels), name="features")
+            inputs["features"] = features
+            local = layers.UpSampling1D(local_upsample, name="upsample_features")(features)
+        x = layers.Embedding(num_levels, residual_channels, name="embedding")(tokens)
+        x = DilatedCausalConv1D(residual_channels, kernel_size, 1, mask_type="A", name="input_conv")(x)
+        skips = []
+        for i, dilation in enumerate(wavenet_dilations(num_layers, dilation_cycle)):
+            last = i == num_layers - 1
+            block = WaveNetResidualBlock(
+                residual_channels,
+                gate_channels,
+                skip_channels,
+                kernel_size=kernel_size,
+                dilation_rate=dilation,
+                return_residual=not last,
+                name=f"block{i}",
+            )
+            out = block(x, condition=condition, local_condition=local)
+            if last:
+                skips.append(out)
+            else:
+                x, skip = out
+                skips.append(skip)
+        x = layers.Add(name="skips")(skips) if len(skips) > 1 else skips[0]
+        x = layers.ReLU(name="output_relu1")(x)
+        x = layers.Dense(output_channels, name="output_dense1")(x)
+        x = layers.ReLU(name="output_relu2")(x)
+        logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.residual_channels = residual_channels
+        self.gate_channels = gate_channels
+        self.skip_channels = skip_channels
+        self.output_channels = output_channels
+        self.num_layers = num_layers
+        self.dilation_cycle = dilation_cycle
+        self.kernel_size = kernel_size
+        self.dilations = wavenet_dilations(num_layers, dilation_cycle)
+        self._setup_sequence(num_levels, num_classes, local_channels, local_upsample)
+
+    @property
+    def receptive_field(self):
+        """Earlier samples that reach a prediction: (k - 1) (1 + sum of dilations) + 1 (the type-A input layer
+        reads steps t - 1 - (k - 1) .. t - 1, each block adds (k - 1) d)."""
+        return (self.kernel_size - 1) * (1 + sum(self.dilations)) + 1
+
+    def fast_generator(self):
+        from kgen.models.wavenet.sampler import WaveNetGenerator
+
+        return WaveNetGenerator(self)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_levels": self.num_levels,
+            "residual_channels": self.residual_channels,
+            "gate_channels": self.gate_channels,
+            "skip_channels": self.skip_channels,
+            "output_channels": self.output_channels,
+            "num_layers": self.num_layers,
+            "dilation_cycle": self.dilation_cycle,
+            "kernel_size": self.kernel_size,
+            "num_classes": self.num_classes,
+            "local_channels": self.local_channels,
+            "local_upsample": self.local_upsample,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

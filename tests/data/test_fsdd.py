@@ -1,0 +1,468 @@
+"""Tests for kgen.data's FSDD loader (kgen.data.fsdd)."""
+
+import os
+import re
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from kgen import audio, data
+from kgen.data import fsdd
+
+
+@pytest.fixture
+def fsdd_dir(shared_data_dir):
+    if not (shared_data_dir / "fsdd" / "recordings").is_dir():
+        pytest.skip(f"real FSDD not found at {shared_data_dir}/fsdd (set KGEN_DATA_DIR)")
+    return shared_data_dir
+
+
+@pytest.fixture
+def no_env(monkeypatch, tmp_path):
+    """No KGEN_DATA_DIR, no network, an empty tfds data folder, no cached tfds data."""
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: False)
+    fsdd._tfds_records.cache_clear()
+    yield
+    fsdd._tfds_records.cache_clear()
+
+
+def _write(folder, name, samples=None, rate=8000):
+    folder.mkdir(parents=True, exist_ok=True)
+    if samples is None:
+        samples = (np.sin(np.arange(300) / 3.0) * 8000).astype(np.int16)
+    wavfile.write(folder / name, rate, samples)
+    return folder / name
+
+
+def _small_fsdd(root, names=("0_george_0.wav", "3_jackson_7.wav", "1_george_5.wav")):
+    """A small valid FSDD folder in root/fsdd/recordings; returns its folder."""
+    folder = root / "fsdd" / "recordings"
+    rng = np.random.default_rng(0)
+    for name in names:
+        n = int(rng.integers(100, 400))
+        _write(folder, name, rng.integers(-20000, 20000, n).astype(np.int16))
+    return folder
+
+
+def _batches(dataset):
+    out = []
+    for x, tokens, weights in dataset:
+        if isinstance(x, dict):
+            x = {k: np.asarray(v) for k, v in x.items()}
+        else:
+            x = np.asarray(x)
+        out.append((x, np.asarray(tokens), np.asarray(weights)))
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Arrays from the real data set
+# ----------------------------------------------------------------------------
+
+
+def test_split_sizes_labels_and_order(fsdd_dir):
+    waves, digits, speakers = data.load_arrays("fsdd", "train", data_dir=fsdd_dir)
+    assert len(waves) == 2700 and digits.shape == (2700,) and speakers.shape == (2700,)
+    assert digits.dtype == np.int64 and speakers.dtype == np.int64
+    assert np.bincount(digits).tolist() == [270] * 10
+    assert np.bincount(speakers).tolist() == [450] * 6
+    test_waves, test_digits, test_speakers = data.load_arrays("fsdd", "test", data_dir=fsdd_dir)
+    assert len(test_waves) == 300
+    assert np.bincount(test_digits).tolist() == [30] * 10
+    assert np.bincount(test_speakers).tolist() == [50] * 6
+    assert data.FSDD_SPEAKERS == tuple(sorted(data.FSDD_SPEAKERS)) and len(data.FSDD_SPEAKERS) == 6
+    for w, d, s in ((waves, digits, speakers), (test_waves, test_digits, test_speakers)):
+        order = list(zip(s.tolist(), d.tolist()))
+        assert order == sorted(order)  # speaker, then digit (then index)
+        lengths = [x.shape[0] for x in w]
+        assert all(x.dtype == np.float32 and x.ndim == 1 for x in w)
+        assert 1148 <= min(lengths) and max(lengths) <= 18262
+        assert all(-1.0 <= x.min() and x.max() <= 1.0 for x in w)
+    # The first test recording is 0_george_0.wav, the first train one 0_george_5.wav.
+    folder = fsdd_dir / "fsdd" / "recordings"
+    np.testing.assert_array_equal(test_waves[0], audio.read_wav(folder / "0_george_0.wav")[0])
+    np.testing.assert_array_equal(test_waves[4], audio.read_wav(folder / "0_george_4.wav")[0])
+    np.testing.assert_array_equal(waves[0], audio.read_wav(folder / "0_george_5.wav")[0])
+    np.testing.assert_array_equal(waves[45], audio.read_wav(folder / "1_george_5.wav")[0])
+
+
+def test_slices_env_var_cache_and_copies(fsdd_dir, monkeypatch):
+    full = data.load_arrays("fsdd", "test", data_dir=fsdd_dir)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(fsdd_dir))
+    hits = fsdd._read_recording.cache_info().hits
+    for split, index in (("test[:20]", slice(None, 20)), ("test[-7:]", slice(-7, None)), ("test[10:15]", slice(10, 15))):
+        waves, digits, speakers = data.load_arrays("fsdd", split)
+        assert len(waves) == len(full[0][index])
+        for a, b in zip(waves, full[0][index]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(digits, full[1][index])
+        np.testing.assert_array_equal(speakers, full[2][index])
+    assert fsdd._read_recording.cache_info().hits >= hits + 300 * 3  # decoded once
+    waves[0][:] = 0  # fresh copies, not the cache
+    assert np.any(data.load_arrays("fsdd", "test[10:11]")[0][0] != 0)
+    with pytest.raises(ValueError, match=r"split='test\[5:5\]' selects no recordings"):
+        data.load_arrays("fsdd", "test[5:5]")
+
+
+# ----------------------------------------------------------------------------
+# Local folders made in tmp_path
+# ----------------------------------------------------------------------------
+
+
+def test_small_folder_layouts_and_other_files(tmp_path):
+    folder = _small_fsdd(tmp_path)
+    (folder / "README.txt").write_text("not a recording")
+    (folder / ".hidden.wav").write_bytes(b"junk")
+    waves, digits, speakers = data.load_arrays("fsdd", "test", data_dir=tmp_path)
+    assert digits.tolist() == [0] and speakers.tolist() == [0]
+    waves, digits, speakers = data.load_arrays("fsdd", "train", data_dir=tmp_path)
+    assert digits.tolist() == [1, 3] and speakers.tolist() == [0, 1]  # george 1_5, jackson 3_7
+    expected = audio.read_wav(folder / "3_jackson_7.wav")[0]
+    np.testing.assert_array_equal(waves[1], expected)
+    # data_dir may also be the fsdd folder or the recordings folder itself.
+    for other in (tmp_path / "fsdd", folder):
+        again = data.load_arrays("fsdd", "train", data_dir=other)
+        np.testing.assert_array_equal(again[0][1], expected)
+
+
+def test_never_writes_and_sees_changes(tmp_path):
+    folder = _small_fsdd(tmp_path)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+    data.load_arrays("fsdd", "train", data_dir=tmp_path)
+    list(data.load("fsdd", "train", data_dir=tmp_path, segment_length=50))
+    after = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+    assert before == after
+    new = np.full(77, 1000, np.int16)
+    _write(folder, "3_jackson_7.wav", new)
+    os.utime(folder / "3_jackson_7.wav", ns=(1, 1))
+    waves, _, _ = data.load_arrays("fsdd", "train", data_dir=tmp_path)
+    np.testing.assert_array_equal(waves[1], new / np.float32(32768))
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("seven_george_0.wav", "Bad FSDD file name"),
+        ("0_george.wav", "Bad FSDD file name"),
+        ("0_george_07.wav", "Bad FSDD file name"),
+        ("10_george_1.wav", "Bad FSDD file name"),
+        ("0_George_1.wav", "Bad FSDD file name"),
+        ("0_george_1.WAV", "Bad FSDD file name"),
+        ("0_bob_1.wav", "unknown speaker 'bob'"),
+    ],
+)
+def test_bad_file_name(tmp_path, name, message):
+    folder = _small_fsdd(tmp_path)
+    _write(folder, name)
+    with pytest.raises(ValueError, match=message) as info:
+        data.load_arrays("fsdd", "train", data_dir=tmp_path)
+    assert str(folder / name) in str(info.value)
+    assert "{digit}_{speaker}_{index}.wav" in str(info.value) or "george" in str(info.value)
+
+
+def test_bad_recordings_name_the_file(tmp_path):
+    folder = _small_fsdd(tmp_path)
+    cases = [
+        ("2_theo_9.wav", lambda p: _write(folder, p, rate=16000), "has sample rate 16000 Hz; expected 8000 Hz"),
+        ("2_theo_9.wav", lambda p: _write(folder, p, np.zeros((50, 2), np.int16)), "has 2 channels; expected mono"),
+        ("2_theo_9.wav", lambda p: (folder / p).write_bytes(b"RIFF\x00\x01garbage" * 5), "WAV file"),
+        ("2_theo_9.wav", lambda p: _write(folder, p, np.zeros(0, np.int16)), "holds no samples"),
+    ]
+    for name, make, message in cases:
+        make(name)
+        for load in (
+            lambda: data.load_arrays("fsdd", "train", data_dir=tmp_path),
+            lambda: data.load("fsdd", "train", data_dir=tmp_path),
+        ):
+            with pytest.raises(ValueError, match=message) as info:
+                load()
+            assert str(folder / name) in str(info.value)
+        (folder / name).unlink()
+    data.load_arrays("fsdd", "train", data_dir=tmp_path)  # fine again
+
+
+def test_truncated_recording(tmp_path):
+    folder = _small_fsdd(tmp_path)
+    raw = (folder / "1_george_5.wav").read_bytes()
+    (folder / "1_george_5.wav").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="Truncated WAV file") as info:
+        data.load_arrays("fsdd", "train", data_dir=tmp_path)
+    assert "1_george_5.wav" in str(info.value)
+
+
+def test_missing_folder(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(data.DataNotFoundError, match=re.escape(str(missing))) as info:
+        data.load_arrays("fsdd", data_dir=missing)
+    assert isinstance(info.value, FileNotFoundError)
+    assert data.DATA_DIR_ENV in str(info.value) and "fsdd/recordings" in str(info.value)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(empty))
+    with pytest.raises(data.DataNotFoundError, match=f"(?s){re.escape(str(empty / 'fsdd' / 'recordings'))}.*{data.DATA_DIR_ENV}"):
+        data.load("fsdd", "test")
+
+
+def test_split_without_recordings(tmp_path):
+    _small_fsdd(tmp_path, names=("0_george_0.wav",))
+    with pytest.raises(data.DataNotFoundError, match="holds no recordings of the train split"):
+        data.load_arrays("fsdd", "train", data_dir=tmp_path)
+
+
+def test_local_source_without_dir(no_env):
+    with pytest.raises(data.DataNotFoundError, match="needs a data folder"):
+        data.load_arrays("fsdd", source="local")
+
+
+# ----------------------------------------------------------------------------
+# tensorflow_datasets
+# ----------------------------------------------------------------------------
+
+
+def test_offline_tfds_raises_quickly(no_env):
+    start = time.monotonic()
+    for kwargs in ({}, {"source": "tfds"}):
+        with pytest.raises(data.DataNotFoundError) as info:
+            data.load_arrays("fsdd", "train", **kwargs)
+        message = str(info.value)
+        assert "spoken_digit" in message and data.DATA_DIR_ENV in message
+    with pytest.raises(data.DataNotFoundError):
+        data.load("fsdd", "test", source="tfds")
+    assert time.monotonic() - start < 5
+
+
+def test_network_probe_is_bounded():
+    start = time.monotonic()
+    assert fsdd._network_available(timeout=0.5) in (True, False)
+    assert time.monotonic() - start < 2
+
+
+def _fake_tfds(examples, rate=8000, error=None):
+    calls = []
+
+    def load(name, split, data_dir, download, with_info):
+        calls.append((name, split, data_dir, download, with_info))
+        if error is not None:
+            raise error
+        audio_feature = types.SimpleNamespace(sample_rate=rate)
+        return examples, types.SimpleNamespace(features={"audio": audio_feature})
+
+    module = types.ModuleType("tensorflow_datasets")
+    module.load = load
+    module.as_numpy = lambda tree: tree
+    module.calls = calls
+    return module
+
+
+def _example(name, label=None, n=10):
+    digit = int(name[0])
+    return {
+        "audio": np.arange(n, dtype=np.int64) * 100 - 500,
+        "label": np.int64(digit if label is None else label),
+        "audio/filename": name.encode(),
+    }
+
+
+def test_tfds_source_splits_by_file_name(no_env, monkeypatch, tmp_path):
+    examples = [_example(n) for n in ("3_theo_2.wav", "1_george_17.wav", "0_theo_40.wav", "9_george_4.wav")]
+    fake = _fake_tfds(examples)
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
+    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: True)
+    waves, digits, speakers = data.load_arrays("fsdd", "test")  # auto -> tfds
+    assert digits.tolist() == [9, 3] and [data.FSDD_SPEAKERS[s] for s in speakers] == ["george", "theo"]
+    np.testing.assert_allclose(waves[0], (np.arange(10) * 100 - 500) / 32768)
+    assert waves[0].dtype == np.float32
+    waves, digits, speakers = data.load_arrays("fsdd", "train[1:]", source="tfds")
+    assert digits.tolist() == [0]
+    assert fake.calls == [("spoken_digit", "train", str(tmp_path / "tfds"), True, True)]  # read once
+    with pytest.raises(ValueError, match="data_dir=.*only used with"):
+        data.load_arrays("fsdd", data_dir=tmp_path, source="tfds")
+
+
+@pytest.mark.parametrize(
+    "examples, rate, message",
+    [
+        ([_example("3_theo_2.wav", label=4)], 8000, "label 4 but the file name says digit 3"),
+        ([_example("3_bob_2.wav")], 8000, "unknown speaker 'bob'"),
+        ([_example("3_theo_2.wav")], 16000, "sample rate 16000 Hz; expected 8000"),
+    ],
+)
+def test_tfds_bad_examples(no_env, monkeypatch, examples, rate, message):
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _fake_tfds(examples, rate))
+    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: True)
+    with pytest.raises(ValueError, match=message):
+        data.load_arrays("fsdd", "test", source="tfds")
+
+
+def test_tfds_failure_becomes_data_not_found(no_env, monkeypatch):
+    fake = _fake_tfds(None, error=RuntimeError("download failed"))
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
+    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: True)
+    with pytest.raises(data.DataNotFoundError, match="(?s)download failed.*KGEN_DATA_DIR"):
+        data.load_arrays("fsdd", "train", source="tfds")
+
+
+# ----------------------------------------------------------------------------
+# tf.data pipelines
+# ----------------------------------------------------------------------------
+
+
+def test_whole_recordings(fsdd_dir):
+    waves, _, _ = data.load_arrays("fsdd", "test[:20]", data_dir=fsdd_dir)
+    batches = _batches(data.load("fsdd", "test[:20]", batch_size=8, data_dir=fsdd_dir))
+    assert [b[1].shape[0] for b in batches] == [8, 8, 4]
+    i = 0
+    for x, tokens, weights in batches:
+        assert tokens.dtype == np.int32 and weights.dtype == np.float32
+        np.testing.assert_array_equal(x, tokens)
+        lengths = [w.shape[0] for w in waves[i : i + tokens.shape[0]]]
+        assert tokens.shape[1] == max(lengths)  # padded to the longest in the batch
+        for row, n in enumerate(lengths):
+            np.testing.assert_array_equal(tokens[row, :n], audio.mu_law_encode(waves[i + row]))
+            assert np.all(tokens[row, n:] == 128)
+            assert weights[row, :n].min() == 1 and weights[row, n:].max(initial=0) == 0
+        i += tokens.shape[0]
+    assert sum(b[2].sum() for b in batches) == sum(w.shape[0] for w in waves)
+
+
+def test_consecutive_chunks_cover_every_sample_once(fsdd_dir):
+    waves, _, speakers = data.load_arrays("fsdd", "test[:10]", data_dir=fsdd_dir)
+    dataset = data.load(
+        "fsdd", "test[:10]", batch_size=5, segment_length=1000, data_dir=fsdd_dir,
+        with_labels=True, label="speaker",
+    )
+    batches = _batches(dataset)
+    tokens = np.concatenate([b[1] for b in batches])
+    weights = np.concatenate([b[2] for b in batches])
+    labels = np.concatenate([b[0]["labels"] for b in batches])
+    assert tokens.shape[1] == 1000 and labels.dtype == np.int32
+    expected_chunks = [-(-w.shape[0] // 1000) for w in waves]
+    assert tokens.shape[0] == sum(expected_chunks)
+    np.testing.assert_array_equal(labels, np.repeat(speakers, expected_chunks))
+    np.testing.assert_array_equal(np.concatenate([b[0]["tokens"] for b in batches]), tokens)
+    row = 0
+    for wave, k in zip(waves, expected_chunks):
+        got = tokens[row : row + k].reshape(-1)[weights[row : row + k].reshape(-1) == 1]
+        np.testing.assert_array_equal(got, audio.mu_law_encode(wave))
+        assert np.all(weights[row : row + k - 1] == 1)  # only the last chunk is padded
+        assert np.all(tokens[row : row + k].reshape(-1)[wave.shape[0]:] == 128)
+        row += k
+    assert weights.sum() == sum(w.shape[0] for w in waves)
+
+
+def test_random_crops_seeded_and_new_each_epoch(fsdd_dir):
+    split = "train[60:80]"
+    waves, digits, _ = data.load_arrays("fsdd", split, data_dir=fsdd_dir)
+    codes = [audio.mu_law_encode(w) for w in waves]
+    length = 2500
+
+    def epochs(seed, shuffle=False):
+        dataset = data.load(
+            "fsdd", split, batch_size=20, segment_length=length, shuffle=shuffle,
+            seed=seed, data_dir=fsdd_dir, with_labels=True,
+        )
+        return [_batches(dataset)[0] for _ in range(2)]
+
+    (a1, a2), (b1, b2), (c1, _) = epochs(0), epochs(0), epochs(1)
+    for (x, tokens, weights) in (a1, a2, c1):
+        np.testing.assert_array_equal(x["labels"], digits)
+        assert tokens.shape == (20, length)
+        for row, c in enumerate(codes):
+            if c.shape[0] >= length:
+                assert weights[row].min() == 1
+                window = np.lib.stride_tricks.sliding_window_view(c, length)
+                assert np.any(np.all(window == tokens[row], axis=1))  # a real crop
+            else:
+                n = c.shape[0]
+                np.testing.assert_array_equal(tokens[row, :n], c)  # short: whole
+                assert np.all(tokens[row, n:] == 128) and weights[row, n:].max() == 0
+                assert weights[row, :n].min() == 1
+    assert any(c.shape[0] < length for c in codes) and any(c.shape[0] > length + 100 for c in codes)
+    assert not np.array_equal(a1[1], a2[1])  # new crops every epoch
+    np.testing.assert_array_equal(a1[1], b1[1])  # reproducible
+    np.testing.assert_array_equal(a2[1], b2[1])
+    assert not np.array_equal(a1[1], c1[1])  # depends on the seed
+
+
+def test_train_defaults_shuffle_and_crop(fsdd_dir):
+    dataset = data.load(
+        "fsdd", "train[:64]", batch_size=64, segment_length=400, with_labels=True,
+        data_dir=fsdd_dir,
+    )
+    first, second = _batches(dataset)[0], _batches(dataset)[0]
+    _, digits, _ = data.load_arrays("fsdd", "train[:64]", data_dir=fsdd_dir)
+    assert not np.array_equal(first[0]["labels"], digits)  # shuffled
+    assert sorted(first[0]["labels"].tolist()) == sorted(digits.tolist())
+    assert not np.array_equal(first[0]["labels"], second[0]["labels"])  # reshuffled
+    assert first[1].shape == (64, 400) and first[2].min() == 1  # one crop per recording
+
+
+def test_drop_remainder_and_quantization(fsdd_dir):
+    batches = _batches(
+        data.load("fsdd", "test[:10]", batch_size=4, drop_remainder=True,
+                  quantization_channels=16, data_dir=fsdd_dir)
+    )
+    assert len(batches) == 2
+    for _, tokens, weights in batches:
+        assert tokens.min() >= 0 and tokens.max() <= 15
+        assert np.all(tokens[weights == 0] == 8)
+    full = _batches(data.load("fsdd", "test[:10]", batch_size=4, data_dir=fsdd_dir))
+    assert all(b[1].min() >= 0 and b[1].max() <= 255 for b in full)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "fsd"}, "name='fsd'.*mnist, binarized_mnist, fsdd, tinyshakespeare"),
+        ({"split": "validation"}, "split='validation'"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+        ({"batch_size": 2.0}, "batch_size must be"),
+        ({"segment_length": 0}, "segment_length must be an integer >= 1"),
+        ({"segment_length": 1.5}, "segment_length must be"),
+        ({"random_crop": "yes", "segment_length": 10}, "random_crop must be True, False or None"),
+        ({"random_crop": True}, "random_crop=True needs a segment_length"),
+        ({"with_labels": None}, "with_labels must be True or False"),
+        ({"label": "gender"}, "label='gender'.*'digit', 'speaker'"),
+        ({"shuffle": 1}, "shuffle must be True, False or None"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"seed": 0.5}, "seed must be"),
+        ({"drop_remainder": "no"}, "drop_remainder must be True or False"),
+        ({"source": "embedded"}, "source='embedded'.*'local', 'tfds'"),
+        ({"quantization_channels": 1}, "quantization_channels must be an integer in 2..65536"),
+        ({"quantization_channels": 70000}, "quantization_channels must be"),
+    ],
+)
+def test_bad_arguments_raise_before_any_work(tmp_path, kwargs, message):
+    kwargs = {"name": "fsdd", "data_dir": tmp_path / "missing", **kwargs}
+    name = kwargs.pop("name")
+    with pytest.raises(ValueError, match=message):
+        data.load(name, **kwargs)  # a missing folder would raise DataNotFoundError
+
+
+def test_load_arrays_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="split="):
+        data.load_arrays("fsdd", "train[1:2:3]", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="source='web'"):
+        data.load_arrays("fsdd", source="web")
+    with pytest.raises(ValueError, match="data_dir must be a non-empty path"):
+        data.load_arrays("fsdd", data_dir="")
+
+
+def test_dataset_feeds_keras_fit(fsdd_dir):
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(256, 8), keras.layers.Dense(256)]
+    )
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    train = data.load("fsdd", "train[:8]", batch_size=4, segment_length=256, data_dir=fsdd_dir)
+    history = model.fit(train, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    test = data.load("fsdd", "test[:4]", batch_size=4, segment_length=512, data_dir=fsdd_dir)
+    assert np.isfinite(model.evaluate(test, verbose=0))

@@ -1,0 +1,95 @@
+import math
+
+import numpy as np
+import pytest
+
+import kgen
+from kgen.models import LSTMLanguageModel
+from kgen.testing import TestCase
+
+TINY = dict(num_levels=16, units=8, num_layers=2, embedding_dim=6)
+
+
+def tiny(**kwargs):
+    return LSTMLanguageModel(**{**TINY, **kwargs})
+
+
+def tokens(n=2, t=12, levels=16, seed=0):
+    return np.random.default_rng(seed).integers(0, levels, (n, t)).astype("int32")
+
+
+class TestLSTMLanguageModel(TestCase):
+    def test_presets(self):
+        model = kgen.zoo.get("lstm_lm.shakespeare")
+        assert model.units == 340 and model.num_layers == 2 and model.num_levels == 256
+        assert model.count_params() == 2_026_656  # stated in the preset's description
+        bytenet = kgen.zoo.get("bytenet.shakespeare").count_params()
+        assert abs(model.count_params() - bytenet) <= 0.1 * bytenet  # the baseline has a similar size
+        assert model.receptive_field == math.inf
+        assert model.fast_generator().state_bytes(1) == 4 * 2 * 2 * 340
+
+    @pytest.mark.parametrize("kwargs", [{}, dict(num_layers=1)])
+    def test_causality_exact(self, kwargs):
+        # Unbounded receptive field: every earlier token reaches every later step, none the current or later ones.
+        self.run_sequence_causality_test(tiny(**kwargs), length=10)
+
+    @pytest.mark.parametrize("sampler", ["random", "greedy", "top_k", "top_p"])
+    def test_fast_sampling_equals_naive(self, sampler):
+        model = tiny()
+        assert model.sampling_methods == ("fast", "naive")
+        self.run_sequence_sampling_test(model, num_samples=2, length=14, sampler=sampler)
+
+    def test_fast_step_logits_equal_the_network(self):
+        from keras import ops
+
+        model = tiny()
+        x = tokens(2, 9)
+        full = ops.convert_to_numpy(model(x))
+        generator = model.fast_generator()
+        cache = generator.init(2)
+        for t in range(x.shape[1]):
+            previous = ops.convert_to_tensor(x[:, max(t - 1, 0)])
+            logits, cache = generator.step(previous, t, cache)
+            np.testing.assert_allclose(ops.convert_to_numpy(logits), full[:, t], rtol=1e-5, atol=1e-5)
+
+    def test_saving_cross_backend_and_export(self, tmp_path):
+        model = tiny()
+        x = tokens(2, 12)
+        self.run_serialization_test(model)
+        self.run_model_saving_test(model, x, tmp_path)
+        self.run_cross_backend_test(model, x)
+        self.run_sequence_export_test(model, x, tmp_path / "export")
+
+    def test_fit_with_weights_learns(self):
+        import keras
+
+        model = tiny()
+        model.compile(optimizer=keras.optimizers.Adam(3e-2))
+        x = (np.arange(24)[None] + np.arange(256)[:, None]) % 16  # 8 batches of 32 per epoch
+        w = np.ones_like(x, dtype="float32")
+        w[:, -4:] = 0.0
+        before = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
+        model.fit(x, x, sample_weight=w, epochs=10, batch_size=32, verbose=0)
+        after = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
+        assert after["nats_per_token"] < 0.5 * before["nats_per_token"], (before, after)
+
+    def test_generate_text(self):
+        model = tiny(num_levels=256)
+        text = model.generate_text("To be", 10, seed=3)
+        assert isinstance(text, str) and text.startswith("To be"), text
+        assert model.generate_text("To be", 10, seed=3, method="naive") == text
+
+    def test_errors(self):
+        with pytest.raises(ValueError, match="units"):
+            LSTMLanguageModel(units=0)
+        with pytest.raises(ValueError, match="embedding_dim"):
+            LSTMLanguageModel(embedding_dim=2.5)
+        with pytest.raises(ValueError, match="num_classes"):
+            LSTMLanguageModel(num_classes=3)
+        model = tiny()
+        with pytest.raises(ValueError, match="tokens"):
+            model.log_prob(np.full((2, 5), 16))
+        with pytest.raises(ValueError, match="method"):
+            model.sample(2, 5, method="cached")
+        with pytest.raises(ValueError, match="num_levels"):
+            model.generate_text("a", 3)

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+import kgen
+from kgen.models import WaveNet
+from kgen.testing import TestCase
+
+TINY = dict(num_levels=16, residual_channels=8, gate_channels=6, skip_channels=10, output_channels=12, num_layers=4,
+            dilation_cycle=2)
+
+
+def tiny(**kwargs):
+    return WaveNet(**{**TINY, **kwargs})
+
+
+def tokens(n=2, t=12, levels=16, seed=0):
+    return np.random.default_rng(seed).integers(0, levels, (n, t)).astype("int32")
+
+
+class TestWaveNet(TestCase):
+    def test_preset_receptive_field(self):
+        model = kgen.zoo.get("wavenet.fsdd")
+        assert model.dilations == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] * 2
+        assert model.receptive_field == 2048  # >= 1,024 samples: the bench's requirement
+        assert model.conditional and model.num_classes == 10
+
+    @pytest.mark.parametrize("kwargs", [{}, dict(num_classes=3), dict(local_channels=2, local_upsample=3),
+                                        dict(kernel_size=3, num_layers=3)])
+    def test_causality_exact(self, kwargs):
+        self.run_sequence_causality_test(tiny(**kwargs))
+
+    @pytest.mark.parametrize("kwargs", [{}, dict(num_classes=3), dict(num_classes=3, local_channels=2, local_upsample=2),
+                                        dict(kernel_size=3)])
+    def test_fast_sampling_equals_naive(self, kwargs):
+        self.run_sequence_sampling_test(tiny(**kwargs), num_samples=2, length=14)
+
+    @pytest.mark.parametrize("sampler", ["greedy", "top_k", "top_p"])
+    def test_keras_nlp_samplers(self, sampler):
+        self.run_sequence_sampling_test(tiny(), num_samples=2, length=10, sampler=sampler)
+
+    def test_fast_state_is_bounded_by_the_receptive_field(self):
+        model = kgen.zoo.get("wavenet.fsdd")
+        state = model.fast_generator().state_bytes(1)
+        # (k - 1) * (1 + sum of dilations) slots of 32 floats: 2,047 x 32 x 4 bytes, whatever the length generated.
+        assert state == 4 * 32 * 2047
+
+    def test_saving_cross_backend_and_export(self, tmp_path):
+        model = tiny(num_classes=3, local_channels=2, local_upsample=2)
+        x = tokens(2, 12)
+        self.run_serialization_test(model)
+        self.run_model_saving_test(model, x, tmp_path)
+        self.run_cross_backend_test(model, x)
+        self.run_sequence_export_test(model, x, tmp_path / "export")
+
+    def test_unconditional_export(self, tmp_path):
+        self.run_sequence_export_test(tiny(), tokens(2, 9), tmp_path)
+
+    def test_fit_with_weights_learns(self):
+        # A deterministic pattern (a ramp mod 16) is learnable from the previous token; padding has weight 0.
+        import keras
+
+        model = tiny()
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        x = (np.arange(24)[None] + np.arange(32)[:, None]) % 16
+        w = np.ones_like(x, dtype="float32")
+        w[:, -4:] = 0.0
+        before = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
+        model.fit(x, x, sample_weight=w, epochs=60, batch_size=32, verbose=0)
+        after = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
+        assert after["nats_per_token"] < 0.5 * before["nats_per_token"], (before, after)
+        np.testing.assert_allclose(after["bits_per_token"], after["nats_per_token"] / np.log(2), rtol=1e-5)
+        # the loss is the weighted mean: positions with weight 0 do not count
+        lp = model.log_prob(x, weights=w)
+        np.testing.assert_allclose(-lp.sum() / w.sum(), after["nats_per_token"], rtol=1e-3)
+
+    def test_errors(self):
+        model = tiny(num_classes=3)
+        with pytest.raises(ValueError, match="tokens"):
+            model.log_prob(np.full((2, 5), 16), labels=[0, 1])
+        with pytest.raises(ValueError, match="labels"):
+            model.log_prob(tokens(2, 5))
+        with pytest.raises(ValueError, match="prompt"):
+            model.sample(2, 5, prompt=np.zeros((2, 6), "int32"), labels=[0, 1])
+        with pytest.raises(ValueError, match="method"):
+            model.sample(2, 5, labels=[0, 1], method="cached")
+        with pytest.raises(ValueError, match="sampler"):
+            model.sample(2, 5, labels=[0, 1], sampler="beam-ish")
+        with pytest.raises(ValueError, match="x"):
+            model.fit(tokens(2, 5), epochs=1, verbose=0)  # conditional: needs a dict with labels
+        with pytest.raises(ValueError, match="local_upsample"):
+            WaveNet(local_upsample=2)
+        with pytest.raises(ValueError, match="features"):
+            tiny(local_channels=2, local_upsample=2).sample(1, 5, features=np.zeros((1, 2, 2)))
