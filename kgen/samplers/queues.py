@@ -7,6 +7,8 @@ goes to slot t mod (k - 1) d, where it is read back (k - 1) d, ..., d steps late
 dilation. Unwritten slots hold zeros: exactly the zero padding of the causal convolution.
 """
 
+import os
+
 import keras
 from keras import ops
 
@@ -24,10 +26,11 @@ def _eager_step(index):
     """The step as a Python int where the backend runs the loop eagerly (torch), else None.
 
     Under torch every keras op on a tensor-valued slot converts its arguments and `slice_update` copies the whole
-    buffer; with a Python int the taps are plain slices and the write is in place. Measured on `wavenet.fsdd`
-    (one core, torch): see zoo/wavenet.md. The traced path below stays the only one under TensorFlow and JAX.
+    buffer; with a Python int the taps are plain slices and the write is in place (zoo/wavenet.md has the
+    measurement). The traced path below is the only one under TensorFlow and JAX; `KGEN_PORTABLE_QUEUES=1` forces
+    it under torch too (the tests check both give the same tokens).
     """
-    if keras.backend.backend() == "torch":
+    if keras.backend.backend() == "torch" and os.environ.get("KGEN_PORTABLE_QUEUES") != "1":
         return int(index)
     return None
 
