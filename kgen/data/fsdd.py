@@ -27,13 +27,12 @@ digit, then index.
 import functools
 import os
 import re
-import socket
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from kgen.audio import mu_law_encode, read_wav
+from kgen.data import mnist
 from kgen.data.mnist import DATA_DIR_ENV, DataNotFoundError, _resolve_data_dir, _tfds_data_dir, parse_split
 
 NAME = "fsdd"
@@ -222,24 +221,8 @@ def _local_records(folder, base):
 
 
 def _network_available(timeout=_NETWORK_TIMEOUT_S):
-    """Whether the FSDD download host answers within ``timeout`` seconds.
-
-    The probe (name lookup included) runs in a daemon thread, so a resolver
-    that hangs cannot block the caller for longer than ``timeout``.
-    """
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection(_NETWORK_PROBE, timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
+    """Whether the FSDD download host answers within ``timeout`` seconds (the MNIST loader's threaded probe)."""
+    return mnist._network_available(timeout=timeout, host=_NETWORK_PROBE)
 
 
 def _tfds_prepared(tfds_dir):

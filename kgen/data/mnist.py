@@ -294,8 +294,8 @@ def _read_local(images_path, labels_path):
 # ----------------------------------------------------------------------------
 
 
-def _network_available(timeout=_NETWORK_TIMEOUT_S):
-    """Whether the tfds download host answers within ``timeout`` seconds.
+def _network_available(timeout=_NETWORK_TIMEOUT_S, host=_NETWORK_PROBE):
+    """Whether ``host`` (a (name, port) pair; default the tfds download host) answers within ``timeout`` seconds.
 
     The probe (name lookup included) runs in a daemon thread, so a resolver
     that hangs cannot block the caller for longer than ``timeout``.
@@ -304,7 +304,7 @@ def _network_available(timeout=_NETWORK_TIMEOUT_S):
 
     def probe():
         try:
-            socket.create_connection(_NETWORK_PROBE, timeout=timeout).close()
+            socket.create_connection(host, timeout=timeout).close()
             result.append(True)
         except OSError:
             result.append(False)

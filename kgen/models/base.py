@@ -85,6 +85,25 @@ def check_labels(labels, num, num_classes, owner, name="labels"):
     return arr.astype("int32")
 
 
+def first_inputs(data, name):
+    """The model inputs of `data` to check before training: numpy arrays as given, or the first batch of a
+    tf.data.Dataset as numpy; the `x` of an (x, y[, sample_weight]) tuple."""
+    first = data
+    try:
+        import tensorflow as tf
+
+        if isinstance(data, tf.data.Dataset):
+            first = next(iter(data.take(1)), None)
+            if first is None:
+                raise ValueError(f"`{name}` is an empty dataset.")
+            first = tf.nest.map_structure(lambda t: t.numpy(), first)
+    except ImportError:  # pragma: no cover - tensorflow is a dependency
+        pass
+    if isinstance(first, tuple) and len(first) >= 1:
+        first = first[0]
+    return first
+
+
 MODEL_KWARGS = ("name", "trainable", "dtype")
 
 
@@ -195,19 +214,7 @@ class AutoregressiveImageModel(keras.Model):
         """Check numpy arrays fully and the first batch of a tf.data.Dataset, before any training starts."""
         if data is None:
             raise ValueError(f"`{name}` is required: pass images of shape {(None,) + self.image_shape}.")
-        first = data
-        try:
-            import tensorflow as tf
-
-            if isinstance(data, tf.data.Dataset):
-                first = next(iter(data.take(1)), None)
-                if first is None:
-                    raise ValueError(f"`{name}` is an empty dataset.")
-                first = tf.nest.map_structure(lambda t: t.numpy(), first)
-        except ImportError:  # pragma: no cover - tensorflow is a dependency
-            pass
-        if isinstance(first, tuple) and len(first) >= 1:
-            first = first[0]
+        first = first_inputs(data, name)
         if isinstance(first, dict):
             if "images" not in first:
                 raise ValueError(f"`{name}` is a dict without the key 'images'; got keys {sorted(first)}.")

@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from kgen.distributions import LN2
-from kgen.models.base import check_labels
+from kgen.models.base import check_labels, first_inputs
 from kgen.validation import check_int
 
 
@@ -129,19 +129,7 @@ class AutoregressiveSequenceModel(keras.Model):
         """Check numpy arrays fully and the first batch of a tf.data.Dataset, before any training starts."""
         if data is None:
             raise ValueError(f"`{name}` is required: pass tokens of shape (batch, time) or a kgen.data data set.")
-        first = data
-        try:
-            import tensorflow as tf
-
-            if isinstance(data, tf.data.Dataset):
-                first = next(iter(data.take(1)), None)
-                if first is None:
-                    raise ValueError(f"`{name}` is an empty dataset.")
-                first = tf.nest.map_structure(lambda t: t.numpy(), first)
-        except ImportError:  # pragma: no cover - tensorflow is a dependency
-            pass
-        if isinstance(first, tuple) and len(first) >= 1:
-            first = first[0]
+        first = first_inputs(data, name)
         needs_dict = self.conditional or self.locally_conditioned
         if isinstance(first, dict):
             if "tokens" not in first:
