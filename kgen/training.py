@@ -61,6 +61,21 @@ class SaveModelAtomically(keras.callbacks.Callback):
             self.model.save(tmp)
 
 
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore` that also survives a kill during the write of its training-metadata file.
+
+    Keras writes `training_metadata.json` in place; a `kill -9` in that moment leaves it empty, and Keras falls back
+    to its previous checkpoint (`double_checkpoint=True`) only on an `OSError`. An unreadable metadata file is
+    treated the same way here, so `--resume` goes back one checkpoint instead of failing.
+    """
+
+    def _load_model(self):
+        try:
+            super()._load_model()
+        except json.JSONDecodeError as e:
+            raise OSError(f"unreadable {self._training_metadata_path}: {e}") from e
+
+
 def _elapsed_from_metrics(path):
     """The `elapsed_min` of the last finished epoch in a metrics file, in seconds (0 if none)."""
     if not path.is_file():
@@ -136,7 +151,7 @@ def train(recipe, out_dir, resume=False, verbose=1):
     if steps is not None:
         train_ds = train_ds.repeat()
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True),
+        BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True),
         TimeBudget(t["time_budget_minutes"], already_elapsed_s=_elapsed_from_metrics(out / METRICS_FILE)),
         keras.callbacks.TerminateOnNaN(),
         SaveModelAtomically(out / MODEL_FILE),

@@ -189,3 +189,26 @@ def test_completion_keeps_the_given_rows(tmp_path):
     assert done.shape == (2, 2, 8, 8, 1)
     np.testing.assert_array_equal(done[:, :, :3], np.repeat(images[:, None, :3], 2, axis=1))
     assert (tmp_path / "c.png").is_file()
+
+
+def test_resume_after_a_kill_while_the_backup_metadata_was_written(tmp_path, recipe):
+    """A kill -9 while Keras writes backup/training_metadata.json leaves it empty: --resume falls back to the
+    previous checkpoint instead of failing."""
+    run = tmp_path / "run"
+    args = ["train", recipe, "--out", str(run), "--samples", "0", "--no-eval", "--monitor-split", ""] + TINY[:-4]
+    assert cli.main(args + ["--epochs", "2", "--verbose", "0"]) == 0
+    # BackupAndRestore deletes its folder after a finished run: recreate the state of a run killed mid-write.
+    backup = run / "backup"
+    from kgen import training
+
+    model = training.load_model(run)
+    cb = training.BackupAndRestore(str(backup), double_checkpoint=True)
+    cb.set_model(model)
+    cb._current_epoch = 1
+    cb._save_model()  # epoch 1 checkpoint
+    cb._current_epoch = 2
+    cb._save_model()  # epoch 2: the previous one is kept as .bkp
+    (backup / "training_metadata.json").write_text("")  # killed mid-write
+    assert cli.main(args + ["--epochs", "3", "--resume", "--verbose", "0"]) == 0
+    rows = _rows(run / "metrics.csv")
+    assert int(rows[-1]["epoch"]) == 2  # resumed from the previous checkpoint (epoch 1 done) and ran epoch index 2
