@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def check_int(value, name, minimum=1, odd=False, owner=None):
+def check_int(value, name, minimum=1, odd=False, owner=None, maximum=None):
     """Return `value` as an int, or raise a ValueError naming `name` and what was expected.
 
     Args:
@@ -12,9 +12,27 @@ def check_int(value, name, minimum=1, odd=False, owner=None):
         minimum: the smallest value allowed.
         odd: also require an odd value.
         owner: optional prefix for the message, e.g. the class name.
+        maximum: the largest value allowed (None: no bound).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum or (odd and value % 2 == 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+        or (maximum is not None and value > maximum)
+        or (odd and value % 2 == 0)
+    ):
         kind = "an odd integer" if odd else "an integer"
+        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
         prefix = f"{owner}: " if owner else ""
-        raise ValueError(f"{prefix}`{name}` must be {kind} >= {minimum}, got {value!r}.")
+        raise ValueError(f"{prefix}`{name}` must be {kind} {bound}, got {value!r}.")
     return int(value)
+
+
+def check_bool(value, name, allow_none=False):
+    """Return `value` as a bool (or None when `allow_none`), or raise a ValueError naming `name`."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        expected = "True, False or None" if allow_none else "True or False"
+        raise ValueError(f"`{name}` must be {expected}, got {value!r}.")
+    return bool(value)

@@ -33,7 +33,14 @@ import numpy as np
 
 from kgen.audio import mu_law_encode, read_wav
 from kgen.data import mnist
-from kgen.data.mnist import DATA_DIR_ENV, DataNotFoundError, _resolve_data_dir, _tfds_data_dir, parse_split
+from kgen.data.mnist import (
+    DATA_DIR_ENV,
+    DataNotFoundError,
+    _resolve_data_dir,
+    _tfds_data_dir,
+    parse_split,
+)
+from kgen.validation import check_bool, check_int
 
 NAME = "fsdd"
 NAMES = (NAME,)
@@ -91,25 +98,8 @@ def _check_source(source):
         )
 
 
-def _check_bool(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, (bool, np.bool_)):
-        expected = "True, False or None" if allow_none else "True or False"
-        raise ValueError(f"{name} must be {expected}, got {value!r}.")
-    return bool(value)
-
-
 def _check_int(value, name, minimum, maximum=None):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise ValueError(f"{name} must be an integer {bound}, got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
 # ----------------------------------------------------------------------------
@@ -472,21 +462,21 @@ def load(
     batch_size = _check_int(batch_size, "batch_size", 1)
     if segment_length is not None:
         segment_length = _check_int(segment_length, "segment_length", 1)
-    random_crop = _check_bool(random_crop, "random_crop", allow_none=True)
+    random_crop = check_bool(random_crop, "random_crop", allow_none=True)
     if random_crop and segment_length is None:
         raise ValueError(
             "random_crop=True needs a segment_length (the crop length); pass "
             "segment_length=<samples> or leave random_crop None."
         )
-    with_labels = _check_bool(with_labels, "with_labels")
+    with_labels = check_bool(with_labels, "with_labels")
     if not isinstance(label, str) or label not in LABELS:
         raise ValueError(
             f"Unknown label={label!r}. Expected one of: "
             f"{', '.join(repr(x) for x in LABELS)}."
         )
-    shuffle = _check_bool(shuffle, "shuffle", allow_none=True)
+    shuffle = check_bool(shuffle, "shuffle", allow_none=True)
     seed = _check_int(seed, "seed", 0)
-    drop_remainder = _check_bool(drop_remainder, "drop_remainder")
+    drop_remainder = check_bool(drop_remainder, "drop_remainder")
     _check_source(source)
     quantization_channels = _check_int(
         quantization_channels, "quantization_channels", 2, _MAX_QUANTIZATION_CHANNELS

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kgen.data.mnist import DATA_DIR_ENV, DataNotFoundError, _resolve_data_dir, parse_split
+from kgen.data.mnist import (
+    DATA_DIR_ENV,
+    DataNotFoundError,
+    _resolve_data_dir,
+    parse_split,
+)
+from kgen.validation import check_bool, check_int
 
 NAMES = ("tinyshakespeare",)
 FILES = {"tinyshakespeare": ("tinyshakespeare", "input.txt")}
@@ -44,19 +50,8 @@ def _check_name(name):
         )
 
 
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _check_bool(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, (bool, np.bool_)):
-        expected = "True, False or None" if allow_none else "True or False"
-        raise ValueError(f"{name} must be {expected}, got {value!r}.")
-    return bool(value)
+def _check_int(value, name, minimum, maximum=None):
+    return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
 def _find_file(name, data_dir, where):
@@ -254,9 +249,9 @@ def load(
     is_train = base == "train"
     batch_size = _check_int(batch_size, "batch_size", 1)
     length = _check_int(sequence_length, "sequence_length", 2)
-    shuffle = _check_bool(shuffle, "shuffle", allow_none=True)
+    shuffle = check_bool(shuffle, "shuffle", allow_none=True)
     seed = _check_int(seed, "seed", 0)
-    drop_remainder = _check_bool(drop_remainder, "drop_remainder")
+    drop_remainder = check_bool(drop_remainder, "drop_remainder")
     if shuffle is None:
         shuffle = is_train
 

@@ -262,5 +262,6 @@ class AutoregressiveSequenceModel(keras.Model):
 
     @property
     def receptive_field(self):
-        """How many tokens before step t can change the prediction of step t (subclasses provide it)."""
-        raise NotImplementedError
+        """How many tokens before step t can change the prediction of step t (subclasses provide it; `math.inf`
+        for a recurrent model)."""
+        raise NotImplementedError(f"{type(self).__name__} must define `receptive_field` (the causality test uses it).")

@@ -155,7 +155,7 @@ def test_evaluation_windows_helper():
     assert windows.tolist() == [[9, 0, 0]] and weights.tolist() == [[1, 0, 0]]
     with pytest.raises(ValueError, match="tokens must be a non-empty 1-D integer array"):
         text.evaluation_windows(np.zeros(0, np.int32), 4)
-    with pytest.raises(ValueError, match="sequence_length must be an integer >= 2"):
+    with pytest.raises(ValueError, match="`sequence_length` must be an integer >= 2"):
         text.evaluation_windows(np.arange(5), 1)
 
 
@@ -244,13 +244,13 @@ def test_bad_text_file_names_it(tmp_path, content, message):
         ({"name": "shakespeare"}, "name='shakespeare'.*mnist, binarized_mnist, fsdd, tinyshakespeare"),
         ({"split": "valid"}, "split='valid'"),
         ({"split": None}, "split=None"),
-        ({"batch_size": 0}, "batch_size must be an integer >= 1"),
-        ({"batch_size": True}, "batch_size must be"),
-        ({"sequence_length": 1}, "sequence_length must be an integer >= 2"),
-        ({"sequence_length": "256"}, "sequence_length must be"),
-        ({"shuffle": "yes"}, "shuffle must be True, False or None"),
-        ({"seed": -3}, "seed must be an integer >= 0"),
-        ({"drop_remainder": 1}, "drop_remainder must be True or False"),
+        ({"batch_size": 0}, "`batch_size` must be an integer >= 1"),
+        ({"batch_size": True}, "`batch_size` must be"),
+        ({"sequence_length": 1}, "`sequence_length` must be an integer >= 2"),
+        ({"sequence_length": "256"}, "`sequence_length` must be"),
+        ({"shuffle": "yes"}, "`shuffle` must be True, False or None"),
+        ({"seed": -3}, "`seed` must be an integer >= 0"),
+        ({"drop_remainder": 1}, "`drop_remainder` must be True or False"),
         ({"data_dir": ""}, "data_dir must be a non-empty path"),
     ],
 )
