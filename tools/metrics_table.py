@@ -18,6 +18,19 @@ def main(argv=None):
     if not rows:
         print(f"{args.metrics}: no epochs recorded", file=sys.stderr)
         return 1
+    if "bits_per_token" in rows[0]:  # sequence models: bits per token (audio sample, text byte)
+        has_val = "val_bits_per_token" in rows[0]
+        header = "| epoch | minutes | train bits/token | " + ("held-out bits/token |" if has_val else "")
+        print(header)
+        print("|" + " --- |" * (header.count("|") - 1))
+        for i, r in enumerate(rows):
+            if i % args.every and i != len(rows) - 1:
+                continue
+            line = f"| {int(r['epoch']) + 1} | {float(r['elapsed_min']):.1f} | {float(r['bits_per_token']):.3f} |"
+            if has_val:
+                line += f" {float(r['val_bits_per_token']):.3f} |"
+            print(line)
+        return 0
     has_val = "val_nats" in rows[0]
     header = "| epoch | minutes | train nats/image | " + ("held-out nats/image | held-out bits/dim |" if has_val else "")
     print(header)
