@@ -22,9 +22,12 @@ demo: venv
 	rm -rf runs/demo
 	KERAS_BACKEND=tensorflow $(VENV)/bin/kgen train demo --out runs/demo --verbose 2
 
-# The whole test suite, once per Keras backend (the backends run side by side, one pytest process each).
+# The whole test suite, once per Keras backend.
 test: venv
-	@bash tools/test_backends.sh $(PY) $(BACKENDS)
+	@set -e; for b in $(BACKENDS); do \
+		echo "=== KERAS_BACKEND=$$b"; \
+		KERAS_BACKEND=$$b $(PY) -m pytest -q -p no:cacheprovider tests; \
+	done
 
 bench: venv
 	$(PY) tools/bench_pixelcnn.py
