@@ -18,30 +18,23 @@ def main(argv=None):
     if not rows:
         print(f"{args.metrics}: no epochs recorded", file=sys.stderr)
         return 1
-    if "bits_per_token" in rows[0]:  # sequence models: bits per token (audio sample, text byte)
-        has_val = "val_bits_per_token" in rows[0]
-        header = "| epoch | minutes | train bits/token | " + ("held-out bits/token |" if has_val else "")
-        print(header)
-        print("|" + " --- |" * (header.count("|") - 1))
-        for i, r in enumerate(rows):
-            if i % args.every and i != len(rows) - 1:
-                continue
-            line = f"| {int(r['epoch']) + 1} | {float(r['elapsed_min']):.1f} | {float(r['bits_per_token']):.3f} |"
-            if has_val:
-                line += f" {float(r['val_bits_per_token']):.3f} |"
-            print(line)
-        return 0
-    has_val = "val_nats" in rows[0]
-    header = "| epoch | minutes | train nats/image | " + ("held-out nats/image | held-out bits/dim |" if has_val else "")
-    print(header)
-    print("|" + " --- |" * (header.count("|") - 1))
+    # (header, metrics.csv column, format) of the training column and, where the run watched a held-out split,
+    # of the held-out columns: bits per token for sequence models, nats per image and bits/dim for image models.
+    if "bits_per_token" in rows[0]:
+        columns = [("train bits/token", "bits_per_token", ".3f")]
+        held_out = [("held-out bits/token", "val_bits_per_token", ".3f")]
+    else:
+        columns = [("train nats/image", "nats", ".2f")]
+        held_out = [("held-out nats/image", "val_nats", ".2f"), ("held-out bits/dim", "val_bits_per_dim", ".4f")]
+    if held_out[0][1] in rows[0]:
+        columns += held_out
+    print("| epoch | minutes | " + " | ".join(h for h, _, _ in columns) + " |")
+    print("|" + " --- |" * (len(columns) + 2))
     for i, r in enumerate(rows):
         if i % args.every and i != len(rows) - 1:
             continue
-        line = f"| {int(r['epoch']) + 1} | {float(r['elapsed_min']):.1f} | {float(r['nats']):.2f} |"
-        if has_val:
-            line += f" {float(r['val_nats']):.2f} | {float(r['val_bits_per_dim']):.4f} |"
-        print(line)
+        cells = [f"{float(r[key]):{fmt}}" for _, key, fmt in columns]
+        print(f"| {int(r['epoch']) + 1} | {float(r['elapsed_min']):.1f} | " + " | ".join(cells) + " |")
     return 0
 
 
