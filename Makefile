@@ -22,12 +22,9 @@ demo: venv
 	rm -rf runs/demo
 	KERAS_BACKEND=tensorflow $(VENV)/bin/kgen train demo --out runs/demo --verbose 2
 
-# The whole test suite, once per Keras backend.
+# The whole test suite, once per Keras backend (the backends run side by side, one pytest process each).
 test: venv
-	@set -e; for b in $(BACKENDS); do \
-		echo "=== KERAS_BACKEND=$$b"; \
-		KERAS_BACKEND=$$b $(PY) -m pytest -q -p no:cacheprovider tests; \
-	done
+	@bash tools/test_backends.sh $(PY) $(BACKENDS)
 
 bench: venv
 	$(PY) tools/bench_pixelcnn.py

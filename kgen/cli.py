@@ -54,7 +54,10 @@ def _cmd_train(args):
         training.write_json(out / training.EVAL_FILE, result)
         print(training.describe_result(recipe["model"], result))
     num_samples = recipe["train"]["num_samples"] if args.samples is None else args.samples
-    if num_samples and training.is_sequence_model(model):
+    if training.is_representation_model(model):
+        if num_samples and training.write_filters(model, out / training.FILTERS_FILE):
+            print(f"filters: {out / training.FILTERS_FILE}")
+    elif num_samples and training.is_sequence_model(model):
         for path in training.write_sequence_samples(model, recipe, out, num_samples=num_samples, seed=recipe["train"]["seed"]):
             print(f"sample: {path}")
     elif num_samples:
@@ -88,6 +91,11 @@ def _cmd_sample(args):
     else:
         model = zoo.get(args.model)  # an untrained zoo model: useful to check the pipeline
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
+    if training.is_representation_model(model):
+        raise ValueError(
+            f"`model` is a {type(model).__name__}, a representation model that does not sample; use `kgen encode` "
+            "for its codes."
+        )
     if training.is_sequence_model(model):
         return _sample_sequence(model, args)
     images = training.write_samples(model, args.out, num_samples=args.num or 16, seed=args.seed, labels=args.label)
@@ -142,6 +150,40 @@ def _cmd_complete(args):
     )
     print(f"wrote completions of {len(images)} {name} {args.split} images (top {rows} rows given) to {args.out}")
     return 0
+
+
+def _cmd_encode(args):
+    from kgen import training
+
+    model = training.load_model(args.model)
+    if not training.is_representation_model(model):
+        raise ValueError(f"`model` is a {type(model).__name__}; `kgen encode` takes a representation model.")
+    recipe = _run_recipe(args.model)
+    if recipe is None and args.data is None:
+        raise ValueError("`--data` is required: the model file has no run recipe beside it to name its data set.")
+    if recipe is None:
+        from kgen import recipes
+
+        recipe = recipes.from_model(model.name)
+    if args.data:
+        recipe["data"]["name"] = args.data
+    if args.data_source is not None:
+        recipe["data"]["source"] = args.data_source
+    if Path(args.out).suffix != ".npz":
+        raise ValueError(f"`--out` must be an .npz file, got {args.out!r}.")
+    codes = training.write_codes(model, recipe, args.out, split=args.split)
+    print(f"wrote {codes.shape[0]} codes of {codes.shape[1]} dimensions ({recipe['data']['name']} "
+          f"{args.split or recipe['data']['eval_split']}) to {args.out}")
+    return 0
+
+
+def _run_recipe(model_path):
+    """The recipe saved beside a trained model (its run folder), or None."""
+    from kgen import training
+
+    run_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    recipe_file = run_dir / training.RECIPE_FILE
+    return json.loads(recipe_file.read_text()) if recipe_file.is_file() else None
 
 
 def _cmd_export(args):
@@ -216,6 +258,14 @@ def build_parser():
     s.add_argument("--completions", type=int, default=3, help="completions per image")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(fn=_cmd_complete)
+
+    s = sub.add_parser("encode", help="encode a data split with a representation model into an .npz of codes")
+    s.add_argument("model", help=".keras file or run folder")
+    s.add_argument("--out", required=True, help=".npz file: codes (N, code_dim) and labels where the data has them")
+    s.add_argument("--data", help="data set name (default: the run's recipe)")
+    s.add_argument("--split", default=None, help="data split (default: the recipe's evaluation split)")
+    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
+    s.set_defaults(fn=_cmd_encode)
 
     s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
     s.add_argument("model")

@@ -14,6 +14,10 @@ The SavedModel has two signatures:
 
 A class-conditional model (built with `num_classes`) takes one more input in both: `labels`, int32 (batch,).
 
+Representation models (sparse coding, autoencoders, PSD, semantic hashing) have one signature, `serve`: `inputs`
+(batch, *input_shape) float32 -> `codes` (batch, code_dim) and `reconstruction` (batch, *input_shape), the
+reconstruction on the model's working scale (inputs * input_scale).
+
 Sequence models (WaveNet, ByteNet) have the same two signatures over tokens:
 
 - `serve`: `tokens` (batch, time) int32 -> `log_prob` (batch,) float32, the sum over the sequence in nats;
@@ -111,11 +115,33 @@ def _sequence_signatures(model):
     return (serve, serve_spec), (sample, sample_spec)
 
 
+def _export_representation(model, path):
+    """A representation model's one signature: `inputs` -> its `codes` and `reconstruction`."""
+    import tensorflow as tf
+
+    encoder = model._submodel(model.code_layer_name)
+
+    def serve(inputs):
+        return {"codes": encoder(inputs, training=False), "reconstruction": model(inputs, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serve", fn=serve,
+        input_signature=[tf.TensorSpec(shape=(None,) + tuple(model.input_shape_), dtype=tf.float32, name="inputs")],
+    )
+    archive.write_out(str(path), verbose=False)
+
+
 def _export_in_tensorflow(model, path):
     import tensorflow as tf
 
+    from kgen.models.representation_base import RepresentationModel
     from kgen.models.sequence_base import AutoregressiveSequenceModel
 
+    if isinstance(model, RepresentationModel):
+        _export_representation(model, path)
+        return
     if isinstance(model, AutoregressiveSequenceModel):
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -150,13 +176,16 @@ def export_for_serving(model, path, overwrite=False):
     """Write a TensorFlow SavedModel of `model` at `path` with a `serve` log-probability signature.
 
     Args:
-        model: a kgen generative model (anything with `image_shape` and `distribution`).
+        model: a kgen model: an image or sequence generative model, or a representation model.
         path: the SavedModel folder to create (for TF Serving, a version folder such as "serving/pixelcnn/1").
         overwrite: replace an existing folder at `path`.
     """
+    from kgen.models.representation_base import RepresentationModel
+
     is_sequence = hasattr(model, "num_levels") and hasattr(model, "fast_generator")
-    if not is_sequence and (not hasattr(model, "distribution") or not hasattr(model, "image_shape")):
-        raise ValueError(f"`model` must be a kgen generative model, got {type(model).__name__}.")
+    is_representation = isinstance(model, RepresentationModel)
+    if not (is_sequence or is_representation) and (not hasattr(model, "distribution") or not hasattr(model, "image_shape")):
+        raise ValueError(f"`model` must be a kgen model (generative or representation), got {type(model).__name__}.")
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"`path` {str(path)!r} already exists; pass overwrite=True to replace it.")

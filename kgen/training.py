@@ -97,6 +97,12 @@ def is_sequence_model(model):
     return isinstance(model, AutoregressiveSequenceModel)
 
 
+def is_representation_model(model):
+    from kgen.models.representation_base import RepresentationModel
+
+    return isinstance(model, RepresentationModel)
+
+
 def _loader_kwargs(recipe, with_labels, evaluation):
     """Keyword arguments for `kgen.data.load`: the source (if set), labels (if needed) and the recipe's options."""
     d = recipe["data"]
@@ -196,6 +202,15 @@ def evaluate(model, recipe, split=None, verbose=1):
             "nats_per_token": float(result["nats_per_token"]),
             "bits_per_token": float(result["bits_per_token"]),
         }
+    if is_representation_model(model):
+        num_examples = sum(int(len(_first(batch))) for batch in ds.as_numpy_iterator())
+        return {
+            "dataset": d["name"],
+            "split": split,
+            "num_examples": num_examples,
+            "reconstruction_error": float(result["reconstruction_error"]),
+            "loss": float(result["loss"]),
+        }
     images, _ = kdata.load_arrays(d["name"], split=split, **({"source": d["source"]} if d.get("source") else {}))
     return {
         "dataset": d["name"],
@@ -206,8 +221,21 @@ def evaluate(model, recipe, split=None, verbose=1):
     }
 
 
+def _first(batch):
+    """The inputs of a batch: the first element of a tuple, the images of a dict, else the batch itself."""
+    if isinstance(batch, tuple):
+        batch = batch[0]
+    return batch["images"] if isinstance(batch, dict) else batch
+
+
 def describe_result(model_name, result):
     """One printed line for an evaluation result."""
+    if "reconstruction_error" in result:
+        return (
+            f"{model_name} on {result['dataset']} {result['split']} ({result['num_examples']} examples): "
+            f"reconstruction error {result['reconstruction_error']:.4f} (summed squared error per example), "
+            f"loss {result['loss']:.4f}"
+        )
     if "bits_per_token" in result:
         unit = "sample" if result["dataset"] == "fsdd" else "byte"
         return (
@@ -336,6 +364,38 @@ def write_sequence_samples(model, recipe, out_dir, num_samples=4, seed=0):
         write_text(model, path, num_samples=num_samples, seed=seed)
         paths.append(path)
     return paths
+
+
+FILTERS_FILE = "filters.png"
+
+
+def write_filters(model, path):
+    """Write a representation model's atoms or first-layer filters as a PNG grid; returns False when it has
+    none to show."""
+    from kgen.plotting import tile_filters
+
+    filters = model.filters()
+    if filters is None:
+        return False
+    tile_filters(filters, path)
+    return True
+
+
+def write_codes(model, recipe, path, split=None, batch_size=256):
+    """Encode a split of the recipe's data set and write `codes` (and `labels` where the data set has them) to an
+    .npz file, atomically. Returns the codes."""
+    d = recipe["data"]
+    split = split or d["eval_split"]
+    arrays = kdata.load_arrays(d["name"], split=split, **({"source": d["source"]} if d.get("source") else {}))
+    inputs, labels = (arrays[0], arrays[1]) if isinstance(arrays, tuple) else (arrays, None)
+    codes = model.encode(inputs, batch_size=batch_size)
+    out = {"codes": codes}
+    if labels is not None:
+        out["labels"] = np.asarray(labels)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **out)
+    return codes
 
 
 def load_model(path):

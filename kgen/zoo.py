@@ -46,6 +46,10 @@ def _ensure_registered():
     import kgen.models.wavenet.presets  # noqa: F401
     import kgen.models.bytenet.presets  # noqa: F401
     import kgen.models.lstm_lm.presets  # noqa: F401
+    import kgen.models.sparse_coding.presets  # noqa: F401
+    import kgen.models.psd.presets  # noqa: F401
+    import kgen.models.semantic_hashing.presets  # noqa: F401
+    import kgen.models.autoencoder.presets  # noqa: F401
 
 
 def list_models(pattern="*"):

@@ -15,12 +15,49 @@ SMALL_SEQUENCE = {
     "lstm_lm": dict(num_levels=16, units=8, num_layers=1),
 }
 
+# Tiny overrides and inputs for the representation-learning architectures: (overrides, input shape).
+SMALL_REPRESENTATION = {
+    "autoencoder": (dict(input_shape=(6, 6, 1), hidden_units=(8,), code_dim=4), (6, 6, 1)),
+    "denoising_autoencoder": (dict(input_shape=(6, 6, 1), code_dim=8), (6, 6, 1)),
+    "ksparse_autoencoder": (dict(input_shape=(6, 6, 1), code_dim=12, k=3), (6, 6, 1)),
+    "deep_autoencoder": (dict(input_shape=(6, 6, 1), hidden_units=(16, 8, 6), code_dim=3), (6, 6, 1)),
+    "semantic_hashing": (dict(input_shape=(6, 6, 1), hidden_dims=(8,), num_bits=6), (6, 6, 1)),
+    "sparse_coding": (dict(input_shape=(16,), num_atoms=8, num_iterations=10), (16,)),
+    "psd": (dict(input_shape=(16,), num_atoms=8, num_iterations=10), (16,)),
+}
+
 
 def is_sequence(name):
     return name.split(".")[0] in SMALL_SEQUENCE
 
 
-@pytest.mark.parametrize("name", kgen.zoo.list_models())
+def is_representation(name):
+    return name.split(".")[0] in SMALL_REPRESENTATION
+
+
+GENERATIVE = [n for n in kgen.zoo.list_models() if not is_representation(n)]
+REPRESENTATION = [n for n in kgen.zoo.list_models() if is_representation(n)]
+
+
+@pytest.mark.parametrize("name", REPRESENTATION)
+class TestEveryRepresentationModel(TestCase):
+    def _model_and_inputs(self, name):
+        overrides, shape = SMALL_REPRESENTATION[name.split(".")[0]]
+        model = kgen.zoo.get(name, **overrides)
+        x = np.random.default_rng(0).uniform(0.0, 1.0, (4,) + shape).astype("float32") / model.input_scale
+        return model, x
+
+    def test_builds_serializes_saves_and_encodes(self, name, tmp_path):
+        model, x = self._model_and_inputs(name)
+        self.run_serialization_test(model)
+        self.run_representation_test(model, x, tmp_path)
+
+    def test_trains(self, name):
+        model, x = self._model_and_inputs(name)
+        self.run_representation_training_test(model, x)
+
+
+@pytest.mark.parametrize("name", GENERATIVE)
 class TestEveryModel(TestCase):
     def _model(self, name):
         if is_sequence(name):

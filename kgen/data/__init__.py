@@ -4,7 +4,8 @@
 
 - ``"mnist"``, ``"binarized_mnist"``: images (``kgen.data.mnist``);
 - ``"fsdd"``: spoken digits, 8 kHz audio as mu-law codes (``kgen.data.fsdd``);
-- ``"tinyshakespeare"``: text as byte ids (``kgen.data.text``).
+- ``"tinyshakespeare"``: text as byte ids (``kgen.data.text``);
+- ``"photo_patches"``: whitened grey patches of two photographs (``kgen.data.patches``).
 
 Example:
 
@@ -21,18 +22,19 @@ text = kgen.data.load_text("tinyshakespeare", split="test")
 ```
 """
 
-from kgen.data import fsdd, mnist, text
+from kgen.data import fsdd, mnist, patches, text
 from kgen.data.fsdd import FSDD_SPEAKERS
 from kgen.data.mnist import BINARIZATION_SEEDS, DATA_DIR_ENV, SOURCES, DataNotFoundError, binarize, parse_split
 from kgen.data.text import load_text
 
 # Every data set name, the MNIST ones first.
-NAMES = mnist.NAMES + fsdd.NAMES + text.NAMES
+NAMES = mnist.NAMES + fsdd.NAMES + text.NAMES + patches.NAMES
 
 _MODULES = {
     **{name: mnist for name in mnist.NAMES},
     **{name: fsdd for name in fsdd.NAMES},
     **{name: text for name in text.NAMES},
+    **{name: patches for name in patches.NAMES},
 }
 
 
@@ -62,6 +64,10 @@ def load(name, *args, **kwargs):
       batch_size=32, sequence_length=256, shuffle=None, seed=0,
       drop_remainder=False, data_dir=None)``; elements are ``(tokens, tokens,
       weights)``.
+    - ``"photo_patches"``: ``kgen.data.patches.load(name, split="train",
+      batch_size=256, patch_size=8, num_patches=None, shuffle=None, seed=0,
+      drop_remainder=False, whitening="zca", whitening_epsilon=0.01)``;
+      elements are ``float32 (B, patch_size ** 2)`` patch vectors.
 
     Raises:
         ValueError: for an unknown ``name`` (listing the known ones) or an
@@ -83,6 +89,9 @@ def load_arrays(name, *args, **kwargs):
     - ``"tinyshakespeare"``: ``kgen.data.text.load_arrays(name,
       split="train", data_dir=None)`` -> the ``int32`` byte ids of the split
       (``load_text`` gives the string).
+    - ``"photo_patches"``: ``kgen.data.patches.load_arrays(name,
+      split="train", patch_size=8, num_patches=None, seed=0, whitening="zca",
+      whitening_epsilon=0.01)`` -> ``float32 (N, patch_size ** 2)``.
 
     Raises:
         ValueError: for an unknown ``name`` (listing the known ones) or an

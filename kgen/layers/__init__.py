@@ -1,5 +1,6 @@
 """Reusable Keras layers, one per file."""
 
+from kgen.layers.binary_code import BinaryCode
 from kgen.layers.bytenet_block import ByteNetResidualBlock
 from kgen.layers.gated_pixel_block import GatedPixelBlock
 from kgen.layers.masked_conv2d import MaskedConv2D, causal_conv_mask
@@ -7,8 +8,17 @@ from kgen.layers.row_lstm import RowLSTM
 from kgen.layers.wavenet_block import WaveNetResidualBlock
 from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
+from kgen.layers.k_sparse import KSparse
+from kgen.layers.masking_noise import MaskingNoise
+from kgen.layers.scaled_tanh_dense import ScaledTanhDense
+from kgen.layers.sparse_coding_inference import SparseCodingInference
 
 __all__ = [
+    "BinaryCode",
+    "KSparse",
+    "MaskingNoise",
+    "ScaledTanhDense",
+    "SparseCodingInference",
     "ByteNetResidualBlock",
     "DiagonalBiLSTM",
     "DilatedCausalConv1D",

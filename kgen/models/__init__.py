@@ -8,8 +8,16 @@ from kgen.models.sequence_base import AutoregressiveSequenceModel
 from kgen.models.wavenet import WaveNet
 from kgen.models.bytenet import ByteNet
 from kgen.models.lstm_lm import LSTMLanguageModel
+from kgen.models.semantic_hashing import SemanticHashing
+from kgen.models.sparse_coding import SparseCoding
+from kgen.models.psd import PredictiveSparseDecomposition
+from kgen.models.autoencoder import Autoencoder, DeepAutoencoder, DenoisingAutoencoder, KSparseAutoencoder
 
 __all__ = [
+    "Autoencoder",
+    "DeepAutoencoder",
+    "DenoisingAutoencoder",
+    "KSparseAutoencoder",
     "AutoregressiveImageModel",
     "AutoregressiveSequenceModel",
     "ByteNet",
@@ -17,5 +25,8 @@ __all__ = [
     "LSTMLanguageModel",
     "PixelCNN",
     "PixelRNN",
+    "SemanticHashing",
+    "SparseCoding",
+    "PredictiveSparseDecomposition",
     "WaveNet",
 ]

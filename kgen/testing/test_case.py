@@ -226,12 +226,14 @@ class TestCase:
             x_path = Path(td) / "x.npz"
             kwargs = conditioning(model, input_data)
             np.savez(x_path, x=np.asarray(input_data), **kwargs)
-            expected = model.log_prob(input_data, **kwargs)
+            # Generative models compare log-probabilities, representation models their codes.
+            method = "log_prob" if hasattr(model, "log_prob") else "encode"
+            expected = getattr(model, method)(input_data, **kwargs)
             code = (
                 "import sys, numpy as np, keras, kgen.models\n"
                 "m = keras.models.load_model(sys.argv[1])\n"
                 "d = dict(np.load(sys.argv[2]))\n"
-                "np.save(sys.argv[3], m.log_prob(d.pop('x'), **d))\n"
+                f"np.save(sys.argv[3], m.{method}(d.pop('x'), **d))\n"
             )
             for backend in backends:
                 if backend == keras.backend.backend():
@@ -243,8 +245,8 @@ class TestCase:
                 )
                 assert proc.returncode == 0, f"loading under {backend} failed:\n{proc.stderr[-3000:]}"
                 np.testing.assert_allclose(
-                    np.load(out), expected, rtol=rtol,
-                    err_msg=f"log_prob differs after loading a {keras.backend.backend()} .keras file under {backend}",
+                    np.load(out), expected, rtol=rtol, atol=1e-5,
+                    err_msg=f"{method} differs after loading a {keras.backend.backend()} .keras file under {backend}",
                 )
 
     def run_causality_test(self, model, num_trials=4, max_trials=48, expected=None):
@@ -483,4 +485,75 @@ class TestCase:
         model.validate_tokens(samples, "exported samples")
         np.testing.assert_array_equal(samples, served["b"], err_msg="the `sample` signature is not seeded")
         assert not np.array_equal(samples, served["c"]), "different seeds gave the same exported samples"
+        return path
+
+    # ------------------------------------------------------------------------------------------ representation models
+    def run_representation_test(self, model, input_data, tmp_dir=None):
+        """A `RepresentationModel`'s contract: `encode` gives finite float32 codes (batch, code_dim), the same on a
+        second call; `reconstruct` keeps the input shape; one `fit` step changes weights and reports a finite
+        `reconstruction_error` equal to the mean of `model.reconstruction_error`; .keras save/load keeps the codes;
+        and inputs of the wrong shape or with NaN get a ValueError naming `x`."""
+        x = np.asarray(input_data, dtype="float32")
+        codes = model.encode(x)
+        assert codes.dtype == np.float32 and codes.ndim == 2 and len(codes) == len(x), (
+            f"encode gave {codes.dtype} {codes.shape}, expected float32 ({len(x)}, code_dim)"
+        )
+        assert np.all(np.isfinite(codes)), "encode gave non-finite codes"
+        np.testing.assert_array_equal(model.encode(x), codes, err_msg="encode is not deterministic at inference")
+        rec = model.reconstruct(x)
+        assert rec.shape == x.shape, f"reconstruct gave {rec.shape}, expected {x.shape}"
+        errors = model.reconstruction_error(x)
+        result = model.evaluate(x, batch_size=len(x), verbose=0, return_dict=True) if model.compiled else None
+        if result is not None:
+            np.testing.assert_allclose(result["reconstruction_error"], errors.mean(), rtol=1e-4, atol=1e-5)
+        loaded = self.run_model_saving_test(model, x, tmp_dir)
+        np.testing.assert_allclose(loaded.encode(x), codes, rtol=1e-5, atol=1e-5,
+                                   err_msg="codes changed through .keras save/load")
+        for bad, what in ((x[:, None], "shape"), (np.full_like(x, np.nan), "NaN")):
+            try:
+                model.encode(bad)
+            except ValueError as e:
+                assert "`x`" in str(e), f"the error for bad {what} does not name `x`: {e}"
+            else:
+                raise AssertionError(f"encode accepted inputs with a bad {what}")
+        return codes
+
+    def run_representation_training_test(self, model, input_data, steps=2):
+        """`compile(optimizer=...)` without a loss and `fit` train the model: weights change and the loss and
+        `reconstruction_error` are finite."""
+        x = np.asarray(input_data, dtype="float32")
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        before = [w.copy() for w in model.get_weights()]
+        history = model.fit(x, epochs=steps, batch_size=len(x), verbose=0)
+        assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights())), "fit changed no weight"
+        for key in ("loss", "reconstruction_error"):
+            assert key in history.history, f"fit reported no {key!r}: {sorted(history.history)}"
+            assert np.all(np.isfinite(history.history[key])), f"{key} is not finite: {history.history[key]}"
+        return history
+
+    def run_representation_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
+        """export_for_serving writes a SavedModel whose `serve` signature gives `model.encode`'s codes and
+        `model.reconstruct`'s reconstruction."""
+        from kgen.export import export_for_serving
+
+        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        path = tmp_dir / "serving" / "1"
+        export_for_serving(model, path)
+        x = np.asarray(input_data, dtype="float32")
+        np.save(tmp_dir / "x.npy", x)
+        code = (
+            "import sys, numpy as np, tensorflow as tf\n"
+            "m = tf.saved_model.load(sys.argv[1])\n"
+            "out = m.signatures['serve'](inputs=tf.constant(np.load(sys.argv[2])))\n"
+            "np.savez(sys.argv[3], codes=out['codes'].numpy(), reconstruction=out['reconstruction'].numpy())\n"
+        )
+        out = tmp_dir / "served.npz"
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(tmp_dir / "x.npy"), str(out)],
+            env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
+        )
+        assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
+        served = np.load(out)
+        np.testing.assert_allclose(served["codes"], model.encode(x), rtol=1e-4, atol=atol)
+        np.testing.assert_allclose(served["reconstruction"], model.reconstruct(x), rtol=1e-4, atol=atol)
         return path

@@ -1,0 +1,63 @@
+"""Masking noise: the input corruption of denoising autoencoders (a random fraction of the inputs set to zero)."""
+
+import numpy as np
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class MaskingNoise(keras.layers.Layer):
+    """Sets each input value to zero with probability `rate` in training; the identity at inference.
+
+    Unlike `keras.layers.Dropout`, the kept values are NOT rescaled by 1 / (1 - rate): the corrupted input is
+    the clean input with some components "destroyed", as in the denoising autoencoder, whose loss compares the
+    reconstruction of the corrupted input with the clean one. Each value is masked independently (a fresh mask for
+    every example and every call), drawn from the layer's own `keras.random.SeedGenerator`.
+
+    Args:
+        rate: float in [0, 1), the probability that a value is set to zero (the "destruction" level). 0 makes
+            the layer the identity.
+        seed: int or None, seed of the layer's `SeedGenerator` (same seed: same sequence of masks).
+        **kwargs: `name`, `dtype`, `trainable` for `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: a tensor of any shape.
+        training: bool, corrupt only when True (the default False returns `inputs` unchanged).
+
+    Returns:
+        A tensor of the input's shape.
+
+    Example:
+    >>> noise = MaskingNoise(0.25, seed=0)
+    >>> y = noise(keras.ops.ones((2, 784)), training=True)  # about a quarter of the values are 0, the rest 1
+
+    Reference: Vincent, Larochelle, Bengio & Manzagol, 2008, "Extracting and Composing Robust Features with
+    Denoising Autoencoders" (ICML), section 2.3.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        ok = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
+        if not ok or not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"MaskingNoise: `rate` must be a number in [0, 1), got {rate!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"MaskingNoise: `seed` must be an int or None, got {seed!r}.")
+        self.rate = float(rate)
+        self.seed = None if seed is None else int(seed)
+
+    def build(self, input_shape):
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0.0:
+            return inputs
+        keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) >= self.rate
+        return inputs * ops.cast(keep, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "seed": self.seed})
+        return config

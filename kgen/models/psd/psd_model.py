@@ -1,0 +1,127 @@
+"""Predictive sparse decomposition: sparse coding plus a feed-forward encoder trained to predict the codes."""
+
+import numpy as np
+import keras
+from keras import layers
+
+from kgen.layers.scaled_tanh_dense import ScaledTanhDense
+from kgen.layers.sparse_coding_inference import INFERENCE_METHODS, SparseCodingInference
+from kgen.models.base import check_model_kwargs
+from kgen.models.representation_base import RepresentationModel, check_input_shape, check_positive_float
+from kgen.models.sparse_coding.sparse_coding_model import _CodingModelMixin, predict_numpy
+from kgen.validation import check_int
+
+
+@keras.saving.register_keras_serializable(package="kgen")
+class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
+    """Predictive sparse decomposition (PSD): a sparse-coding dictionary and a fast encoder that predicts the codes.
+
+    Training minimises, averaged over the batch, the PSD energy
+
+        E(x, z) = ||x - z D||^2 + penalty * |z|_1 + prediction_weight * ||z - F(x)||^2,
+        F(x) = g * tanh(x W + b)   (the encoder, the layer named "codes"),
+
+    by alternating minimisation in a standard `fit`: the forward pass finds the codes z* = argmin_z E(x, z) with
+    D and F fixed (FISTA started from F(x), `num_iterations` steps, layer "inference", no gradient through it);
+    the loss E(x, z*) then gives gradients to the dictionary D (through the reconstruction z* D, the atoms kept
+    unit-norm) and to the encoder W, b, g (through the prediction term).
+
+    After training the encoder alone gives the codes: `encode(x)` = F(x), one matrix product and a tanh, no
+    iterations. `infer_codes(x)` gives the sparse-coding codes of the same dictionary (FISTA from zero on
+    ||x - z D||^2 + penalty * |z|_1, no prediction term), and `objective(x, codes)` scores either. The model's
+    output (and `reconstruct`) is the reconstruction z* D from the optimal codes of the training energy.
+
+    Args:
+        input_shape: tuple, the shape of one input, e.g. (64,) for 8x8 patches.
+        num_atoms: int, the dictionary size K (the code width).
+        penalty: float > 0, the L1 weight.
+        prediction_weight: float >= 0, the weight of the prediction term (1 in the paper).
+        num_iterations: int, FISTA steps per inference.
+        method: "fista" (default) or "ista".
+        input_scale: float, inputs are multiplied by it first.
+        **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
+
+    Example:
+    >>> model = PredictiveSparseDecomposition(input_shape=(64,), num_atoms=256, penalty=1.0)
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(kgen.data.load("photo_patches", split="train"), epochs=5)
+    >>> fast = model.encode(patches)                          # the encoder: (n, 256)
+    >>> slow = model.infer_codes(patches)                     # FISTA under the same dictionary
+    >>> model.objective(patches, fast).mean(), model.objective(patches, slow).mean()
+
+    Reference: Kavukcuoglu, Ranzato & LeCun, 2009, "Fast Inference in Sparse Coding Algorithms with Applications
+    to Object Recognition" (arXiv:1010.3467).
+    """
+
+    _inference_layer_name = "inference"
+
+    def __init__(
+        self,
+        input_shape=(64,),
+        num_atoms=256,
+        penalty=1.0,
+        prediction_weight=1.0,
+        num_iterations=100,
+        method="fista",
+        input_scale=1.0,
+        **kwargs,
+    ):
+        owner = "PredictiveSparseDecomposition"
+        check_model_kwargs(kwargs, owner)
+        if isinstance(input_shape, str):  # check_input_shape would read "64" as (6, 4)
+            raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (64,), got "
+                             f"{input_shape!r}.")
+        input_shape = check_input_shape(input_shape, owner)
+        num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
+        penalty = check_positive_float(penalty, "penalty", owner)
+        prediction_weight = check_positive_float(prediction_weight, "prediction_weight", owner, allow_zero=True)
+        num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
+        if method not in INFERENCE_METHODS:
+            raise ValueError(f"{owner}: `method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got "
+                             f"{method!r}.")
+        input_scale = check_positive_float(input_scale, "input_scale", owner)
+        num_dims = int(np.prod(input_shape))
+
+        # === Functional model ===
+        inputs = keras.Input(shape=input_shape, name="inputs")
+        x = layers.Rescaling(input_scale, name="scale")(inputs)
+        x = layers.Reshape((num_dims,), name="flatten")(x)
+        predicted = ScaledTanhDense(num_atoms, name="codes")(x)
+        _, reconstruction = SparseCodingInference(
+            num_atoms, penalty, num_iterations, method, prediction_weight=prediction_weight,
+            return_reconstruction=True, name="inference",
+        )([x, predicted])
+        outputs = layers.Reshape(input_shape, name="reconstruction")(reconstruction)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.num_atoms = num_atoms
+        self.penalty = penalty
+        self.prediction_weight = prediction_weight
+        self.num_iterations = num_iterations
+        self.method = method
+        self._setup_representation(input_shape, input_scale, "mse")
+
+    def encode(self, x, batch_size=256):
+        """The encoder's codes F(x) = g * tanh(x W + b) of `x` (batch, *input_shape), compiled, no inference:
+        float32 numpy (batch, num_atoms)."""
+        batch_size = check_int(batch_size, "batch_size")
+        x = self.validate_inputs(x)
+        return predict_numpy(self._submodel(self.code_layer_name), x, batch_size)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": list(self.input_shape_),
+            "num_atoms": self.num_atoms,
+            "penalty": self.penalty,
+            "prediction_weight": self.prediction_weight,
+            "num_iterations": self.num_iterations,
+            "method": self.method,
+            "input_scale": self.input_scale,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

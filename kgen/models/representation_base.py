@@ -1,0 +1,194 @@
+"""The shared base of kgen's representation-learning models: reconstruction loss, `encode`, `reconstruct`, filters.
+
+Sparse coding, the autoencoders, predictive sparse decomposition and semantic hashing all learn a code for an input
+and reconstruct the input from it. They are functional subclasses of `RepresentationModel`: the graph maps inputs
+(batch, *input_shape) to their reconstruction (same shape, on the model's working scale `inputs * input_scale`), and
+the layer named `"codes"` outputs the representation. This base adds what they share:
+
+- the training loss, so `compile(optimizer=...)` needs no loss: the reconstruction error per example (summed
+  squared error, or Bernoulli cross-entropy for `reconstruction_loss="bce"`), averaged over the batch, plus the
+  penalties the layers add with `add_loss` (sparsity, prediction error);
+- the metric `reconstruction_error` (summed squared error per example on the working scale) in `fit`/`evaluate`,
+  whatever the training loss, so models can be compared with each other and with PCA;
+- `encode(x)` (numpy codes), `reconstruct(x)`, and `filters()` for the pictures of learned atoms and filters;
+- input checks with errors that name the argument.
+"""
+
+import numpy as np
+import keras
+from keras import ops
+
+from kgen.models.base import first_inputs
+from kgen.validation import check_int
+
+RECONSTRUCTION_LOSSES = ("mse", "bce")
+
+
+def check_input_shape(input_shape, owner):
+    """Validate an `input_shape` argument: a tuple of positive ints, e.g. (28, 28, 1) or (64,)."""
+    if isinstance(input_shape, (str, bytes)):
+        raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (28, 28, 1), got "
+                         f"{input_shape!r}.")
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (28, 28, 1), got "
+                         f"{input_shape!r}.") from None
+    if not shape or min(shape) < 1:
+        raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (28, 28, 1), got "
+                         f"{input_shape!r}.")
+    return shape
+
+
+def check_positive_float(value, name, owner, allow_zero=False):
+    """Return `value` as a float, or raise a ValueError naming `name`: a finite number > 0 (>= 0 with
+    `allow_zero`)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{owner}: `{name}` must be a finite number {bound}, got {value!r}.")
+    return value
+
+
+def check_fraction(value, name, owner):
+    """Return `value` as a float in [0, 1), or raise a ValueError naming `name`."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{owner}: `{name}` must be a number in [0, 1), got {value!r}.")
+    return float(value)
+
+
+class RepresentationModel(keras.Model):
+    """Base of the representation-learning models (a functional subclass: the subclass builds the graph).
+
+    The subclass builds a graph from inputs of shape (batch, *input_shape) to their reconstruction on the working
+    scale, names the code layer `"codes"`, calls `super().__init__(inputs, outputs, ...)` and then
+    `self._setup_representation(...)`.
+    """
+
+    #: The name of the layer whose output is the code that `encode` returns.
+    code_layer_name = "codes"
+
+    def _setup_representation(self, input_shape, input_scale=1.0, reconstruction_loss="mse"):
+        owner = type(self).__name__
+        self.input_shape_ = tuple(input_shape)
+        self.input_scale = check_positive_float(input_scale, "input_scale", owner)
+        if reconstruction_loss not in RECONSTRUCTION_LOSSES:
+            raise ValueError(
+                f"{owner}: `reconstruction_loss` must be one of {', '.join(map(repr, RECONSTRUCTION_LOSSES))}, "
+                f"got {reconstruction_loss!r}."
+            )
+        self.reconstruction_loss = reconstruction_loss
+        self.num_dims = int(np.prod(self.input_shape_))
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
+        # A plain dict Keras does not track: the submodels in it share this model's layers and weights.
+        object.__setattr__(self, "_submodels", {})
+
+    # ----------------------------------------------------------------------------------------------- training
+    @property
+    def conditional(self):
+        """Representation models take no labels (the recipes and the CLI ask)."""
+        return False
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        target = ops.cast(self._inputs_from_data(x), y_pred.dtype) * self.input_scale
+        axes = tuple(range(1, len(self.input_shape_) + 1))
+        sq = ops.sum(ops.square(y_pred - target), axis=axes)
+        self.reconstruction_tracker.update_state(sq)
+        if self.reconstruction_loss == "bce":
+            p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+            per_example = -ops.sum(target * ops.log(p) + (1.0 - target) * ops.log(1.0 - p), axis=axes)
+        else:
+            per_example = sq
+        if sample_weight is not None:
+            sample_weight = ops.cast(ops.reshape(sample_weight, (-1,)), per_example.dtype)
+            loss = ops.sum(per_example * sample_weight) / ops.maximum(ops.sum(sample_weight), 1e-12)
+        else:
+            loss = ops.mean(per_example)
+        if self.losses:
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+    def _inputs_from_data(self, x):
+        if isinstance(x, dict):
+            return x["images"]
+        if isinstance(x, (list, tuple)):
+            return x[0]
+        return x
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        if kwargs.get("validation_data") is not None:
+            self._validate_data(kwargs["validation_data"], "validation_data")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # ----------------------------------------------------------------------------------------------- checks
+    def validate_inputs(self, x, name="x"):
+        """Return `x` as a float32 numpy array, or raise a ValueError naming `name`: shape (batch, *input_shape),
+        finite numbers."""
+        arr = np.asarray(x)
+        if arr.ndim != len(self.input_shape_) + 1 or tuple(arr.shape[1:]) != self.input_shape_:
+            raise ValueError(
+                f"`{name}` must have shape {(None,) + self.input_shape_} for this {type(self).__name__}, got "
+                f"{arr.shape}."
+            )
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise ValueError(f"`{name}` must hold numbers, got dtype {arr.dtype}.")
+        arr = arr.astype("float32")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` must hold finite numbers; it holds NaN or infinity.")
+        return arr
+
+    def _validate_data(self, data, name):
+        if data is None:
+            raise ValueError(f"`{name}` is required: pass inputs of shape {(None,) + self.input_shape_}.")
+        first = first_inputs(data, name)
+        if isinstance(first, dict):
+            if "images" not in first:
+                raise ValueError(f"`{name}` is a dict without the key 'images'; got keys {sorted(first)}.")
+            first = first["images"]
+        if hasattr(first, "numpy") or isinstance(first, (np.ndarray, list)):
+            self.validate_inputs(ops.convert_to_numpy(first) if hasattr(first, "numpy") else first, name)
+
+    # ----------------------------------------------------------------------------------------------- inference
+    def _submodel(self, layer_name):
+        """A functional model from this model's inputs to the output of `layer_name` (built once, not tracked)."""
+        if layer_name not in self._submodels:
+            self._submodels[layer_name] = keras.Model(self.inputs, self.get_layer(layer_name).output)
+        return self._submodels[layer_name]
+
+    def _batched(self, fn, x, batch_size, name="x"):
+        batch_size = check_int(batch_size, "batch_size")
+        x = self.validate_inputs(x, name)
+        out = [ops.convert_to_numpy(fn(ops.convert_to_tensor(x[i : i + batch_size])))
+               for i in range(0, len(x), batch_size)]
+        if not out:
+            return np.zeros((0,), dtype="float32")
+        return np.concatenate(out).astype("float32")
+
+    def encode(self, x, batch_size=256):
+        """The codes of `x` (batch, *input_shape) as a float32 numpy array (batch, code_dim)."""
+        encoder = self._submodel(self.code_layer_name)
+        return self._batched(lambda xb: encoder(xb, training=False), x, batch_size)
+
+    def reconstruct(self, x, batch_size=256):
+        """The reconstruction of `x` on the working scale (`x * input_scale`), as a float32 numpy array."""
+        return self._batched(lambda xb: self(xb, training=False), x, batch_size)
+
+    def reconstruction_error(self, x, batch_size=256):
+        """Summed squared error of each example's reconstruction on the working scale, numpy (batch,)."""
+        x = self.validate_inputs(x)
+        rec = self.reconstruct(x, batch_size)
+        return np.sum(np.square(rec - x * self.input_scale).reshape(len(x), -1), axis=1)
+
+    def filters(self):
+        """The learned atoms or first-layer filters as a float32 array (num_filters, *filter_shape) for pictures,
+        or None where the model has none to show. Subclasses override it."""
+        return None

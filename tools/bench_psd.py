@@ -1,0 +1,144 @@
+"""Predictive sparse decomposition: how good and how fast are the encoder's codes against FISTA's?
+
+One run: trains `psd.patches` on whitened 8x8 photograph patches (`photo_patches`, train split) for `--seconds`
+(`model.fit`, Adam, stopped after the batch that spends the budget; `--clock cpu` budgets this process's CPU time
+instead of wall time, for a core shared with other processes), then on the held-out test patches compares
+
+- the codes of the feed-forward encoder alone, `model.encode(x)` = g * tanh(xW + b);
+- the FISTA codes of the same dictionary, `model.infer_codes(x)` (`num_iterations` steps from zero);
+- zero codes (the objective is then ||x||^2), for scale;
+
+by the sparse-coding objective ||x - zD||^2 + penalty |z|_1 per patch (mean over patches; lower is better), the
+squared reconstruction error alone, the fraction of non-zero code entries (|z| > 1e-3 for the encoder, whose tanh
+codes are never exactly zero), and the time to encode all test patches: the median of `--repeats` calls after a
+warm-up call, the calls of the two interleaved (both compiled through `keras.Model.predict` with the same batch
+size; wall and process-CPU time), and the speed-up FISTA time / encoder time.
+
+Usage (from the repository root):
+
+    KERAS_BACKEND=jax taskset -c 0 python tools/bench_psd.py --seconds 120 --clock cpu --out runs/bench_psd
+    python tools/bench_psd.py --quick                     # smoke run
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench_sparse_coding import Clock, configure_backend_threads, objective, set_threads, stop_callback  # tools/
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=120.0, help="training wall time")
+    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--clock", default="wall", choices=("wall", "cpu"), help="what --seconds budgets")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--encode-batch-size", type=int, default=1000)
+    p.add_argument("--num-train", type=int, default=100_000)
+    p.add_argument("--num-test", type=int, default=10_000)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=None, help="folder for the atom PNG, the model and results.json")
+    p.add_argument("--quick", action="store_true", help="smoke run: 5 s of training, small data, 3 repeats")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seconds = min(args.seconds, 5.0)
+        args.num_train = min(args.num_train, 5000)
+        args.num_test = min(args.num_test, 1000)
+        args.repeats = min(args.repeats, 3)
+    return args
+
+
+def median_times(fns, repeats):
+    """Median wall and process-CPU seconds of each function, after one warm-up call each (compilation); the calls
+    are interleaved (a, b, a, b, ...) so load from other processes hits all of them alike."""
+    for fn in fns:
+        fn()
+    wall = [[] for _ in fns]
+    cpu = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[i].append(time.perf_counter() - w0)
+            cpu[i].append(time.process_time() - c0)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(wall, cpu)]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    set_threads(args.threads)
+    import numpy as np
+    import keras
+    import kgen
+    from kgen.data import patches
+
+    backend = configure_backend_threads(args.threads)
+    train = patches.load_arrays("photo_patches", "train", num_patches=args.num_train, seed=args.seed)
+    test = patches.load_arrays("photo_patches", "test", num_patches=args.num_test)
+    keras.utils.set_random_seed(args.seed)
+    model = kgen.zoo.get("psd.patches")
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    clock = Clock(args.clock)
+    history = model.fit(train, batch_size=args.batch_size, epochs=10**6, shuffle=True, verbose=0,
+                        callbacks=[stop_callback(clock, args.seconds)])
+    wall, cpu = clock.wall(), clock.cpu()
+    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    print(f"# psd.patches ({backend}): {steps} steps of {args.batch_size} in {wall:.1f} s, last epoch loss "
+          f"{history.history['loss'][-1]:.3f} ({cpu:.1f} s CPU); {len(test)} held-out patches", file=sys.stderr, flush=True)
+
+    bs = args.encode_batch_size
+    atoms = model.atoms()
+    encoder_codes = model.encode(test, batch_size=bs)
+    fista_codes = model.infer_codes(test, batch_size=bs)
+    (t_encoder, c_encoder), (t_fista, c_fista) = median_times(
+        [lambda: model.encode(test, batch_size=bs), lambda: model.infer_codes(test, batch_size=bs)], args.repeats)
+    rows = []
+    for name, codes, seconds, cpu_seconds, threshold in (
+        ("encoder g*tanh(Wx+b) (encode)", encoder_codes, t_encoder, c_encoder, 1e-3),
+        (f"FISTA x{model.num_iterations} (infer_codes)", fista_codes, t_fista, c_fista, 0.0),
+        ("zero codes", np.zeros_like(fista_codes), None, None, 0.0),
+    ):
+        values = objective(test, codes, atoms, model.penalty)
+        recon = np.sum((test.astype("float64") - codes.astype("float64") @ atoms) ** 2, axis=1)
+        rows.append(dict(method=name, objective=float(values.mean()), reconstruction=float(recon.mean()),
+                         nonzero=float(np.mean(np.abs(codes) > threshold)), encode_s=seconds,
+                         encode_cpu_s=cpu_seconds))
+    reference = rows[1]["objective"]
+    print(f"{'codes':<32} {'objective':>10} {'vs_fista':>8} {'recon_sq_err':>12} {'nonzero':>8} "
+          f"{'encode_ms':>10} {'cpu_ms':>8} {'speedup':>8}")
+    for r in rows:
+        r["objective_ratio_to_fista"] = r["objective"] / reference
+        none = r["encode_s"] is None
+        time_ms = "-" if none else f"{1000 * r['encode_s']:.1f}"
+        cpu_ms = "-" if none else f"{1000 * r['encode_cpu_s']:.1f}"
+        speed = "-" if none else f"{t_fista / r['encode_s']:.1f}x"
+        print(f"{r['method']:<32} {r['objective']:10.4f} {r['objective_ratio_to_fista']:8.3f} "
+              f"{r['reconstruction']:12.4f} {100 * r['nonzero']:7.2f}% {time_ms:>10} {cpu_ms:>8} {speed:>8}")
+    print(f"# objective ||x - zD||^2 + {model.penalty:g} |z|_1 per patch (mean over {len(test)} held-out patches); "
+          f"encode_ms / cpu_ms: median wall / process-CPU time of {args.repeats} interleaved calls encoding all of them "
+          f"(batch {bs}, compiled predict, after a warm-up call); speed-up = FISTA wall time / encoder wall time = "
+          f"{t_fista / t_encoder:.1f}x (CPU time: {c_fista / c_encoder:.1f}x); backend {backend}, "
+          f"{args.threads} thread(s); trained {wall:.0f} s wall / {cpu:.0f} s CPU ({steps} steps of {args.batch_size})")
+    if args.out:
+        from kgen.io import atomic_path
+        from kgen.plotting import tile_filters
+
+        out = Path(args.out)
+        tile_filters(model.filters(), out / "psd_atoms.png")
+        with atomic_path(out / "model.keras") as tmp:
+            model.save(tmp)
+        result = dict(args=vars(args), backend=backend, train_wall_s=wall, train_cpu_s=cpu, steps=steps, rows=rows,
+                      speedup=t_fista / t_encoder, speedup_cpu=c_fista / c_encoder)
+        with atomic_path(out / "results.json") as tmp:
+            Path(tmp).write_text(json.dumps(result, indent=2))
+        print(f"# wrote {out / 'psd_atoms.png'}, {out / 'model.keras'}, {out / 'results.json'}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
