@@ -27,6 +27,18 @@ register_preset(
     num_iterations=100,
 )
 register_preset(
+    "psd.mnist",
+    "psd",
+    description="MNIST digits (28x28x1, levels scaled to [0, 1]): 256 atoms of 784 pixels, penalty 1.0, "
+    "prediction weight 1, 100 FISTA steps; its encoder's codes are the PSD row of the linear probe (zoo/psd.md)",
+    input_shape=(28, 28, 1),
+    input_scale=1.0 / 255.0,
+    num_atoms=256,
+    penalty=1.0,
+    prediction_weight=1.0,
+    num_iterations=100,
+)
+register_preset(
     "psd.tiny",
     "psd",
     description="test size: 16 inputs, 8 atoms, 10 FISTA steps",

@@ -26,6 +26,17 @@ register_preset(
     num_iterations=100,
 )
 register_preset(
+    "sparse_coding.mnist",
+    "sparse_coding",
+    description="MNIST digits (28x28x1, levels scaled to [0, 1]): 256 atoms of 784 pixels, penalty 1.0, "
+    "100 FISTA steps; its codes are the sparse-coding row of the linear probe (zoo/sparse_coding.md)",
+    input_shape=(28, 28, 1),
+    input_scale=1.0 / 255.0,
+    num_atoms=256,
+    penalty=1.0,
+    num_iterations=100,
+)
+register_preset(
     "sparse_coding.tiny",
     "sparse_coding",
     description="test size: 16 inputs, 8 atoms, 10 FISTA steps",
