@@ -17,9 +17,7 @@ Two parts, run in one process on the current Keras backend (KERAS_BACKEND):
         --denoising-minutes 3.5 --out-dir runs/bench_autoencoders
     python tools/bench_autoencoders.py --quick          # seconds per model on 2,000 embedded images: checks the script
 
-Filter images use `kgen.plotting.tile_filters` (each filter scaled to its own min/max: min black, max white), or,
-where that helper is missing, the small tiling function below (each filter scaled by its own largest absolute
-weight: mid-grey is 0).
+Filter images use `kgen.plotting.tile_filters` (each filter scaled to its own min/max: min black, max white).
 """
 
 import argparse
@@ -68,21 +66,9 @@ def parse_args(argv=None):
     return args
 
 
-def tile_filters_fallback(filters, path, ncols=10, scale=2):
-    """Write filters (n, h, w) as one PNG grid: each scaled by its own max |w| to [0, 1] around mid-grey 0.5."""
-    from kgen.io import save_image_grid
-
-    f = np.asarray(filters, dtype="float64")
-    peak = np.abs(f).reshape(len(f), -1).max(axis=1).reshape(-1, 1, 1)
-    images = 0.5 + 0.5 * f / np.maximum(peak, 1e-12)
-    return save_image_grid(images[..., None].clip(0.0, 1.0), path, ncols=min(ncols, len(f)), scale=scale)
-
-
 def write_filters(filters, path):
-    try:
-        from kgen.plotting import tile_filters
-    except ImportError:
-        return tile_filters_fallback(filters, path), "bench_autoencoders.tile_filters_fallback"
+    from kgen.plotting import tile_filters
+
     return tile_filters(filters, path, ncols=10, scale=2), "kgen.plotting.tile_filters (per-filter min/max)"
 
 

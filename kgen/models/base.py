@@ -104,6 +104,43 @@ def first_inputs(data, name):
     return first
 
 
+def weighted_mean_loss(per_example, sample_weight, extra_losses=()):
+    """The loss `fit` minimises: the mean of `per_example` (any shape) weighted by `sample_weight` (same number of
+    values, or None for equal weights), plus the sum of `extra_losses` (the layers' `add_loss` terms)."""
+    if sample_weight is not None:
+        weights = ops.reshape(ops.cast(sample_weight, per_example.dtype), ops.shape(per_example))
+        loss = ops.sum(per_example * weights) / ops.maximum(ops.sum(weights), 1e-12)
+    else:
+        loss = ops.mean(per_example)
+    if extra_losses:
+        loss = loss + ops.sum(ops.stack(extra_losses))
+    return loss
+
+
+def image_inputs(x):
+    """The images of a model's inputs: `x["images"]` of a dict, the first of a tuple or list, else `x`."""
+    if isinstance(x, dict):
+        return x["images"]
+    if isinstance(x, (list, tuple)):
+        return x[0]
+    return x
+
+
+class ValidatedFitMixin:
+    """`fit` and `evaluate` that check their data with the model's `_validate_data(data, name)` first (a clear
+    error naming the argument instead of a failure deep inside a traced step)."""
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        if kwargs.get("validation_data") is not None:
+            self._validate_data(kwargs["validation_data"], "validation_data")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+
 MODEL_KWARGS = ("name", "trainable", "dtype")
 
 
@@ -124,7 +161,7 @@ def _seed_generator(seed):
     return keras.random.SeedGenerator(int(seed))
 
 
-class AutoregressiveImageModel(keras.Model):
+class AutoregressiveImageModel(ValidatedFitMixin, keras.Model):
     """Base of the pixel-by-pixel image models (a functional subclass: the subclass builds the graph).
 
     The subclass's graph maps pixel levels (batch, height, width, channels) to the parameters of its likelihood head.
@@ -149,25 +186,10 @@ class AutoregressiveImageModel(keras.Model):
 
     # ----------------------------------------------------------------------------------------------- training
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        images = self._images_from_inputs(x)
-        nll = -self.distribution.log_prob(images, y_pred)
+        nll = -self.distribution.log_prob(image_inputs(x), y_pred)
         self.nats_tracker.update_state(nll)
         self.bits_per_dim_tracker.update_state(nll / (self.num_dims * LN2))
-        if sample_weight is not None:
-            sample_weight = ops.cast(ops.reshape(sample_weight, (-1,)), nll.dtype)
-            loss = ops.sum(nll * sample_weight) / ops.maximum(ops.sum(sample_weight), 1e-12)
-        else:
-            loss = ops.mean(nll)
-        if self.losses:
-            loss = loss + ops.sum(ops.stack(self.losses))
-        return loss
-
-    def _images_from_inputs(self, x):
-        if isinstance(x, dict):
-            return x["images"]
-        if isinstance(x, (list, tuple)):
-            return x[0]
-        return x
+        return weighted_mean_loss(nll, sample_weight, self.losses)
 
     @property
     def conditional(self):
@@ -181,16 +203,6 @@ class AutoregressiveImageModel(keras.Model):
         if labels is None:
             raise ValueError(f"This {type(self).__name__} is class-conditional: pass `labels`.")
         return {"images": images, "labels": labels}
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        if kwargs.get("validation_data") is not None:
-            self._validate_data(kwargs["validation_data"], "validation_data")
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        return super().evaluate(x, y, *args, **kwargs)
 
     # ----------------------------------------------------------------------------------------------- checks
     def validate_images(self, images, name="x"):

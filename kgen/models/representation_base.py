@@ -18,7 +18,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from kgen.models.base import first_inputs
+from kgen.models.base import ValidatedFitMixin, first_inputs, image_inputs, weighted_mean_loss
 from kgen.validation import check_int
 
 RECONSTRUCTION_LOSSES = ("mse", "bce")
@@ -61,7 +61,7 @@ def check_fraction(value, name, owner):
     return float(value)
 
 
-class RepresentationModel(keras.Model):
+class RepresentationModel(ValidatedFitMixin, keras.Model):
     """Base of the representation-learning models (a functional subclass: the subclass builds the graph).
 
     The subclass builds a graph from inputs of shape (batch, *input_shape) to their reconstruction on the working
@@ -94,7 +94,7 @@ class RepresentationModel(keras.Model):
         return False
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        target = ops.cast(self._inputs_from_data(x), y_pred.dtype) * self.input_scale
+        target = ops.cast(image_inputs(x), y_pred.dtype) * self.input_scale
         axes = tuple(range(1, len(self.input_shape_) + 1))
         sq = ops.sum(ops.square(y_pred - target), axis=axes)
         self.reconstruction_tracker.update_state(sq)
@@ -103,31 +103,7 @@ class RepresentationModel(keras.Model):
             per_example = -ops.sum(target * ops.log(p) + (1.0 - target) * ops.log(1.0 - p), axis=axes)
         else:
             per_example = sq
-        if sample_weight is not None:
-            sample_weight = ops.cast(ops.reshape(sample_weight, (-1,)), per_example.dtype)
-            loss = ops.sum(per_example * sample_weight) / ops.maximum(ops.sum(sample_weight), 1e-12)
-        else:
-            loss = ops.mean(per_example)
-        if self.losses:
-            loss = loss + ops.sum(ops.stack(self.losses))
-        return loss
-
-    def _inputs_from_data(self, x):
-        if isinstance(x, dict):
-            return x["images"]
-        if isinstance(x, (list, tuple)):
-            return x[0]
-        return x
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        if kwargs.get("validation_data") is not None:
-            self._validate_data(kwargs["validation_data"], "validation_data")
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        return super().evaluate(x, y, *args, **kwargs)
+        return weighted_mean_loss(per_example, sample_weight, self.losses)
 
     # ----------------------------------------------------------------------------------------------- checks
     def validate_inputs(self, x, name="x"):

@@ -5,11 +5,11 @@ import keras
 from keras import ops
 
 from kgen.distributions import LN2
-from kgen.models.base import check_labels, first_inputs
+from kgen.models.base import ValidatedFitMixin, check_labels, first_inputs, weighted_mean_loss
 from kgen.validation import check_int
 
 
-class AutoregressiveSequenceModel(keras.Model):
+class AutoregressiveSequenceModel(ValidatedFitMixin, keras.Model):
     """Base of the token-by-token sequence models (a functional subclass: the subclass builds the graph).
 
     The subclass's graph maps int tokens (batch, time) in 0..num_levels-1 (and, when conditional, `labels`
@@ -70,20 +70,7 @@ class AutoregressiveSequenceModel(keras.Model):
         weights = ops.ones_like(nll) if sample_weight is None else ops.reshape(ops.cast(sample_weight, nll.dtype), ops.shape(nll))
         self.nats_tracker.update_state(nll, sample_weight=weights)
         self.bits_tracker.update_state(nll / LN2, sample_weight=weights)
-        loss = ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1e-12)
-        if self.losses:
-            loss = loss + ops.sum(ops.stack(self.losses))
-        return loss
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        if kwargs.get("validation_data") is not None:
-            self._validate_data(kwargs["validation_data"], "validation_data")
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        return super().evaluate(x, y, *args, **kwargs)
+        return weighted_mean_loss(nll, weights, self.losses)
 
     # ----------------------------------------------------------------------------------------------- checks
     def validate_tokens(self, tokens, name="tokens"):

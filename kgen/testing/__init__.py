@@ -1,5 +1,5 @@
-"""Test helpers shared by every kgen test: `TestCase` and the dependency measurement."""
+"""Test helpers shared by every kgen test: `TestCase`, the dependency measurement and `sparse_signals`."""
 
-from kgen.testing.test_case import TestCase, format_reach, measure_dependencies
+from kgen.testing.test_case import TestCase, format_reach, measure_dependencies, sparse_signals
 
-__all__ = ["TestCase", "format_reach", "measure_dependencies"]
+__all__ = ["TestCase", "format_reach", "measure_dependencies", "sparse_signals"]

@@ -137,6 +137,18 @@ def measure_sequence_dependencies(model, length, num_trials=3, seed=0, tol=1e-5)
     return dep
 
 
+def sparse_signals(n=64, dim=16, atoms=12, active=2, seed=0, noise=0.05):
+    """(n, dim) float32 signals, each a sum of `active` atoms of a random unit-norm dictionary of `atoms` atoms
+    (coefficients N(0, 2)), plus N(0, noise) noise: data that sparse coding models can fit in a few steps."""
+    rng = np.random.default_rng(seed)
+    d = rng.normal(size=(atoms, dim))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    z = np.zeros((n, atoms))
+    for i in range(n):
+        z[i, rng.choice(atoms, active, replace=False)] = rng.normal(0, 2.0, active)
+    return (z @ d + noise * rng.normal(size=(n, dim))).astype("float32")
+
+
 def format_reach(reach, pixel, height, width):
     """Render which pixels reach `pixel` (row, col) as text: X the pixel, # reaches it, o earlier but blind, . later."""
     t = pixel[0] * width + pixel[1]

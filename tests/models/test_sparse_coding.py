@@ -6,7 +6,7 @@ import pytest
 
 import kgen
 from kgen.models import SparseCoding
-from kgen.testing import TestCase
+from kgen.testing import TestCase, sparse_signals as sparse_data
 
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
@@ -15,17 +15,6 @@ TINY = dict(input_shape=(16,), num_atoms=12, penalty=0.5, num_iterations=30)
 
 def tiny(**kwargs):
     return SparseCoding(**{**TINY, **kwargs})
-
-
-def sparse_data(n=64, dim=16, atoms=12, active=2, seed=0):
-    """Signals that are sums of `active` atoms of a random unit-norm dictionary, plus a little noise."""
-    rng = np.random.default_rng(seed)
-    d = rng.normal(size=(atoms, dim))
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    z = np.zeros((n, atoms))
-    for i in range(n):
-        z[i, rng.choice(atoms, active, replace=False)] = rng.normal(0, 2.0, active)
-    return (z @ d + 0.05 * rng.normal(size=(n, dim))).astype("float32")
 
 
 class TestSparseCoding(TestCase):

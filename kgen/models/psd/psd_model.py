@@ -1,13 +1,12 @@
 """Predictive sparse decomposition: sparse coding plus a feed-forward encoder trained to predict the codes."""
 
-import numpy as np
 import keras
 from keras import layers
 
 from kgen.layers.scaled_tanh_dense import ScaledTanhDense
-from kgen.layers.sparse_coding_inference import INFERENCE_METHODS, SparseCodingInference
+from kgen.layers.sparse_coding_inference import SparseCodingInference
 from kgen.models.base import check_model_kwargs
-from kgen.models.representation_base import RepresentationModel, check_input_shape, check_positive_float
+from kgen.models.representation_base import RepresentationModel, check_positive_float
 from kgen.models.sparse_coding.sparse_coding_model import _CodingModelMixin, predict_numpy
 from kgen.validation import check_int
 
@@ -68,24 +67,13 @@ class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
     ):
         owner = "PredictiveSparseDecomposition"
         check_model_kwargs(kwargs, owner)
-        if isinstance(input_shape, str):  # check_input_shape would read "64" as (6, 4)
-            raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (64,), got "
-                             f"{input_shape!r}.")
-        input_shape = check_input_shape(input_shape, owner)
-        num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
-        penalty = check_positive_float(penalty, "penalty", owner)
+        input_shape, num_atoms, penalty, num_iterations, method, input_scale = self._check_coding_args(
+            owner, input_shape, num_atoms, penalty, num_iterations, method, input_scale
+        )
         prediction_weight = check_positive_float(prediction_weight, "prediction_weight", owner, allow_zero=True)
-        num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
-        if method not in INFERENCE_METHODS:
-            raise ValueError(f"{owner}: `method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got "
-                             f"{method!r}.")
-        input_scale = check_positive_float(input_scale, "input_scale", owner)
-        num_dims = int(np.prod(input_shape))
 
         # === Functional model ===
-        inputs = keras.Input(shape=input_shape, name="inputs")
-        x = layers.Rescaling(input_scale, name="scale")(inputs)
-        x = layers.Reshape((num_dims,), name="flatten")(x)
+        inputs, x = self._flat_inputs(input_shape, input_scale)
         predicted = ScaledTanhDense(num_atoms, name="codes")(x)
         _, reconstruction = SparseCodingInference(
             num_atoms, penalty, num_iterations, method, prediction_weight=prediction_weight,

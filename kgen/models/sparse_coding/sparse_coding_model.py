@@ -43,6 +43,30 @@ class _CodingModelMixin:
 
     _inference_layer_name = "codes"
 
+    @staticmethod
+    def _check_coding_args(owner, input_shape, num_atoms, penalty, num_iterations, method, input_scale):
+        """The validated constructor arguments both coding models share, in the same order."""
+        if isinstance(input_shape, str):  # check_input_shape would read "64" as (6, 4)
+            raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (64,), got "
+                             f"{input_shape!r}.")
+        input_shape = check_input_shape(input_shape, owner)
+        num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
+        penalty = check_positive_float(penalty, "penalty", owner)
+        num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
+        if method not in INFERENCE_METHODS:
+            raise ValueError(f"{owner}: `method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got "
+                             f"{method!r}.")
+        input_scale = check_positive_float(input_scale, "input_scale", owner)
+        return input_shape, num_atoms, penalty, num_iterations, method, input_scale
+
+    @staticmethod
+    def _flat_inputs(input_shape, input_scale):
+        """(inputs, x): the functional input and its flattened values on the working scale (batch, D)."""
+        inputs = keras.Input(shape=input_shape, name="inputs")
+        x = layers.Rescaling(input_scale, name="scale")(inputs)
+        x = layers.Reshape((int(np.prod(input_shape)),), name="flatten")(x)
+        return inputs, x
+
     def _lasso_submodel(self):
         """A functional model inputs -> FISTA codes from zero under this model's dictionary, with a layer of its
         own (so this model's graph keeps one node per layer) whose dictionary is copied in at each use."""
@@ -51,9 +75,7 @@ class _CodingModelMixin:
             config = source.get_config()
             config.update(name="lasso_codes", return_reconstruction=False, add_penalty_loss=False)
             config.pop("dtype", None)
-            inputs = keras.Input(shape=self.input_shape_, name="inputs")
-            x = layers.Rescaling(self.input_scale, name="scale")(inputs)
-            x = layers.Reshape((self.num_dims,), name="flatten")(x)
+            inputs, x = self._flat_inputs(self.input_shape_, self.input_scale)
             codes = SparseCodingInference.from_config(config)(x)
             self._submodels["lasso"] = keras.Model(inputs, codes)
         sub = self._submodels["lasso"]
@@ -142,25 +164,13 @@ class SparseCoding(_CodingModelMixin, RepresentationModel):
         input_scale=1.0,
         **kwargs,
     ):
-        owner = "SparseCoding"
-        check_model_kwargs(kwargs, owner)
-        if isinstance(input_shape, str):  # check_input_shape would read "64" as (6, 4)
-            raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (64,), got "
-                             f"{input_shape!r}.")
-        input_shape = check_input_shape(input_shape, owner)
-        num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
-        penalty = check_positive_float(penalty, "penalty", owner)
-        num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
-        if method not in INFERENCE_METHODS:
-            raise ValueError(f"{owner}: `method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got "
-                             f"{method!r}.")
-        input_scale = check_positive_float(input_scale, "input_scale", owner)
-        num_dims = int(np.prod(input_shape))
+        check_model_kwargs(kwargs, "SparseCoding")
+        input_shape, num_atoms, penalty, num_iterations, method, input_scale = self._check_coding_args(
+            "SparseCoding", input_shape, num_atoms, penalty, num_iterations, method, input_scale
+        )
 
         # === Functional model ===
-        inputs = keras.Input(shape=input_shape, name="inputs")
-        x = layers.Rescaling(input_scale, name="scale")(inputs)
-        x = layers.Reshape((num_dims,), name="flatten")(x)
+        inputs, x = self._flat_inputs(input_shape, input_scale)
         _, reconstruction = SparseCodingInference(
             num_atoms, penalty, num_iterations, method, return_reconstruction=True, name="codes"
         )(x)
