@@ -57,6 +57,20 @@ class TestEveryRepresentationModel(TestCase):
         self.run_representation_training_test(model, x)
 
 
+class TestRepresentationModelsAcrossBackends(TestCase):
+    @pytest.mark.slow
+    def test_every_family_loads_on_every_backend(self):
+        """One tiny model per representation family, saved here and loaded under the other two backends: the same
+        codes (FISTA codes within 1e-3, as the iterations amplify float differences)."""
+        cases = []
+        for i, name in enumerate(sorted(SMALL_REPRESENTATION)):
+            overrides, shape = SMALL_REPRESENTATION[name]
+            model = kgen.zoo.get(name, **overrides)
+            x = np.random.default_rng(i).uniform(0.0, 1.0, (4,) + shape).astype("float32") / model.input_scale
+            cases.append((model, x))
+        self.run_cross_backend_suite(cases, rtol=1e-3)
+
+
 @pytest.mark.parametrize("name", GENERATIVE)
 class TestEveryModel(TestCase):
     def _model(self, name):

@@ -231,35 +231,45 @@ class TestCase:
         return loaded
 
     def run_cross_backend_test(self, model, input_data, backends=("tensorflow", "jax", "torch"), rtol=1e-4):
-        """Save under this backend, load under each other backend in a child process: same log-probabilities."""
+        """Save under this backend, load under each other backend in a child process: same log-probabilities
+        (generative models) or codes (representation models)."""
+        self.run_cross_backend_suite([(model, input_data)], backends, rtol)
+
+    def run_cross_backend_suite(self, cases, backends=("tensorflow", "jax", "torch"), rtol=1e-4):
+        """`run_cross_backend_test` for many (model, input_data) pairs at once: one child process per other
+        backend loads every saved model, so checking a whole family costs two interpreter starts."""
         with tempfile.TemporaryDirectory() as td:
-            path = Path(td) / "model.keras"
-            model.save(path)
-            x_path = Path(td) / "x.npz"
-            kwargs = conditioning(model, input_data)
-            np.savez(x_path, x=np.asarray(input_data), **kwargs)
-            # Generative models compare log-probabilities, representation models their codes.
-            method = "log_prob" if hasattr(model, "log_prob") else "encode"
-            expected = getattr(model, method)(input_data, **kwargs)
+            td = Path(td)
+            expected = []
+            for i, (model, input_data) in enumerate(cases):
+                model.save(td / f"model_{i}.keras")
+                kwargs = conditioning(model, input_data)
+                np.savez(td / f"x_{i}.npz", x=np.asarray(input_data), **kwargs)
+                # Generative models compare log-probabilities, representation models their codes.
+                method = "log_prob" if hasattr(model, "log_prob") else "encode"
+                expected.append((model.name, method, getattr(model, method)(input_data, **kwargs)))
             code = (
                 "import sys, numpy as np, keras, kgen.models\n"
-                "m = keras.models.load_model(sys.argv[1])\n"
-                "d = dict(np.load(sys.argv[2]))\n"
-                f"np.save(sys.argv[3], m.{method}(d.pop('x'), **d))\n"
+                "td, backend = sys.argv[1], sys.argv[2]\n"
+                f"for i, method in enumerate({[m for _, m, _ in expected]!r}):\n"
+                "    m = keras.models.load_model(f'{td}/model_{i}.keras')\n"
+                "    d = dict(np.load(f'{td}/x_{i}.npz'))\n"
+                "    np.save(f'{td}/out_{i}_{backend}.npy', getattr(m, method)(d.pop('x'), **d))\n"
             )
             for backend in backends:
                 if backend == keras.backend.backend():
                     continue
-                out = Path(td) / f"lp_{backend}.npy"
                 env = dict(os.environ, KERAS_BACKEND=backend)
                 proc = subprocess.run(
-                    [sys.executable, "-c", code, str(path), str(x_path), str(out)], env=env, capture_output=True, text=True
+                    [sys.executable, "-c", code, str(td), backend], env=env, capture_output=True, text=True
                 )
                 assert proc.returncode == 0, f"loading under {backend} failed:\n{proc.stderr[-3000:]}"
-                np.testing.assert_allclose(
-                    np.load(out), expected, rtol=rtol, atol=1e-5,
-                    err_msg=f"{method} differs after loading a {keras.backend.backend()} .keras file under {backend}",
-                )
+                for i, (name, method, values) in enumerate(expected):
+                    np.testing.assert_allclose(
+                        np.load(td / f"out_{i}_{backend}.npy"), values, rtol=rtol, atol=1e-5,
+                        err_msg=f"{name}: {method} differs after loading a {keras.backend.backend()} .keras file "
+                        f"under {backend}",
+                    )
 
     def run_causality_test(self, model, num_trials=4, max_trials=48, expected=None):
         """Check the exact dependency pattern of an autoregressive image model.

@@ -157,8 +157,3 @@ class TestAutoencoders(TestCase):
         model = kgen.zoo.get("autoencoder.tiny")
         with pytest.raises(ValueError, match="`x`"):
             model.encode(np.zeros((2, 5, 5, 1), "float32"))
-
-    @pytest.mark.slow
-    def test_cross_backend(self):
-        model = kgen.zoo.get("ksparse_autoencoder.tiny")
-        self.run_cross_backend_test(model, images(4))

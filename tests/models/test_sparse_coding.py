@@ -31,8 +31,6 @@ class TestSparseCoding(TestCase):
         self.run_representation_test(model, sparse_data(8), tmp_path)
         self.run_representation_training_test(tiny(), sparse_data(8))
 
-    def test_cross_backend_codes(self):
-        self.run_cross_backend_test(tiny(), sparse_data(4), rtol=1e-3)
 
     def test_encode_is_sklearn_lasso(self):
         model = tiny(num_iterations=1000)
