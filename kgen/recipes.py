@@ -49,6 +49,7 @@ DEFAULTS = {
         "time_budget_minutes": None,
         "seed": 0,
         "num_samples": 16,
+        "sample_seconds": 1.0,  # audio models: length of each WAV sample written after training
     },
 }
 

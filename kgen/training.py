@@ -344,20 +344,22 @@ def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampl
 
 def write_sequence_samples(model, recipe, out_dir, num_samples=4, seed=0):
     """A sequence model's samples after training: WAV files for audio (one per class for a conditional model, and
-    a continuation of the first evaluation recording), a text file for text. Returns the paths written."""
+    a continuation of the first evaluation recording's first 0.25 s), each `sample_seconds` long (recipe [train],
+    1 s by default; the continuation generates 3/4 of that), a text file for text. Returns the paths written."""
     out_dir = Path(out_dir)
     d = recipe["data"]
     paths = []
     if d["name"] == "fsdd":
         labels = list(range(model.num_classes)) if model.conditional else [None] * num_samples
+        seconds = recipe["train"]["sample_seconds"]
         for i, label in enumerate(labels):
             path = out_dir / "samples" / (f"label{label}.wav" if label is not None else f"sample{i}.wav")
-            write_audio(model, path, seconds=1.0, label=label, seed=seed + i)
+            write_audio(model, path, seconds=seconds, label=label, seed=seed + i)
             paths.append(path)
         waves, digits, _ = kdata.load_arrays("fsdd", split=f"{d['eval_split'].split('[')[0]}[:1]")
         prompt = waves[0][: AUDIO_RATE // 4]
         path = out_dir / "samples" / "continuation.wav"
-        write_audio(model, path, seconds=0.75, label=int(digits[0]) if model.conditional else None, prompt=prompt, seed=seed)
+        write_audio(model, path, seconds=0.75 * seconds, label=int(digits[0]) if model.conditional else None, prompt=prompt, seed=seed)
         paths.append(path)
     else:
         path = out_dir / "samples.txt"

@@ -26,6 +26,7 @@ batch_size = 4
 epochs = 2
 steps_per_epoch = 2
 num_samples = 2
+sample_seconds = 0.1
 """
 
 
@@ -51,9 +52,9 @@ def test_train_evaluate_and_write_wavs(tmp_path, capsys, fsdd_recipe):
     assert 0 < result["bits_per_token"] < 8
     for digit in range(10):
         wave, rate = audio.read_wav(run / "samples" / f"label{digit}.wav")
-        assert rate == 8000 and len(wave) == 8000
+        assert rate == 8000 and len(wave) == 800  # sample_seconds = 0.1
     wave, _ = audio.read_wav(run / "samples" / "continuation.wav")
-    assert len(wave) == 8000  # 0.25 s of a test recording + 0.75 s generated
+    assert len(wave) == 2000 + 600  # 0.25 s of a test recording + 0.75 * 0.1 s generated
 
     # kgen sample RUN --label 7 --seconds 0.05 --out seven.wav; and continuing a real recording
     seven = tmp_path / "seven.wav"
