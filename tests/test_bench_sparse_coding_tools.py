@@ -41,7 +41,7 @@ def test_bench_sparse_coding_quick(tmp_path):
 def test_bench_psd_quick(tmp_path):
     lines = _run("bench_psd.py", tmp_path)
     assert lines[0].split()[:2] == ["codes", "objective"], lines
-    assert any(line.startswith("encoder") for line in lines) and any(line.startswith("FISTA") for line in lines)
+    assert all(any(line.startswith(m) for line in lines) for m in ("encoder", "FISTA", "ISTA", "zero")), lines
     assert "speed-up" in lines[-2] or "speed-up" in lines[-1], lines
     for name in ("psd_atoms.png", "model.keras", "results.json"):
         assert (tmp_path / name).is_file()

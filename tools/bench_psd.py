@@ -1,4 +1,4 @@
-"""Predictive sparse decomposition: how good and how fast are the encoder's codes against FISTA's?
+"""Predictive sparse decomposition: how good and how fast are the encoder's codes against FISTA's and ISTA's?
 
 One run: trains `psd.patches` on whitened 8x8 photograph patches (`photo_patches`, train split) for `--seconds`
 (`model.fit`, Adam, stopped after the batch that spends the budget; `--clock cpu` budgets this process's CPU time
@@ -6,13 +6,14 @@ instead of wall time, for a core shared with other processes), then on the held-
 
 - the codes of the feed-forward encoder alone, `model.encode(x)` = g * tanh(xW + b);
 - the FISTA codes of the same dictionary, `model.infer_codes(x)` (`num_iterations` steps from zero);
+- the ISTA codes of the same dictionary, `model.infer_codes(x, method="ista")` (as many steps, no momentum);
 - zero codes (the objective is then ||x||^2), for scale;
 
 by the sparse-coding objective ||x - zD||^2 + penalty |z|_1 per patch (mean over patches; lower is better), the
 squared reconstruction error alone, the fraction of non-zero code entries (|z| > 1e-3 for the encoder, whose tanh
 codes are never exactly zero), and the time to encode all test patches: the median of `--repeats` calls after a
-warm-up call, the calls of the two interleaved (both compiled through `keras.Model.predict` with the same batch
-size; wall and process-CPU time), and the speed-up FISTA time / encoder time.
+warm-up call, the calls of the three interleaved (all compiled through `keras.Model.predict` with the same batch
+size; wall and process-CPU time), and the speed-ups of the encoder over FISTA and over ISTA.
 
 Usage (from the repository root):
 
@@ -95,12 +96,15 @@ def main(argv=None):
     atoms = model.atoms()
     encoder_codes = model.encode(test, batch_size=bs)
     fista_codes = model.infer_codes(test, batch_size=bs)
-    (t_encoder, c_encoder), (t_fista, c_fista) = median_times(
-        [lambda: model.encode(test, batch_size=bs), lambda: model.infer_codes(test, batch_size=bs)], args.repeats)
+    ista_codes = model.infer_codes(test, batch_size=bs, method="ista")
+    (t_encoder, c_encoder), (t_fista, c_fista), (t_ista, c_ista) = median_times(
+        [lambda: model.encode(test, batch_size=bs), lambda: model.infer_codes(test, batch_size=bs),
+         lambda: model.infer_codes(test, batch_size=bs, method="ista")], args.repeats)
     rows = []
     for name, codes, seconds, cpu_seconds, threshold in (
         ("encoder g*tanh(Wx+b) (encode)", encoder_codes, t_encoder, c_encoder, 1e-3),
         (f"FISTA x{model.num_iterations} (infer_codes)", fista_codes, t_fista, c_fista, 0.0),
+        (f"ISTA x{model.num_iterations} (method='ista')", ista_codes, t_ista, c_ista, 0.0),
         ("zero codes", np.zeros_like(fista_codes), None, None, 0.0),
     ):
         values = objective(test, codes, atoms, model.penalty)
@@ -121,8 +125,9 @@ def main(argv=None):
               f"{r['reconstruction']:12.4f} {100 * r['nonzero']:7.2f}% {time_ms:>10} {cpu_ms:>8} {speed:>8}")
     print(f"# objective ||x - zD||^2 + {model.penalty:g} |z|_1 per patch (mean over {len(test)} held-out patches); "
           f"encode_ms / cpu_ms: median wall / process-CPU time of {args.repeats} interleaved calls encoding all of them "
-          f"(batch {bs}, compiled predict, after a warm-up call); speed-up = FISTA wall time / encoder wall time = "
-          f"{t_fista / t_encoder:.1f}x (CPU time: {c_fista / c_encoder:.1f}x); backend {backend}, "
+          f"(batch {bs}, compiled predict, after a warm-up call); speed-up = FISTA wall time / this wall time; "
+          f"encoder: {t_fista / t_encoder:.1f}x over FISTA, {t_ista / t_encoder:.1f}x over ISTA (CPU time: "
+          f"{c_fista / c_encoder:.1f}x, {c_ista / c_encoder:.1f}x); backend {backend}, "
           f"{args.threads} thread(s); trained {wall:.0f} s wall / {cpu:.0f} s CPU ({steps} steps of {args.batch_size})")
     if args.out:
         from kgen.io import atomic_path
@@ -133,7 +138,8 @@ def main(argv=None):
         with atomic_path(out / "model.keras") as tmp:
             model.save(tmp)
         result = dict(args=vars(args), backend=backend, train_wall_s=wall, train_cpu_s=cpu, steps=steps, rows=rows,
-                      speedup=t_fista / t_encoder, speedup_cpu=c_fista / c_encoder)
+                      speedup=t_fista / t_encoder, speedup_cpu=c_fista / c_encoder,
+                      speedup_over_ista=t_ista / t_encoder, speedup_over_ista_cpu=c_ista / c_encoder)
         with atomic_path(out / "results.json") as tmp:
             Path(tmp).write_text(json.dumps(result, indent=2))
         print(f"# wrote {out / 'psd_atoms.png'}, {out / 'model.keras'}, {out / 'results.json'}")

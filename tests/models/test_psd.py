@@ -38,7 +38,6 @@ class TestPSD(TestCase):
         self.run_representation_test(model, sparse_data(8), tmp_path)
         self.run_representation_training_test(tiny(), sparse_data(8))
 
-
     def test_encode_uses_the_encoder_only(self):
         model = tiny()
         x = sparse_data(5)
@@ -54,6 +53,14 @@ class TestPSD(TestCase):
         layer.build((None, 16))
         layer.set_weights([model.atoms()])
         np.testing.assert_allclose(model.infer_codes(x), ops.convert_to_numpy(layer(x)), rtol=1e-4, atol=1e-5)
+        ista = SparseCodingInference(12, 0.5, 30, method="ista")
+        ista.build((None, 16))
+        ista.set_weights([model.atoms()])
+        expected = ops.convert_to_numpy(ista(x))
+        np.testing.assert_allclose(model.infer_codes(x, method="ista"), expected, rtol=1e-4, atol=1e-5)
+        assert not np.allclose(model.infer_codes(x), expected, atol=1e-4)  # 30 ISTA steps are not FISTA's
+        with pytest.raises(ValueError, match="`method`"):
+            model.infer_codes(x, method="lars")
 
     def test_loss_is_the_psd_energy(self):
         model = tiny(prediction_weight=0.7)

@@ -31,7 +31,6 @@ class TestSparseCoding(TestCase):
         self.run_representation_test(model, sparse_data(8), tmp_path)
         self.run_representation_training_test(tiny(), sparse_data(8))
 
-
     def test_encode_is_sklearn_lasso(self):
         model = tiny(num_iterations=1000)
         x = sparse_data(6, seed=1)
@@ -44,6 +43,9 @@ class TestSparseCoding(TestCase):
         ])
         np.testing.assert_allclose(codes, reference, atol=2e-3)
         np.testing.assert_array_equal(model.infer_codes(x), model.encode(x))
+        ista_model = tiny(num_iterations=1000, method="ista")
+        ista_model.set_weights(model.get_weights())
+        np.testing.assert_allclose(model.infer_codes(x, method="ista"), ista_model.encode(x), rtol=1e-5, atol=1e-6)
 
     def test_loss_is_the_objective(self):
         model = tiny()

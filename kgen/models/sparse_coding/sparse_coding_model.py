@@ -67,27 +67,32 @@ class _CodingModelMixin:
         x = layers.Reshape((int(np.prod(input_shape)),), name="flatten")(x)
         return inputs, x
 
-    def _lasso_submodel(self):
-        """A functional model inputs -> FISTA codes from zero under this model's dictionary, with a layer of its
-        own (so this model's graph keeps one node per layer) whose dictionary is copied in at each use."""
-        if "lasso" not in self._submodels:
+    def _lasso_submodel(self, method):
+        """A functional model inputs -> Lasso codes from zero by `method` ("fista" or "ista") under this model's
+        dictionary, with a layer of its own (so this model's graph keeps one node per layer) whose dictionary is
+        copied in at each use."""
+        key = f"lasso_{method}"
+        if key not in self._submodels:
             source = self.get_layer(self._inference_layer_name)
             config = source.get_config()
-            config.update(name="lasso_codes", return_reconstruction=False, add_penalty_loss=False)
+            config.update(name="lasso_codes", method=method, return_reconstruction=False, add_penalty_loss=False)
             config.pop("dtype", None)
             inputs, x = self._flat_inputs(self.input_shape_, self.input_scale)
             codes = SparseCodingInference.from_config(config)(x)
-            self._submodels["lasso"] = keras.Model(inputs, codes)
-        sub = self._submodels["lasso"]
+            self._submodels[key] = keras.Model(inputs, codes)
+        sub = self._submodels[key]
         sub.get_layer("lasso_codes").set_weights(self.get_layer(self._inference_layer_name).get_weights())
         return sub
 
-    def infer_codes(self, x, batch_size=256):
-        """Lasso codes of `x` (batch, *input_shape) by `num_iterations` FISTA/ISTA steps from zero, under the
-        current dictionary: float32 numpy (batch, num_atoms)."""
+    def infer_codes(self, x, batch_size=256, method=None):
+        """Lasso codes of `x` (batch, *input_shape) by `num_iterations` steps from zero under the current
+        dictionary: float32 numpy (batch, num_atoms). `method`: "fista" or "ista" (default: the model's)."""
         batch_size = check_int(batch_size, "batch_size")
+        method = self.method if method is None else method
+        if method not in INFERENCE_METHODS:
+            raise ValueError(f"`method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got {method!r}.")
         x = self.validate_inputs(x)
-        return predict_numpy(self._lasso_submodel(), x, batch_size)
+        return predict_numpy(self._lasso_submodel(method), x, batch_size)
 
     def reconstruct(self, x, batch_size=256):
         """The reconstruction of `x` on the working scale (`x * input_scale`), as float32 numpy (compiled)."""
@@ -199,9 +204,12 @@ class SparseCoding(_CodingModelMixin, RepresentationModel):
         x = self.validate_inputs(x)
         return predict_numpy(self._submodel(self.code_layer_name), x, batch_size)
 
-    def infer_codes(self, x, batch_size=256):
-        """The same as `encode`: sparse coding's codes are the FISTA codes."""
-        return self.encode(x, batch_size)
+    def infer_codes(self, x, batch_size=256, method=None):
+        """The same as `encode` for the model's own method (sparse coding's codes are its inference codes);
+        `method="ista"` or `"fista"` runs that method instead, from zero under the same dictionary."""
+        if method is None or method == self.method:
+            return self.encode(x, batch_size)
+        return super().infer_codes(x, batch_size, method)
 
     def get_config(self):
         return {
