@@ -36,3 +36,28 @@ def check_bool(value, name, allow_none=False):
         expected = "True, False or None" if allow_none else "True or False"
         raise ValueError(f"`{name}` must be {expected}, got {value!r}.")
     return bool(value)
+
+
+def _is_real(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_float(value, name, owner=None, minimum=0.0, inclusive=False):
+    """Return `value` as a float, or raise a ValueError naming `name`: a finite number > `minimum` (>= with
+    `inclusive`). Bools are refused, numpy numbers accepted."""
+    ok = _is_real(value) and bool(np.isfinite(value))
+    if ok:
+        ok = float(value) >= minimum if inclusive else float(value) > minimum
+    if not ok:
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}`{name}` must be a finite number {'>=' if inclusive else '>'} {minimum:g}, "
+                         f"got {value!r}.")
+    return float(value)
+
+
+def check_fraction(value, name, owner=None):
+    """Return `value` as a float in [0, 1), or raise a ValueError naming `name`."""
+    if not _is_real(value) or not 0.0 <= float(value) < 1.0:
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}`{name}` must be a number in [0, 1), got {value!r}.")
+    return float(value)

@@ -1,21 +1,9 @@
 """A code layer that becomes binary: noisy sigmoid units in training, hard bits at inference (semantic hashing)."""
 
-import numpy as np
 import keras
 from keras import ops
 
-from kgen.validation import check_int
-
-
-def check_noise_stddev(value, owner):
-    """`noise_stddev` as a float: a finite number >= 0 (0 turns the noise off)."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = bool(np.isfinite(value)) and value >= 0.0
-    if not ok:
-        raise ValueError(f"{owner}: `noise_stddev` must be a finite number >= 0, got {value!r}.")
-    return value
+from kgen.validation import check_float, check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -53,7 +41,7 @@ class BinaryCode(keras.layers.Layer):
 
     def __init__(self, noise_stddev=4.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.noise_stddev = check_noise_stddev(noise_stddev, "BinaryCode")
+        self.noise_stddev = check_float(noise_stddev, "noise_stddev", "BinaryCode", inclusive=True)
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0, owner="BinaryCode")
         self.seed = seed

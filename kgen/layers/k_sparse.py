@@ -1,10 +1,9 @@
 """k-sparse activation: keep the k largest units of each example, zero the rest (k-sparse autoencoders)."""
 
-import numpy as np
 import keras
 from keras import ops
 
-from kgen.validation import check_int
+from kgen.validation import check_float, check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -39,10 +38,7 @@ class KSparse(keras.layers.Layer):
     def __init__(self, k, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.k = check_int(k, "k", owner="KSparse")
-        ok = isinstance(alpha, (int, float, np.integer, np.floating)) and not isinstance(alpha, bool)
-        if not ok or not np.isfinite(alpha) or alpha < 1.0:
-            raise ValueError(f"KSparse: `alpha` must be a finite number >= 1, got {alpha!r}.")
-        self.alpha = float(alpha)
+        self.alpha = check_float(alpha, "alpha", "KSparse", minimum=1.0, inclusive=True)
 
     def build(self, input_shape):
         units = input_shape[-1]

@@ -4,6 +4,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.validation import check_fraction
+
 
 @keras.saving.register_keras_serializable(package="kgen")
 class MaskingNoise(keras.layers.Layer):
@@ -37,9 +39,7 @@ class MaskingNoise(keras.layers.Layer):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
-        ok = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
-        if not ok or not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"MaskingNoise: `rate` must be a number in [0, 1), got {rate!r}.")
+        rate = check_fraction(rate, "rate", "MaskingNoise")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"MaskingNoise: `seed` must be an int or None, got {seed!r}.")
         self.rate = float(rate)

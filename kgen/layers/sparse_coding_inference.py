@@ -1,24 +1,11 @@
 """Sparse code inference by ISTA / FISTA: the layer that owns a dictionary of unit-norm atoms and finds the codes."""
 
-import numpy as np
 import keras
 from keras import ops
 
-from kgen.validation import check_bool, check_int
+from kgen.validation import check_bool, check_float, check_int
 
 INFERENCE_METHODS = ("fista", "ista")
-
-
-def _check_nonnegative_float(value, name, owner, allow_zero):
-    """`value` as a float, or a ValueError naming `name`: a finite number > 0 (>= 0 with `allow_zero`)."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = bool(np.isfinite(value)) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{owner}: `{name}` must be a finite number {bound}, got {value!r}.")
-    return value
 
 
 def _unit_rows(w, eps=1e-12):
@@ -112,14 +99,14 @@ class SparseCodingInference(keras.layers.Layer):
         super().__init__(**kwargs)
         owner = "SparseCodingInference"
         self.num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
-        self.penalty = _check_nonnegative_float(penalty, "penalty", owner, allow_zero=False)
+        self.penalty = check_float(penalty, "penalty", owner)
         self.num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
         if method not in INFERENCE_METHODS:
             raise ValueError(
                 f"{owner}: `method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got {method!r}."
             )
         self.method = method
-        self.prediction_weight = _check_nonnegative_float(prediction_weight, "prediction_weight", owner, True)
+        self.prediction_weight = check_float(prediction_weight, "prediction_weight", owner, inclusive=True)
         self.return_reconstruction = check_bool(return_reconstruction, "return_reconstruction")
         self.add_penalty_loss = check_bool(add_penalty_loss, "add_penalty_loss")
         try:

@@ -19,46 +19,24 @@ import keras
 from keras import ops
 
 from kgen.models.base import ValidatedFitMixin, first_inputs, image_inputs, weighted_mean_loss
-from kgen.validation import check_int
+from kgen.validation import check_float, check_int
 
 RECONSTRUCTION_LOSSES = ("mse", "bce")
 
 
 def check_input_shape(input_shape, owner):
-    """Validate an `input_shape` argument: a tuple of positive ints, e.g. (28, 28, 1) or (64,)."""
-    if isinstance(input_shape, (str, bytes)):
-        raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (28, 28, 1), got "
-                         f"{input_shape!r}.")
-    try:
-        shape = tuple(int(d) for d in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (28, 28, 1), got "
-                         f"{input_shape!r}.") from None
+    """Validate an `input_shape` argument: a tuple of positive ints, e.g. (28, 28, 1) or (64,) (a string is
+    refused rather than read digit by digit)."""
+    shape = None
+    if not isinstance(input_shape, (str, bytes)):
+        try:
+            shape = tuple(int(d) for d in input_shape)
+        except (TypeError, ValueError):
+            pass
     if not shape or min(shape) < 1:
         raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (28, 28, 1), got "
                          f"{input_shape!r}.")
     return shape
-
-
-def check_positive_float(value, name, owner, allow_zero=False):
-    """Return `value` as a float, or raise a ValueError naming `name`: a finite number > 0 (>= 0 with
-    `allow_zero`)."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{owner}: `{name}` must be a finite number {bound}, got {value!r}.")
-    return value
-
-
-def check_fraction(value, name, owner):
-    """Return `value` as a float in [0, 1), or raise a ValueError naming `name`."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{owner}: `{name}` must be a number in [0, 1), got {value!r}.")
-    return float(value)
 
 
 class RepresentationModel(ValidatedFitMixin, keras.Model):
@@ -75,7 +53,7 @@ class RepresentationModel(ValidatedFitMixin, keras.Model):
     def _setup_representation(self, input_shape, input_scale=1.0, reconstruction_loss="mse"):
         owner = type(self).__name__
         self.input_shape_ = tuple(input_shape)
-        self.input_scale = check_positive_float(input_scale, "input_scale", owner)
+        self.input_scale = check_float(input_scale, "input_scale", owner)
         if reconstruction_loss not in RECONSTRUCTION_LOSSES:
             raise ValueError(
                 f"{owner}: `reconstruction_loss` must be one of {', '.join(map(repr, RECONSTRUCTION_LOSSES))}, "
@@ -117,7 +95,7 @@ class RepresentationModel(ValidatedFitMixin, keras.Model):
             )
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise ValueError(f"`{name}` must hold numbers, got dtype {arr.dtype}.")
-        arr = arr.astype("float32")
+        arr = arr.astype("float32", copy=False)  # no copy when already float32 (reconstruction_error checks twice)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"`{name}` must hold finite numbers; it holds NaN or infinity.")
         return arr

@@ -12,13 +12,8 @@ from keras import layers
 from kgen.layers.k_sparse import KSparse
 from kgen.layers.masking_noise import MaskingNoise
 from kgen.models.base import check_model_kwargs
-from kgen.models.representation_base import (
-    RepresentationModel,
-    check_fraction,
-    check_input_shape,
-    check_positive_float,
-)
-from kgen.validation import check_int
+from kgen.models.representation_base import RepresentationModel, check_input_shape
+from kgen.validation import check_float, check_fraction, check_int
 
 CORRUPTIONS = ("masking", "gaussian")
 
@@ -124,7 +119,7 @@ class Autoencoder(RepresentationModel):
         if corruption is not None and corruption not in CORRUPTIONS:
             raise ValueError(f"{owner}: `corruption` must be None, 'masking' or 'gaussian', got {corruption!r}.")
         if corruption == "gaussian":
-            corruption_level = check_positive_float(corruption_level, "corruption_level", owner, allow_zero=True)
+            corruption_level = check_float(corruption_level, "corruption_level", owner, inclusive=True)
             if corruption_level > 1.0:
                 raise ValueError(f"{owner}: `corruption_level` (the Gaussian standard deviation on the scaled "
                                  f"inputs) must be in [0, 1], got {corruption_level!r}.")
@@ -135,7 +130,7 @@ class Autoencoder(RepresentationModel):
                                  "pass corruption='masking' or 'gaussian'.")
         if k is not None:
             k = check_int(k, "k", owner=owner, maximum=code_dim)
-        alpha = check_positive_float(alpha, "alpha", owner)
+        alpha = check_float(alpha, "alpha", owner)
         if alpha < 1.0:
             raise ValueError(f"{owner}: `alpha` must be a finite number >= 1, got {alpha!r}.")
         if seed is not None:

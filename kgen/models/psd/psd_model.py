@@ -6,9 +6,9 @@ from keras import layers
 from kgen.layers.scaled_tanh_dense import ScaledTanhDense
 from kgen.layers.sparse_coding_inference import SparseCodingInference
 from kgen.models.base import check_model_kwargs
-from kgen.models.representation_base import RepresentationModel, check_positive_float
-from kgen.models.sparse_coding.sparse_coding_model import _CodingModelMixin, predict_numpy
-from kgen.validation import check_int
+from kgen.models.representation_base import RepresentationModel
+from kgen.models.sparse_coding.sparse_coding_model import _CodingModelMixin
+from kgen.validation import check_float
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -70,7 +70,7 @@ class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
         input_shape, num_atoms, penalty, num_iterations, method, input_scale = self._check_coding_args(
             owner, input_shape, num_atoms, penalty, num_iterations, method, input_scale
         )
-        prediction_weight = check_positive_float(prediction_weight, "prediction_weight", owner, allow_zero=True)
+        prediction_weight = check_float(prediction_weight, "prediction_weight", owner, inclusive=True)
 
         # === Functional model ===
         inputs, x = self._flat_inputs(input_shape, input_scale)
@@ -89,13 +89,6 @@ class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
         self.num_iterations = num_iterations
         self.method = method
         self._setup_representation(input_shape, input_scale, "mse")
-
-    def encode(self, x, batch_size=256):
-        """The encoder's codes F(x) = g * tanh(x W + b) of `x` (batch, *input_shape), compiled, no inference:
-        float32 numpy (batch, num_atoms)."""
-        batch_size = check_int(batch_size, "batch_size")
-        x = self.validate_inputs(x)
-        return predict_numpy(self._submodel(self.code_layer_name), x, batch_size)
 
     def get_config(self):
         return {

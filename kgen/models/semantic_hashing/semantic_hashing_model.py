@@ -4,14 +4,10 @@ import numpy as np
 import keras
 from keras import layers
 
-from kgen.layers.binary_code import BinaryCode, check_noise_stddev
+from kgen.layers.binary_code import BinaryCode
 from kgen.models.base import check_model_kwargs
-from kgen.models.representation_base import (
-    RepresentationModel,
-    check_input_shape,
-    check_positive_float,
-)
-from kgen.validation import check_bool, check_int
+from kgen.models.representation_base import RepresentationModel, check_input_shape
+from kgen.validation import check_bool, check_float, check_int
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "gelu", "swish")
 
@@ -99,8 +95,8 @@ class SemanticHashing(RepresentationModel):
         input_shape = check_input_shape(input_shape, owner)
         hidden_dims = _check_dims(hidden_dims, "hidden_dims", owner)
         num_bits = check_int(num_bits, "num_bits", owner=owner)
-        noise_stddev = check_noise_stddev(noise_stddev, owner)
-        input_scale = check_positive_float(input_scale, "input_scale", owner)
+        noise_stddev = check_float(noise_stddev, "noise_stddev", owner, inclusive=True)
+        input_scale = check_float(input_scale, "input_scale", owner)
         decoder_dims = tuple(reversed(hidden_dims)) if decoder_dims is None else _check_dims(
             decoder_dims, "decoder_dims", owner)
         if activation not in ACTIVATIONS:

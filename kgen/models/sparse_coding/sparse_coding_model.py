@@ -8,12 +8,8 @@ from keras import layers, ops
 
 from kgen.layers.sparse_coding_inference import INFERENCE_METHODS, SparseCodingInference, lasso_objective
 from kgen.models.base import check_model_kwargs
-from kgen.models.representation_base import (
-    RepresentationModel,
-    check_input_shape,
-    check_positive_float,
-)
-from kgen.validation import check_int
+from kgen.models.representation_base import RepresentationModel, check_input_shape
+from kgen.validation import check_float, check_int
 
 
 def atoms_as_filters(atoms, input_shape):
@@ -46,17 +42,14 @@ class _CodingModelMixin:
     @staticmethod
     def _check_coding_args(owner, input_shape, num_atoms, penalty, num_iterations, method, input_scale):
         """The validated constructor arguments both coding models share, in the same order."""
-        if isinstance(input_shape, str):  # check_input_shape would read "64" as (6, 4)
-            raise ValueError(f"{owner}: `input_shape` must be a tuple of positive ints such as (64,), got "
-                             f"{input_shape!r}.")
         input_shape = check_input_shape(input_shape, owner)
         num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
-        penalty = check_positive_float(penalty, "penalty", owner)
+        penalty = check_float(penalty, "penalty", owner)
         num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
         if method not in INFERENCE_METHODS:
             raise ValueError(f"{owner}: `method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got "
                              f"{method!r}.")
-        input_scale = check_positive_float(input_scale, "input_scale", owner)
+        input_scale = check_float(input_scale, "input_scale", owner)
         return input_shape, num_atoms, penalty, num_iterations, method, input_scale
 
     @staticmethod
@@ -93,6 +86,13 @@ class _CodingModelMixin:
             raise ValueError(f"`method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got {method!r}.")
         x = self.validate_inputs(x)
         return predict_numpy(self._lasso_submodel(method), x, batch_size)
+
+    def encode(self, x, batch_size=256):
+        """The output of the layer named "codes" for `x` (batch, *input_shape), compiled: float32 numpy (batch,
+        num_atoms). Sparse coding: its FISTA codes; PSD: the encoder's prediction g * tanh(x W + b) alone."""
+        batch_size = check_int(batch_size, "batch_size")
+        x = self.validate_inputs(x)
+        return predict_numpy(self._submodel(self.code_layer_name), x, batch_size)
 
     def reconstruct(self, x, batch_size=256):
         """The reconstruction of `x` on the working scale (`x * input_scale`), as float32 numpy (compiled)."""
@@ -197,12 +197,6 @@ class SparseCoding(_CodingModelMixin, RepresentationModel):
                 output = output[0]
             self._submodels[layer_name] = keras.Model(self.inputs, output)
         return self._submodels[layer_name]
-
-    def encode(self, x, batch_size=256):
-        """The sparse codes of `x` (batch, *input_shape) by FISTA (compiled): float32 numpy (batch, num_atoms)."""
-        batch_size = check_int(batch_size, "batch_size")
-        x = self.validate_inputs(x)
-        return predict_numpy(self._submodel(self.code_layer_name), x, batch_size)
 
     def infer_codes(self, x, batch_size=256, method=None):
         """The same as `encode` for the model's own method (sparse coding's codes are its inference codes);
