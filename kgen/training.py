@@ -203,7 +203,8 @@ def evaluate(model, recipe, split=None, verbose=1):
             "bits_per_token": float(result["bits_per_token"]),
         }
     if is_representation_model(model):
-        num_examples = sum(int(len(_first(batch))) for batch in ds.as_numpy_iterator())
+        # The reconstruction metric counted every example evaluate saw: no second pass over the data.
+        num_examples = int(round(float(keras.ops.convert_to_numpy(model.reconstruction_tracker.count))))
         return {
             "dataset": d["name"],
             "split": split,
@@ -219,13 +220,6 @@ def evaluate(model, recipe, split=None, verbose=1):
         "nats": float(result["nats"]),
         "bits_per_dim": float(result["bits_per_dim"]),
     }
-
-
-def _first(batch):
-    """The inputs of a batch: the first element of a tuple, the images of a dict, else the batch itself."""
-    if isinstance(batch, tuple):
-        batch = batch[0]
-    return batch["images"] if isinstance(batch, dict) else batch
 
 
 def describe_result(model_name, result):
