@@ -1,6 +1,8 @@
-"""Data loaders: local files (KGEN_DATA_DIR), tfds when online, the embedded subset.
+"""Data loaders: local files (KGEN_DATA_DIR), tensorflow_datasets, the embedded subset.
 
-``load(name, ...)`` and ``load_arrays(name, ...)`` dispatch on ``name``:
+A small core (``kgen.data.core``: sources, splits, errors, cached files, tf.data helpers) and one module per data
+set, which registers its names in ``core.DATASETS``. ``load(name, ...)`` and ``load_arrays(name, ...)`` dispatch
+on ``name``:
 
 - ``"mnist"``, ``"binarized_mnist"``: images (``kgen.data.mnist``);
 - ``"fsdd"``: spoken digits, 8 kHz audio as mu-law codes (``kgen.data.fsdd``);
@@ -22,28 +24,20 @@ text = kgen.data.load_text("tinyshakespeare", split="test")
 ```
 """
 
-from kgen.data import fsdd, mnist, patches, text
+# Importing a data set module registers its names; this order is the order of NAMES (the MNIST ones first).
+from kgen.data import core, mnist, fsdd, text, patches  # noqa: F401
+from kgen.data.core import DATA_DIR_ENV, SOURCES, DataNotFoundError, parse_split
 from kgen.data.fsdd import FSDD_SPEAKERS
-from kgen.data.mnist import BINARIZATION_SEEDS, DATA_DIR_ENV, SOURCES, DataNotFoundError, binarize, parse_split
+from kgen.data.mnist import BINARIZATION_SEEDS, binarize
 from kgen.data.text import load_text
 
-# Every data set name, the MNIST ones first.
-NAMES = mnist.NAMES + fsdd.NAMES + text.NAMES + patches.NAMES
-
-_MODULES = {
-    **{name: mnist for name in mnist.NAMES},
-    **{name: fsdd for name in fsdd.NAMES},
-    **{name: text for name in text.NAMES},
-    **{name: patches for name in patches.NAMES},
-}
+# Every data set name, in registration order.
+NAMES = tuple(core.DATASETS)
 
 
 def _module(name):
-    if not isinstance(name, str) or name not in _MODULES:
-        raise ValueError(
-            f"Unknown data set name={name!r}. Expected one of: {', '.join(NAMES)}."
-        )
-    return _MODULES[name]
+    core.check_name(name, NAMES)
+    return core.DATASETS[name]
 
 
 def load(name, *args, **kwargs):

@@ -15,10 +15,10 @@ Two sources hold the recordings:
   are ignored); every file of the requested split is read in full and checked
   too: its sample rate (8000 Hz), its channels (mono) and its contents. Decoded
   recordings are cached in memory per (path, modification time, size).
-- ``"tfds"``: tensorflow_datasets' ``spoken_digit`` (downloads when a network
-  is available, or reads a copy already prepared in the TFDS data folder). It
-  has only a train split; the train/test split above is made from each
-  example's file name.
+- ``"tfds"``: tensorflow_datasets' ``spoken_digit``: a copy already prepared in
+  the TFDS data folder, or (only with ``source="tfds"``) downloaded and
+  prepared there (see ``kgen.data.core``). It has only a train split; the
+  train/test split above is made from each example's file name.
 
 Recordings come in a fixed order: by speaker (in ``FSDD_SPEAKERS`` order), then
 digit, then index.
@@ -27,19 +27,12 @@ digit, then index.
 import functools
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 
 from kgen.audio import mu_law_encode, read_wav
-from kgen.data import mnist
-from kgen.data.mnist import (
-    DATA_DIR_ENV,
-    DataNotFoundError,
-    _resolve_data_dir,
-    _tfds_data_dir,
-    parse_split,
-)
+from kgen.data import core
+from kgen.data.core import DataNotFoundError, parse_split
 from kgen.validation import check_bool, check_int
 
 NAME = "fsdd"
@@ -59,47 +52,15 @@ _FILE_FORM = (
     f"{', '.join(FSDD_SPEAKERS)} and index a non-negative integer without "
     "leading zeros (e.g. 7_jackson_32.wav)"
 )
-# Where a tfds download would come from; only used to decide quickly whether to try.
-_NETWORK_PROBE = ("github.com", 443)
-_NETWORK_TIMEOUT_S = 3.0
 _MAX_QUANTIZATION_CHANNELS = 2**16
-
-
-def _how_to_provide():
-    return (
-        "Provide FSDD in one of these ways:\n"
-        f"  - set the environment variable {DATA_DIR_ENV} to a folder containing "
-        "fsdd/recordings/ with the WAV files ({digit}_{speaker}_{index}.wav, "
-        f"8 kHz mono), e.g. {DATA_DIR_ENV}=../shared/data;\n"
-        "  - pass data_dir=<that folder> to kgen.data.load / kgen.data.load_arrays;\n"
-        f'  - or use source="tfds" (tensorflow_datasets {TFDS_NAME!r}) with a '
-        "network or an already prepared copy."
-    )
-
-
-# ----------------------------------------------------------------------------
-# Argument validation
-# ----------------------------------------------------------------------------
-
-
-def _check_name(name):
-    if not isinstance(name, str) or name not in NAMES:
-        raise ValueError(
-            f"Unknown data set name={name!r} for the FSDD loader. Expected one of: "
-            f"{', '.join(NAMES)}."
-        )
-
-
-def _check_source(source):
-    if source is not None and source not in SOURCES:
-        raise ValueError(
-            f"Unknown source={source!r} for FSDD. Expected None (auto) or one of: "
-            f"{', '.join(repr(s) for s in SOURCES)}."
-        )
-
-
-def _check_int(value, name, minimum, maximum=None):
-    return check_int(value, name, minimum=minimum, maximum=maximum)
+_HOW_TO_PROVIDE = core.how_to_provide(
+    "FSDD",
+    "fsdd/recordings/ with the WAV files ({digit}_{speaker}_{index}.wav, 8 kHz mono)",
+    others=(
+        f'use source="tfds" to download it with tensorflow_datasets ({TFDS_NAME!r}); a copy already prepared '
+        "there is used automatically",
+    ),
+)
 
 
 # ----------------------------------------------------------------------------
@@ -135,39 +96,25 @@ def parse_file_name(file_name, where=None):
     return int(digit), FSDD_SPEAKERS.index(speaker), int(index)
 
 
-def _is_test(index):
-    return index < NUM_TEST_INDICES
+def _in_split(index, base):
+    return (index < NUM_TEST_INDICES) == (base == "test")
 
 
 def _wav_names(folder):
     return [
         entry.name
         for entry in os.scandir(folder)
-        if entry.name.lower().endswith(".wav")
-        and not entry.name.startswith(".")
-        and entry.is_file()
+        if entry.name.lower().endswith(".wav") and not entry.name.startswith(".") and entry.is_file()
     ]
 
 
 def _find_folder(data_dir, where):
-    candidates = (data_dir / "fsdd" / "recordings", data_dir / "recordings")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    if data_dir.is_dir() and _wav_names(data_dir):
-        return data_dir
-    if not data_dir.is_dir():
-        reason = (
-            f"the data folder {data_dir} (from the {where}) does not exist or is "
-            "not a folder"
-        )
-    else:
-        looked = ", ".join(str(c) for c in candidates)
-        reason = (
-            f"looked for {looked} and for WAV files in {data_dir} (data folder "
-            f"from the {where})"
-        )
-    raise DataNotFoundError(f"FSDD recordings not found: {reason}.\n{_how_to_provide()}")
+    candidates = (data_dir / "fsdd" / "recordings", data_dir / "recordings", data_dir)
+    looked = f"{candidates[0]}, {candidates[1]} and for WAV files in {data_dir}"
+    return core.find_local(
+        data_dir, where, candidates, "FSDD recordings", _HOW_TO_PROVIDE, looked=looked,
+        accept=lambda p: p.is_dir() and (p != data_dir or bool(_wav_names(p))),
+    )
 
 
 @functools.lru_cache(maxsize=16384)
@@ -188,19 +135,16 @@ def _local_records(folder, base):
         path = folder / file_name
         digit, speaker, index = parse_file_name(file_name, where=str(path))
         parsed.append((speaker, digit, index, path))
-    records = []
-    for speaker, digit, index, path in sorted(parsed):
-        if _is_test(index) != (base == "test"):
-            continue
-        stat = path.stat()
-        wave = _read_recording(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-        records.append((speaker, digit, index, wave))
+    records = [
+        (speaker, digit, index, core.read_cached(_read_recording, path))
+        for speaker, digit, index, path in sorted(parsed)
+        if _in_split(index, base)
+    ]
     if not records:
+        indices = f"0-{NUM_TEST_INDICES - 1}" if base == "test" else f"{NUM_TEST_INDICES} and up"
         raise DataNotFoundError(
             f"The FSDD folder {folder} holds no recordings of the {base} split "
-            f"(indices {'0' if base == 'test' else NUM_TEST_INDICES}"
-            f"{'-' + str(NUM_TEST_INDICES - 1) if base == 'test' else ' and up'}; "
-            f"{len(parsed)} WAV files in all).\n{_how_to_provide()}"
+            f"(indices {indices}; {len(parsed)} WAV files in all).\n{_HOW_TO_PROVIDE}"
         )
     return records
 
@@ -208,15 +152,6 @@ def _local_records(folder, base):
 # ----------------------------------------------------------------------------
 # tensorflow_datasets
 # ----------------------------------------------------------------------------
-
-
-def _network_available(timeout=_NETWORK_TIMEOUT_S):
-    """Whether the FSDD download host answers within ``timeout`` seconds (the MNIST loader's threaded probe)."""
-    return mnist._network_available(timeout=timeout, host=_NETWORK_PROBE)
-
-
-def _tfds_prepared(tfds_dir):
-    return (Path(tfds_dir) / TFDS_NAME).is_dir()
 
 
 def _pcm_to_float(audio, where):
@@ -242,31 +177,13 @@ def _pcm_to_float(audio, where):
 
 
 @functools.lru_cache(maxsize=2)
-def _tfds_records(tfds_dir, download):
-    """All ``(speaker, digit, index, wave)`` records of tfds spoken_digit, sorted."""
-    try:
-        import tensorflow_datasets as tfds
-
-        dataset, info = tfds.load(
-            TFDS_NAME,
-            split="train",
-            data_dir=tfds_dir,
-            download=download,
-            with_info=True,
-        )
-        rate = info.features["audio"].sample_rate
-        examples = list(tfds.as_numpy(dataset))
-    except Exception as e:  # Any tfds failure means the data is not available.
-        raise DataNotFoundError(
-            f"Could not load FSDD through tensorflow_datasets {TFDS_NAME!r} (data "
-            f"folder {tfds_dir}, download={download}): {type(e).__name__}: {e}\n"
-            f"{_how_to_provide()}"
-        ) from e
+def _tfds_records(tfds_dir):
+    """All ``(speaker, digit, index, wave)`` records of the prepared tfds spoken_digit, sorted."""
+    builder = core.tfds_builder(TFDS_NAME, tfds_dir, "FSDD", _HOW_TO_PROVIDE, download=False)
+    examples = core.read_tfds(builder, "FSDD", _HOW_TO_PROVIDE, split="train")
+    rate = builder.info.features["audio"].sample_rate
     if rate != SAMPLE_RATE:
-        raise ValueError(
-            f"tensorflow_datasets {TFDS_NAME!r} has sample rate {rate} Hz; expected "
-            f"{SAMPLE_RATE} Hz."
-        )
+        raise ValueError(f"tensorflow_datasets {TFDS_NAME!r} has sample rate {rate} Hz; expected {SAMPLE_RATE} Hz.")
     records = []
     for example in examples:
         file_name = example["audio/filename"]
@@ -277,61 +194,28 @@ def _tfds_records(tfds_dir, download):
         digit, speaker, index = parse_file_name(file_name, where=where)
         label = int(example["label"])
         if label != digit:
-            raise ValueError(
-                f"Bad FSDD recording {where}: label {label} but the file name says "
-                f"digit {digit}."
-            )
+            raise ValueError(f"Bad FSDD recording {where}: label {label} but the file name says digit {digit}.")
         wave = _pcm_to_float(example["audio"], where)
         wave.flags.writeable = False
         records.append((speaker, digit, index, wave))
-    if not records:
-        raise DataNotFoundError(
-            f"tensorflow_datasets {TFDS_NAME!r} in {tfds_dir} holds no examples.\n"
-            f"{_how_to_provide()}"
-        )
     records.sort(key=lambda r: r[:3])
     return tuple(records)
 
 
-# ----------------------------------------------------------------------------
-# Sources
-# ----------------------------------------------------------------------------
-
-
 def _records(base, data_dir, source):
-    """Chooses the source and returns the sorted records of the base split."""
+    """Chooses the source and returns the sorted records of the base split and the source's name."""
     if source in ("local", None):
-        path, where = _resolve_data_dir(data_dir)
+        path, where = core.local_data_dir(data_dir, source == "local", _HOW_TO_PROVIDE)
         if path is not None:
             return _local_records(_find_folder(path, where), base), "local"
-        if source == "local":
-            raise DataNotFoundError(
-                f'source="local" needs a data folder, but data_dir is None and '
-                f"{DATA_DIR_ENV} is not set.\n{_how_to_provide()}"
-            )
-    # source == "tfds", or auto without a local folder.
-    tfds_dir = _tfds_data_dir()
-    if _network_available():
-        download = True
-    elif _tfds_prepared(tfds_dir):
-        download = False
-    else:
-        local = (
-            ""
-            if source == "tfds"
-            else f"no local data folder ({DATA_DIR_ENV} is not set and data_dir is "
-            "None), "
-        )
-        raise DataNotFoundError(
-            f"FSDD is not available: {local}no network to download it with "
-            f"tensorflow_datasets, and no prepared tensorflow_datasets copy in "
-            f"{tfds_dir}.\n{_how_to_provide()}"
-        )
-    records = [r for r in _tfds_records(tfds_dir, download) if _is_test(r[2]) == (base == "test")]
+    # source == "tfds", or auto without a local folder: a prepared copy, downloaded only for source="tfds".
+    tfds_dir = core.tfds_data_dir()
+    core.tfds_builder(TFDS_NAME, tfds_dir, "FSDD", _HOW_TO_PROVIDE, download=source == "tfds")
+    records = [r for r in _tfds_records(tfds_dir) if _in_split(r[2], base)]
     if not records:
         raise DataNotFoundError(
             f"tensorflow_datasets {TFDS_NAME!r} in {tfds_dir} holds no recordings "
-            f"of the {base} split.\n{_how_to_provide()}"
+            f"of the {base} split.\n{_HOW_TO_PROVIDE}"
         )
     return records, "tfds"
 
@@ -353,9 +237,11 @@ def load_arrays(name="fsdd", split="train", data_dir=None, source=None):
         data_dir: a folder holding ``fsdd/recordings/`` (or ``recordings/``,
             or the WAV files themselves). Defaults to the ``KGEN_DATA_DIR``
             environment variable. Only read, never written.
-        source: ``"local"``, ``"tfds"`` or ``None`` (auto: local if
-            ``data_dir`` or ``KGEN_DATA_DIR`` is set, otherwise
-            tensorflow_datasets, otherwise ``DataNotFoundError``).
+        source: ``"local"``, ``"tfds"`` (a prepared tensorflow_datasets copy,
+            downloaded first if there is none) or ``None`` (auto: local if
+            ``data_dir`` or ``KGEN_DATA_DIR`` is set, otherwise a copy already
+            prepared by tensorflow_datasets, otherwise ``DataNotFoundError``;
+            auto never downloads).
 
     Returns:
         ``(waves, digits, speakers)``: a list of 1-D ``float32`` waveforms in
@@ -369,14 +255,10 @@ def load_arrays(name="fsdd", split="train", data_dir=None, source=None):
         DataNotFoundError: when the data cannot be found (naming where it
             looked and how to provide it).
     """
-    _check_name(name)
+    core.check_name(name, NAMES, "FSDD")
     base, index = parse_split(split)
-    _check_source(source)
-    if data_dir is not None and source == "tfds":
-        raise ValueError(
-            f'data_dir={str(data_dir)!r} is only used with source="local" or None, '
-            f"not source={source!r}."
-        )
+    core.check_source(source, SOURCES, "FSDD")
+    core.check_data_dir_source(data_dir, source)
     records, kind = _records(base, data_dir, source)
     selected = records[index]
     if not selected:
@@ -390,21 +272,9 @@ def load_arrays(name="fsdd", split="train", data_dir=None, source=None):
     return waves, digits, speakers
 
 
-def load(
-    name="fsdd",
-    split="train",
-    batch_size=8,
-    segment_length=None,
-    random_crop=None,
-    with_labels=False,
-    label="digit",
-    shuffle=None,
-    seed=0,
-    drop_remainder=False,
-    data_dir=None,
-    source=None,
-    quantization_channels=256,
-):
+def load(name="fsdd", split="train", batch_size=8, segment_length=None, random_crop=None, with_labels=False,
+         label="digit", shuffle=None, seed=0, drop_remainder=False, data_dir=None, source=None,
+         quantization_channels=256):
     """Loads FSDD as a batched, prefetched, deterministic ``tf.data.Dataset``.
 
     Elements are ``(x, tokens, weights)``, ready for ``model.fit(dataset)`` as
@@ -449,19 +319,16 @@ def load(
         quantization_channels: the number of mu-law codes, 2..65536.
 
     Returns:
-        A ``tf.data.Dataset``.
+        A ``tf.data.Dataset`` of ``(x, tokens, weights)`` batches.
 
     Raises:
         ValueError: for an invalid argument (named in the message) or a bad
-            data file.
-        DataNotFoundError: when the data cannot be found.
+            recording (naming its file).
+        DataNotFoundError: when the recordings cannot be found.
     """
-    _check_name(name)
-    base, _ = parse_split(split)
-    is_train = base == "train"
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    core.check_name(name, NAMES, "FSDD")
     if segment_length is not None:
-        segment_length = _check_int(segment_length, "segment_length", 1)
+        segment_length = check_int(segment_length, "segment_length", minimum=1)
     random_crop = check_bool(random_crop, "random_crop", allow_none=True)
     if random_crop and segment_length is None:
         raise ValueError(
@@ -470,21 +337,16 @@ def load(
         )
     with_labels = check_bool(with_labels, "with_labels")
     if not isinstance(label, str) or label not in LABELS:
-        raise ValueError(
-            f"Unknown label={label!r}. Expected one of: "
-            f"{', '.join(repr(x) for x in LABELS)}."
-        )
-    shuffle = check_bool(shuffle, "shuffle", allow_none=True)
-    seed = _check_int(seed, "seed", 0)
-    drop_remainder = check_bool(drop_remainder, "drop_remainder")
-    _check_source(source)
-    quantization_channels = _check_int(
-        quantization_channels, "quantization_channels", 2, _MAX_QUANTIZATION_CHANNELS
+        raise ValueError(f"Unknown label={label!r}. Expected one of: {', '.join(repr(x) for x in LABELS)}.")
+    is_train, batch_size, shuffle, seed, drop_remainder = core.pipeline_args(
+        split, batch_size, shuffle, seed, drop_remainder
+    )
+    core.check_source(source, SOURCES, "FSDD")
+    quantization_channels = check_int(
+        quantization_channels, "quantization_channels", minimum=2, maximum=_MAX_QUANTIZATION_CHANNELS
     )
     if random_crop is None:
         random_crop = is_train and segment_length is not None
-    if shuffle is None:
-        shuffle = is_train
 
     waves, digits, speakers = load_arrays(name, split, data_dir=data_dir, source=source)
     labels = (digits if label == "digit" else speakers).astype(np.int32)
@@ -499,47 +361,32 @@ def load(
     else:
         ragged = tf.RaggedTensor.from_row_lengths(codes, lengths)
         dataset = tf.data.Dataset.from_tensor_slices((ragged, labels))
-    if shuffle:
-        dataset = dataset.shuffle(
-            int(dataset.cardinality()), seed=seed, reshuffle_each_iteration=True
-        )
+    dataset = core.shuffled(dataset, shuffle, seed)
 
     if segment_length is None:
         dataset = dataset.map(
-            lambda c, y: (c, tf.ones_like(c, dtype=tf.float32), y),
-            num_parallel_calls=tf.data.AUTOTUNE,
+            lambda c, y: (c, tf.ones_like(c, dtype=tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE
         )
         dataset = dataset.padded_batch(
             batch_size,
             padded_shapes=([None], [None], []),
-            padding_values=(
-                tf.constant(pad, tf.int32),
-                tf.constant(0.0, tf.float32),
-                tf.constant(0, tf.int32),
-            ),
+            padding_values=(tf.constant(pad, tf.int32), tf.constant(0.0, tf.float32), tf.constant(0, tf.int32)),
             drop_remainder=drop_remainder,
         )
     elif random_crop:
-        crop_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip((dataset, crop_seeds))
+        dataset = tf.data.Dataset.zip((dataset, core.epoch_seeds(seed)))
         length = segment_length
 
         def crop(element, crop_seed):
             c, y = element
             n = tf.shape(c)[0]
             start = tf.random.stateless_uniform(
-                [],
-                seed=tf.stack([crop_seed, tf.constant(seed, tf.int64)]),
-                minval=0,
-                maxval=tf.maximum(n - length, 0) + 1,
-                dtype=tf.int32,
+                [], seed=crop_seed, minval=0, maxval=tf.maximum(n - length, 0) + 1, dtype=tf.int32
             )
             piece = c[start : start + length]
             m = tf.shape(piece)[0]
-            tokens = tf.pad(piece, [[0, length - m]], constant_values=pad)
-            weights = tf.pad(tf.ones([m], tf.float32), [[0, length - m]])
-            tokens = tf.ensure_shape(tokens, [length])
-            weights = tf.ensure_shape(weights, [length])
+            tokens = tf.ensure_shape(tf.pad(piece, [[0, length - m]], constant_values=pad), [length])
+            weights = tf.ensure_shape(tf.pad(tf.ones([m], tf.float32), [[0, length - m]]), [length])
             return tokens, weights, y
 
         dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE)
@@ -548,8 +395,7 @@ def load(
         length = segment_length
 
         def add_weights(tokens, m, y):
-            weights = tf.cast(tf.range(length) < m[:, None], tf.float32)
-            return tokens, weights, y
+            return tokens, tf.cast(tf.range(length) < m[:, None], tf.float32), y
 
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
         dataset = dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE)
@@ -564,11 +410,7 @@ def load(
         def finish(tokens, weights, y):
             return tokens, tokens, weights
 
-    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.deterministic = True
-    dataset = dataset.with_options(options)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return core.finish(dataset, finish)
 
 
 def _chunk_dataset(tf, codes, lengths, labels, length, pad):
@@ -586,3 +428,6 @@ def _chunk_dataset(tf, codes, lengths, labels, length, pad):
         offset += n
     chunk_labels = np.repeat(labels, counts)
     return tf.data.Dataset.from_tensor_slices((tokens, valid, chunk_labels))
+
+
+core.register(__name__, NAMES)

@@ -8,8 +8,9 @@ Three sources hold the digits:
   ``<data_dir>``. ``data_dir`` defaults to the ``KGEN_DATA_DIR`` environment
   variable. Uncompressed IDX files under the same names without ``.gz`` are
   accepted too. The folder is only ever read.
-- ``"tfds"``: ``tensorflow_datasets`` (downloads when a network is available,
-  or reads a data set already prepared in the TFDS data folder).
+- ``"tfds"``: tensorflow_datasets' ``mnist``: a copy already prepared in the
+  TFDS data folder, or (only with ``source="tfds"``) downloaded and prepared
+  there (see ``kgen.data.core``).
 - ``"embedded"``: a small real subset of MNIST shipped inside kgen (the first
   8,000 train and the first 2,000 test digits), made by
   ``tools/make_embedded_mnist.py``.
@@ -26,18 +27,15 @@ binarised exactly like the first digits of the full splits.
 import functools
 import gzip
 import importlib.resources
-import os
-import re
-import socket
-import threading
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-DATA_DIR_ENV = "KGEN_DATA_DIR"
+from kgen.data import core
+from kgen.data.core import DATA_DIR_ENV, SOURCES, DataNotFoundError, parse_split
+
 NAMES = ("mnist", "binarized_mnist")
-SOURCES = ("local", "tfds", "embedded")
 BINARIZATIONS = ("dynamic", "fixed")
 BASE_SPLITS = ("train", "test")
 
@@ -50,93 +48,20 @@ IDX_FILES = {
 }
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
-
+TFDS_NAME = "mnist"
 EMBEDDED_FILE = "mnist_subset.npz"
-# Where a download would come from; only used to decide quickly whether to try.
-_NETWORK_PROBE = ("storage.googleapis.com", 443)
-_NETWORK_TIMEOUT_S = 3.0
 
-_SPLIT_RE = re.compile(r"^(train|test)(?:\[(-?\d+)?:(-?\d+)?\])?$")
 _IDX_UBYTE = 0x08
-
-
-class DataNotFoundError(FileNotFoundError):
-    """The requested data set is not available from the chosen source."""
-
-
-def _how_to_provide():
-    train_img, train_lbl = IDX_FILES["train"]
-    test_img, test_lbl = IDX_FILES["test"]
-    return (
-        "Provide MNIST in one of these ways:\n"
-        f"  - set the environment variable {DATA_DIR_ENV} to a folder containing "
-        f"mnist/ with the four IDX files ({train_img}, {train_lbl}, {test_img}, "
-        f"{test_lbl}), e.g. {DATA_DIR_ENV}=../shared/data;\n"
-        "  - pass data_dir=<that folder> to kgen.data.load / kgen.data.load_arrays;\n"
-        '  - or use source="embedded" for the small real subset shipped with kgen '
-        "(the first 8,000 train and 2,000 test digits)."
-    )
-
-
-# ----------------------------------------------------------------------------
-# Argument validation
-# ----------------------------------------------------------------------------
-
-
-def _check_name(name):
-    if not isinstance(name, str) or name not in NAMES:
-        raise ValueError(
-            f"Unknown data set name={name!r}. Expected one of: {', '.join(NAMES)}."
-        )
-
-
-def parse_split(split):
-    """Parses a split string into its base split and a slice.
-
-    Args:
-        split: ``"train"``, ``"test"`` or a tfds-style slice such as
-            ``"train[:1000]"`` or ``"test[500:2000]"`` (Python slice semantics on
-            the example index; negative indices count from the end).
-
-    Returns:
-        A tuple ``(base, slice_object)`` with ``base`` in ``("train", "test")``.
-
-    Raises:
-        ValueError: if ``split`` has any other form.
-    """
-    match = _SPLIT_RE.match(split) if isinstance(split, str) else None
-    if match is None:
-        raise ValueError(
-            f"Invalid split={split!r}. Expected 'train', 'test', or a slice of "
-            "one of them such as 'train[:1000]', 'test[500:2000]' or 'train[-100:]'."
-        )
-    base, start, stop = match.groups()
-    start = None if start is None else int(start)
-    stop = None if stop is None else int(stop)
-    return base, slice(start, stop)
-
-
-def _check_source(source):
-    if source is not None and source not in SOURCES:
-        raise ValueError(
-            f"Unknown source={source!r}. Expected None (auto) or one of: "
-            f"{', '.join(repr(s) for s in SOURCES)}."
-        )
-
-
-def _resolve_data_dir(data_dir):
-    """Returns ``(Path or None, where)`` from the argument or the env var."""
-    if data_dir is not None:
-        if not isinstance(data_dir, (str, os.PathLike)) or str(data_dir) == "":
-            raise ValueError(
-                f"data_dir must be a non-empty path (str or os.PathLike), got "
-                f"{data_dir!r}."
-            )
-        return Path(data_dir).expanduser(), "data_dir argument"
-    env = os.environ.get(DATA_DIR_ENV, "")
-    if env:
-        return Path(env).expanduser(), f"environment variable {DATA_DIR_ENV}"
-    return None, None
+_HOW_TO_PROVIDE = core.how_to_provide(
+    "MNIST",
+    f"mnist/ with the four IDX files ({', '.join(IDX_FILES['train'] + IDX_FILES['test'])})",
+    others=(
+        f'use source="tfds" to download it with tensorflow_datasets ({TFDS_NAME!r}); a copy already prepared '
+        "there is used automatically",
+        'use source="embedded" for the small real subset shipped with kgen (the first 8,000 train and 2,000 '
+        "test digits)",
+    ),
+)
 
 
 # ----------------------------------------------------------------------------
@@ -155,9 +80,7 @@ def _decompress(path, raw):
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(
-            f"Corrupt MNIST file {path}: not a valid gzip stream ({e})."
-        ) from e
+        raise ValueError(f"Corrupt MNIST file {path}: not a valid gzip stream ({e}).") from e
 
 
 def _parse_idx(path, data, ndim, tail_dims):
@@ -182,15 +105,10 @@ def _parse_idx(path, data, ndim, tail_dims):
             f"Corrupt MNIST file {path}: truncated IDX header ({len(data)} bytes, "
             f"expected {header_len})."
         )
-    dims = tuple(
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if dims[1:] != tuple(tail_dims):
         expected = ("N",) + tuple(tail_dims)
-        raise ValueError(
-            f"Corrupt MNIST file {path}: wrong dimensions {dims}; expected "
-            f"{expected}."
-        )
+        raise ValueError(f"Corrupt MNIST file {path}: wrong dimensions {dims}; expected {expected}.")
     if dims[0] == 0:
         raise ValueError(f"Corrupt MNIST file {path}: it holds no examples.")
     expected_len = header_len + int(np.prod(dims))
@@ -208,9 +126,7 @@ def _read_idx_cached(path_str, mtime_ns, size, ndim, tail_dims):
     # mtime_ns and size are part of the cache key so a changed file is re-read.
     del mtime_ns, size
     path = Path(path_str)
-    with open(path, "rb") as f:
-        raw = f.read()
-    array = _parse_idx(path, _decompress(path, raw), ndim, tail_dims).copy()
+    array = _parse_idx(path, _decompress(path, path.read_bytes()), ndim, tail_dims).copy()
     array.flags.writeable = False
     return array
 
@@ -232,44 +148,21 @@ def read_idx(path, ndim, tail_dims):
         DataNotFoundError: if the file does not exist.
         ValueError: if the file is not a valid IDX file of that form.
     """
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except FileNotFoundError as e:
-        raise DataNotFoundError(f"MNIST file not found: {path}") from e
-    return _read_idx_cached(
-        str(path.resolve()), stat.st_mtime_ns, stat.st_size, ndim, tuple(tail_dims)
-    )
+    return core.read_cached(_read_idx_cached, path, ndim, tuple(tail_dims), what="MNIST file")
 
 
 def _find_idx_file(data_dir, filename, where):
     names = [filename, filename[: -len(".gz")]]
     candidates = [d / n for d in (data_dir / "mnist", data_dir) for n in names]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
     looked = ", ".join(str(c) for c in candidates[::2])
-    if not data_dir.is_dir():
-        reason = (
-            f"the data folder {data_dir} (from the {where}) does not exist or "
-            "is not a folder"
-        )
-    else:
-        reason = f"looked for {looked} (data folder from the {where})"
-    raise DataNotFoundError(
-        f"MNIST file {filename} not found: {reason}.\n{_how_to_provide()}"
-    )
+    return core.find_local(data_dir, where, candidates, f"MNIST file {filename}", _HOW_TO_PROVIDE, looked=looked)
 
 
 def _local_key(data_dir, base, where):
-    images_name, labels_name = IDX_FILES[base]
-    images_path = _find_idx_file(data_dir, images_name, where)
-    labels_path = _find_idx_file(data_dir, labels_name, where)
+    paths = [_find_idx_file(data_dir, name, where) for name in IDX_FILES[base]]
     # Modification times and sizes make a changed file a new cache entry.
-    stats = tuple(
-        (s.st_mtime_ns, s.st_size) for s in (images_path.stat(), labels_path.stat())
-    )
-    return ("local", str(images_path), str(labels_path), stats)
+    stats = tuple((s.st_mtime_ns, s.st_size) for s in (p.stat() for p in paths))
+    return ("local", str(paths[0]), str(paths[1]), stats)
 
 
 def _read_local(images_path, labels_path):
@@ -294,65 +187,16 @@ def _read_local(images_path, labels_path):
 # ----------------------------------------------------------------------------
 
 
-def _network_available(timeout=_NETWORK_TIMEOUT_S, host=_NETWORK_PROBE):
-    """Whether ``host`` (a (name, port) pair; default the tfds download host) answers within ``timeout`` seconds.
-
-    The probe (name lookup included) runs in a daemon thread, so a resolver
-    that hangs cannot block the caller for longer than ``timeout``.
-    """
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection(host, timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
-def _tfds_data_dir():
-    return os.environ.get(
-        "TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
-    )
-
-
-def _tfds_prepared(tfds_dir):
-    return (Path(tfds_dir) / "mnist").is_dir()
-
-
-def _read_tfds(base, tfds_dir, download):
-    try:
-        import tensorflow_datasets as tfds
-
-        images, labels = tfds.as_numpy(
-            tfds.load(
-                "mnist",
-                split=base,
-                batch_size=-1,
-                as_supervised=True,
-                data_dir=tfds_dir,
-                download=download,
-            )
-        )
-    except Exception as e:  # Any tfds failure means the data is not available.
-        raise DataNotFoundError(
-            f"Could not load MNIST {base!r} through tensorflow_datasets "
-            f"(data folder {tfds_dir}, download={download}): "
-            f"{type(e).__name__}: {e}\n{_how_to_provide()}"
-        ) from e
+def _read_tfds(base, tfds_dir):
+    builder = core.tfds_builder(TFDS_NAME, tfds_dir, "MNIST", _HOW_TO_PROVIDE, download=False)
+    images, labels = core.read_tfds(builder, "MNIST", _HOW_TO_PROVIDE, split=base, batch_size=-1, as_supervised=True)
     images = np.asarray(images)
-    labels = np.asarray(labels)
     if images.dtype != np.uint8 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
         raise ValueError(
             f"tensorflow_datasets returned MNIST images of shape {images.shape} and "
             f"dtype {images.dtype}; expected (N, 28, 28, 1) uint8."
         )
-    return images[..., 0], labels
+    return images[..., 0], np.asarray(labels)
 
 
 def _embedded_resource():
@@ -399,12 +243,10 @@ def _base_arrays(key):
     if kind == "local":
         images, labels = _read_local(key[1], key[2])
     elif kind == "tfds":
-        images, labels = _read_tfds(key[1], key[2], key[3])
+        images, labels = _read_tfds(key[1], key[2])
     else:
         images, labels = _read_embedded(key[1])
-    images = np.ascontiguousarray(images, dtype=np.uint8).reshape(
-        (-1, IMAGE_SIZE, IMAGE_SIZE, 1)
-    )
+    images = np.ascontiguousarray(images, dtype=np.uint8).reshape((-1, IMAGE_SIZE, IMAGE_SIZE, 1))
     labels = np.asarray(labels, dtype=np.int64)
     images.flags.writeable = False
     labels.flags.writeable = False
@@ -423,30 +265,13 @@ def _resolve_key(base, data_dir, source):
     if source == "embedded":
         return ("embedded", base)
     if source in ("local", None):
-        path, where = _resolve_data_dir(data_dir)
+        path, where = core.local_data_dir(data_dir, source == "local", _HOW_TO_PROVIDE)
         if path is not None:
             return _local_key(path, base, where)
-        if source == "local":
-            raise DataNotFoundError(
-                f'source="local" needs a data folder, but data_dir is None and '
-                f"{DATA_DIR_ENV} is not set.\n{_how_to_provide()}"
-            )
-    # source == "tfds", or auto without a local folder.
-    tfds_dir = _tfds_data_dir()
-    if _network_available():
-        return ("tfds", base, tfds_dir, True)
-    if _tfds_prepared(tfds_dir):
-        return ("tfds", base, tfds_dir, False)
-    local = (
-        ""
-        if source == "tfds"
-        else f"no local data folder ({DATA_DIR_ENV} is not set and data_dir is None), "
-    )
-    raise DataNotFoundError(
-        f"MNIST is not available: {local}no network to download it with "
-        f"tensorflow_datasets, and no prepared tensorflow_datasets copy in "
-        f"{tfds_dir}.\n{_how_to_provide()}"
-    )
+    # source == "tfds", or auto without a local folder: a prepared copy, downloaded only for source="tfds".
+    tfds_dir = core.tfds_data_dir()
+    core.tfds_builder(TFDS_NAME, tfds_dir, "MNIST", _HOW_TO_PROVIDE, download=source == "tfds")
+    return ("tfds", base, tfds_dir)
 
 
 # ----------------------------------------------------------------------------
@@ -477,15 +302,21 @@ def binarize(images, seed):
     """
     images = np.asarray(images)
     if images.dtype != np.uint8:
-        raise ValueError(
-            f"images must be a uint8 array of intensities 0..255, got dtype "
-            f"{images.dtype}."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+        raise ValueError(f"images must be a uint8 array of intensities 0..255, got dtype {images.dtype}.")
+    _check_seed(seed)
     rng = np.random.default_rng(int(seed))
     uniform = rng.integers(0, 255, size=images.shape, dtype=np.uint8)
     return (uniform < images).astype(np.uint8)
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+
+
+def _check_flag(value, name, allow_none=False):
+    if not isinstance(value, (bool, np.bool_)) and not (allow_none and value is None):
+        raise ValueError(f"{name} must be True{', False or None' if allow_none else ' or False'}, got {value!r}.")
 
 
 def load_arrays(name, split="train", data_dir=None, source=None):
@@ -501,9 +332,11 @@ def load_arrays(name, split="train", data_dir=None, source=None):
         data_dir: a folder holding ``mnist/`` with the four IDX files (or the
             files themselves). Defaults to the ``KGEN_DATA_DIR`` environment
             variable. Only read, never written.
-        source: ``"local"``, ``"tfds"``, ``"embedded"`` or ``None`` (auto:
-            local if ``data_dir`` or ``KGEN_DATA_DIR`` is set, otherwise
-            tensorflow_datasets, otherwise ``DataNotFoundError``).
+        source: ``"local"``, ``"tfds"`` (a prepared tensorflow_datasets copy,
+            downloaded first if there is none), ``"embedded"`` or ``None``
+            (auto: local if ``data_dir`` or ``KGEN_DATA_DIR`` is set,
+            otherwise a copy already prepared by tensorflow_datasets,
+            otherwise ``DataNotFoundError``; auto never downloads).
 
     Returns:
         ``(images, labels)``: ``uint8`` images of shape ``(N, 28, 28, 1)`` and
@@ -515,14 +348,10 @@ def load_arrays(name, split="train", data_dir=None, source=None):
         DataNotFoundError: when the data cannot be found (naming where it
             looked and how to provide it).
     """
-    _check_name(name)
+    core.check_name(name, NAMES)
     base, index = parse_split(split)
-    _check_source(source)
-    if data_dir is not None and source in ("tfds", "embedded"):
-        raise ValueError(
-            f'data_dir={str(data_dir)!r} is only used with source="local" or None, '
-            f"not source={source!r}."
-        )
+    core.check_source(source)
+    core.check_data_dir_source(data_dir, source)
     key = _resolve_key(base, data_dir, source)
     images, labels = _base_arrays(key)
     if name == "binarized_mnist":
@@ -536,22 +365,8 @@ def load_arrays(name, split="train", data_dir=None, source=None):
     return np.array(images), np.array(labels)
 
 
-def _is_train(split):
-    return parse_split(split)[0] == "train"
-
-
-def load(
-    name,
-    split="train",
-    batch_size=64,
-    shuffle=None,
-    with_labels=False,
-    data_dir=None,
-    source=None,
-    seed=0,
-    drop_remainder=False,
-    binarization=None,
-):
+def load(name, split="train", batch_size=64, shuffle=None, with_labels=False, data_dir=None, source=None, seed=0,
+         drop_remainder=False, binarization=None):
     """Loads MNIST or binarized MNIST as a batched, prefetched ``tf.data.Dataset``.
 
     The dataset feeds ``model.fit``/``evaluate`` on every Keras backend. Its
@@ -585,23 +400,15 @@ def load(
             corrupt data file.
         DataNotFoundError: when the data cannot be found.
     """
-    _check_name(name)
-    is_train = _is_train(split)
-    _check_source(source)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+    core.check_name(name, NAMES)
+    is_train = parse_split(split)[0] == "train"
+    core.check_source(source)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    if shuffle is not None and not isinstance(shuffle, (bool, np.bool_)):
-        raise ValueError(f"shuffle must be True, False or None, got {shuffle!r}.")
-    if not isinstance(with_labels, (bool, np.bool_)):
-        raise ValueError(f"with_labels must be True or False, got {with_labels!r}.")
-    if not isinstance(drop_remainder, (bool, np.bool_)):
-        raise ValueError(
-            f"drop_remainder must be True or False, got {drop_remainder!r}."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    _check_flag(shuffle, "shuffle", allow_none=True)
+    _check_flag(with_labels, "with_labels")
+    _check_flag(drop_remainder, "drop_remainder")
+    _check_seed(seed)
     if name == "binarized_mnist":
         if binarization is None:
             binarization = "dynamic" if is_train else "fixed"
@@ -615,43 +422,26 @@ def load(
             f"binarization={binarization!r} only applies to name='binarized_mnist', "
             f"not name={name!r}; leave it None."
         )
-    if shuffle is None:
-        shuffle = is_train
+    shuffle = is_train if shuffle is None else bool(shuffle)
     dynamic = binarization == "dynamic"
 
-    images, labels = load_arrays(
-        "mnist" if dynamic else name, split, data_dir=data_dir, source=source
-    )
+    images, labels = load_arrays("mnist" if dynamic else name, split, data_dir=data_dir, source=source)
 
     import tensorflow as tf
 
     seed = int(seed)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    if shuffle:
-        dataset = dataset.shuffle(
-            images.shape[0], seed=seed, reshuffle_each_iteration=True
-        )
+    dataset = core.shuffled(dataset, shuffle, seed)
     dataset = dataset.batch(int(batch_size), drop_remainder=bool(drop_remainder))
 
     if dynamic:
-        # One random stateless seed per batch, different in every epoch
-        # (iteration) and reproducible from `seed`.
-        batch_seeds = tf.data.Dataset.random(
-            seed=seed, rerandomize_each_iteration=True
-        )
-        dataset = tf.data.Dataset.zip((dataset, batch_seeds))
+        # A fresh binarisation of every batch in every epoch (iteration), reproducible from `seed`.
+        dataset = tf.data.Dataset.zip((dataset, core.epoch_seeds(seed)))
 
         def to_float(batch, batch_seed):
             x, y = batch
-            uniform = tf.random.stateless_uniform(
-                tf.shape(x),
-                seed=tf.stack([batch_seed, tf.constant(seed, tf.int64)]),
-                minval=0,
-                maxval=255,
-                dtype=tf.int32,
-            )
-            x = tf.cast(uniform < tf.cast(x, tf.int32), tf.float32)
-            return x, y
+            uniform = tf.random.stateless_uniform(tf.shape(x), seed=batch_seed, minval=0, maxval=255, dtype=tf.int32)
+            return tf.cast(uniform < tf.cast(x, tf.int32), tf.float32), y
 
     else:
 
@@ -669,8 +459,7 @@ def load(
         def finish(*args):
             return to_float(*args)[0]
 
-    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.deterministic = True
-    dataset = dataset.with_options(options)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return core.finish(dataset, finish)
+
+
+core.register(__name__, NAMES)

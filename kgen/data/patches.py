@@ -32,8 +32,9 @@ import functools
 
 import numpy as np
 
-from kgen.data.mnist import DataNotFoundError, parse_split
-from kgen.validation import check_bool, check_int
+from kgen.data import core
+from kgen.data.core import DataNotFoundError, parse_split
+from kgen.validation import check_int
 
 NAMES = ("photo_patches",)
 PHOTOS = ("china.jpg", "flower.jpg")
@@ -44,14 +45,6 @@ WHITENINGS = ("zca", "none")
 DEFAULT_WHITENING_EPSILON = 0.01
 MAX_PATCH_SIZE = 32
 LUMA = np.array([0.299, 0.587, 0.114])
-
-
-def _check_name(name):
-    if not isinstance(name, str) or name not in NAMES:
-        raise ValueError(
-            f"Unknown data set name={name!r} for the patches loader. Expected one of: "
-            f"{', '.join(NAMES)}."
-        )
 
 
 def _check_whitening(whitening, whitening_epsilon):
@@ -192,15 +185,8 @@ def patch_positions(split="train", patch_size=8, num_patches=None, seed=0):
     return images, rows, cols
 
 
-def load_arrays(
-    name="photo_patches",
-    split="train",
-    patch_size=8,
-    num_patches=None,
-    seed=0,
-    whitening="zca",
-    whitening_epsilon=DEFAULT_WHITENING_EPSILON,
-):
+def load_arrays(name="photo_patches", split="train", patch_size=8, num_patches=None, seed=0, whitening="zca",
+                whitening_epsilon=DEFAULT_WHITENING_EPSILON):
     """Loads a split of whitened photograph patches as one numpy array.
 
     Args:
@@ -227,7 +213,7 @@ def load_arrays(
         DataNotFoundError: when scikit-learn, which ships the photographs, is
             not installed.
     """
-    _check_name(name)
+    core.check_name(name, NAMES, "patches")
     base, index = parse_split(split)
     patch_size = check_int(patch_size, "patch_size", minimum=2, maximum=MAX_PATCH_SIZE)
     seed = check_int(seed, "seed", minimum=0)
@@ -255,18 +241,8 @@ def load_arrays(
     return patches.astype(np.float32)
 
 
-def load(
-    name="photo_patches",
-    split="train",
-    batch_size=256,
-    patch_size=8,
-    num_patches=None,
-    shuffle=None,
-    seed=0,
-    drop_remainder=False,
-    whitening="zca",
-    whitening_epsilon=DEFAULT_WHITENING_EPSILON,
-):
+def load(name="photo_patches", split="train", batch_size=256, patch_size=8, num_patches=None, shuffle=None, seed=0,
+         drop_remainder=False, whitening="zca", whitening_epsilon=DEFAULT_WHITENING_EPSILON):
     """Loads photograph patches as a batched, prefetched, deterministic ``tf.data.Dataset``.
 
     Elements are ``float32 (B, patch_size ** 2)`` patch vectors, the rows of
@@ -294,23 +270,14 @@ def load(
         ValueError: for an invalid argument (named in the message).
         DataNotFoundError: when scikit-learn is not installed.
     """
-    _check_name(name)
-    base, _ = parse_split(split)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
-    shuffle = check_bool(shuffle, "shuffle", allow_none=True)
-    seed = check_int(seed, "seed", minimum=0)
-    drop_remainder = check_bool(drop_remainder, "drop_remainder")
-    if shuffle is None:
-        shuffle = base == "train"
+    core.check_name(name, NAMES, "patches")
+    _, batch_size, shuffle, seed, drop_remainder = core.pipeline_args(split, batch_size, shuffle, seed, drop_remainder)
     patches = load_arrays(name, split, patch_size, num_patches, seed, whitening, whitening_epsilon)
 
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices(patches)
-    if shuffle:
-        dataset = dataset.shuffle(len(patches), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    options = tf.data.Options()
-    options.deterministic = True
-    dataset = dataset.with_options(options)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = core.shuffled(tf.data.Dataset.from_tensor_slices(patches), shuffle, seed)
+    return core.finish(dataset.batch(batch_size, drop_remainder=drop_remainder))
+
+
+core.register(__name__, NAMES)

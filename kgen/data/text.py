@@ -17,13 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kgen.data.mnist import (
-    DATA_DIR_ENV,
-    DataNotFoundError,
-    _resolve_data_dir,
-    parse_split,
-)
-from kgen.validation import check_bool, check_int
+from kgen.data import core
+from kgen.data.core import parse_split
+from kgen.validation import check_int
 
 NAMES = ("tinyshakespeare",)
 FILES = {"tinyshakespeare": ("tinyshakespeare", "input.txt")}
@@ -34,43 +30,13 @@ PAD_ID = 0  # the byte id of padding (always with weight 0)
 
 def _how_to_provide(name):
     folder, file_name = FILES[name]
-    return (
-        f"Provide {name} in one of these ways:\n"
-        f"  - set the environment variable {DATA_DIR_ENV} to a folder containing "
-        f"{folder}/{file_name}, e.g. {DATA_DIR_ENV}=../shared/data;\n"
-        f"  - or pass data_dir=<that folder> to kgen.data.load / kgen.data.load_text."
-    )
-
-
-def _check_name(name):
-    if not isinstance(name, str) or name not in NAMES:
-        raise ValueError(
-            f"Unknown data set name={name!r} for the text loader. Expected one of: "
-            f"{', '.join(NAMES)}."
-        )
-
-
-def _check_int(value, name, minimum, maximum=None):
-    return check_int(value, name, minimum=minimum, maximum=maximum)
+    return core.how_to_provide(name, f"{folder}/{file_name}", functions="kgen.data.load / kgen.data.load_text")
 
 
 def _find_file(name, data_dir, where):
     folder, file_name = FILES[name]
     candidates = (data_dir / folder / file_name, data_dir / file_name)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    if not data_dir.is_dir():
-        reason = (
-            f"the data folder {data_dir} (from the {where}) does not exist or is "
-            "not a folder"
-        )
-    else:
-        looked = ", ".join(str(c) for c in candidates)
-        reason = f"looked for {looked} (data folder from the {where})"
-    raise DataNotFoundError(
-        f"{name} text file {file_name} not found: {reason}.\n{_how_to_provide(name)}"
-    )
+    return core.find_local(data_dir, where, candidates, f"{name} text file {file_name}", _how_to_provide(name))
 
 
 @functools.lru_cache(maxsize=4)
@@ -81,13 +47,9 @@ def _read_text(path_str, mtime_ns, size):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(
-            f"Bad text file {path_str}: not valid UTF-8 ({e})."
-        ) from e
+        raise ValueError(f"Bad text file {path_str}: not valid UTF-8 ({e}).") from e
     if "\x00" in text:
-        raise ValueError(
-            f"Bad text file {path_str}: it holds NUL characters; expected plain text."
-        )
+        raise ValueError(f"Bad text file {path_str}: it holds NUL characters; expected plain text.")
     if len(text) < 10:
         raise ValueError(
             f"Bad text file {path_str}: {len(text)} characters; expected a corpus of "
@@ -116,17 +78,10 @@ def load_text(name="tinyshakespeare", split="train", data_dir=None):
         DataNotFoundError: when the file cannot be found (naming where it
             looked and how to provide it).
     """
-    _check_name(name)
+    core.check_name(name, NAMES, "text")
     base, index = parse_split(split)
-    path, where = _resolve_data_dir(data_dir)
-    if path is None:
-        raise DataNotFoundError(
-            f"{name} needs a data folder, but data_dir is None and {DATA_DIR_ENV} is "
-            f"not set.\n{_how_to_provide(name)}"
-        )
-    file = _find_file(name, path, where)
-    stat = file.stat()
-    text = _read_text(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+    path, where = core.local_data_dir(data_dir, True, _how_to_provide(name), what=name)
+    text = core.read_cached(_read_text, _find_file(name, path, where))
     cut = len(text) * TRAIN_FRACTION_TENTHS // 10
     base_text = text[:cut] if base == "train" else text[cut:]
     selected = base_text[index]
@@ -181,7 +136,7 @@ def evaluation_windows(tokens, sequence_length):
             f"tokens must be a non-empty 1-D integer array, got shape {tokens.shape} "
             f"and dtype {tokens.dtype}."
         )
-    length = _check_int(sequence_length, "sequence_length", 2)
+    length = check_int(sequence_length, "sequence_length", minimum=2)
     n = tokens.shape[0]
     stride = length // 2
     count = 1 + -(-max(n - length, 0) // stride)
@@ -195,16 +150,8 @@ def evaluation_windows(tokens, sequence_length):
     return windows, weights
 
 
-def load(
-    name="tinyshakespeare",
-    split="train",
-    batch_size=32,
-    sequence_length=256,
-    shuffle=None,
-    seed=0,
-    drop_remainder=False,
-    data_dir=None,
-):
+def load(name="tinyshakespeare", split="train", batch_size=32, sequence_length=256, shuffle=None, seed=0,
+         drop_remainder=False, data_dir=None):
     """Loads a text corpus as a batched, prefetched, deterministic ``tf.data.Dataset``.
 
     Elements are ``(tokens, tokens, weights)`` (``x``, ``y`` and
@@ -237,23 +184,18 @@ def load(
         data_dir: see ``load_text``.
 
     Returns:
-        A ``tf.data.Dataset``.
+        A ``tf.data.Dataset`` of ``(tokens, tokens, weights)`` batches.
 
     Raises:
-        ValueError: for an invalid argument (named in the message) or a bad
-            data file.
-        DataNotFoundError: when the data cannot be found.
+        ValueError: for an invalid argument (named in the message), a train
+            split shorter than ``sequence_length``, or a bad text file.
+        DataNotFoundError: when the text file cannot be found.
     """
-    _check_name(name)
-    base, _ = parse_split(split)
-    is_train = base == "train"
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    length = _check_int(sequence_length, "sequence_length", 2)
-    shuffle = check_bool(shuffle, "shuffle", allow_none=True)
-    seed = _check_int(seed, "seed", 0)
-    drop_remainder = check_bool(drop_remainder, "drop_remainder")
-    if shuffle is None:
-        shuffle = is_train
+    core.check_name(name, NAMES, "text")
+    length = check_int(sequence_length, "sequence_length", minimum=2)
+    is_train, batch_size, shuffle, seed, drop_remainder = core.pipeline_args(
+        split, batch_size, shuffle, seed, drop_remainder
+    )
 
     tokens = load_arrays(name, split, data_dir=data_dir)
     n = tokens.shape[0]
@@ -268,17 +210,10 @@ def load(
                 "bytes); pass a shorter sequence_length or a larger split."
             )
         all_tokens = tf.constant(tokens, dtype=tf.int32)
-        epoch_seeds = tf.data.Dataset.random(
-            seed=seed, rerandomize_each_iteration=True
-        ).take(1)
 
         def offsets(epoch_seed):
             starts = tf.random.stateless_uniform(
-                [count],
-                seed=tf.stack([epoch_seed, tf.constant(seed, tf.int64)]),
-                minval=0,
-                maxval=n - length + 1,
-                dtype=tf.int64,
+                [count], seed=epoch_seed, minval=0, maxval=n - length + 1, dtype=tf.int64
             )
             return starts if shuffle else tf.sort(starts)
 
@@ -286,21 +221,13 @@ def load(
             piece = tf.ensure_shape(tf.slice(all_tokens, [start], [length]), [length])
             return piece, tf.ones([length], tf.float32)
 
-        dataset = epoch_seeds.map(offsets).unbatch()
+        dataset = core.epoch_seeds(seed).take(1).map(offsets).unbatch()
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
         dataset = dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        windows, weights = evaluation_windows(tokens, length)
-        dataset = tf.data.Dataset.from_tensor_slices((windows, weights))
-        if shuffle:
-            dataset = dataset.shuffle(
-                windows.shape[0], seed=seed, reshuffle_each_iteration=True
-            )
+        dataset = core.shuffled(tf.data.Dataset.from_tensor_slices(evaluation_windows(tokens, length)), shuffle, seed)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(
-        lambda t, w: (t, t, w), num_parallel_calls=tf.data.AUTOTUNE
-    )
-    options = tf.data.Options()
-    options.deterministic = True
-    dataset = dataset.with_options(options)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return core.finish(dataset, lambda t, w: (t, t, w))
+
+
+core.register(__name__, NAMES)

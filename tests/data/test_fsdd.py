@@ -2,9 +2,7 @@
 
 import os
 import re
-import sys
 import time
-import types
 
 import numpy as np
 import pytest
@@ -21,12 +19,8 @@ def fsdd_dir(shared_data_dir):
     return shared_data_dir
 
 
-@pytest.fixture
-def no_env(monkeypatch, tmp_path):
-    """No KGEN_DATA_DIR, no network, an empty tfds data folder, no cached tfds data."""
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
-    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: False)
+@pytest.fixture(autouse=True)
+def _no_cached_tfds_records():
     fsdd._tfds_records.cache_clear()
     yield
     fsdd._tfds_records.cache_clear()
@@ -237,29 +231,6 @@ def test_offline_tfds_raises_quickly(no_env):
     assert time.monotonic() - start < 5
 
 
-def test_network_probe_is_bounded():
-    start = time.monotonic()
-    assert fsdd._network_available(timeout=0.5) in (True, False)
-    assert time.monotonic() - start < 2
-
-
-def _fake_tfds(examples, rate=8000, error=None):
-    calls = []
-
-    def load(name, split, data_dir, download, with_info):
-        calls.append((name, split, data_dir, download, with_info))
-        if error is not None:
-            raise error
-        audio_feature = types.SimpleNamespace(sample_rate=rate)
-        return examples, types.SimpleNamespace(features={"audio": audio_feature})
-
-    module = types.ModuleType("tensorflow_datasets")
-    module.load = load
-    module.as_numpy = lambda tree: tree
-    module.calls = calls
-    return module
-
-
 def _example(name, label=None, n=10):
     digit = int(name[0])
     return {
@@ -269,18 +240,18 @@ def _example(name, label=None, n=10):
     }
 
 
-def test_tfds_source_splits_by_file_name(no_env, monkeypatch, tmp_path):
+def test_tfds_source_splits_by_file_name(no_env, tmp_path):
     examples = [_example(n) for n in ("3_theo_2.wav", "1_george_17.wav", "0_theo_40.wav", "9_george_4.wav")]
-    fake = _fake_tfds(examples)
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: True)
-    waves, digits, speakers = data.load_arrays("fsdd", "test")  # auto -> tfds
+    no_env.prepared = True
+    no_env.splits = {"train": examples}
+    waves, digits, speakers = data.load_arrays("fsdd", "test")  # auto -> the prepared tfds copy
     assert digits.tolist() == [9, 3] and [data.FSDD_SPEAKERS[s] for s in speakers] == ["george", "theo"]
     np.testing.assert_allclose(waves[0], (np.arange(10) * 100 - 500) / 32768)
     assert waves[0].dtype == np.float32
     waves, digits, speakers = data.load_arrays("fsdd", "train[1:]", source="tfds")
     assert digits.tolist() == [0]
-    assert fake.calls == [("spoken_digit", "train", str(tmp_path / "tfds"), True, True)]  # read once
+    reads = [call for call in no_env.calls if call[0] != "is_prepared"]
+    assert reads == [("as_dataset", "spoken_digit", {"split": "train"})]  # read once, never downloaded
     with pytest.raises(ValueError, match="data_dir=.*only used with"):
         data.load_arrays("fsdd", data_dir=tmp_path, source="tfds")
 
@@ -293,19 +264,32 @@ def test_tfds_source_splits_by_file_name(no_env, monkeypatch, tmp_path):
         ([_example("3_theo_2.wav")], 16000, "sample rate 16000 Hz; expected 8000"),
     ],
 )
-def test_tfds_bad_examples(no_env, monkeypatch, examples, rate, message):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _fake_tfds(examples, rate))
-    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: True)
+def test_tfds_bad_examples(no_env, fake_tfds, examples, rate, message):
+    fake_tfds({"train": examples}, prepared=True, sample_rate=rate)
     with pytest.raises(ValueError, match=message):
         data.load_arrays("fsdd", "test", source="tfds")
 
 
-def test_tfds_failure_becomes_data_not_found(no_env, monkeypatch):
-    fake = _fake_tfds(None, error=RuntimeError("download failed"))
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    monkeypatch.setattr(fsdd, "_network_available", lambda *a, **k: True)
-    with pytest.raises(data.DataNotFoundError, match="(?s)download failed.*KGEN_DATA_DIR"):
+def test_tfds_failure_becomes_data_not_found(no_env):
+    no_env.download_error = RuntimeError("download failed")
+    with pytest.raises(data.DataNotFoundError, match="(?s)download failed.*KGEN_DATA_DIR") as info:
         data.load_arrays("fsdd", "train", source="tfds")
+    assert "Could not download FSDD with tensorflow_datasets 'spoken_digit'" in str(info.value)
+    assert [call[0] for call in no_env.calls] == ["is_prepared", "download_and_prepare"]
+
+
+def test_tfds_source_downloads_then_reads(no_env, tmp_path):
+    no_env.download_error = None
+    no_env.splits = {"train": [_example("4_lucas_1.wav"), _example("5_lucas_9.wav")]}
+    _, digits, _ = data.load_arrays("fsdd", "train", source="tfds")
+    assert digits.tolist() == [5]
+    tfds_dir = str(tmp_path / "tfds")
+    assert no_env.calls[:2] == [
+        ("is_prepared", "spoken_digit", tfds_dir),
+        ("download_and_prepare", "spoken_digit", tfds_dir),
+    ]
+    assert data.load_arrays("fsdd", "test")[1].tolist() == [4]  # auto reads the copy the download prepared
+    assert [call[0] for call in no_env.calls].count("download_and_prepare") == 1
 
 
 # ----------------------------------------------------------------------------
@@ -438,11 +422,8 @@ def test_drop_remainder_and_quantization(fsdd_dir):
         ({"quantization_channels": 70000}, "`quantization_channels` must be"),
     ],
 )
-def test_bad_arguments_raise_before_any_work(tmp_path, kwargs, message):
-    kwargs = {"name": "fsdd", "data_dir": tmp_path / "missing", **kwargs}
-    name = kwargs.pop("name")
-    with pytest.raises(ValueError, match=message):
-        data.load(name, **kwargs)  # a missing folder would raise DataNotFoundError
+def test_bad_arguments_raise_before_any_work(load_rejects, kwargs, message):
+    load_rejects("fsdd", kwargs, message)
 
 
 def test_load_arrays_bad_arguments(tmp_path):
@@ -454,15 +435,8 @@ def test_load_arrays_bad_arguments(tmp_path):
         data.load_arrays("fsdd", data_dir="")
 
 
-def test_dataset_feeds_keras_fit(fsdd_dir):
-    import keras
-
-    model = keras.Sequential(
-        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(256, 8), keras.layers.Dense(256)]
+def test_dataset_feeds_keras_fit(fsdd_dir, fits_sequence_model):
+    fits_sequence_model(
+        data.load("fsdd", "train[:8]", batch_size=4, segment_length=256, data_dir=fsdd_dir),
+        data.load("fsdd", "test[:4]", batch_size=4, segment_length=512, data_dir=fsdd_dir),
     )
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    train = data.load("fsdd", "train[:8]", batch_size=4, segment_length=256, data_dir=fsdd_dir)
-    history = model.fit(train, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
-    test = data.load("fsdd", "test[:4]", batch_size=4, segment_length=512, data_dir=fsdd_dir)
-    assert np.isfinite(model.evaluate(test, verbose=0))

@@ -3,9 +3,7 @@
 import gzip
 import os
 import re
-import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +33,6 @@ def data_dir():
             f"{SHARED_DATA}/mnist)"
         )
     return path
-
-
-@pytest.fixture
-def no_env(monkeypatch, tmp_path):
-    """No KGEN_DATA_DIR, no network, an empty tfds data folder."""
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
-    monkeypatch.setattr(mnist, "_network_available", lambda *a, **k: False)
 
 
 # ----------------------------------------------------------------------------
@@ -345,45 +335,64 @@ def test_auto_source_offline_raises_helpful_error_quickly(no_env):
         data.load("binarized_mnist", "test", source="tfds")
 
 
-def test_network_probe_is_bounded():
-    start = time.monotonic()
-    assert mnist._network_available(timeout=0.5) in (True, False)
-    assert time.monotonic() - start < 2
+_TFDS_IMAGES = np.arange(3 * 784, dtype=np.uint8).reshape(3, 28, 28, 1)
+_TFDS_READ = ("as_dataset", "mnist", {"split": "test", "batch_size": -1, "as_supervised": True})
 
 
-def _fake_tfds(images, labels, error=None):
-    calls = []
-
-    def load(name, split, batch_size, as_supervised, data_dir, download):
-        calls.append((name, split, batch_size, as_supervised, data_dir, download))
-        if error is not None:
-            raise error
-        return images, labels
-
-    module = types.ModuleType("tensorflow_datasets")
-    module.load = load
-    module.as_numpy = lambda tree: tree
-    module.calls = calls
-    return module
-
-
-def test_tfds_source_with_network(no_env, monkeypatch, tmp_path):
-    images = np.arange(3 * 784, dtype=np.uint8).reshape(3, 28, 28, 1)
-    fake = _fake_tfds(images, np.array([1, 2, 3]))
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    monkeypatch.setattr(mnist, "_network_available", lambda *a, **k: True)
-    loaded, labels = data.load_arrays("mnist", "test[1:]")  # auto -> tfds
-    np.testing.assert_array_equal(loaded, images[1:])
+def test_auto_source_reads_a_prepared_tfds_copy(no_env, tmp_path):
+    no_env.prepared = True
+    no_env.splits = {"test": (_TFDS_IMAGES, np.array([1, 2, 3]))}
+    loaded, labels = data.load_arrays("mnist", "test[1:]")  # auto -> the prepared tfds copy
+    np.testing.assert_array_equal(loaded, _TFDS_IMAGES[1:])
     assert labels.tolist() == [2, 3] and labels.dtype == np.int64
-    assert fake.calls == [("mnist", "test", -1, True, str(tmp_path / "tfds"), True)]
+    tfds_dir = str(tmp_path / "tfds")
+    assert no_env.calls == [("is_prepared", "mnist", tfds_dir)] * 2 + [_TFDS_READ]  # asked tfds, never downloaded
 
 
-def test_tfds_failure_becomes_data_not_found(no_env, monkeypatch):
-    fake = _fake_tfds(None, None, error=RuntimeError("download failed"))
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    monkeypatch.setattr(mnist, "_network_available", lambda *a, **k: True)
-    with pytest.raises(data.DataNotFoundError, match="(?s)download failed.*embedded"):
+def test_auto_source_never_downloads(no_env):
+    with pytest.raises(data.DataNotFoundError, match="no prepared tensorflow_datasets 'mnist'") as info:
+        data.load_arrays("mnist", "test")
+    assert 'pass source="tfds" to download' in str(info.value)
+    assert [call[0] for call in no_env.calls] == ["is_prepared"]
+
+
+def test_tfds_source_downloads_when_not_prepared(no_env, tmp_path):
+    no_env.download_error = None
+    no_env.splits = {"test": (_TFDS_IMAGES, np.array([4, 5, 6]))}
+    images, labels = data.load_arrays("binarized_mnist", "test", source="tfds")
+    np.testing.assert_array_equal(images, data.binarize(_TFDS_IMAGES, data.BINARIZATION_SEEDS["test"]))
+    assert labels.tolist() == [4, 5, 6]
+    tfds_dir = str(tmp_path / "tfds")
+    assert no_env.calls[:2] == [("is_prepared", "mnist", tfds_dir), ("download_and_prepare", "mnist", tfds_dir)]
+    assert no_env.calls[-1] == _TFDS_READ
+
+
+def test_tfds_failure_becomes_data_not_found(no_env):
+    no_env.download_error = RuntimeError("download failed")
+    with pytest.raises(data.DataNotFoundError, match="(?s)Could not download MNIST.*download failed.*embedded"):
         data.load_arrays("mnist", "train", source="tfds")
+
+
+def test_offline_download_error_says_how_to_provide(no_env):
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load("mnist", "test", source="tfds")
+    message = str(info.value)
+    assert "MNIST" in message and "ConnectionError" in message and "offline" in message
+    for way in (data.DATA_DIR_ENV, "data_dir=", 'source="embedded"', "t10k-images-idx3-ubyte.gz"):
+        assert way in message
+
+
+def test_real_tfds_auto_source_asks_is_prepared_and_never_downloads(monkeypatch, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("source=None must not start a tensorflow_datasets download")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_download)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    with pytest.raises(data.DataNotFoundError, match=f"(?s)no prepared tensorflow_datasets 'mnist' in .*{tmp_path}"):
+        data.load_arrays("mnist", "test")
 
 
 # ----------------------------------------------------------------------------

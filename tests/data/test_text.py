@@ -254,11 +254,8 @@ def test_bad_text_file_names_it(tmp_path, content, message):
         ({"data_dir": ""}, "data_dir must be a non-empty path"),
     ],
 )
-def test_bad_arguments_raise_before_any_work(tmp_path, kwargs, message):
-    kwargs = {"name": "tinyshakespeare", "data_dir": tmp_path / "missing", **kwargs}
-    name = kwargs.pop("name")
-    with pytest.raises(ValueError, match=message):
-        data.load(name, **kwargs)  # a missing folder would raise DataNotFoundError
+def test_bad_arguments_raise_before_any_work(load_rejects, kwargs, message):
+    load_rejects("tinyshakespeare", kwargs, message)
 
 
 def test_sequence_longer_than_train_split(text_dir):
@@ -275,15 +272,8 @@ def test_load_text_bad_name_and_exports():
     assert data.NAMES[:2] == ("mnist", "binarized_mnist")
 
 
-def test_dataset_feeds_keras_fit(text_dir):
-    import keras
-
-    model = keras.Sequential(
-        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(256, 8), keras.layers.Dense(256)]
+def test_dataset_feeds_keras_fit(text_dir, fits_sequence_model):
+    fits_sequence_model(
+        data.load("tinyshakespeare", "train[:2000]", batch_size=8, sequence_length=64, data_dir=text_dir),
+        data.load("tinyshakespeare", "test[:1000]", batch_size=8, sequence_length=64, data_dir=text_dir),
     )
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    train = data.load("tinyshakespeare", "train[:2000]", batch_size=8, sequence_length=64, data_dir=text_dir)
-    history = model.fit(train, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
-    test = data.load("tinyshakespeare", "test[:1000]", batch_size=8, sequence_length=64, data_dir=text_dir)
-    assert np.isfinite(model.evaluate(test, verbose=0))

@@ -1,0 +1,91 @@
+"""Tests for kgen.data.core (the shared data core) and the data set registry."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import kgen.data
+from kgen import data
+from kgen.data import core
+
+
+def test_registry_dispatches_every_name_to_its_module():
+    assert data.NAMES == ("mnist", "binarized_mnist", "fsdd", "tinyshakespeare", "photo_patches")
+    assert {name: module.__name__ for name, module in core.DATASETS.items()} == {
+        "mnist": "kgen.data.mnist",
+        "binarized_mnist": "kgen.data.mnist",
+        "fsdd": "kgen.data.fsdd",
+        "tinyshakespeare": "kgen.data.text",
+        "photo_patches": "kgen.data.patches",
+    }
+    assert data.DataNotFoundError is core.DataNotFoundError and data.parse_split is core.parse_split
+    assert data.SOURCES == ("local", "tfds", "embedded") and data.DATA_DIR_ENV == "KGEN_DATA_DIR"
+
+
+def test_no_data_module_probes_the_network_itself():
+    """Whether a copy is there is asked of tensorflow_datasets (is_prepared), never of a socket."""
+    for path in Path(kgen.data.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] in ("socket", "urllib", "requests", "http") for n in names), path
+
+
+def test_dataset_modules_import_only_the_core():
+    """A data set module imports public names of the core, never another data set module."""
+    for path in Path(kgen.data.__file__).parent.glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "kgen.data":
+                assert [a.name for a in node.names] == ["core"], path
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kgen.data."):
+                assert node.module == "kgen.data.core", (path, node.module)
+                assert not [a.name for a in node.names if a.name.startswith("_")], path
+
+
+@pytest.mark.parametrize(
+    "split, expected",
+    [
+        ("train", ("train", slice(None, None))),
+        ("test[5:-3]", ("test", slice(5, -3))),
+        ("train[:]", ("train", slice(None))),
+    ],
+)
+def test_parse_split(split, expected):
+    assert data.parse_split(split) == expected
+
+
+def test_tfds_builder_uses_a_prepared_copy_without_downloading(fake_tfds, tmp_path):
+    fake = fake_tfds(prepared=True)
+    builder = core.tfds_builder("mnist", str(tmp_path), "MNIST", "HOW", download=True)
+    assert builder.name == "mnist" and fake.calls == [("is_prepared", "mnist", str(tmp_path))]
+
+
+def test_tfds_builder_errors_name_the_data_set_and_how_to_provide_it(fake_tfds, tmp_path):
+    fake = fake_tfds(download_error=OSError("proxy refused the connection"))
+    message = "(?s)Could not download Some data with .*'some'.*OSError: proxy.*HOW"
+    with pytest.raises(data.DataNotFoundError, match=message):
+        core.tfds_builder("some", str(tmp_path), "Some data", "HOW", download=True)
+    with pytest.raises(data.DataNotFoundError, match="(?s)Some data is not available.*source=\"tfds\".*HOW"):
+        core.tfds_builder("some", str(tmp_path), "Some data", "HOW", download=False)
+    assert [call[0] for call in fake.calls] == ["is_prepared", "download_and_prepare", "is_prepared"]
+    fake.builder = None  # a broken or missing tensorflow_datasets
+    with pytest.raises(data.DataNotFoundError, match="(?s)Could not open tensorflow_datasets 'some'.*HOW"):
+        core.tfds_builder("some", str(tmp_path), "Some data", "HOW", download=True)
+
+
+def test_how_to_provide_lists_the_ways():
+    message = core.how_to_provide("X", "x/data.bin", others=("use source=\"embedded\"",))
+    assert message == (
+        "Provide X in one of these ways:\n"
+        "  - set the environment variable KGEN_DATA_DIR to a folder containing x/data.bin, "
+        "e.g. KGEN_DATA_DIR=../shared/data;\n"
+        "  - pass data_dir=<that folder> to kgen.data.load / kgen.data.load_arrays;\n"
+        '  - or use source="embedded".'
+    )
