@@ -10,6 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch that lies on the development machines; a wider range pulls a multi-GB CUDA build.
+	# (Installed here, not named in pyproject.toml: the package metadata pins no torch build.)
 	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[all]"
 	touch $@

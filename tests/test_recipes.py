@@ -1,4 +1,8 @@
-"""Every recipe shipped in recipes/ loads, names a registered model and a known data set, and says how to run it."""
+"""Every recipe shipped with kgen (kgen/recipes/*.toml, linked as recipes/ at the top of a checkout) loads, names a
+registered model and a known data set, and says how to run it."""
+
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +32,20 @@ def test_an_unknown_key_is_named(tmp_path):
     bad.write_text('model = "pixelcnn.tiny"\n[train]\nepoch = 3\n')
     with pytest.raises(ValueError, match="unknown key 'epoch'"):
         recipes.load(bad)
+
+
+def test_find_takes_a_name_or_a_path(tmp_path):
+    assert recipes.find("no_such_recipe") is None
+    with pytest.raises(FileNotFoundError, match="missing.toml"):
+        recipes.find(tmp_path / "missing.toml")
+    top_level = Path(__file__).resolve().parent.parent / "recipes" / "demo.toml"  # the README's and cards' paths
+    assert recipes.load(recipes.find(str(top_level))) == recipes.load(recipes.find("demo"))
+
+
+def test_load_reads_a_recipe_inside_a_zip(tmp_path):
+    # A zipped install hands `find` a zip member, not a file path; `load` takes either.
+    archive = tmp_path / "recipes.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("demo.toml", recipes.find("demo").read_text())
+    with zipfile.ZipFile(archive) as zf:
+        assert recipes.load(zipfile.Path(zf, "demo.toml")) == recipes.load(recipes.find("demo"))

@@ -1,4 +1,8 @@
-"""Training recipes: TOML files in recipes/ that `kgen train` runs.
+"""Training recipes: TOML files that `kgen train` runs.
+
+The shipped recipes are package data (kgen/recipes/NAME.toml; in a checkout the top-level recipes/ folder is a link
+to that folder). They are found with importlib.resources, so `kgen train NAME` works from an installed wheel as well
+as from a source checkout.
 
 A recipe names a zoo model and its data and training settings::
 
@@ -22,10 +26,10 @@ A recipe names a zoo model and its data and training settings::
 """
 
 import copy
+import importlib.resources
+import os
 import tomllib
 from pathlib import Path
-
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 DEFAULTS = {
     "model": None,
@@ -68,27 +72,38 @@ def _merge(base, update, where):
     return out
 
 
+def _shipped():
+    """{name: resource} for every recipe file shipped in this package (a path on disk, or a zip member)."""
+    files = importlib.resources.files(__name__)
+    return {f.name[: -len(".toml")]: f for f in files.iterdir() if f.name.endswith(".toml") and f.is_file()}
+
+
 def available():
-    """Names of the recipes shipped in recipes/."""
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml")) if RECIPES_DIR.is_dir() else []
+    """Names of the recipes shipped with kgen, sorted."""
+    return sorted(_shipped())
 
 
 def find(name_or_path):
-    """Path of a recipe given a file path or the name of a file in recipes/; None if it is neither."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml":
+    """The recipe given a .toml file path or the name of a shipped recipe; None if it is neither.
+
+    A path is returned as a `pathlib.Path`; a shipped recipe as an `importlib.resources` resource (a `pathlib.Path`
+    when kgen is installed as files, which is the usual case). Either can be passed to `load`.
+    """
+    if isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).suffix == ".toml":
+        path = Path(name_or_path)
         if not path.is_file():
             raise FileNotFoundError(f"recipe file {str(path)!r} does not exist.")
         return path
-    candidate = RECIPES_DIR / f"{name_or_path}.toml"
-    return candidate if candidate.is_file() else None
+    return _shipped().get(str(name_or_path))
 
 
 def load(path):
-    """Read and validate a recipe file; returns the full recipe dict with defaults filled in."""
-    path = Path(path)
+    """Read and validate a recipe file (a path, or a resource from `find`); returns the full recipe dict with
+    defaults filled in."""
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with path.open("rb") as f:
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"recipe {str(path)!r} is not valid TOML: {e}") from None
