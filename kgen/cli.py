@@ -52,17 +52,10 @@ def _cmd_train(args):
     if not args.no_eval:
         result = training.evaluate(model, recipe, verbose=args.verbose)
         training.write_json(out / training.EVAL_FILE, result)
-        print(training.describe_result(recipe["model"], result))
+        print(training.describe_result(model, recipe["model"], result))
     num_samples = recipe["train"]["num_samples"] if args.samples is None else args.samples
-    if training.is_representation_model(model):
-        if num_samples and training.write_filters(model, out / training.FILTERS_FILE):
-            print(f"filters: {out / training.FILTERS_FILE}")
-    elif num_samples and training.is_sequence_model(model):
-        for path in training.write_sequence_samples(model, recipe, out, num_samples=num_samples, seed=recipe["train"]["seed"]):
-            print(f"sample: {path}")
-    elif num_samples:
-        training.write_samples(model, out / training.SAMPLES_FILE, num_samples=num_samples, seed=recipe["train"]["seed"])
-        print(f"samples: {out / training.SAMPLES_FILE}")
+    for what, path in model.write_artifacts(out, recipe, num_samples=num_samples, seed=recipe["train"]["seed"]):
+        print(f"{what}: {path}")
     return 0
 
 
@@ -70,9 +63,7 @@ def _cmd_evaluate(args):
     from kgen import recipes, training
 
     model = training.load_model(args.model)
-    run_dir = Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
-    recipe_file = run_dir / training.RECIPE_FILE
-    recipe = json.loads(recipe_file.read_text()) if recipe_file.is_file() else recipes.from_model("pixelcnn")
+    recipe = _run_recipe(args.model) or recipes.from_model("pixelcnn")
     recipe["data"]["name"] = args.data or recipe["data"]["name"]
     if args.data_source is not None:
         recipe["data"]["source"] = args.data_source
@@ -91,89 +82,42 @@ def _cmd_sample(args):
     else:
         model = zoo.get(args.model)  # an untrained zoo model: useful to check the pipeline
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
-    if training.is_representation_model(model):
-        raise ValueError(
-            f"`model` is a {type(model).__name__}, a representation model that does not sample; use `kgen encode` "
-            "for its codes."
-        )
-    if training.is_sequence_model(model):
-        return _sample_sequence(model, args)
-    images = training.write_samples(model, args.out, num_samples=args.num or 16, seed=args.seed, labels=args.label)
-    print(f"wrote {len(images)} samples to {args.out}")
-    return 0
-
-
-def _sample_sequence(model, args):
-    from kgen import audio, training
-
-    out = Path(args.out)
-    if out.suffix == ".wav":
-        prompt = None
-        if args.prompt is not None:
-            prompt, _ = audio.read_wav(args.prompt, expected_rate=args.rate)
-        codes = training.write_audio(
-            model, out, seconds=args.seconds, label=args.label, prompt=prompt, rate=args.rate, seed=args.seed
-        )
-        given = 0 if prompt is None else len(prompt)
-        print(f"wrote {len(codes) / args.rate:.2f} s of {args.rate} Hz audio ({given} prompt samples) to {out}")
-        return 0
-    if out.suffix != ".txt":
-        raise ValueError(f"`--out` must end in .wav (audio models) or .txt (text models) for {type(model).__name__}, got {str(out)!r}.")
-    if args.prompt is not None:
-        raise ValueError("`--prompt` is a WAV file for audio; give text prompts with `--text-prompt`.")
-    texts = training.write_text(
-        model, out, prompt=args.text_prompt or training.TEXT_PROMPT, length=args.length, num_samples=args.num or 1,
-        sampler=args.sampler or "top_k", seed=args.seed,
-    )
-    print(f"wrote {len(texts)} text sample(s) of {args.length} bytes to {out}")
+    print(model.write_sample_file(
+        args.out, num=args.num, seed=args.seed, label=args.label, seconds=args.seconds, prompt=args.prompt,
+        rate=args.rate, text_prompt=args.text_prompt, length=args.length, sampler=args.sampler,
+    ))
     return 0
 
 
 def _cmd_complete(args):
-    from kgen import data as kdata
     from kgen import training
 
     model = training.load_model(args.model)
-    run_dir = Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
-    recipe_file = run_dir / training.RECIPE_FILE
-    name = args.data or (json.loads(recipe_file.read_text())["data"]["name"] if recipe_file.is_file() else None)
+    recipe = _run_recipe(args.model)
+    name = args.data or (recipe["data"]["name"] if recipe is not None else None)
     if name is None:
         raise ValueError("`--data` is required: the model file has no run recipe beside it to name its data set.")
-    if args.num < 1:
-        raise ValueError(f"`--num` must be a positive number of images, got {args.num}.")
-    images, labels = kdata.load_arrays(name, split=args.split, source=args.data_source)
-    images, labels = images[: args.num], labels[: args.num]
-    rows = model.image_shape[0] // 2 if args.rows is None else args.rows
-    training.write_completions(
-        model, images, args.out, rows=rows, num_completions=args.completions, seed=args.seed,
-        labels=labels if model.conditional else None,
-    )
-    print(f"wrote completions of {len(images)} {name} {args.split} images (top {rows} rows given) to {args.out}")
+    print(model.write_completions_file(
+        args.out, name, split=args.split, source=args.data_source, num=args.num, rows=args.rows,
+        completions=args.completions, seed=args.seed,
+    ))
     return 0
 
 
 def _cmd_encode(args):
-    from kgen import training
+    from kgen import recipes, training
 
     model = training.load_model(args.model)
-    if not training.is_representation_model(model):
-        raise ValueError(f"`model` is a {type(model).__name__}; `kgen encode` takes a representation model.")
     recipe = _run_recipe(args.model)
     if recipe is None and args.data is None:
         raise ValueError("`--data` is required: the model file has no run recipe beside it to name its data set.")
     if recipe is None:
-        from kgen import recipes
-
         recipe = recipes.from_model(model.name)
     if args.data:
         recipe["data"]["name"] = args.data
     if args.data_source is not None:
         recipe["data"]["source"] = args.data_source
-    if Path(args.out).suffix != ".npz":
-        raise ValueError(f"`--out` must be an .npz file, got {args.out!r}.")
-    codes = training.write_codes(model, recipe, args.out, split=args.split)
-    print(f"wrote {codes.shape[0]} codes of {codes.shape[1]} dimensions ({recipe['data']['name']} "
-          f"{args.split or recipe['data']['eval_split']}) to {args.out}")
+    print(model.write_codes_file(args.out, recipe, split=args.split))
     return 0
 
 

@@ -1,21 +1,31 @@
-"""The model registry: `register_model`, `get`, `list_models` and presets ("arch.tag" names, timm style).
+"""The model registry: `register_model`, `register_presets`, `get`, `list_models` ("arch.tag" names, timm style).
+
+Families register themselves when `kgen.models` is imported (which `import kgen` does): each family's `__init__.py`
+registers its architectures and reads its presets table, a `presets.toml` data file beside it with a required
+`tiny` entry (the test walker builds every architecture from it). This module imports no family.
 
 >>> import kgen
->>> kgen.zoo.list_models("pixel*")
+>>> kgen.zoo.list_models("pixelcnn*")
 ['pixelcnn', 'pixelcnn.mnist', 'pixelcnn.tiny']
 >>> model = kgen.zoo.get("pixelcnn.mnist", num_residual_blocks=5)
 """
 
 import difflib
 import fnmatch
+import tomllib
+from importlib import resources
 
 _BUILDERS = {}  # architecture name -> builder(**kwargs) -> keras.Model
 _PRESETS = {}  # "arch.tag" -> (architecture name, preset kwargs, description)
 _DESCRIPTIONS = {}
 
+#: The preset every architecture must have: the test walker's configuration.
+TINY = "tiny"
+
 
 def register_model(name=None, description=""):
-    """Decorator: register a builder function `fn(**kwargs) -> keras.Model` under `name` (default: its name)."""
+    """Decorator: register a builder `fn(**kwargs) -> keras.Model` (a function or a model class) under `name`
+    (default: its name)."""
 
     def wrap(fn):
         key = name or fn.__name__
@@ -38,23 +48,51 @@ def register_preset(name, architecture, description="", **kwargs):
     _PRESETS[name] = (architecture, dict(kwargs), description)
 
 
-def _ensure_registered():
-    # Importing the model families runs their registrations.
-    import kgen.models.pixelcnn.presets  # noqa: F401
-    import kgen.models.pixelrnn.presets  # noqa: F401
-    import kgen.models.gated_pixelcnn.presets  # noqa: F401
-    import kgen.models.wavenet.presets  # noqa: F401
-    import kgen.models.bytenet.presets  # noqa: F401
-    import kgen.models.lstm_lm.presets  # noqa: F401
-    import kgen.models.sparse_coding.presets  # noqa: F401
-    import kgen.models.psd.presets  # noqa: F401
-    import kgen.models.semantic_hashing.presets  # noqa: F401
-    import kgen.models.autoencoder.presets  # noqa: F401
+def read_presets(package, filename="presets.toml"):
+    """The presets table of a family: `{architecture: {tag: {"description": ..., **kwargs}}}` from the TOML file
+    `filename` in `package` (e.g. "kgen.models.pixelcnn"), read with importlib.resources so that it is found in an
+    installed wheel too."""
+    text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{package}/{filename} is not valid TOML: {e}") from None
+
+
+def register_presets(architecture, table):
+    """Register every entry `{tag: {"description": ..., **kwargs}}` of a presets table as `architecture.tag`.
+
+    The table must hold a `tiny` entry: the small configuration the test walker and the docs use.
+    """
+    if architecture not in _BUILDERS:
+        raise ValueError(f"register_presets: register the architecture {architecture!r} first.")
+    if TINY not in table:
+        raise ValueError(f"register_presets: {architecture!r} has no {TINY!r} preset (every architecture needs one).")
+    for tag, entry in table.items():
+        entry = dict(entry)
+        description = entry.pop("description", "")
+        register_preset(f"{architecture}.{tag}", architecture, description=description, **entry)
+
+
+def register_family(package, builders, filename="presets.toml"):
+    """Register a family's architectures `{name: (builder, description)}` and the presets of each from the
+    package's presets table (one TOML table per architecture)."""
+    table = read_presets(package, filename)
+    unknown = sorted(set(table) - set(builders))
+    if unknown:
+        raise ValueError(f"{package}/{filename}: tables {unknown} name no architecture of {sorted(builders)}.")
+    for name, (builder, description) in builders.items():
+        register_model(name, description=description)(builder)
+        register_presets(name, table.get(name, {}))
+
+
+def architectures():
+    """Sorted names of the registered architectures (no presets)."""
+    return sorted(_BUILDERS)
 
 
 def list_models(pattern="*"):
     """Sorted names of all architectures and presets matching a shell-style `pattern` (e.g. "pixel*")."""
-    _ensure_registered()
     if not isinstance(pattern, str):
         raise ValueError(f"list_models: `pattern` must be a string such as 'pixel*', got {pattern!r}.")
     names = set(_BUILDERS) | set(_PRESETS)
@@ -63,7 +101,6 @@ def list_models(pattern="*"):
 
 def describe(name):
     """A one-line description and the keyword arguments a name stands for."""
-    _ensure_registered()
     arch, kwargs = resolve(name)
     if name in _PRESETS:
         return _PRESETS[name][2] or _DESCRIPTIONS.get(arch, ""), kwargs
@@ -72,7 +109,6 @@ def describe(name):
 
 def resolve(name):
     """Return (architecture, preset kwargs) for a registered name; ValueError listing close matches otherwise."""
-    _ensure_registered()
     if not isinstance(name, str):
         raise ValueError(f"`name` must be a model name string, got {name!r}.")
     if name in _PRESETS:

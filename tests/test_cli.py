@@ -181,11 +181,11 @@ def test_conditional_train_sample_by_label_and_complete(tmp_path, capsys):
 
 def test_completion_keeps_the_given_rows(tmp_path):
     import kgen
-    from kgen import training
+    from kgen import artifacts
 
     model = kgen.zoo.get("pixelcnn.tiny")
     images = (np.random.default_rng(0).random((2, 8, 8, 1)) > 0.5).astype("float32")
-    done = training.write_completions(model, images, tmp_path / "c.png", rows=3, num_completions=2, seed=1)
+    done = artifacts.write_completions(model, images, tmp_path / "c.png", rows=3, num_completions=2, seed=1)
     assert done.shape == (2, 2, 8, 8, 1)
     np.testing.assert_array_equal(done[:, :, :3], np.repeat(images[:, None, :3], 2, axis=1))
     assert (tmp_path / "c.png").is_file()

@@ -1,4 +1,7 @@
-"""Walks every registered model (timm tests/test_models.py style): a new model is tested once it is registered."""
+"""Walks every registered model (timm tests/test_models.py style): a new model is tested once it is registered.
+
+Everything here comes from the registry: the architectures, their presets, and each architecture's `.tiny` preset,
+whose model names the checks that apply to it (`contract_checks`)."""
 
 import numpy as np
 import pytest
@@ -6,99 +9,47 @@ import pytest
 import kgen
 from kgen.testing import TestCase
 
-SMALL_IMAGE = (6, 6, 1)
-# Tiny overrides for the sequence-model architectures (any preset keeps its other settings, e.g. num_classes).
-SMALL_SEQUENCE = {
-    "wavenet": dict(num_levels=16, residual_channels=8, gate_channels=8, skip_channels=8, output_channels=8,
-                    num_layers=3, dilation_cycle=2),
-    "bytenet": dict(num_levels=16, hidden_dim=8, num_layers=3, dilation_cycle=2),
-    "lstm_lm": dict(num_levels=16, units=8, num_layers=1),
-}
-
-# Tiny overrides and inputs for the representation-learning architectures: (overrides, input shape).
-SMALL_REPRESENTATION = {
-    "autoencoder": (dict(input_shape=(6, 6, 1), hidden_units=(8,), code_dim=4), (6, 6, 1)),
-    "denoising_autoencoder": (dict(input_shape=(6, 6, 1), code_dim=8), (6, 6, 1)),
-    "ksparse_autoencoder": (dict(input_shape=(6, 6, 1), code_dim=12, k=3), (6, 6, 1)),
-    "deep_autoencoder": (dict(input_shape=(6, 6, 1), hidden_units=(16, 8, 6), code_dim=3), (6, 6, 1)),
-    "semantic_hashing": (dict(input_shape=(6, 6, 1), hidden_dims=(8,), num_bits=6), (6, 6, 1)),
-    "sparse_coding": (dict(input_shape=(16,), num_atoms=8, num_iterations=10), (16,)),
-    "psd": (dict(input_shape=(16,), num_atoms=8, num_iterations=10), (16,)),
-}
+ARCHITECTURES = kgen.zoo.architectures()
+PRESETS = [n for n in kgen.zoo.list_models() if n not in ARCHITECTURES]
 
 
-def is_sequence(name):
-    return name.split(".")[0] in SMALL_SEQUENCE
+def tiny(arch):
+    return kgen.zoo.get(f"{arch}.{kgen.zoo.TINY}")
 
 
-def is_representation(name):
-    return name.split(".")[0] in SMALL_REPRESENTATION
+def test_every_architecture_has_a_tiny_preset():
+    assert ARCHITECTURES, "no architecture is registered"
+    missing = [a for a in ARCHITECTURES if f"{a}.{kgen.zoo.TINY}" not in PRESETS]
+    assert not missing, f"architectures without a '.tiny' preset: {missing}"
 
 
-GENERATIVE = [n for n in kgen.zoo.list_models() if not is_representation(n)]
-REPRESENTATION = [n for n in kgen.zoo.list_models() if is_representation(n)]
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_builds(name):
+    """Every registered preset builds (paper-sized ones too) and round-trips its config."""
+    model = kgen.zoo.get(name)
+    TestCase().run_serialization_test(model)
 
 
-@pytest.mark.parametrize("name", REPRESENTATION)
-class TestEveryRepresentationModel(TestCase):
-    def _model_and_inputs(self, name):
-        overrides, shape = SMALL_REPRESENTATION[name.split(".")[0]]
-        model = kgen.zoo.get(name, **overrides)
-        x = np.random.default_rng(0).uniform(0.0, 1.0, (4,) + shape).astype("float32") / model.input_scale
-        return model, x
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+class TestEveryArchitecture(TestCase):
+    """The checks each model names in its contract (serialization, saving, causality, sampling, encoding,
+    training ...), on its `.tiny` preset."""
 
-    def test_builds_serializes_saves_and_encodes(self, name, tmp_path):
-        model, x = self._model_and_inputs(name)
-        self.run_serialization_test(model)
-        self.run_representation_test(model, x, tmp_path)
-
-    def test_trains(self, name):
-        model, x = self._model_and_inputs(name)
-        self.run_representation_training_test(model, x)
+    def test_contract(self, arch):
+        self.run_contract_checks(tiny(arch))
 
 
-class TestRepresentationModelsAcrossBackends(TestCase):
+class TestEveryArchitectureAcrossBackends(TestCase):
     @pytest.mark.slow
-    def test_every_family_loads_on_every_backend(self):
-        """One tiny model per representation family, saved here and loaded under the other two backends: the same
-        codes (FISTA codes within 1e-3, as the iterations amplify float differences)."""
+    def test_every_architecture_loads_on_every_backend(self):
+        """Every architecture's tiny preset saved here and loaded under the other two backends gives the same
+        reference outputs (log-probabilities or codes; FISTA codes within 1e-3, as the iterations amplify float
+        differences)."""
         cases = []
-        for i, name in enumerate(sorted(SMALL_REPRESENTATION)):
-            overrides, shape = SMALL_REPRESENTATION[name]
-            model = kgen.zoo.get(name, **overrides)
-            x = np.random.default_rng(i).uniform(0.0, 1.0, (4,) + shape).astype("float32") / model.input_scale
-            cases.append((model, x))
+        for i, arch in enumerate(ARCHITECTURES):
+            model = tiny(arch)
+            cases.append((model, model.example_inputs(seed=i)["x"]))
         self.run_cross_backend_suite(cases, rtol=1e-3)
-
-
-@pytest.mark.parametrize("name", GENERATIVE)
-class TestEveryModel(TestCase):
-    def _model(self, name):
-        if is_sequence(name):
-            return kgen.zoo.get(name, **SMALL_SEQUENCE[name.split(".")[0]])
-        return kgen.zoo.get(name, image_shape=SMALL_IMAGE)
-
-    def test_builds_serializes_and_saves(self, name, tmp_path):
-        model = self._model(name)
-        self.run_serialization_test(model)
-        rng = np.random.default_rng(0)
-        if is_sequence(name):
-            x = rng.integers(0, model.num_levels, (2, 10)).astype("int32")
-        else:
-            x = rng.integers(0, model.distribution.num_levels, (2,) + SMALL_IMAGE).astype("float32")
-        self.run_model_saving_test(model, x, tmp_path)
-
-    def test_causality(self, name):
-        if is_sequence(name):
-            self.run_sequence_causality_test(self._model(name))
-        else:
-            self.run_causality_test(self._model(name))
-
-    def test_sampling(self, name):
-        if is_sequence(name):
-            self.run_sequence_sampling_test(self._model(name), num_samples=2, length=10)
-        else:
-            self.run_sampling_test(self._model(name), num_samples=2)
 
 
 def test_list_models():

@@ -1,6 +1,8 @@
-"""kgen's models, one folder per family."""
+"""kgen's models, one folder per family. Importing a family registers its architectures and presets with kgen.zoo."""
 
+from kgen.models.kgen_model import KgenModel
 from kgen.models.base import AutoregressiveImageModel
+from kgen.models.representation_base import RepresentationModel
 from kgen.models.pixelcnn import PixelCNN
 from kgen.models.pixelrnn import PixelRNN
 from kgen.models.gated_pixelcnn import GatedPixelCNN
@@ -14,6 +16,8 @@ from kgen.models.psd import PredictiveSparseDecomposition
 from kgen.models.autoencoder import Autoencoder, DeepAutoencoder, DenoisingAutoencoder, KSparseAutoencoder
 
 __all__ = [
+    "KgenModel",
+    "RepresentationModel",
     "Autoencoder",
     "DeepAutoencoder",
     "DenoisingAutoencoder",

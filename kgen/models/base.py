@@ -1,10 +1,24 @@
-"""The shared base of kgen's autoregressive image models: likelihood loss, log_prob, sample, input checks."""
+"""The base of kgen's autoregressive image models: likelihood loss, log_prob, sample, input checks, and their side
+of the model contract (`kgen.models.kgen_model`); also the small argument, data and summary helpers that the image
+families and the other model bases share."""
 
 import numpy as np
 import keras
 from keras import ops
 
+from kgen import distributions
 from kgen.distributions import LN2
+from kgen.models.kgen_model import (  # noqa: F401  (re-exported: the families import these from here)
+    MODEL_KWARGS,
+    KgenModel,
+    ValidatedFitMixin,
+    check_labels,
+    check_model_kwargs,
+    first_inputs,
+    image_inputs,
+    seed_generator,
+    weighted_mean_loss,
+)
 from kgen.validation import check_int
 
 
@@ -22,6 +36,36 @@ def check_image_shape(image_shape, owner):
     return shape
 
 
+def check_image_model_args(owner, kwargs, image_shape, likelihood, num_levels, num_mixtures):
+    """The arguments every image family checks first: the Keras keyword arguments, `image_shape` and the
+    likelihood head. Returns (image_shape, distribution, channel groups of the masked layers)."""
+    check_model_kwargs(kwargs, owner)
+    image_shape = check_image_shape(image_shape, owner)
+    distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
+    return image_shape, distribution, channel_groups_for(distribution, image_shape[-1])
+
+
+def check_residual_args(owner, hidden_dim, output_dim, first_kernel_size, groups):
+    """The residual stream of PixelCNN and PixelRNN: `hidden_dim`, `output_dim` (default `hidden_dim`) and the
+    type-A `first_kernel_size`, checked with `check_residual_widths`. Returns the three as ints."""
+    hidden_dim = check_int(hidden_dim, "hidden_dim", owner=owner)
+    output_dim = hidden_dim if output_dim is None else check_int(output_dim, "output_dim", owner=owner)
+    first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner=owner)
+    check_residual_widths(hidden_dim, output_dim, groups, owner)
+    return hidden_dim, output_dim, first_kernel_size
+
+
+def masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups):
+    """(images, x): the "images" input, rescaled, through the type-A masked convolution "input_conv" to the
+    `hidden_dim` residual stream (PixelCNN and PixelRNN; the layer names are part of the saved format)."""
+    from kgen.layers.masked_conv2d import MaskedConv2D
+
+    images = keras.Input(shape=image_shape, name="images")
+    x = rescale_input(images, distribution)
+    x = MaskedConv2D(hidden_dim, first_kernel_size, "A", channel_groups=groups, name="input_conv")(x)
+    return images, x
+
+
 def channel_groups_for(distribution, channels):
     """Colour groups for the masked layers: one per channel (R -> G -> B masking), or 1 when the likelihood head
     models a pixel's channels jointly (then the whole current pixel is hidden from the network)."""
@@ -37,6 +81,15 @@ def check_residual_widths(hidden_dim, output_dim, groups, owner):
                 f"{owner}: `hidden_dim` must be even and `{name}` divisible by the {groups} colour groups, "
                 f"got hidden_dim={hidden_dim}, output_dim={output_dim}."
             )
+
+
+def likelihood_config(distribution):
+    """The config entries that rebuild a likelihood head: its name, levels (None for Bernoulli) and mixtures."""
+    return {
+        "likelihood": distribution.name,
+        "num_levels": None if distribution.name == "bernoulli" else distribution.num_levels,
+        "num_mixtures": getattr(distribution, "num_mixtures", None),
+    }
 
 
 def rescale_input(images, distribution):
@@ -59,109 +112,57 @@ def output_head(x, distribution, image_shape, output_dim, groups):
     return keras.layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
 
 
-def check_labels(labels, num, num_classes, owner, name="labels"):
-    """Return `labels` as an int32 array of shape (num,), or raise a ValueError naming `name`.
+def first_data_inputs(data, name, expected):
+    """The first inputs of training or evaluation `data` (arrays, a dict of them, or a data set's first batch), for
+    the checks that run before any work starts; a ValueError naming `name` when `data` is None (`expected` says
+    what to pass)."""
+    if data is None:
+        raise ValueError(f"`{name}` is required: pass {expected}.")
+    return first_inputs(data, name)
 
-    A conditional model (`num_classes` not None) needs one class label in 0..num_classes-1 per example (a single
-    int is repeated); an unconditional model takes none.
-    """
-    if num_classes is None:
-        if labels is not None:
-            raise ValueError(f"`{name}` given, but this {owner} is unconditional (built without `num_classes`).")
-        return None
-    if labels is None:
-        raise ValueError(f"`{name}` is required: this {owner} is conditioned on {num_classes} classes.")
-    arr = np.asarray(labels)
-    if arr.ndim == 0:
-        arr = np.full((num,), arr)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or arr.ndim != 1 or len(arr) != num:
-        raise ValueError(f"`{name}` must be {num} integer class labels (shape ({num},)), got {np.shape(labels)}.")
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr)):
-        raise ValueError(f"`{name}` must hold integer class labels, got non-integer values.")
-    if arr.min() < 0 or arr.max() >= num_classes:
+
+def dict_entry(first, key, name):
+    """`first[key]` from a dict of inputs, or a ValueError naming `name` and the keys it has."""
+    if key not in first:
+        raise ValueError(f"`{name}` is a dict without the key {key!r}; got keys {sorted(first)}.")
+    return first[key]
+
+
+def concrete_array(value):
+    """`value` as numpy when it holds concrete values (a tensor, numpy array or list), else None (symbolic)."""
+    if hasattr(value, "numpy"):
+        return ops.convert_to_numpy(value)
+    return value if isinstance(value, (np.ndarray, list)) else None
+
+
+def check_sampling_args(model, num_samples, batch_size, method):
+    """`sample`'s shared arguments: (num_samples, batch_size (default num_samples), method (default the first of
+    `model.sampling_methods`)), or a ValueError naming the bad one."""
+    num_samples = check_int(num_samples, "num_samples")
+    batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
+    method = model.sampling_methods[0] if method is None else method
+    if method not in model.sampling_methods:
         raise ValueError(
-            f"`{name}` must hold class labels in 0..{num_classes - 1}; got values in [{arr.min()}, {arr.max()}]."
+            f"`method` must be one of {', '.join(map(repr, model.sampling_methods))} for {type(model).__name__}, "
+            f"got {method!r}."
         )
-    return arr.astype("int32")
+    return num_samples, batch_size, method
 
 
-def first_inputs(data, name):
-    """The model inputs of `data` to check before training: numpy arrays as given, or the first batch of a
-    tf.data.Dataset as numpy; the `x` of an (x, y[, sample_weight]) tuple."""
-    first = data
-    try:
-        import tensorflow as tf
-
-        if isinstance(data, tf.data.Dataset):
-            first = next(iter(data.take(1)), None)
-            if first is None:
-                raise ValueError(f"`{name}` is an empty dataset.")
-            first = tf.nest.map_structure(lambda t: t.numpy(), first)
-    except ImportError:  # pragma: no cover - tensorflow is a dependency
-        pass
-    if isinstance(first, tuple) and len(first) >= 1:
-        first = first[0]
-    return first
+def metric_summary(result, tracker, *names):
+    """An `evaluation_summary` from `evaluate`'s `result`: {"num_examples": the count of `tracker` (a metric that
+    counted every example evaluate saw, so no second pass over the data), and each of `names` as a float}."""
+    summary = {"num_examples": int(round(float(ops.convert_to_numpy(tracker.count))))}
+    summary.update((name, float(result[name])) for name in names)
+    return summary
 
 
-def weighted_mean_loss(per_example, sample_weight, extra_losses=()):
-    """The loss `fit` minimises: the mean of `per_example` (any shape) weighted by `sample_weight` (same number of
-    values, or None for equal weights), plus the sum of `extra_losses` (the layers' `add_loss` terms)."""
-    if sample_weight is not None:
-        weights = ops.reshape(ops.cast(sample_weight, per_example.dtype), ops.shape(per_example))
-        loss = ops.sum(per_example * weights) / ops.maximum(ops.sum(weights), 1e-12)
-    else:
-        loss = ops.mean(per_example)
-    if extra_losses:
-        loss = loss + ops.sum(ops.stack(extra_losses))
-    return loss
+def format_result_line(model_name, summary, unit, measures):
+    """The printed `result_line`: "<model_name> on <dataset> <split> (<num_examples> <unit>): <measures>"."""
+    return f"{model_name} on {summary['dataset']} {summary['split']} ({summary['num_examples']} {unit}): {measures}"
 
 
-def image_inputs(x):
-    """The images of a model's inputs: `x["images"]` of a dict, the first of a tuple or list, else `x`."""
-    if isinstance(x, dict):
-        return x["images"]
-    if isinstance(x, (list, tuple)):
-        return x[0]
-    return x
-
-
-class ValidatedFitMixin:
-    """`fit` and `evaluate` that check their data with the model's `_validate_data(data, name)` first (a clear
-    error naming the argument instead of a failure deep inside a traced step)."""
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        if kwargs.get("validation_data") is not None:
-            self._validate_data(kwargs["validation_data"], "validation_data")
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._validate_data(x, "x")
-        return super().evaluate(x, y, *args, **kwargs)
-
-
-MODEL_KWARGS = ("name", "trainable", "dtype")
-
-
-def check_model_kwargs(kwargs, owner):
-    """Reject keyword arguments that neither the model nor `keras.Model` knows (a typo must not pass silently)."""
-    unknown = sorted(set(kwargs) - set(MODEL_KWARGS))
-    if unknown:
-        raise ValueError(f"{owner}: unknown argument(s) {', '.join(map(repr, unknown))}.")
-
-
-def _seed_generator(seed):
-    if isinstance(seed, keras.random.SeedGenerator):
-        return seed
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"`seed` must be an int, None or a keras.random.SeedGenerator, got {seed!r}.")
-    return keras.random.SeedGenerator(int(seed))
-
-
-class AutoregressiveImageModel(ValidatedFitMixin, keras.Model):
+class AutoregressiveImageModel(KgenModel):
     """Base of the pixel-by-pixel image models (a functional subclass: the subclass builds the graph).
 
     The subclass's graph maps pixel levels (batch, height, width, channels) to the parameters of its likelihood head.
@@ -191,11 +192,6 @@ class AutoregressiveImageModel(ValidatedFitMixin, keras.Model):
         self.bits_per_dim_tracker.update_state(nll / (self.num_dims * LN2))
         return weighted_mean_loss(nll, sample_weight, self.losses)
 
-    @property
-    def conditional(self):
-        """True when the model takes class labels besides the images (`num_classes` was given)."""
-        return self.num_classes is not None
-
     def model_inputs(self, images, labels=None):
         """What the underlying functional graph takes: the images, or {"images", "labels"} when conditional."""
         if not self.conditional:
@@ -224,12 +220,9 @@ class AutoregressiveImageModel(ValidatedFitMixin, keras.Model):
 
     def _validate_data(self, data, name):
         """Check numpy arrays fully and the first batch of a tf.data.Dataset, before any training starts."""
-        if data is None:
-            raise ValueError(f"`{name}` is required: pass images of shape {(None,) + self.image_shape}.")
-        first = first_inputs(data, name)
+        first = first_data_inputs(data, name, f"images of shape {(None,) + self.image_shape}")
         if isinstance(first, dict):
-            if "images" not in first:
-                raise ValueError(f"`{name}` is a dict without the key 'images'; got keys {sorted(first)}.")
+            images = dict_entry(first, "images", name)
             if self.conditional:
                 if "labels" not in first:
                     raise ValueError(
@@ -238,14 +231,15 @@ class AutoregressiveImageModel(ValidatedFitMixin, keras.Model):
                     )
                 labels = np.asarray(ops.convert_to_numpy(first["labels"]) if hasattr(first["labels"], "numpy") else first["labels"])
                 self.validate_labels(labels.reshape(-1), labels.size, f"{name}['labels']")
-            first = first["images"]
+            first = images
         elif self.conditional:
             raise ValueError(
                 f"`{name}` must be a dict {{'images': ..., 'labels': ...}} for this class-conditional model "
                 "(kgen.data.load(..., with_labels=True) gives one)."
             )
-        if hasattr(first, "numpy") or isinstance(first, (np.ndarray, list)):
-            self.validate_images(ops.convert_to_numpy(first) if hasattr(first, "numpy") else first, name)
+        arr = concrete_array(first)
+        if arr is not None:
+            self.validate_images(arr, name)
 
     # ----------------------------------------------------------------------------------------------- inference
     def log_prob(self, x, labels=None, batch_size=256):
@@ -287,18 +281,10 @@ class AutoregressiveImageModel(ValidatedFitMixin, keras.Model):
         Returns:
             uint8 numpy array (num_samples, height, width, channels) of pixel levels.
         """
-        num_samples = check_int(num_samples, "num_samples")
-        batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
-        method = self.sampling_methods[0] if method is None else method
-        if method not in self.sampling_methods:
-            raise ValueError(
-                f"`method` must be one of {', '.join(map(repr, self.sampling_methods))} for {type(self).__name__}, "
-                f"got {method!r}."
-            )
+        num_samples, batch_size, method = check_sampling_args(self, num_samples, batch_size, method)
         labels = self.validate_labels(labels, num_samples)
         canvas, start = self._canvas_from_prefix(prefix, num_samples)
-        seed_generator = _seed_generator(seed)
-        noise = self.distribution.sample_noise((num_samples,) + self.image_shape, seed=seed_generator)
+        noise = self.distribution.sample_noise((num_samples,) + self.image_shape, seed=seed_generator(seed))
         noise = ops.convert_to_numpy(noise)
         loop = self._sample_loop(method)
         images = []
@@ -344,3 +330,81 @@ class AutoregressiveImageModel(ValidatedFitMixin, keras.Model):
         """
         n = height * width
         return np.tril(np.ones((n, n), dtype=bool), k=-1)
+
+    # ----------------------------------------------------------------------------------------------- contract
+    contract_checks = KgenModel.contract_checks + ("run_causality_test", "run_sampling_test")
+
+    def example_inputs(self, batch_size=2, seed=0):
+        rng = np.random.default_rng(seed)
+        x = rng.integers(0, self.distribution.num_levels, (batch_size,) + self.image_shape).astype("float32")
+        return {"x": x, **self.example_conditioning(x, seed)}
+
+    def reference_outputs(self, x, labels=None):
+        return self.log_prob(x, labels=labels)
+
+    def evaluation_summary(self, result, data, dataset):
+        return metric_summary(result, self.nats_tracker, "nats", "bits_per_dim")
+
+    def result_line(self, model_name, summary):
+        measures = f"{summary['nats']:.2f} nats/image, {summary['bits_per_dim']:.4f} bits/dim"
+        return format_result_line(model_name, summary, "images", measures)
+
+    def write_artifacts(self, run_dir, recipe, num_samples=16, seed=0):
+        from pathlib import Path
+
+        from kgen import artifacts
+
+        if not num_samples:
+            return []
+        path = Path(run_dir) / artifacts.SAMPLES_FILE
+        artifacts.write_samples(self, path, num_samples=num_samples, seed=seed)
+        return [("samples", path)]
+
+    def write_sample_file(self, path, num=None, seed=0, label=None, **unused):
+        from kgen import artifacts
+
+        images = artifacts.write_samples(self, path, num_samples=num or 16, seed=seed, labels=label)
+        return f"wrote {len(images)} samples to {path}"
+
+    def write_completions_file(self, path, dataset, split="test", source=None, num=8, rows=None, completions=3,
+                               seed=0):
+        from kgen import artifacts
+        from kgen import data as kdata
+
+        if num < 1:
+            raise ValueError(f"`--num` must be a positive number of images, got {num}.")
+        images, labels = kdata.load_arrays(dataset, split=split, source=source)
+        images, labels = images[:num], labels[:num]
+        rows = self.image_shape[0] // 2 if rows is None else rows
+        artifacts.write_completions(
+            self, images, path, rows=rows, num_completions=completions, seed=seed,
+            labels=labels if self.conditional else None,
+        )
+        return f"wrote completions of {len(images)} {dataset} {split} images (top {rows} rows given) to {path}"
+
+    def export_signatures(self):
+        """`serve`: `images` (batch, H, W, C) float32 pixel levels [+ `labels`] -> `log_prob` (batch,) in nats;
+        `sample`: `num_samples` int32, `seed` int32 (2,) [+ `labels`] -> `images` drawn with the naive loop."""
+        import tensorflow as tf
+
+        from kgen.samplers.naive import loop_body
+
+        dist = self.distribution
+        label_spec = [tf.TensorSpec(shape=(None,), dtype=tf.int32, name="labels")] if self.conditional else []
+
+        def serve(images, labels=None):
+            params = self(self.model_inputs(images, labels), training=False)
+            return {"log_prob": dist.log_prob(images, params)}
+
+        def sample(num_samples, seed, labels=None):
+            data_shape = (num_samples,) + tuple(self.image_shape)
+            noise_shape = tf.concat([[num_samples], dist.noise_shape(tuple(self.image_shape))], axis=0)
+            noise = dist.noise_from_uniform(tf.random.stateless_uniform(noise_shape, seed=seed))
+            canvas = tf.zeros(tf.stack(data_shape), dtype=tf.float32)
+            body = loop_body(self, noise, lambda c: self(self.model_inputs(c, labels), training=False))
+            return {"images": ops.fori_loop(0, self.num_steps, body, canvas)}
+
+        images_spec = tf.TensorSpec(shape=(None,) + tuple(self.image_shape), dtype=tf.float32, name="images")
+        sample_spec = [tf.TensorSpec(shape=(), dtype=tf.int32, name="num_samples"),
+                       tf.TensorSpec(shape=(2,), dtype=tf.int32, name="seed")]
+        return [("serve", serve, [images_spec] + label_spec), ("sample", sample, sample_spec + label_spec)]

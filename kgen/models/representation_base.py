@@ -18,7 +18,8 @@ import numpy as np
 import keras
 from keras import ops
 
-from kgen.models.base import ValidatedFitMixin, first_inputs, image_inputs, weighted_mean_loss
+from kgen.models.base import concrete_array, dict_entry, first_data_inputs, format_result_line, metric_summary
+from kgen.models.kgen_model import KgenModel, check_model_kwargs, image_inputs, weighted_mean_loss
 from kgen.validation import check_float, check_int
 
 RECONSTRUCTION_LOSSES = ("mse", "bce")
@@ -39,7 +40,14 @@ def check_input_shape(input_shape, owner):
     return shape
 
 
-class RepresentationModel(ValidatedFitMixin, keras.Model):
+def check_representation_args(owner, kwargs, input_shape):
+    """The arguments every representation family checks first: the Keras keyword arguments and `input_shape`
+    (see `check_input_shape`, whose result it returns)."""
+    check_model_kwargs(kwargs, owner)
+    return check_input_shape(input_shape, owner)
+
+
+class RepresentationModel(KgenModel):
     """Base of the representation-learning models (a functional subclass: the subclass builds the graph).
 
     The subclass builds a graph from inputs of shape (batch, *input_shape) to their reconstruction on the working
@@ -66,11 +74,6 @@ class RepresentationModel(ValidatedFitMixin, keras.Model):
         object.__setattr__(self, "_submodels", {})
 
     # ----------------------------------------------------------------------------------------------- training
-    @property
-    def conditional(self):
-        """Representation models take no labels (the recipes and the CLI ask)."""
-        return False
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = ops.cast(image_inputs(x), y_pred.dtype) * self.input_scale
         axes = tuple(range(1, len(self.input_shape_) + 1))
@@ -101,15 +104,10 @@ class RepresentationModel(ValidatedFitMixin, keras.Model):
         return arr
 
     def _validate_data(self, data, name):
-        if data is None:
-            raise ValueError(f"`{name}` is required: pass inputs of shape {(None,) + self.input_shape_}.")
-        first = first_inputs(data, name)
-        if isinstance(first, dict):
-            if "images" not in first:
-                raise ValueError(f"`{name}` is a dict without the key 'images'; got keys {sorted(first)}.")
-            first = first["images"]
-        if hasattr(first, "numpy") or isinstance(first, (np.ndarray, list)):
-            self.validate_inputs(ops.convert_to_numpy(first) if hasattr(first, "numpy") else first, name)
+        first = first_data_inputs(data, name, f"inputs of shape {(None,) + self.input_shape_}")
+        arr = concrete_array(dict_entry(first, "images", name) if isinstance(first, dict) else first)
+        if arr is not None:
+            self.validate_inputs(arr, name)
 
     # ----------------------------------------------------------------------------------------------- inference
     def _submodel(self, layer_name):
@@ -146,3 +144,55 @@ class RepresentationModel(ValidatedFitMixin, keras.Model):
         """The learned atoms or first-layer filters as a float32 array (num_filters, *filter_shape) for pictures,
         or None where the model has none to show. Subclasses override it."""
         return None
+
+    # ----------------------------------------------------------------------------------------------- contract
+    contract_checks = ("run_serialization_test", "run_representation_test", "run_representation_training_test")
+
+    def example_inputs(self, batch_size=4, seed=0):
+        rng = np.random.default_rng(seed)
+        return {"x": rng.uniform(0.0, 1.0, (batch_size,) + self.input_shape_).astype("float32") / self.input_scale}
+
+    def reference_outputs(self, x):
+        return self.encode(x)
+
+    def evaluation_summary(self, result, data, dataset):
+        return metric_summary(result, self.reconstruction_tracker, "reconstruction_error", "loss")
+
+    def result_line(self, model_name, summary):
+        measures = (f"reconstruction error {summary['reconstruction_error']:.4f} (summed squared error per example), "
+                    f"loss {summary['loss']:.4f}")
+        return format_result_line(model_name, summary, "examples", measures)
+
+    def write_artifacts(self, run_dir, recipe, num_samples=16, seed=0):
+        from pathlib import Path
+
+        from kgen import artifacts
+
+        path = Path(run_dir) / artifacts.FILTERS_FILE
+        if num_samples and artifacts.write_filters(self, path):
+            return [("filters", path)]
+        return []
+
+    def write_codes_file(self, path, recipe, split=None):
+        from pathlib import Path
+
+        from kgen import artifacts
+
+        if Path(path).suffix != ".npz":
+            raise ValueError(f"`--out` must be an .npz file, got {str(path)!r}.")
+        codes = artifacts.write_codes(self, recipe, path, split=split)
+        return (f"wrote {codes.shape[0]} codes of {codes.shape[1]} dimensions ({recipe['data']['name']} "
+                f"{split or recipe['data']['eval_split']}) to {path}")
+
+    def export_signatures(self):
+        """`serve`: `inputs` (batch, *input_shape) float32 -> `codes` (batch, code_dim) and `reconstruction` (batch,
+        *input_shape) on the working scale."""
+        import tensorflow as tf
+
+        encoder = self._submodel(self.code_layer_name)
+
+        def serve(inputs):
+            return {"codes": encoder(inputs, training=False), "reconstruction": self(inputs, training=False)}
+
+        spec = tf.TensorSpec(shape=(None,) + tuple(self.input_shape_), dtype=tf.float32, name="inputs")
+        return [("serve", serve, [spec])]

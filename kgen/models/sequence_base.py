@@ -1,15 +1,16 @@
-"""The shared base of kgen's autoregressive sequence models (WaveNet, ByteNet): loss, log_prob, sample, checks."""
+"""The base of kgen's autoregressive sequence models (WaveNet, ByteNet, the LSTM LM): loss, log_prob, sample,
+checks, and their side of the model contract (`kgen.models.kgen_model`)."""
 
 import numpy as np
 import keras
 from keras import ops
 
 from kgen.distributions import LN2
-from kgen.models.base import ValidatedFitMixin, check_labels, first_inputs, weighted_mean_loss
+from kgen.models.kgen_model import KgenModel, check_labels, first_inputs, weighted_mean_loss
 from kgen.validation import check_int
 
 
-class AutoregressiveSequenceModel(ValidatedFitMixin, keras.Model):
+class AutoregressiveSequenceModel(KgenModel):
     """Base of the token-by-token sequence models (a functional subclass: the subclass builds the graph).
 
     The subclass's graph maps int tokens (batch, time) in 0..num_levels-1 (and, when conditional, `labels`
@@ -37,11 +38,6 @@ class AutoregressiveSequenceModel(ValidatedFitMixin, keras.Model):
         self.nats_tracker = keras.metrics.Mean(name="nats_per_token")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_token")
         self._sampler_cache = {}
-
-    @property
-    def conditional(self):
-        """True when the model takes class `labels` (global conditioning)."""
-        return self.num_classes is not None
 
     @property
     def locally_conditioned(self):
@@ -252,3 +248,156 @@ class AutoregressiveSequenceModel(ValidatedFitMixin, keras.Model):
         """How many tokens before step t can change the prediction of step t (subclasses provide it; `math.inf`
         for a recurrent model)."""
         raise NotImplementedError(f"{type(self).__name__} must define `receptive_field` (the causality test uses it).")
+
+    # ----------------------------------------------------------------------------------------------- contract
+    contract_checks = KgenModel.contract_checks + ("run_sequence_causality_test", "run_sequence_sampling_test")
+
+    #: What a token is, for the printed result line, by data set (bytes unless the data set is audio).
+    TOKEN_UNITS = {"fsdd": "sample"}
+    AUDIO_RATE = 8000  # Free Spoken Digit recordings
+
+    def example_inputs(self, batch_size=2, seed=0, length=10):
+        rng = np.random.default_rng(seed)
+        length += (-length) % self.local_upsample
+        x = rng.integers(0, self.num_levels, (batch_size, length)).astype("int32")
+        return {"x": x, **self.example_conditioning(x, seed)}
+
+    def example_conditioning(self, x, seed=0):
+        """Class labels 0, 1, 2, ... (a class-conditional model) and random local features matching the length of
+        `x` (a locally conditioned one)."""
+        kwargs = super().example_conditioning(x, seed)
+        if self.locally_conditioned:
+            n, t = np.shape(x)
+            rng = np.random.default_rng(seed)
+            kwargs["features"] = rng.normal(size=(n, t // self.local_upsample, self.local_channels)).astype("float32")
+        return kwargs
+
+    def reference_outputs(self, x, labels=None, features=None):
+        return self.log_prob(x, labels=labels, features=features)
+
+    def evaluation_summary(self, result, data, dataset):
+        """The mean over every scored token of the split (audio samples, text bytes)."""
+        num_tokens, num_examples = 0.0, 0
+        for _, _, weights in data.as_numpy_iterator():
+            num_tokens += float(weights.sum())
+            num_examples += len(weights)
+        return {
+            "num_examples": num_examples,
+            "num_tokens": int(round(num_tokens)),
+            "nats_per_token": float(result["nats_per_token"]),
+            "bits_per_token": float(result["bits_per_token"]),
+        }
+
+    def result_line(self, model_name, summary):
+        unit = self.TOKEN_UNITS.get(summary["dataset"], "byte")
+        return (
+            f"{model_name} on {summary['dataset']} {summary['split']} ({summary['num_tokens']} {unit}s in "
+            f"{summary['num_examples']} sequences): {summary['bits_per_token']:.4f} bits/{unit}, "
+            f"{summary['nats_per_token']:.4f} nats/{unit}"
+        )
+
+    def write_artifacts(self, run_dir, recipe, num_samples=4, seed=0):
+        """Audio data: WAV files (one per class for a conditional model, and a continuation of the first evaluation
+        recording's first 0.25 s), each `sample_seconds` long (recipe [train]; the continuation generates 3/4 of
+        that). Text: a file of `num_samples` continuations of the default prompt."""
+        from pathlib import Path
+
+        from kgen import artifacts
+        from kgen import data as kdata
+
+        if not num_samples:
+            return []
+        run_dir, d = Path(run_dir), recipe["data"]
+        if d["name"] not in self.TOKEN_UNITS:
+            path = run_dir / "samples.txt"
+            artifacts.write_text(self, path, num_samples=num_samples, seed=seed)
+            return [("sample", path)]
+        written = []
+        labels = list(range(self.num_classes)) if self.conditional else [None] * num_samples
+        seconds = recipe["train"]["sample_seconds"]
+        for i, label in enumerate(labels):
+            path = run_dir / "samples" / (f"label{label}.wav" if label is not None else f"sample{i}.wav")
+            artifacts.write_audio(self, path, seconds=seconds, label=label, seed=seed + i)
+            written.append(("sample", path))
+        waves, digits, _ = kdata.load_arrays(d["name"], split=f"{d['eval_split'].split('[')[0]}[:1]")
+        path = run_dir / "samples" / "continuation.wav"
+        artifacts.write_audio(self, path, seconds=0.75 * seconds, label=int(digits[0]) if self.conditional else None,
+                              prompt=waves[0][: self.AUDIO_RATE // 4], seed=seed)
+        written.append(("sample", path))
+        return written
+
+    def write_sample_file(self, path, num=None, seed=0, label=None, seconds=1.0, prompt=None, rate=8000,
+                          text_prompt=None, length=600, sampler=None, **unused):
+        """`.wav`: `seconds` of audio (continuing the WAV file `prompt` when given); `.txt`: `num` text samples of
+        `length` bytes continuing `text_prompt`."""
+        from pathlib import Path
+
+        from kgen import artifacts, audio
+
+        out = Path(path)
+        if out.suffix == ".wav":
+            wave = None
+            if prompt is not None:
+                wave, _ = audio.read_wav(prompt, expected_rate=rate)
+            codes = artifacts.write_audio(self, out, seconds=seconds, label=label, prompt=wave, rate=rate, seed=seed)
+            given = 0 if wave is None else len(wave)
+            return f"wrote {len(codes) / rate:.2f} s of {rate} Hz audio ({given} prompt samples) to {out}"
+        if out.suffix != ".txt":
+            raise ValueError(
+                f"`--out` must end in .wav (audio models) or .txt (text models) for {type(self).__name__}, "
+                f"got {str(out)!r}."
+            )
+        if prompt is not None:
+            raise ValueError("`--prompt` is a WAV file for audio; give text prompts with `--text-prompt`.")
+        texts = artifacts.write_text(
+            self, out, prompt=text_prompt or artifacts.TEXT_PROMPT, length=length, num_samples=num or 1,
+            sampler=sampler or "top_k", seed=seed,
+        )
+        return f"wrote {len(texts)} text sample(s) of {length} bytes to {out}"
+
+    def export_signatures(self):
+        """`serve`: `tokens` (batch, time) int32 [+ `labels`, `features`] -> `log_prob` (batch,), the sum over the
+        sequence in nats; `sample`: `num_samples`, `length` int32 and `seed` int32 (2,) [+ conditioning] ->
+        `tokens` drawn from the softmax with the fast generator."""
+        import tensorflow as tf
+
+        extra = []
+        if self.conditional:
+            extra.append(tf.TensorSpec(shape=(None,), dtype=tf.int32, name="labels"))
+        if self.locally_conditioned:
+            extra.append(tf.TensorSpec(shape=(None, None, self.local_channels), dtype=tf.float32, name="features"))
+        names = [spec.name for spec in extra]
+
+        def serve(tokens, *args):
+            kwargs = dict(zip(names, args))
+            logits = ops.cast(self(self.model_inputs(tokens, **kwargs), training=False), "float32")
+            nll = ops.sparse_categorical_crossentropy(tokens, logits, from_logits=True)
+            return {"log_prob": -ops.sum(nll, axis=1)}
+
+        def sample(num_samples, length, seed, *args):
+            kwargs = dict(zip(names, args))
+            generator = self.fast_generator()
+            cache = generator.init(num_samples, kwargs.get("labels"), kwargs.get("features"))
+            tokens = tf.zeros(tf.stack([num_samples, length]), dtype=tf.int32)
+
+            def body(index, state):
+                tokens, cache = state
+                previous = tf.gather(tokens, tf.maximum(index - 1, 0), axis=1)
+                logits, cache = generator.step(previous, index, cache)
+                step_seed = tf.random.experimental.stateless_fold_in(seed, index)
+                drawn = tf.random.stateless_categorical(tf.cast(logits, tf.float32), 1, seed=step_seed, dtype=tf.int32)
+                tokens = tf.tensor_scatter_nd_update(
+                    tokens, tf.stack([tf.range(num_samples), tf.fill([num_samples], index)], axis=1), drawn[:, 0],
+                )
+                return tokens, cache
+
+            tokens, _ = ops.fori_loop(0, length, body, (tokens, cache))
+            return {"tokens": tokens}
+
+        serve_spec = [tf.TensorSpec(shape=(None, None), dtype=tf.int32, name="tokens")] + extra
+        sample_spec = [
+            tf.TensorSpec(shape=(), dtype=tf.int32, name="num_samples"),
+            tf.TensorSpec(shape=(), dtype=tf.int32, name="length"),
+            tf.TensorSpec(shape=(2,), dtype=tf.int32, name="seed"),
+        ] + extra
+        return [("serve", serve, serve_spec), ("sample", sample, sample_spec)]

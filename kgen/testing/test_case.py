@@ -69,7 +69,7 @@ def measure_dependencies(model, num_trials=3, seed=0, tol=1e-5, structural=True)
             batch[i + 1, i] = (base.reshape(-1)[i] + rng.integers(1, levels)) % levels
         batch = batch.reshape((d + 1, h, w, c))
         inputs = ops.convert_to_tensor(batch)
-        if getattr(model, "conditional", False):  # one fixed random class per trial
+        if model.conditional:  # one fixed random class per trial
             labels = np.full((d + 1,), rng.integers(0, model.num_classes), dtype="int32")
             inputs = model.model_inputs(inputs, ops.convert_to_tensor(labels))
         params = ops.convert_to_numpy(net(inputs, training=False)).astype("float64")
@@ -83,33 +83,10 @@ def measure_dependencies(model, num_trials=3, seed=0, tol=1e-5, structural=True)
     return dep
 
 
-def example_labels(model, num):
-    """Class labels 0, 1, 2, ... for a class-conditional model, None for an unconditional one."""
-    if not getattr(model, "conditional", False):
-        return None
-    return (np.arange(num) % model.num_classes).astype("int32")
-
-
-def example_features(model, tokens, seed=0):
-    """Random local-conditioning features matching `tokens` (batch, time) for a locally conditioned sequence model,
-    None otherwise."""
-    if not getattr(model, "locally_conditioned", False):
-        return None
-    n, t = np.shape(tokens)
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, t // model.local_upsample, model.local_channels)).astype("float32")
-
-
 def conditioning(model, data):
-    """The keyword arguments (`labels`, `features`) that `model.log_prob` / `model.model_inputs` need for `data`."""
-    kwargs = {}
-    labels = example_labels(model, len(data))
-    if labels is not None:
-        kwargs["labels"] = labels
-    features = example_features(model, data)
-    if features is not None:
-        kwargs["features"] = features
-    return kwargs
+    """The keyword arguments (`labels`, `features`) that `model.log_prob` / `model.model_inputs` need for `data`:
+    the model's own example conditioning for a batch like `data` (empty for an unconditional model)."""
+    return model.example_conditioning(data)
 
 
 def measure_sequence_dependencies(model, length, num_trials=3, seed=0, tol=1e-5):
@@ -165,6 +142,11 @@ def format_reach(reach, pixel, height, width):
 class TestCase:
     """Base class for kgen tests (pytest collects subclasses named Test*)."""
 
+    def run_contract_checks(self, model):
+        """Every check the model names in its `contract_checks`, each called as `check(model)`."""
+        for name in model.contract_checks:
+            getattr(self, name)(model)
+
     # ------------------------------------------------------------------------------------------ layers
     def run_layer_test(self, layer_cls, init_kwargs, input_data, expected_output_shape, run_training_check=True):
         """Build, call, check shapes, serialize, and (optionally) train one step with the layer inside a model."""
@@ -210,24 +192,28 @@ class TestCase:
         return revived
 
     # ------------------------------------------------------------------------------------------ models
-    def run_model_saving_test(self, model, input_data, tmp_dir=None, atol=1e-5):
-        """`model.save` to .keras and `keras.models.load_model` with no custom_objects give the same outputs."""
+    def run_model_saving_test(self, model, input_data=None, tmp_dir=None, atol=1e-5):
+        """`model.save` to .keras and `keras.models.load_model` with no custom_objects give the same outputs and
+        the same `reference_outputs` (log-probabilities or codes); `input_data` defaults to the model's
+        `example_inputs`."""
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        if input_data is None:
+            input_data = model.example_inputs()["x"]
         path = tmp_dir / "model.keras"
         model.save(path)
         loaded = keras.models.load_model(path)
         assert type(loaded) is type(model), f"load_model gave {type(loaded).__name__}, not {type(model).__name__}"
         kwargs = conditioning(model, input_data)
-        inputs = model.model_inputs(input_data, **kwargs) if hasattr(model, "model_inputs") else input_data
+        inputs = model.model_inputs(input_data, **kwargs)
         np.testing.assert_allclose(
             ops.convert_to_numpy(loaded(inputs, training=False)),
             ops.convert_to_numpy(model(inputs, training=False)),
             rtol=1e-5, atol=atol, err_msg="outputs changed through .keras save/load",
         )
-        if hasattr(model, "log_prob"):
-            np.testing.assert_allclose(
-                loaded.log_prob(input_data, **kwargs), model.log_prob(input_data, **kwargs), rtol=1e-5, atol=atol,
-            )
+        np.testing.assert_allclose(
+            loaded.reference_outputs(input_data, **kwargs), model.reference_outputs(input_data, **kwargs),
+            rtol=1e-5, atol=atol, err_msg="reference_outputs changed through .keras save/load",
+        )
         return loaded
 
     def run_cross_backend_test(self, model, input_data, backends=("tensorflow", "jax", "torch"), rtol=1e-4):
@@ -245,9 +231,8 @@ class TestCase:
                 model.save(td / f"model_{i}.keras")
                 kwargs = conditioning(model, input_data)
                 np.savez(td / f"x_{i}.npz", x=np.asarray(input_data), **kwargs)
-                # Generative models compare log-probabilities, representation models their codes.
-                method = "log_prob" if hasattr(model, "log_prob") else "encode"
-                expected.append((model.name, method, getattr(model, method)(input_data, **kwargs)))
+                method = "reference_outputs"  # log-probabilities or codes, as the model says
+                expected.append((model.name, method, model.reference_outputs(input_data, **kwargs)))
             code = (
                 "import sys, numpy as np, keras, kgen.models\n"
                 "td, backend = sys.argv[1], sys.argv[2]\n"
@@ -339,13 +324,13 @@ class TestCase:
     def run_sampling_test(self, model, num_samples=2, seed=1234):
         """Same seed, same samples (across batch sizes and every sampling method: a cached sampler must match the
         naive loop exactly); valid shape, dtype and levels; finite log_prob."""
-        labels = example_labels(model, num_samples)
+        labels = conditioning(model, np.zeros((num_samples,) + model.image_shape)).get("labels")
         a = model.sample(num_samples, seed=seed, labels=labels)
         b = model.sample(num_samples, seed=seed, labels=labels)
         np.testing.assert_array_equal(a, b, err_msg="the same seed gave different samples")
         c = model.sample(num_samples, seed=seed, batch_size=1, labels=labels)
         np.testing.assert_array_equal(a, c, err_msg="samples depend on batch_size for a fixed seed")
-        for method in getattr(model, "sampling_methods", ())[1:]:
+        for method in model.sampling_methods[1:]:
             np.testing.assert_array_equal(
                 model.sample(num_samples, seed=seed, labels=labels, method=method), a,
                 err_msg=f"method={method!r} gave other samples than the default {model.sampling_methods[0]!r}",
@@ -366,7 +351,7 @@ class TestCase:
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
         path = tmp_dir / "serving" / "1"
         export_for_serving(model, path)
-        labels = example_labels(model, len(input_data))
+        labels = conditioning(model, input_data).get("labels")
         expected = model.log_prob(input_data, labels=labels)
         x_path = tmp_dir / "x.npy"
         np.save(x_path, np.asarray(input_data, dtype="float32"))
@@ -477,7 +462,7 @@ class TestCase:
         if model.conditional:
             sample_kwargs["labels"] = np.array([0, 1], "int32")
         if model.locally_conditioned:
-            sample_kwargs["features"] = example_features(model, np.zeros((2, length)))
+            sample_kwargs["features"] = conditioning(model, np.zeros((2, length), "int32"))["features"]
         np.savez(tmp_dir / "in.npz", tokens=np.asarray(input_data, "int32"), **kwargs)
         np.savez(tmp_dir / "sample_in.npz", **sample_kwargs)
         out = tmp_dir / "served.npz"
@@ -510,12 +495,13 @@ class TestCase:
         return path
 
     # ------------------------------------------------------------------------------------------ representation models
-    def run_representation_test(self, model, input_data, tmp_dir=None):
+    def run_representation_test(self, model, input_data=None, tmp_dir=None):
         """A `RepresentationModel`'s contract: `encode` gives finite float32 codes (batch, code_dim), the same on a
         second call; `reconstruct` keeps the input shape; one `fit` step changes weights and reports a finite
         `reconstruction_error` equal to the mean of `model.reconstruction_error`; .keras save/load keeps the codes;
-        and inputs of the wrong shape or with NaN get a ValueError naming `x`."""
-        x = np.asarray(input_data, dtype="float32")
+        and inputs of the wrong shape or with NaN get a ValueError naming `x`. `input_data` defaults to the model's
+        `example_inputs`."""
+        x = np.asarray(model.example_inputs()["x"] if input_data is None else input_data, dtype="float32")
         codes = model.encode(x)
         assert codes.dtype == np.float32 and codes.ndim == 2 and len(codes) == len(x), (
             f"encode gave {codes.dtype} {codes.shape}, expected float32 ({len(x)}, code_dim)"
@@ -540,10 +526,10 @@ class TestCase:
                 raise AssertionError(f"encode accepted inputs with a bad {what}")
         return codes
 
-    def run_representation_training_test(self, model, input_data, steps=2):
+    def run_representation_training_test(self, model, input_data=None, steps=2):
         """`compile(optimizer=...)` without a loss and `fit` train the model: weights change and the loss and
         `reconstruction_error` are finite."""
-        x = np.asarray(input_data, dtype="float32")
+        x = np.asarray(model.example_inputs()["x"] if input_data is None else input_data, dtype="float32")
         model.compile(optimizer=keras.optimizers.Adam(1e-2))
         before = [w.copy() for w in model.get_weights()]
         history = model.fit(x, epochs=steps, batch_size=len(x), verbose=0)
@@ -579,3 +565,90 @@ class TestCase:
         np.testing.assert_allclose(served["codes"], model.encode(x), rtol=1e-4, atol=atol)
         np.testing.assert_allclose(served["reconstruction"], model.reconstruct(x), rtol=1e-4, atol=atol)
         return path
+
+    # ------------------------------------------------------------------------------------------ family checks
+    def run_bad_argument_test(self, build, kwargs, match):
+        """`build(**kwargs)` raises a ValueError whose message matches `match` (see `fixtures.bad_arguments`)."""
+        import pytest
+
+        with pytest.raises(ValueError, match=match):
+            build(**kwargs)
+
+    def run_round_trip_test(self, model, input_data, tmp_dir):
+        """Config round trip, .keras save/load, loading under the other backends, and export for serving (the
+        sequence export for a model whose `contract_checks` name the sequence checks, else the image export)."""
+        tmp_dir = Path(tmp_dir)
+        self.run_serialization_test(model)
+        self.run_model_saving_test(model, input_data, tmp_dir)
+        self.run_cross_backend_test(model, input_data)
+        sequence = "run_sequence_sampling_test" in model.contract_checks
+        export = self.run_sequence_export_test if sequence else self.run_export_test
+        export(model, input_data, tmp_dir / "export")
+
+    def run_weighted_fit_test(self, model, learning_rate, num_sequences=256, epochs=10, batch_size=32):
+        """A sequence model learns ramp sequences (`fixtures.ramp_tokens`) with the last 4 positions weighted 0:
+        `nats_per_token` halves, `bits_per_token` is it in bits, and it is the weighted mean of `log_prob`."""
+        from kgen.testing.fixtures import ramp_tokens
+
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        x = ramp_tokens(num_sequences)
+        w = np.ones_like(x, dtype="float32")
+        w[:, -4:] = 0.0
+        before = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
+        model.fit(x, x, sample_weight=w, epochs=epochs, batch_size=batch_size, verbose=0)
+        after = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
+        assert after["nats_per_token"] < 0.5 * before["nats_per_token"], (before, after)
+        np.testing.assert_allclose(after["bits_per_token"], after["nats_per_token"] / np.log(2), rtol=1e-5)
+        # the loss is the weighted mean: positions with weight 0 do not count
+        lp = model.log_prob(x, weights=w)
+        np.testing.assert_allclose(-lp.sum() / w.sum(), after["nats_per_token"], rtol=1e-3)
+        return before, after
+
+    def run_log_prob_evaluate_test(self, model, input_data, batch_size=8):
+        """An image model's `evaluate` reports `nats` = -mean `log_prob` = the loss and `bits_per_dim` in bits per
+        sub-pixel."""
+        model.compile(optimizer="adam")
+        result = model.evaluate(input_data, batch_size=batch_size, verbose=0, return_dict=True)
+        lp = model.log_prob(input_data)
+        assert lp.shape == (len(input_data),)
+        np.testing.assert_allclose(result["nats"], -lp.mean(), rtol=1e-5)
+        dims = np.prod(np.shape(input_data)[1:])
+        np.testing.assert_allclose(result["bits_per_dim"], -lp.mean() / (dims * np.log(2)), rtol=1e-5)
+        np.testing.assert_allclose(result["loss"], result["nats"], rtol=1e-5)
+        return result
+
+    def run_stripes_learning_test(self, model, epochs):
+        """An 8x8 binary image model learns `fixtures.striped_images`: the NLL falls from chance (44 nats) to
+        below 10 nats."""
+        from kgen.testing.fixtures import striped_images
+
+        x = striped_images()
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        before = -model.log_prob(x).mean()
+        model.fit(x, epochs=epochs, batch_size=32, verbose=0)
+        after = -model.log_prob(x).mean()
+        assert before > 30 and after < 10, (before, after)
+
+    def run_bad_images_test(self, model, x, match):
+        """`log_prob`, `fit` and `evaluate` refuse the bad images `x` with a ValueError matching `match`, and no
+        weight changed before the error."""
+        import pytest
+
+        model.compile(optimizer="adam")
+        weights = [w.copy() for w in model.get_weights()]
+        with pytest.raises(ValueError, match=match):
+            model.log_prob(x)
+        with pytest.raises(ValueError, match=match):
+            model.fit(x, epochs=1, verbose=0)
+        with pytest.raises(ValueError, match=match):
+            model.evaluate(x, verbose=0)
+        assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights())), "weights changed"
+
+    def run_representation_contract_test(self, build, input_data, tmp_dir):
+        """The representation contract (`run_representation_test`, compiled) and a config round trip of
+        `build()`, then `run_representation_training_test` of a fresh `build()`."""
+        model = build()
+        model.compile(optimizer="adam")
+        self.run_serialization_test(model)
+        self.run_representation_test(model, input_data, tmp_dir)
+        self.run_representation_training_test(build(), input_data)

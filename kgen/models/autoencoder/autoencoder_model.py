@@ -160,18 +160,11 @@ class Autoencoder(RepresentationModel):
         outputs = layers.Reshape(input_shape, name="reconstruction")(x)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-        # === Config ===
-        self.code_dim = code_dim
-        self.hidden_units = hidden_units
-        self.activation = activation
-        self.code_activation = code_activation
-        self.output_activation = output_activation
-        self.use_bias = use_bias
-        self.corruption = corruption
-        self.corruption_level = corruption_level
-        self.k = k
-        self.alpha = alpha
-        self.seed = seed
+        # === Config (returned by get_config) ===
+        self._record_config(input_shape=input_shape, code_dim=code_dim, hidden_units=hidden_units,
+            activation=activation, code_activation=code_activation, output_activation=output_activation,
+            use_bias=use_bias, input_scale=input_scale, reconstruction_loss=reconstruction_loss,
+            corruption=corruption, corruption_level=corruption_level, k=k, alpha=alpha, seed=seed)
         self._setup_representation(input_shape, input_scale, reconstruction_loss)
 
     @property
@@ -194,30 +187,6 @@ class Autoencoder(RepresentationModel):
         if len(self.input_shape_) == 3 and self.input_shape_[-1] == 1:
             images = images[..., 0]
         return images
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": self.input_shape_,
-            "code_dim": self.code_dim,
-            "hidden_units": self.hidden_units,
-            "activation": self.activation,
-            "code_activation": self.code_activation,
-            "output_activation": self.output_activation,
-            "use_bias": self.use_bias,
-            "input_scale": self.input_scale,
-            "reconstruction_loss": self.reconstruction_loss,
-            "corruption": self.corruption,
-            "corruption_level": self.corruption_level,
-            "k": self.k,
-            "alpha": self.alpha,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="kgen")

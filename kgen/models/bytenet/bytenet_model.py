@@ -136,11 +136,9 @@ class ByteNet(AutoregressiveSequenceModel):
         logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
         super().__init__(inputs=tokens, outputs=logits, **kwargs)
 
-        # === Config ===
-        self.hidden_dim = hidden_dim
-        self.num_layers = num_layers
-        self.dilation_cycle = dilation_cycle
-        self.kernel_size = kernel_size
+        # === Config (returned by get_config) ===
+        self._record_config(num_levels=num_levels, hidden_dim=hidden_dim, num_layers=num_layers,
+            dilation_cycle=dilation_cycle, kernel_size=kernel_size)
         self.dilations = bytenet_dilations(num_layers, dilation_cycle)
         self._setup_sequence(num_levels)
 
@@ -175,18 +173,3 @@ class ByteNet(AutoregressiveSequenceModel):
             A str, or a list of str for a list of prompts or an int `num_samples`.
         """
         return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_levels": self.num_levels,
-            "hidden_dim": self.hidden_dim,
-            "num_layers": self.num_layers,
-            "dilation_cycle": self.dilation_cycle,
-            "kernel_size": self.kernel_size,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

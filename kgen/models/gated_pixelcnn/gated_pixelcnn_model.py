@@ -4,13 +4,11 @@ import numpy as np
 import keras
 from keras import layers
 
-from kgen import distributions
 from kgen.layers.gated_pixel_block import GatedPixelBlock
 from kgen.models.base import (
+    likelihood_config,
     AutoregressiveImageModel,
-    channel_groups_for,
-    check_image_shape,
-    check_model_kwargs,
+    check_image_model_args,
     output_head,
     rescale_input,
 )
@@ -98,8 +96,9 @@ class GatedPixelCNN(AutoregressiveImageModel):
         **kwargs,
     ):
         owner = "GatedPixelCNN"
-        check_model_kwargs(kwargs, owner)
-        image_shape = check_image_shape(image_shape, owner)
+        image_shape, distribution, groups = check_image_model_args(
+            owner, kwargs, image_shape, likelihood, num_levels, num_mixtures
+        )
         filters = check_int(filters, "filters", owner=owner)
         num_layers = check_int(num_layers, "num_layers", owner=owner)
         first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner=owner)
@@ -107,8 +106,6 @@ class GatedPixelCNN(AutoregressiveImageModel):
         output_dim = filters if output_dim is None else check_int(output_dim, "output_dim", owner=owner)
         if num_classes is not None:
             num_classes = check_int(num_classes, "num_classes", minimum=2, owner=owner)
-        distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
-        groups = channel_groups_for(distribution, image_shape[-1])
         for value, name in ((filters, "filters"), (output_dim, "output_dim")):
             if value % groups:
                 raise ValueError(f"{owner}: `{name}` ({value}) must be divisible by the {groups} colour groups.")
@@ -142,15 +139,10 @@ class GatedPixelCNN(AutoregressiveImageModel):
         params = output_head(x, distribution, image_shape, output_dim, groups)
         super().__init__(inputs=inputs, outputs=params, **kwargs)
 
-        # === Config ===
-        self.filters = filters
-        self.num_layers = num_layers
-        self.first_kernel_size = first_kernel_size
-        self.kernel_size = kernel_size
-        self.output_dim = output_dim
-        self.likelihood = distribution.name
-        self.num_levels = None if distribution.name == "bernoulli" else distribution.num_levels
-        self.num_mixtures = getattr(distribution, "num_mixtures", None)
+        # === Config (returned by get_config) ===
+        self._record_config(image_shape=image_shape, filters=filters, num_layers=num_layers,
+            first_kernel_size=first_kernel_size, kernel_size=kernel_size, output_dim=output_dim,
+            num_classes=num_classes, **likelihood_config(distribution))
         self._setup_generative(image_shape, distribution, num_classes=num_classes)
 
     def receptive_field(self, height, width):
@@ -163,23 +155,3 @@ class GatedPixelCNN(AutoregressiveImageModel):
 
             return sample_loop
         return super()._sample_loop(method)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "filters": self.filters,
-            "num_layers": self.num_layers,
-            "first_kernel_size": self.first_kernel_size,
-            "kernel_size": self.kernel_size,
-            "output_dim": self.output_dim,
-            "num_classes": self.num_classes,
-            "likelihood": self.likelihood,
-            "num_levels": self.num_levels,
-            "num_mixtures": self.num_mixtures,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

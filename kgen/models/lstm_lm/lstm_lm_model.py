@@ -57,10 +57,9 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
         logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
         super().__init__(inputs=tokens, outputs=logits, **kwargs)
 
-        # === Config ===
-        self.units = units
-        self.num_layers = num_layers
-        self.embedding_dim = embedding_dim
+        # === Config (returned by get_config) ===
+        self._record_config(num_levels=num_levels, units=units, num_layers=num_layers,
+            embedding_dim=embedding_dim)
         self._setup_sequence(num_levels)
 
     @property
@@ -77,20 +76,6 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
         from kgen.models.bytenet.bytenet_model import generate_byte_text
 
         return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_levels": self.num_levels,
-            "units": self.units,
-            "num_layers": self.num_layers,
-            "embedding_dim": self.embedding_dim,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 class LSTMGenerator:

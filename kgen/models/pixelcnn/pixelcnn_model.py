@@ -4,17 +4,8 @@ import numpy as np
 import keras
 from keras import layers
 
-from kgen import distributions
 from kgen.layers.masked_conv2d import MaskedConv2D
-from kgen.models.base import (
-    AutoregressiveImageModel,
-    channel_groups_for,
-    check_image_shape,
-    check_model_kwargs,
-    check_residual_widths,
-    output_head,
-    rescale_input,
-)
+from kgen.models import base
 from kgen.validation import check_int
 
 
@@ -26,6 +17,19 @@ def causal_offsets(kernel_size, mask_type):
     if mask_type == "B":
         offsets.append((0, 0))
     return offsets
+
+
+def conv_inputs(reach, offsets):
+    """Input pixels of a masked convolution with the (dy, dx) `offsets` (see `causal_offsets`): the boolean (H, W)
+    map of the pixels that reach the True pixels of `reach`; paths that would leave the image are not counted."""
+    height, width = reach.shape
+    out = np.zeros_like(reach)
+    ys, xs = np.nonzero(reach)
+    for dy, dx in offsets:
+        yy, xx = ys + dy, xs + dx
+        ok = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+        out[yy[ok], xx[ok]] = True
+    return out
 
 
 def stacked_receptive_field(layer_offsets, height, width):
@@ -40,19 +44,13 @@ def stacked_receptive_field(layer_offsets, height, width):
         reach = np.zeros((height, width), dtype=bool)
         reach[t // width, t % width] = True
         for offsets in reversed(layer_offsets):
-            new = np.zeros_like(reach)
-            ys, xs = np.nonzero(reach)
-            for dy, dx in offsets:
-                yy, xx = ys + dy, xs + dx
-                ok = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
-                new[yy[ok], xx[ok]] = True
-            reach = new
+            reach = conv_inputs(reach, offsets)
         field[t] = reach.reshape(-1)
     return field
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class PixelCNN(AutoregressiveImageModel):
+class PixelCNN(base.AutoregressiveImageModel):
     """PixelCNN: a stack of masked convolutions that models p(x) pixel by pixel in raster order.
 
     Architecture (paper figure 4 and table 1): a 7x7 type-A masked convolution to `hidden_dim` (2h) channels;
@@ -95,21 +93,17 @@ class PixelCNN(AutoregressiveImageModel):
         num_mixtures=None,
         **kwargs,
     ):
-        check_model_kwargs(kwargs, "PixelCNN")
-        image_shape = check_image_shape(image_shape, "PixelCNN")
-        hidden_dim = check_int(hidden_dim, "hidden_dim", owner="PixelCNN")
+        image_shape, distribution, groups = base.check_image_model_args(
+            "PixelCNN", kwargs, image_shape, likelihood, num_levels, num_mixtures
+        )
         num_residual_blocks = check_int(num_residual_blocks, "num_residual_blocks", minimum=0, owner="PixelCNN")
-        output_dim = hidden_dim if output_dim is None else check_int(output_dim, "output_dim", owner="PixelCNN")
-        first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner="PixelCNN")
         kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="PixelCNN")
-        distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
-        groups = channel_groups_for(distribution, image_shape[-1])
-        check_residual_widths(hidden_dim, output_dim, groups, "PixelCNN")
+        hidden_dim, output_dim, first_kernel_size = base.check_residual_args(
+            "PixelCNN", hidden_dim, output_dim, first_kernel_size, groups
+        )
 
         # === Functional model ===
-        images = keras.Input(shape=image_shape, name="images")
-        x = rescale_input(images, distribution)
-        x = MaskedConv2D(hidden_dim, first_kernel_size, "A", channel_groups=groups, name="input_conv")(x)
+        images, x = base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups)
         for i in range(num_residual_blocks):
             y = layers.ReLU(name=f"block{i}_relu1")(x)
             y = MaskedConv2D(hidden_dim // 2, 1, "B", channel_groups=groups, name=f"block{i}_reduce")(y)
@@ -118,18 +112,13 @@ class PixelCNN(AutoregressiveImageModel):
             y = layers.ReLU(name=f"block{i}_relu3")(y)
             y = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"block{i}_expand")(y)
             x = layers.Add(name=f"block{i}_add")([x, y])
-        params = output_head(x, distribution, image_shape, output_dim, groups)
+        params = base.output_head(x, distribution, image_shape, output_dim, groups)
         super().__init__(inputs=images, outputs=params, **kwargs)
 
-        # === Config ===
-        self.hidden_dim = hidden_dim
-        self.num_residual_blocks = num_residual_blocks
-        self.output_dim = output_dim
-        self.first_kernel_size = first_kernel_size
-        self.kernel_size = kernel_size
-        self.likelihood = distribution.name
-        self.num_levels = None if distribution.name == "bernoulli" else distribution.num_levels
-        self.num_mixtures = getattr(distribution, "num_mixtures", None)
+        # === Config (returned by get_config) ===
+        self._record_config(image_shape=image_shape, hidden_dim=hidden_dim,
+            num_residual_blocks=num_residual_blocks, output_dim=output_dim, first_kernel_size=first_kernel_size,
+            kernel_size=kernel_size, **base.likelihood_config(distribution))
         self._setup_generative(image_shape, distribution)
 
     sampling_methods = ("cached", "naive")
@@ -145,22 +134,3 @@ class PixelCNN(AutoregressiveImageModel):
         chain = [causal_offsets(self.first_kernel_size, "A")]
         chain += [causal_offsets(self.kernel_size, "B")] * self.num_residual_blocks
         return stacked_receptive_field(chain, height, width)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "hidden_dim": self.hidden_dim,
-            "num_residual_blocks": self.num_residual_blocks,
-            "output_dim": self.output_dim,
-            "first_kernel_size": self.first_kernel_size,
-            "kernel_size": self.kernel_size,
-            "likelihood": self.likelihood,
-            "num_levels": self.num_levels,
-            "num_mixtures": self.num_mixtures,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -4,20 +4,11 @@ import numpy as np
 import keras
 from keras import layers
 
-from kgen import distributions
 from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
 from kgen.layers.masked_conv2d import MaskedConv2D
 from kgen.layers.row_lstm import RowLSTM
-from kgen.models.base import (
-    AutoregressiveImageModel,
-    channel_groups_for,
-    check_image_shape,
-    check_model_kwargs,
-    check_residual_widths,
-    output_head,
-    rescale_input,
-)
-from kgen.models.pixelcnn.pixelcnn_model import causal_offsets
+from kgen.models import base
+from kgen.models.pixelcnn.pixelcnn_model import causal_offsets, conv_inputs
 from kgen.validation import check_int
 
 LAYER_TYPES = ("row", "diagonal")
@@ -27,18 +18,6 @@ LAYER_TYPES = ("row", "diagonal")
 # Each function maps a boolean (H, W) map of pixels at a layer's output to the map of input pixels that reach them
 # (the current pixel counted as reachable through type-B masks). Paths that would leave the image read zero
 # padding or zero states and are not counted.
-
-
-def conv_inputs(reach, offsets):
-    """Input pixels of a masked convolution with the (dy, dx) `offsets` (see `causal_offsets`)."""
-    height, width = reach.shape
-    out = np.zeros_like(reach)
-    ys, xs = np.nonzero(reach)
-    for dy, dx in offsets:
-        yy, xx = ys + dy, xs + dx
-        ok = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
-        out[yy[ok], xx[ok]] = True
-    return out
 
 
 def _shift_cols(row, d):
@@ -101,7 +80,7 @@ def pixelrnn_receptive_field(
 
 # ------------------------------------------------------------------------------------------- model
 @keras.saving.register_keras_serializable(package="kgen")
-class PixelRNN(AutoregressiveImageModel):
+class PixelRNN(base.AutoregressiveImageModel):
     """PixelRNN: residual stacks of Row LSTM or Diagonal BiLSTM layers that model p(x) pixel by pixel.
 
     Architecture (paper sections 3.1-3.4, figure 5, table 1): a 7x7 type-A masked convolution to `hidden_dim`
@@ -150,14 +129,12 @@ class PixelRNN(AutoregressiveImageModel):
         num_mixtures=None,
         **kwargs,
     ):
-        check_model_kwargs(kwargs, "PixelRNN")
-        image_shape = check_image_shape(image_shape, "PixelRNN")
+        image_shape, distribution, groups = base.check_image_model_args(
+            "PixelRNN", kwargs, image_shape, likelihood, num_levels, num_mixtures
+        )
         if layer_type not in LAYER_TYPES:
             raise ValueError(f"PixelRNN: `layer_type` must be 'row' or 'diagonal', got {layer_type!r}.")
-        hidden_dim = check_int(hidden_dim, "hidden_dim", owner="PixelRNN")
         num_layers = check_int(num_layers, "num_layers", minimum=0, owner="PixelRNN")
-        output_dim = hidden_dim if output_dim is None else check_int(output_dim, "output_dim", owner="PixelRNN")
-        first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner="PixelRNN")
         if layer_type == "row":
             kernel_size = 3 if kernel_size is None else check_int(kernel_size, "kernel_size", odd=True,
                                                                   owner="PixelRNN")
@@ -166,15 +143,13 @@ class PixelRNN(AutoregressiveImageModel):
                 f"PixelRNN: `kernel_size` applies to layer_type='row' only (the Diagonal BiLSTM's kernels are fixed), "
                 f"got kernel_size={kernel_size!r} with layer_type='diagonal'."
             )
-        distribution = distributions.get(likelihood, num_levels, num_mixtures=num_mixtures)
-        groups = channel_groups_for(distribution, image_shape[-1])
-        check_residual_widths(hidden_dim, output_dim, groups, "PixelRNN")
+        hidden_dim, output_dim, first_kernel_size = base.check_residual_args(
+            "PixelRNN", hidden_dim, output_dim, first_kernel_size, groups
+        )
         units = hidden_dim // 2
 
         # === Functional model ===
-        images = keras.Input(shape=image_shape, name="images")
-        x = rescale_input(images, distribution)
-        x = MaskedConv2D(hidden_dim, first_kernel_size, "A", channel_groups=groups, name="input_conv")(x)
+        images, x = base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups)
         for i in range(num_layers):
             if layer_type == "row":
                 y = RowLSTM(units, kernel_size, "B", channel_groups=groups, name=f"layer{i}_lstm")(x)
@@ -182,43 +157,34 @@ class PixelRNN(AutoregressiveImageModel):
                 y = DiagonalBiLSTM(units, "B", channel_groups=groups, name=f"layer{i}_lstm")(x)
             y = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"layer{i}_expand")(y)
             x = layers.Add(name=f"layer{i}_add")([x, y])
-        params = output_head(x, distribution, image_shape, output_dim, groups)
+        params = base.output_head(x, distribution, image_shape, output_dim, groups)
         super().__init__(inputs=images, outputs=params, **kwargs)
 
-        # === Config ===
-        self.layer_type = layer_type
-        self.hidden_dim = hidden_dim
-        self.num_layers = num_layers
-        self.output_dim = output_dim
-        self.first_kernel_size = first_kernel_size
-        self.kernel_size = kernel_size
-        self.likelihood = distribution.name
-        self.num_levels = None if distribution.name == "bernoulli" else distribution.num_levels
-        self.num_mixtures = getattr(distribution, "num_mixtures", None)
+        # === Config (returned by get_config) ===
+        self._record_config(image_shape=image_shape, layer_type=layer_type, hidden_dim=hidden_dim,
+            num_layers=num_layers, output_dim=output_dim, first_kernel_size=first_kernel_size,
+            kernel_size=kernel_size, **base.likelihood_config(distribution))
         self._setup_generative(image_shape, distribution)
 
     def receptive_field(self, height, width):
-        groups = channel_groups_for(self.distribution, self.image_shape[-1])
+        groups = base.channel_groups_for(self.distribution, self.image_shape[-1])
         return pixelrnn_receptive_field(
             self.layer_type, self.num_layers, height, width, self.first_kernel_size, self.kernel_size or 3, groups
         )
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "layer_type": self.layer_type,
-            "hidden_dim": self.hidden_dim,
-            "num_layers": self.num_layers,
-            "output_dim": self.output_dim,
-            "first_kernel_size": self.first_kernel_size,
-            "kernel_size": self.kernel_size,
-            "likelihood": self.likelihood,
-            "num_levels": self.num_levels,
-            "num_mixtures": self.num_mixtures,
-        }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+def pixelrnn_builder(layer_type):
+    """A registry builder for PixelRNN with `layer_type` fixed by the architecture name ("pixelrnn_row",
+    "pixelrnn_diagonal"); any other keyword of `PixelRNN` passes through."""
+
+    def build(**kwargs):
+        given = kwargs.pop("layer_type", layer_type)
+        if given != layer_type:
+            raise ValueError(
+                f"pixelrnn_{layer_type}: `layer_type` is fixed to {layer_type!r} by the name, got {given!r}; "
+                f"use 'pixelrnn_{given}' instead."
+            )
+        return PixelRNN(layer_type=layer_type, **kwargs)
+
+    build.__name__ = f"pixelrnn_{layer_type}"
+    return build

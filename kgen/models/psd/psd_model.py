@@ -5,7 +5,6 @@ from keras import layers
 
 from kgen.layers.scaled_tanh_dense import ScaledTanhDense
 from kgen.layers.sparse_coding_inference import SparseCodingInference
-from kgen.models.base import check_model_kwargs
 from kgen.models.representation_base import RepresentationModel
 from kgen.models.sparse_coding.sparse_coding_model import _CodingModelMixin
 from kgen.validation import check_float
@@ -66,9 +65,8 @@ class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
         **kwargs,
     ):
         owner = "PredictiveSparseDecomposition"
-        check_model_kwargs(kwargs, owner)
         input_shape, num_atoms, penalty, num_iterations, method, input_scale = self._check_coding_args(
-            owner, input_shape, num_atoms, penalty, num_iterations, method, input_scale
+            owner, kwargs, input_shape, num_atoms, penalty, num_iterations, method, input_scale
         )
         prediction_weight = check_float(prediction_weight, "prediction_weight", owner, inclusive=True)
 
@@ -82,27 +80,8 @@ class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
         outputs = layers.Reshape(input_shape, name="reconstruction")(reconstruction)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-        # === Config ===
-        self.num_atoms = num_atoms
-        self.penalty = penalty
-        self.prediction_weight = prediction_weight
-        self.num_iterations = num_iterations
-        self.method = method
+        # === Config (returned by get_config) ===
+        self._record_config(input_shape=input_shape, num_atoms=num_atoms, penalty=penalty,
+            prediction_weight=prediction_weight, num_iterations=num_iterations, method=method,
+            input_scale=input_scale)
         self._setup_representation(input_shape, input_scale, "mse")
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": list(self.input_shape_),
-            "num_atoms": self.num_atoms,
-            "penalty": self.penalty,
-            "prediction_weight": self.prediction_weight,
-            "num_iterations": self.num_iterations,
-            "method": self.method,
-            "input_scale": self.input_scale,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -5,8 +5,7 @@ import keras
 from keras import layers
 
 from kgen.layers.binary_code import BinaryCode
-from kgen.models.base import check_model_kwargs
-from kgen.models.representation_base import RepresentationModel, check_input_shape
+from kgen.models.representation_base import RepresentationModel, check_representation_args
 from kgen.validation import check_bool, check_float, check_int
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "gelu", "swish")
@@ -91,8 +90,7 @@ class SemanticHashing(RepresentationModel):
         **kwargs,
     ):
         owner = "SemanticHashing"
-        check_model_kwargs(kwargs, owner)
-        input_shape = check_input_shape(input_shape, owner)
+        input_shape = check_representation_args(owner, kwargs, input_shape)
         hidden_dims = _check_dims(hidden_dims, "hidden_dims", owner)
         num_bits = check_int(num_bits, "num_bits", owner=owner)
         noise_stddev = check_float(noise_stddev, "noise_stddev", owner, inclusive=True)
@@ -127,14 +125,10 @@ class SemanticHashing(RepresentationModel):
         outputs = layers.Reshape(input_shape, name="reshape")(x)
         super().__init__(inputs, outputs, **kwargs)
 
-        # === Config ===
-        self.hidden_dims = hidden_dims
-        self.num_bits = num_bits
-        self.noise_stddev = noise_stddev
-        self.decoder_dims = decoder_dims
-        self.activation = activation
-        self.normalize_codes = normalize_codes
-        self.seed = seed
+        # === Config (returned by get_config) ===
+        self._record_config(input_shape=input_shape, hidden_dims=hidden_dims, num_bits=num_bits,
+            noise_stddev=noise_stddev, input_scale=input_scale, reconstruction_loss=reconstruction_loss,
+            decoder_dims=decoder_dims, activation=activation, normalize_codes=normalize_codes, seed=seed)
         self._setup_representation(input_shape, input_scale, reconstruction_loss)
 
     def hash(self, x, batch_size=256):
@@ -148,23 +142,3 @@ class SemanticHashing(RepresentationModel):
         name = "encoder_dense0" if self.hidden_dims else "code_logits"
         kernel = keras.ops.convert_to_numpy(self.get_layer(name).kernel)  # (num_dims, units)
         return np.ascontiguousarray(kernel.T).reshape((-1,) + self.input_shape_).astype("float32")
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": self.input_shape_,
-            "hidden_dims": self.hidden_dims,
-            "num_bits": self.num_bits,
-            "noise_stddev": self.noise_stddev,
-            "input_scale": self.input_scale,
-            "reconstruction_loss": self.reconstruction_loss,
-            "decoder_dims": self.decoder_dims,
-            "activation": self.activation,
-            "normalize_codes": self.normalize_codes,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -7,8 +7,7 @@ import keras
 from keras import layers, ops
 
 from kgen.layers.sparse_coding_inference import INFERENCE_METHODS, SparseCodingInference, lasso_objective
-from kgen.models.base import check_model_kwargs
-from kgen.models.representation_base import RepresentationModel, check_input_shape
+from kgen.models.representation_base import RepresentationModel, check_representation_args
 from kgen.validation import check_float, check_int
 
 
@@ -40,9 +39,10 @@ class _CodingModelMixin:
     _inference_layer_name = "codes"
 
     @staticmethod
-    def _check_coding_args(owner, input_shape, num_atoms, penalty, num_iterations, method, input_scale):
-        """The validated constructor arguments both coding models share, in the same order."""
-        input_shape = check_input_shape(input_shape, owner)
+    def _check_coding_args(owner, kwargs, input_shape, num_atoms, penalty, num_iterations, method, input_scale):
+        """The validated constructor arguments both coding models share (the Keras keyword arguments `kwargs`
+        checked too), in the same order."""
+        input_shape = check_representation_args(owner, kwargs, input_shape)
         num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
         penalty = check_float(penalty, "penalty", owner)
         num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
@@ -169,9 +169,8 @@ class SparseCoding(_CodingModelMixin, RepresentationModel):
         input_scale=1.0,
         **kwargs,
     ):
-        check_model_kwargs(kwargs, "SparseCoding")
         input_shape, num_atoms, penalty, num_iterations, method, input_scale = self._check_coding_args(
-            "SparseCoding", input_shape, num_atoms, penalty, num_iterations, method, input_scale
+            "SparseCoding", kwargs, input_shape, num_atoms, penalty, num_iterations, method, input_scale
         )
 
         # === Functional model ===
@@ -182,11 +181,9 @@ class SparseCoding(_CodingModelMixin, RepresentationModel):
         outputs = layers.Reshape(input_shape, name="reconstruction")(reconstruction)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-        # === Config ===
-        self.num_atoms = num_atoms
-        self.penalty = penalty
-        self.num_iterations = num_iterations
-        self.method = method
+        # === Config (returned by get_config) ===
+        self._record_config(input_shape=input_shape, num_atoms=num_atoms, penalty=penalty,
+            num_iterations=num_iterations, method=method, input_scale=input_scale)
         self._setup_representation(input_shape, input_scale, "mse")
 
     def _submodel(self, layer_name):
@@ -204,19 +201,3 @@ class SparseCoding(_CodingModelMixin, RepresentationModel):
         if method is None or method == self.method:
             return self.encode(x, batch_size)
         return super().infer_codes(x, batch_size, method)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": list(self.input_shape_),
-            "num_atoms": self.num_atoms,
-            "penalty": self.penalty,
-            "num_iterations": self.num_iterations,
-            "method": self.method,
-            "input_scale": self.input_scale,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -125,14 +125,11 @@ class WaveNet(AutoregressiveSequenceModel):
         logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
-        # === Config ===
-        self.residual_channels = residual_channels
-        self.gate_channels = gate_channels
-        self.skip_channels = skip_channels
-        self.output_channels = output_channels
-        self.num_layers = num_layers
-        self.dilation_cycle = dilation_cycle
-        self.kernel_size = kernel_size
+        # === Config (returned by get_config) ===
+        self._record_config(num_levels=num_levels, residual_channels=residual_channels,
+            gate_channels=gate_channels, skip_channels=skip_channels, output_channels=output_channels,
+            num_layers=num_layers, dilation_cycle=dilation_cycle, kernel_size=kernel_size,
+            num_classes=num_classes, local_channels=local_channels, local_upsample=local_upsample)
         self.dilations = wavenet_dilations(num_layers, dilation_cycle)
         self._setup_sequence(num_levels, num_classes, local_channels, local_upsample)
 
@@ -146,24 +143,3 @@ class WaveNet(AutoregressiveSequenceModel):
         from kgen.models.wavenet.sampler import WaveNetGenerator
 
         return WaveNetGenerator(self)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_levels": self.num_levels,
-            "residual_channels": self.residual_channels,
-            "gate_channels": self.gate_channels,
-            "skip_channels": self.skip_channels,
-            "output_channels": self.output_channels,
-            "num_layers": self.num_layers,
-            "dilation_cycle": self.dilation_cycle,
-            "kernel_size": self.kernel_size,
-            "num_classes": self.num_classes,
-            "local_channels": self.local_channels,
-            "local_upsample": self.local_upsample,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -1,0 +1,138 @@
+"""What a trained model writes: image grids, completions, WAV audio, text, filter pictures, codes.
+
+The model classes call these from their contract methods (`write_artifacts`, `write_sample_file`, ...); every file is
+written atomically (a temporary file, then a rename).
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from kgen import data as kdata
+from kgen.io import atomic_path, save_image_grid
+
+SAMPLES_FILE = "samples.png"
+FILTERS_FILE = "filters.png"
+
+
+def write_samples(model, path, num_samples=16, seed=0, labels=None):
+    """Sample images and write them as a PNG grid (pixel levels scaled to 0..255).
+
+    For a class-conditional model without `labels`, the grid has one row per class (`num_samples` is rounded up to
+    a multiple of the number of classes); with `labels` (an int or one per image) every image has its given class.
+    """
+    ncols = int(math.ceil(math.sqrt(num_samples)))
+    if model.conditional and labels is None:
+        per_class = max(1, int(math.ceil(num_samples / model.num_classes)))
+        labels = np.repeat(np.arange(model.num_classes), per_class)
+        num_samples, ncols = len(labels), per_class
+    images = model.sample(num_samples, seed=seed, labels=labels)
+    save_image_grid(levels_to_uint8(images, model.distribution.num_levels), path, ncols=ncols, scale=4)
+    return images
+
+
+def write_completions(model, images, path, rows, num_completions=3, seed=0, labels=None):
+    """Image completion as in the PixelRNN paper: keep the top `rows` rows of each real image, sample the rest.
+
+    Writes a PNG grid with one line per image: the occluded image (hidden part mid-grey), `num_completions`
+    completions, and the original. Returns the completions, shape (N, num_completions, H, W, C).
+    """
+    images = model.validate_images(images, "images")
+    h = model.image_shape[0]
+    if not isinstance(rows, (int, np.integer)) or not 0 <= rows < h:
+        raise ValueError(f"`rows` must be an int in 0..{h - 1} (the given top rows), got {rows!r}.")
+    num_completions = int(num_completions)
+    if num_completions < 1:
+        raise ValueError(f"`num_completions` must be a positive int, got {num_completions!r}.")
+    n = len(images)
+    repeated = np.repeat(images, num_completions, axis=0)
+    if labels is not None:
+        labels = np.repeat(model.validate_labels(labels, n), num_completions)
+    done = model.sample(n * num_completions, seed=seed, prefix=repeated[:, :rows], labels=labels)
+    done = done.reshape((n, num_completions) + model.image_shape)
+    levels = model.distribution.num_levels
+    occluded = levels_to_uint8(images, levels)
+    occluded[:, rows:] = 128
+    tiles = [occluded[:, None], levels_to_uint8(done, levels), levels_to_uint8(images, levels)[:, None]]
+    grid = np.concatenate(tiles, axis=1).reshape((-1,) + model.image_shape)
+    save_image_grid(grid, path, ncols=num_completions + 2, scale=4)
+    return done
+
+
+AUDIO_RATE = 8000  # Free Spoken Digit recordings
+TEXT_PROMPT = "ROMEO:\n"
+
+
+def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RATE, seed=0, method=None):
+    """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file.
+
+    Args:
+        model: a `WaveNet` (any sequence model over `num_levels` mu-law codes).
+        path: the .wav file to write (atomically).
+        seconds: length generated after the prompt.
+        label: the class of a class-conditional model (e.g. the spoken digit).
+        prompt: a float waveform in [-1, 1] to continue (its codes are kept at the start of the file).
+        rate: samples per second.
+    Returns:
+        the generated codes (int32, prompt included).
+    """
+    from kgen import audio
+
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+        raise ValueError(f"`seconds` must be a positive number, got {seconds!r}.")
+    codes = None if prompt is None else audio.mu_law_encode(np.asarray(prompt, "float32"), model.num_levels)
+    length = int(round(seconds * rate)) + (0 if codes is None else len(codes))
+    generated = model.sample(1, length, seed=seed, prompt=codes, labels=label, method=method)[0]
+    audio.write_wav(path, audio.mu_law_decode(generated, model.num_levels), rate)
+    return generated
+
+
+def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampler="top_k", seed=0, method=None):
+    """Generate text from a byte-level sequence model continuing `prompt` and write it (UTF-8) to `path`."""
+    from kgen.data.text import tokenize
+
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(f"`prompt` must be a non-empty string, got {prompt!r}.")
+    ids = tokenize(prompt)
+    if len(ids) >= length:
+        raise ValueError(f"`length` ({length}) must exceed the prompt's {len(ids)} bytes.")
+    tokens = model.sample(num_samples, length, seed=seed, prompt=ids, sampler=sampler, method=method)
+    texts = [bytes(row.astype("uint8").tolist()).decode("utf-8", errors="replace") for row in tokens]
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n\n---\n\n".join(texts), encoding="utf-8")
+    return texts
+
+
+def write_filters(model, path):
+    """Write a representation model's atoms or first-layer filters as a PNG grid; returns False when it has
+    none to show."""
+    from kgen.plotting import tile_filters
+
+    filters = model.filters()
+    if filters is None:
+        return False
+    tile_filters(filters, path)
+    return True
+
+
+def write_codes(model, recipe, path, split=None, batch_size=256):
+    """Encode a split of the recipe's data set and write `codes` (and `labels` where the data set has them) to an
+    .npz file, atomically. Returns the codes."""
+    d = recipe["data"]
+    split = split or d["eval_split"]
+    arrays = kdata.load_arrays(d["name"], split=split, **({"source": d["source"]} if d.get("source") else {}))
+    inputs, labels = (arrays[0], arrays[1]) if isinstance(arrays, tuple) else (arrays, None)
+    codes = model.encode(inputs, batch_size=batch_size)
+    out = {"codes": codes}
+    if labels is not None:
+        out["labels"] = np.asarray(labels)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **out)
+    return codes
+
+
+def levels_to_uint8(images, levels):
+    """Scale pixel levels 0..levels-1 to 0..255 for display."""
+    return (np.asarray(images, dtype="float32") * (255.0 / (levels - 1))).round().astype("uint8")

@@ -1,0 +1,219 @@
+"""The root of every kgen zoo model: the contract that training, the CLI, export and the test walker call.
+
+Every zoo model is a functional subclass of `KgenModel` (through one of the thin kind bases: images, sequences,
+representations). The modules around a model never ask what kind it is; they call the contract:
+
+- inputs: `example_inputs(batch_size, seed)` (a small valid batch for tests and export checks), `model_inputs(x,
+  **conditioning)` (what the functional graph takes) and `reference_outputs(x, **conditioning)` (the per-example
+  numbers that identify the model's function: log-probabilities or codes);
+- evaluation: `evaluation_summary(result, data, dataset)` (the metrics of a `evaluate` run, as saved in eval.json)
+  and `result_line(model_name, summary)` (the one printed line);
+- artifacts: `write_artifacts(run_dir, recipe, num_samples, seed)` (what a trained run writes: a sample grid, WAV
+  files, text, filter pictures), `write_sample_file(path, **options)` (`kgen sample`), `write_completions_file(...)`
+  (`kgen complete`) and `write_codes_file(...)` (`kgen encode`); a model that cannot do one raises a ValueError
+  saying so, before any work starts;
+- export: `export_signatures()`, the SavedModel endpoints as (name, function, input signature);
+- tests: `contract_checks`, the `kgen.testing.TestCase` checks that apply to the model (the test walker runs them).
+
+It also holds the small pieces every model shares: input checks, the fit/evaluate data checks, the loss helper and
+`get_config` from the constructor arguments recorded with `_record_config`.
+"""
+
+import numpy as np
+import keras
+from keras import ops
+
+
+def check_labels(labels, num, num_classes, owner, name="labels"):
+    """Return `labels` as an int32 array of shape (num,), or raise a ValueError naming `name`.
+
+    A conditional model (`num_classes` not None) needs one class label in 0..num_classes-1 per example (a single
+    int is repeated); an unconditional model takes none.
+    """
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(f"`{name}` given, but this {owner} is unconditional (built without `num_classes`).")
+        return None
+    if labels is None:
+        raise ValueError(f"`{name}` is required: this {owner} is conditioned on {num_classes} classes.")
+    arr = np.asarray(labels)
+    if arr.ndim == 0:
+        arr = np.full((num,), arr)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or arr.ndim != 1 or len(arr) != num:
+        raise ValueError(f"`{name}` must be {num} integer class labels (shape ({num},)), got {np.shape(labels)}.")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr)):
+        raise ValueError(f"`{name}` must hold integer class labels, got non-integer values.")
+    if arr.min() < 0 or arr.max() >= num_classes:
+        raise ValueError(
+            f"`{name}` must hold class labels in 0..{num_classes - 1}; got values in [{arr.min()}, {arr.max()}]."
+        )
+    return arr.astype("int32")
+
+
+def first_inputs(data, name):
+    """The model inputs of `data` to check before training: numpy arrays as given, or the first batch of a
+    tf.data.Dataset as numpy; the `x` of an (x, y[, sample_weight]) tuple."""
+    first = data
+    try:
+        import tensorflow as tf
+
+        if isinstance(data, tf.data.Dataset):
+            first = next(iter(data.take(1)), None)
+            if first is None:
+                raise ValueError(f"`{name}` is an empty dataset.")
+            first = tf.nest.map_structure(lambda t: t.numpy(), first)
+    except ImportError:  # pragma: no cover - tensorflow is a dependency
+        pass
+    if isinstance(first, tuple) and len(first) >= 1:
+        first = first[0]
+    return first
+
+
+def weighted_mean_loss(per_example, sample_weight, extra_losses=()):
+    """The loss `fit` minimises: the mean of `per_example` (any shape) weighted by `sample_weight` (same number of
+    values, or None for equal weights), plus the sum of `extra_losses` (the layers' `add_loss` terms)."""
+    if sample_weight is not None:
+        weights = ops.reshape(ops.cast(sample_weight, per_example.dtype), ops.shape(per_example))
+        loss = ops.sum(per_example * weights) / ops.maximum(ops.sum(weights), 1e-12)
+    else:
+        loss = ops.mean(per_example)
+    if extra_losses:
+        loss = loss + ops.sum(ops.stack(extra_losses))
+    return loss
+
+
+def image_inputs(x):
+    """The images of a model's inputs: `x["images"]` of a dict, the first of a tuple or list, else `x`."""
+    if isinstance(x, dict):
+        return x["images"]
+    if isinstance(x, (list, tuple)):
+        return x[0]
+    return x
+
+
+class ValidatedFitMixin:
+    """`fit` and `evaluate` that check their data with the model's `_validate_data(data, name)` first (a clear
+    error naming the argument instead of a failure deep inside a traced step)."""
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        if kwargs.get("validation_data") is not None:
+            self._validate_data(kwargs["validation_data"], "validation_data")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._validate_data(x, "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+
+MODEL_KWARGS = ("name", "trainable", "dtype")
+
+
+def check_model_kwargs(kwargs, owner):
+    """Reject keyword arguments that neither the model nor `keras.Model` knows (a typo must not pass silently)."""
+    unknown = sorted(set(kwargs) - set(MODEL_KWARGS))
+    if unknown:
+        raise ValueError(f"{owner}: unknown argument(s) {', '.join(map(repr, unknown))}.")
+
+
+def seed_generator(seed):
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"`seed` must be an int, None or a keras.random.SeedGenerator, got {seed!r}.")
+    return keras.random.SeedGenerator(int(seed))
+
+
+class KgenModel(ValidatedFitMixin, keras.Model):
+    """Root of every zoo model (a functional subclass: the subclass builds the graph and calls
+    `super().__init__(inputs, outputs, ...)`). See the module docstring for the contract."""
+
+    #: `kgen.testing.TestCase` methods the test walker runs on this model, each called as `check(model, tmp_dir)`.
+    contract_checks = ("run_serialization_test", "run_model_saving_test")
+
+    # ------------------------------------------------------------------------------------------ config
+    def _record_config(self, **config):
+        """Keep the (validated) constructor arguments as this model's config, returned by `get_config`, and as
+        attributes of the same names (except where keras.Model already has the name, e.g. `input_shape`)."""
+        for key, value in config.items():
+            if not hasattr(type(self), key):
+                setattr(self, key, value)
+        object.__setattr__(self, "_kgen_config", dict(config))
+
+    def get_config(self):
+        def plain(value):  # tuples as lists, as they come back from a saved file
+            return [plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+        return {"name": self.name, "trainable": self.trainable,
+                **{k: plain(v) for k, v in self._kgen_config.items()}}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------------------------------------ inputs
+    @property
+    def conditional(self):
+        """True when the model takes class labels besides its data."""
+        return getattr(self, "num_classes", None) is not None
+
+    def example_inputs(self, batch_size=2, seed=0):
+        """A small random batch of valid inputs: {"x": data, **conditioning}, the keyword arguments of
+        `reference_outputs` and `model_inputs`."""
+        raise NotImplementedError(f"{type(self).__name__} must define example_inputs.")
+
+    def example_conditioning(self, x, seed=0):
+        """The conditioning keyword arguments (e.g. `labels`, `features`) for a batch of data `x`: class labels
+        0, 1, 2, ... for a class-conditional model; {} for an unconditional one."""
+        if not self.conditional:
+            return {}
+        return {"labels": (np.arange(len(x)) % self.num_classes).astype("int32")}
+
+    def model_inputs(self, x, **conditioning):
+        """What the functional graph takes for data `x` and its conditioning (by default the data alone)."""
+        return x
+
+    def reference_outputs(self, x, **conditioning):
+        """Per-example numbers that identify the model's function (numpy), compared across save/load, backends and
+        export."""
+        raise NotImplementedError(f"{type(self).__name__} must define reference_outputs.")
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    def evaluation_summary(self, result, data, dataset):
+        """The metrics of `result = evaluate(data, return_dict=True)` on `dataset` as a JSON-ready dict."""
+        raise NotImplementedError(f"{type(self).__name__} must define evaluation_summary.")
+
+    def result_line(self, model_name, summary):
+        """One printed line for an evaluation summary."""
+        raise NotImplementedError(f"{type(self).__name__} must define result_line.")
+
+    # ------------------------------------------------------------------------------------------ artifacts
+    def write_artifacts(self, run_dir, recipe, num_samples=16, seed=0):
+        """Write what a trained run shows beside its model into `run_dir`; returns [(what, path)] written."""
+        return []
+
+    def _cannot(self, what, instead):
+        return ValueError(f"`model` is a {type(self).__name__}, which {what}; {instead}.")
+
+    def write_sample_file(self, path, **options):
+        """`kgen sample`: generate into `path`; returns the line to print."""
+        raise self._cannot("does not sample", "`kgen encode` gives a representation model's codes")
+
+    def write_completions_file(self, path, dataset, split="test", source=None, num=8, rows=None, completions=3,
+                               seed=0):
+        """`kgen complete`: complete real examples of `dataset` from their beginning; returns the line to print."""
+        raise self._cannot("does not complete images", "`kgen complete` takes an autoregressive image model")
+
+    def write_codes_file(self, path, recipe, split=None):
+        """`kgen encode`: encode a split of the recipe's data into an .npz; returns the line to print."""
+        raise self._cannot("has no codes", "`kgen encode` takes a representation model")
+
+    def encode(self, x, batch_size=256):
+        raise self._cannot("has no codes", "encode works on representation models")
+
+    # ------------------------------------------------------------------------------------------ export
+    def export_signatures(self):
+        """The SavedModel endpoints: [(name, fn, input_signature)], traced under the TensorFlow backend."""
+        raise NotImplementedError(f"{type(self).__name__} must define export_signatures.")
