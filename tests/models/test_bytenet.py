@@ -3,20 +3,17 @@ import pytest
 
 import kgen
 from kgen.models import ByteNet
-from kgen.testing import TestCase
+from kgen.testing import SequenceModelChecks, TestCase, tiny_builder
 
-TINY = dict(num_levels=16, hidden_dim=8, num_layers=4, dilation_cycle=2)
-
-
-def tiny(**kwargs):
-    return ByteNet(**{**TINY, **kwargs})
+tiny = tiny_builder(ByteNet, num_levels=16, hidden_dim=8, num_layers=4, dilation_cycle=2)
 
 
-def tokens(n=2, t=12, levels=16, seed=0):
-    return np.random.default_rng(seed).integers(0, levels, (n, t)).astype("int32")
+class TestByteNet(SequenceModelChecks, TestCase):
+    tiny = staticmethod(tiny)
+    model_class = ByteNet
+    bad_argument_cases = [(dict(hidden_dim=1), "hidden_dim"), (dict(kernel_size=1), "kernel_size"),
+                          (dict(num_classes=3), "num_classes")]
 
-
-class TestByteNet(TestCase):
     def test_presets(self):
         model = kgen.zoo.get("bytenet.shakespeare")
         assert model.dilations == [1, 2, 4, 8, 16] * 3
@@ -41,30 +38,6 @@ class TestByteNet(TestCase):
         sampler = keras_hub.samplers.TopPSampler(p=0.9, temperature=0.7)
         fast = model.sample(2, 10, seed=5, sampler=sampler)
         np.testing.assert_array_equal(model.sample(2, 10, seed=5, sampler=sampler, method="naive"), fast)
-
-    def test_saving_cross_backend_and_export(self, tmp_path):
-        model = tiny()
-        x = tokens(2, 12)
-        self.run_serialization_test(model)
-        self.run_model_saving_test(model, x, tmp_path)
-        self.run_cross_backend_test(model, x)
-        self.run_sequence_export_test(model, x, tmp_path / "export")
-
-    def test_fit_with_weights_learns(self):
-        # A deterministic pattern (a ramp mod 16) is learnable from the previous token; padding has weight 0.
-        import keras
-
-        model = tiny()
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        x = (np.arange(24)[None] + np.arange(256)[:, None]) % 16  # 8 batches of 32 per epoch
-        w = np.ones_like(x, dtype="float32")
-        w[:, -4:] = 0.0
-        before = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
-        model.fit(x, x, sample_weight=w, epochs=10, batch_size=32, verbose=0)
-        after = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
-        assert after["nats_per_token"] < 0.5 * before["nats_per_token"], (before, after)
-        lp = model.log_prob(x, weights=w)
-        np.testing.assert_allclose(-lp.sum() / w.sum(), after["nats_per_token"], rtol=1e-3)
 
     def test_generate_text(self):
         # Every call makes 12 tokens with the default sampler (top-k), so the sampling loop compiles twice (batch 1
@@ -100,18 +73,10 @@ class TestByteNet(TestCase):
 
     def test_errors(self):
         model = tiny()
-        with pytest.raises(ValueError, match="tokens"):
-            model.log_prob(np.full((2, 5), 16))
         with pytest.raises(ValueError, match="prompt"):
             model.sample(2, 5, prompt=np.zeros((2, 6), "int32"))
         with pytest.raises(ValueError, match="labels"):
             model.sample(2, 5, labels=[0, 1])
-        with pytest.raises(ValueError, match="hidden_dim"):
-            ByteNet(hidden_dim=1)
-        with pytest.raises(ValueError, match="kernel_size"):
-            ByteNet(kernel_size=1)
-        with pytest.raises(ValueError, match="num_classes"):
-            ByteNet(num_classes=3)
 
     def test_byte_tokenizer_round_trip(self):
         from kgen.models.bytenet.bytenet_model import byte_tokenizer

@@ -4,11 +4,7 @@ import pytest
 import kgen
 from kgen.models import GatedPixelCNN
 from kgen.models.gated_pixelcnn.gated_pixelcnn_model import gated_receptive_field
-from kgen.testing import TestCase
-
-
-def binary_images(n, shape=(8, 8, 1), seed=0):
-    return (np.random.default_rng(seed).random((n,) + shape) > 0.5).astype("float32")
+from kgen.testing import TestCase, bad_arguments, binary_images
 
 
 def tiny(**kwargs):
@@ -136,11 +132,7 @@ class TestGatedPixelCNN(TestCase):
         np.testing.assert_array_equal(model.sample(2, seed=0), model.sample(2, seed=0, method="naive"))
 
     def test_saving_cross_backend_and_export(self, tmp_path):
-        model = tiny(num_classes=3)
-        x = binary_images(3)
-        self.run_model_saving_test(model, x, tmp_path)
-        self.run_cross_backend_test(model, x)
-        self.run_export_test(model, x, tmp_path)
+        self.run_round_trip_test(tiny(num_classes=3), binary_images(3), tmp_path)
 
     def test_learns(self):
         import keras
@@ -160,14 +152,13 @@ class TestGatedPixelCNN(TestCase):
         with pytest.raises(ValueError, match="labels"):
             model.fit(x, epochs=1, verbose=0)
 
-    def test_bad_arguments(self):
-        with pytest.raises(ValueError, match="num_layers"):
-            tiny(num_layers=0)
+    @bad_arguments((dict(num_layers=0), "num_layers"), (dict(num_classes=1), "num_classes"),
+                   (dict(first_kernel_size=4), "first_kernel_size"))
+    def test_bad_arguments(self, kwargs, match):
+        self.run_bad_argument_test(tiny, kwargs, match)
+
+    def test_bad_colour_widths_and_images(self):
         with pytest.raises(ValueError, match="filters"):
             rgb_model(filters=4)
-        with pytest.raises(ValueError, match="num_classes"):
-            tiny(num_classes=1)
-        with pytest.raises(ValueError, match="first_kernel_size"):
-            tiny(first_kernel_size=4)
         with pytest.raises(ValueError, match="x"):
             tiny().log_prob(np.zeros((2, 7, 8, 1)))

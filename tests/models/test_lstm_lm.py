@@ -5,20 +5,18 @@ import pytest
 
 import kgen
 from kgen.models import LSTMLanguageModel
-from kgen.testing import TestCase
+from kgen.testing import SequenceModelChecks, TestCase, random_tokens as tokens, tiny_builder
 
-TINY = dict(num_levels=16, units=8, num_layers=2, embedding_dim=6)
-
-
-def tiny(**kwargs):
-    return LSTMLanguageModel(**{**TINY, **kwargs})
+tiny = tiny_builder(LSTMLanguageModel, num_levels=16, units=8, num_layers=2, embedding_dim=6)
 
 
-def tokens(n=2, t=12, levels=16, seed=0):
-    return np.random.default_rng(seed).integers(0, levels, (n, t)).astype("int32")
+class TestLSTMLanguageModel(SequenceModelChecks, TestCase):
+    tiny = staticmethod(tiny)
+    fit_kwargs = dict(learning_rate=3e-2, num_sequences=256, epochs=10)
+    model_class = LSTMLanguageModel
+    bad_argument_cases = [(dict(units=0), "units"), (dict(embedding_dim=2.5), "embedding_dim"),
+                          (dict(num_classes=3), "num_classes")]
 
-
-class TestLSTMLanguageModel(TestCase):
     def test_presets(self):
         model = kgen.zoo.get("lstm_lm.shakespeare")
         assert model.units == 340 and model.num_layers == 2 and model.num_levels == 256
@@ -52,27 +50,6 @@ class TestLSTMLanguageModel(TestCase):
             logits, cache = generator.step(previous, t, cache)
             np.testing.assert_allclose(ops.convert_to_numpy(logits), full[:, t], rtol=1e-5, atol=1e-5)
 
-    def test_saving_cross_backend_and_export(self, tmp_path):
-        model = tiny()
-        x = tokens(2, 12)
-        self.run_serialization_test(model)
-        self.run_model_saving_test(model, x, tmp_path)
-        self.run_cross_backend_test(model, x)
-        self.run_sequence_export_test(model, x, tmp_path / "export")
-
-    def test_fit_with_weights_learns(self):
-        import keras
-
-        model = tiny()
-        model.compile(optimizer=keras.optimizers.Adam(3e-2))
-        x = (np.arange(24)[None] + np.arange(256)[:, None]) % 16  # 8 batches of 32 per epoch
-        w = np.ones_like(x, dtype="float32")
-        w[:, -4:] = 0.0
-        before = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
-        model.fit(x, x, sample_weight=w, epochs=10, batch_size=32, verbose=0)
-        after = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
-        assert after["nats_per_token"] < 0.5 * before["nats_per_token"], (before, after)
-
     def test_generate_text(self):
         model = tiny(num_levels=256)
         text = model.generate_text("To be", 10, seed=3)
@@ -80,15 +57,7 @@ class TestLSTMLanguageModel(TestCase):
         assert model.generate_text("To be", 10, seed=3, method="naive") == text
 
     def test_errors(self):
-        with pytest.raises(ValueError, match="units"):
-            LSTMLanguageModel(units=0)
-        with pytest.raises(ValueError, match="embedding_dim"):
-            LSTMLanguageModel(embedding_dim=2.5)
-        with pytest.raises(ValueError, match="num_classes"):
-            LSTMLanguageModel(num_classes=3)
         model = tiny()
-        with pytest.raises(ValueError, match="tokens"):
-            model.log_prob(np.full((2, 5), 16))
         with pytest.raises(ValueError, match="method"):
             model.sample(2, 5, method="cached")
         with pytest.raises(ValueError, match="num_levels"):

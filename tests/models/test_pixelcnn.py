@@ -1,16 +1,11 @@
 import numpy as np
 import pytest
-import keras
 
 import kgen
 from kgen.layers import causal_conv_mask
 from kgen.models import PixelCNN
 from kgen.models.pixelcnn.pixelcnn_model import causal_offsets, stacked_receptive_field
-from kgen.testing import TestCase
-
-
-def binary_images(n, shape=(8, 8, 1), seed=0):
-    return (np.random.default_rng(seed).random((n,) + shape) > 0.5).astype("float32")
+from kgen.testing import TestCase, bad_arguments, binary_images
 
 
 def tiny(**kwargs):
@@ -111,26 +106,11 @@ class TestPixelCNN(TestCase):
         self.run_export_test(tiny(), binary_images(4), tmp_path)
 
     def test_log_prob_equals_evaluate_nats(self):
-        model = tiny()
-        model.compile(optimizer="adam")
-        x = binary_images(16)
-        result = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
-        lp = model.log_prob(x)
-        assert lp.shape == (16,)
-        np.testing.assert_allclose(result["nats"], -lp.mean(), rtol=1e-5)
-        np.testing.assert_allclose(result["bits_per_dim"], -lp.mean() / (64 * np.log(2)), rtol=1e-5)
-        np.testing.assert_allclose(result["loss"], result["nats"], rtol=1e-5)
+        self.run_log_prob_evaluate_test(tiny(), binary_images(16))
 
     def test_training_learns(self):
         # A fixed striped pattern is learnable from the pixels above: NLL must fall well below the 44 nats of chance.
-        x = np.zeros((64, 8, 8, 1), "float32")
-        x[:, ::2] = 1.0
-        model = tiny()
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        before = -model.log_prob(x).mean()
-        model.fit(x, epochs=30, batch_size=32, verbose=0)
-        after = -model.log_prob(x).mean()
-        assert before > 30 and after < 10, (before, after)
+        self.run_stripes_learning_test(tiny(), epochs=30)
 
     def test_fit_with_tf_data(self):
         import tensorflow as tf
@@ -154,17 +134,7 @@ class TestPixelCNN(TestCase):
         ],
     )
     def test_bad_images(self, x, match):
-        model = tiny()
-        model.compile(optimizer="adam")
-        with pytest.raises(ValueError, match=match):
-            model.log_prob(x)
-        weights = [w.copy() for w in model.get_weights()]
-        with pytest.raises(ValueError, match=match):
-            model.fit(x, epochs=1, verbose=0)
-        with pytest.raises(ValueError, match=match):
-            model.evaluate(x, verbose=0)
-        # Nothing trained before the error.
-        assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+        self.run_bad_images_test(tiny(), x, match)  # nothing trained before the error
 
     def test_bad_dataset_rejected_before_training(self):
         import tensorflow as tf
@@ -175,27 +145,21 @@ class TestPixelCNN(TestCase):
         with pytest.raises(ValueError, match="x"):
             model.fit(ds, epochs=1, verbose=0)
 
-    @pytest.mark.parametrize(
-        "kwargs,match",
-        [
-            (dict(image_shape=(8, 8)), "image_shape"),
-            (dict(image_shape=(8, 8, 2)), "image_shape"),
-            (dict(hidden_dim=0), "hidden_dim"),
-            (dict(num_residual_blocks="two"), "num_residual_blocks"),
-            (dict(num_residual_blocks=-1), "num_residual_blocks"),
-            (dict(first_kernel_size=4), "first_kernel_size"),
-            (dict(kernel_size=2), "kernel_size"),
-            (dict(likelihood="gaussian"), "likelihood"),
-            (dict(image_shape=(4, 4, 3), hidden_dim=8), "colour groups"),
-        ],
+    @bad_arguments(
+        (dict(image_shape=(8, 8)), "image_shape"),
+        (dict(image_shape=(8, 8, 2)), "image_shape"),
+        (dict(hidden_dim=0), "hidden_dim"),
+        (dict(num_residual_blocks="two"), "num_residual_blocks"),
+        (dict(num_residual_blocks=-1), "num_residual_blocks"),
+        (dict(first_kernel_size=4), "first_kernel_size"),
+        (dict(kernel_size=2), "kernel_size"),
+        (dict(likelihood="gaussian"), "likelihood"),
+        (dict(image_shape=(4, 4, 3), hidden_dim=8), "colour groups"),
     )
     def test_bad_arguments(self, kwargs, match):
-        with pytest.raises(ValueError, match=match):
-            PixelCNN(**kwargs)
+        self.run_bad_argument_test(PixelCNN, kwargs, match)
 
-    @pytest.mark.parametrize("kwargs,match", [(dict(num_samples=0), "num_samples"), (dict(num_samples=2, seed="x"), "seed"),
-                                              (dict(num_samples=2, batch_size=0), "batch_size"),
-                                              (dict(num_samples=2, method="fast"), "method")])
+    @bad_arguments((dict(num_samples=0), "num_samples"), (dict(num_samples=2, seed="x"), "seed"),
+                   (dict(num_samples=2, batch_size=0), "batch_size"), (dict(num_samples=2, method="fast"), "method"))
     def test_bad_sample_arguments(self, kwargs, match):
-        with pytest.raises(ValueError, match=match):
-            tiny().sample(**kwargs)
+        self.run_bad_argument_test(tiny().sample, kwargs, match)

@@ -5,13 +5,9 @@ import keras
 import kgen
 from kgen.models import PixelRNN
 from kgen.models.pixelrnn.pixelrnn_model import diagonal_bilstm_inputs, pixelrnn_receptive_field, row_lstm_inputs
-from kgen.testing import TestCase
+from kgen.testing import TestCase, bad_arguments, binary_images
 
 LAYER_TYPES = ["row", "diagonal"]
-
-
-def binary_images(n, shape=(8, 8, 1), seed=0):
-    return (np.random.default_rng(seed).random((n,) + shape) > 0.5).astype("float32")
 
 
 def tiny(layer_type, **kwargs):
@@ -140,26 +136,12 @@ class TestPixelRNN(TestCase):
 
     # ------------------------------------------------------------------------------------------ training
     def test_log_prob_equals_evaluate_nats(self):
-        model = tiny("diagonal")
-        model.compile(optimizer="adam")
-        x = binary_images(16)
-        result = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
-        lp = model.log_prob(x)
-        assert lp.shape == (16,)
-        np.testing.assert_allclose(result["nats"], -lp.mean(), rtol=1e-5)
-        np.testing.assert_allclose(result["bits_per_dim"], -lp.mean() / (64 * np.log(2)), rtol=1e-5)
+        self.run_log_prob_evaluate_test(tiny("diagonal"), binary_images(16))
 
     @pytest.mark.parametrize("layer_type", LAYER_TYPES)
     def test_training_learns(self, layer_type):
         # Stripes: every other row on. Learnable from the row above; NLL must fall well below the 44 nats of chance.
-        x = np.zeros((64, 8, 8, 1), "float32")
-        x[:, ::2] = 1.0
-        model = tiny(layer_type)
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        before = -model.log_prob(x).mean()
-        model.fit(x, epochs=15, batch_size=32, verbose=0)
-        after = -model.log_prob(x).mean()
-        assert before > 30 and after < 10, (before, after)
+        self.run_stripes_learning_test(tiny(layer_type), epochs=15)
 
     @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's XLA")
     def test_trains_under_xla_on_tensorflow(self):
@@ -180,35 +162,24 @@ class TestPixelRNN(TestCase):
         ],
     )
     def test_bad_images(self, x, match):
-        model = tiny("row")
-        model.compile(optimizer="adam")
-        weights = [w.copy() for w in model.get_weights()]
-        with pytest.raises(ValueError, match=match):
-            model.log_prob(x)
-        with pytest.raises(ValueError, match=match):
-            model.fit(x, epochs=1, verbose=0)
-        assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+        self.run_bad_images_test(tiny("row"), x, match)
 
-    @pytest.mark.parametrize(
-        "kwargs,match",
-        [
-            (dict(image_shape=(8, 8)), "image_shape"),
-            (dict(layer_type="column"), "layer_type"),
-            (dict(hidden_dim=0), "hidden_dim"),
-            (dict(hidden_dim=7), "hidden_dim"),
-            (dict(num_layers=-1), "num_layers"),
-            (dict(num_layers=1.5), "num_layers"),
-            (dict(first_kernel_size=4), "first_kernel_size"),
-            (dict(layer_type="row", kernel_size=2), "kernel_size"),
-            (dict(layer_type="diagonal", kernel_size=3), "kernel_size"),
-            (dict(likelihood="gaussian"), "likelihood"),
-            (dict(image_shape=(4, 4, 3), hidden_dim=8), "colour groups"),
-            (dict(hiden_dim=8), "hiden_dim"),
-        ],
+    @bad_arguments(
+        (dict(image_shape=(8, 8)), "image_shape"),
+        (dict(layer_type="column"), "layer_type"),
+        (dict(hidden_dim=0), "hidden_dim"),
+        (dict(hidden_dim=7), "hidden_dim"),
+        (dict(num_layers=-1), "num_layers"),
+        (dict(num_layers=1.5), "num_layers"),
+        (dict(first_kernel_size=4), "first_kernel_size"),
+        (dict(layer_type="row", kernel_size=2), "kernel_size"),
+        (dict(layer_type="diagonal", kernel_size=3), "kernel_size"),
+        (dict(likelihood="gaussian"), "likelihood"),
+        (dict(image_shape=(4, 4, 3), hidden_dim=8), "colour groups"),
+        (dict(hiden_dim=8), "hiden_dim"),
     )
     def test_bad_arguments(self, kwargs, match):
-        with pytest.raises(ValueError, match=match):
-            PixelRNN(**kwargs)
+        self.run_bad_argument_test(PixelRNN, kwargs, match)
 
     def test_zoo_names_fix_the_layer_type(self):
         assert kgen.zoo.get("pixelrnn_row", image_shape=(4, 4, 1), num_layers=1).layer_type == "row"

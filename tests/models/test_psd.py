@@ -8,13 +8,9 @@ from keras import ops
 import kgen
 from kgen.layers import SparseCodingInference
 from kgen.models import PredictiveSparseDecomposition
-from kgen.testing import TestCase, sparse_signals as sparse_data
+from kgen.testing import TestCase, bad_arguments, sparse_signals as sparse_data, tiny_builder
 
-TINY = dict(input_shape=(16,), num_atoms=12, penalty=0.5, num_iterations=30)
-
-
-def tiny(**kwargs):
-    return PredictiveSparseDecomposition(**{**TINY, **kwargs})
+tiny = tiny_builder(PredictiveSparseDecomposition, input_shape=(16,), num_atoms=12, penalty=0.5, num_iterations=30)
 
 
 def _encoder_numpy(model, x):
@@ -32,11 +28,7 @@ class TestPSD(TestCase):
         assert kgen.zoo.get("psd.tiny").count_params() == 8 * 16 + 16 * 8 + 8 + 8
 
     def test_contract(self, tmp_path):
-        model = tiny()
-        model.compile(optimizer="adam")
-        self.run_serialization_test(model)
-        self.run_representation_test(model, sparse_data(8), tmp_path)
-        self.run_representation_training_test(tiny(), sparse_data(8))
+        self.run_representation_contract_test(tiny, sparse_data(8), tmp_path)
 
     def test_encode_uses_the_encoder_only(self):
         model = tiny()
@@ -87,18 +79,14 @@ class TestPSD(TestCase):
         stored = ops.convert_to_numpy(model.get_layer("inference").dictionary)
         np.testing.assert_allclose(np.linalg.norm(stored, axis=1), 1.0, atol=1e-5)
 
-    @pytest.mark.parametrize(
-        "kwargs, name",
-        [
-            (dict(input_shape="64"), "input_shape"),
-            (dict(num_atoms=-2), "num_atoms"),
-            (dict(penalty=-1), "penalty"),
-            (dict(prediction_weight=-1), "prediction_weight"),
-            (dict(num_iterations=0), "num_iterations"),
-            (dict(method="omp"), "method"),
-            (dict(encoder="mlp"), "encoder"),
-        ],
+    @bad_arguments(
+        (dict(input_shape="64"), "input_shape"),
+        (dict(num_atoms=-2), "num_atoms"),
+        (dict(penalty=-1), "penalty"),
+        (dict(prediction_weight=-1), "prediction_weight"),
+        (dict(num_iterations=0), "num_iterations"),
+        (dict(method="omp"), "method"),
+        (dict(encoder="mlp"), "encoder"),
     )
-    def test_bad_arguments(self, kwargs, name):
-        with pytest.raises(ValueError, match=name):
-            tiny(**kwargs)
+    def test_bad_arguments(self, kwargs, match):
+        self.run_bad_argument_test(tiny, kwargs, match)

@@ -6,15 +6,11 @@ import pytest
 
 import kgen
 from kgen.models import SparseCoding
-from kgen.testing import TestCase, sparse_signals as sparse_data
+from kgen.testing import TestCase, bad_arguments, sparse_signals as sparse_data, tiny_builder
 
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
-TINY = dict(input_shape=(16,), num_atoms=12, penalty=0.5, num_iterations=30)
-
-
-def tiny(**kwargs):
-    return SparseCoding(**{**TINY, **kwargs})
+tiny = tiny_builder(SparseCoding, input_shape=(16,), num_atoms=12, penalty=0.5, num_iterations=30)
 
 
 class TestSparseCoding(TestCase):
@@ -25,11 +21,7 @@ class TestSparseCoding(TestCase):
         assert kgen.zoo.get("sparse_coding.tiny").count_params() == 8 * 16
 
     def test_contract(self, tmp_path):
-        model = tiny()
-        model.compile(optimizer="adam")
-        self.run_serialization_test(model)
-        self.run_representation_test(model, sparse_data(8), tmp_path)
-        self.run_representation_training_test(tiny(), sparse_data(8))
+        self.run_representation_contract_test(tiny, sparse_data(8), tmp_path)
 
     def test_encode_is_sklearn_lasso(self):
         model = tiny(num_iterations=1000)
@@ -78,21 +70,17 @@ class TestSparseCoding(TestCase):
         np.testing.assert_allclose(codes, flat.encode(x.reshape(3, 16) * 0.5), rtol=1e-5, atol=1e-6)
         assert model.reconstruct(x).shape == x.shape
 
-    @pytest.mark.parametrize(
-        "kwargs, name",
-        [
-            (dict(input_shape=(0,)), "input_shape"),
-            (dict(num_atoms=0), "num_atoms"),
-            (dict(penalty=0), "penalty"),
-            (dict(num_iterations=-1), "num_iterations"),
-            (dict(method="lars"), "method"),
-            (dict(input_scale=0), "input_scale"),
-            (dict(units=3), "units"),
-        ],
+    @bad_arguments(
+        (dict(input_shape=(0,)), "input_shape"),
+        (dict(num_atoms=0), "num_atoms"),
+        (dict(penalty=0), "penalty"),
+        (dict(num_iterations=-1), "num_iterations"),
+        (dict(method="lars"), "method"),
+        (dict(input_scale=0), "input_scale"),
+        (dict(units=3), "units"),
     )
-    def test_bad_arguments(self, kwargs, name):
-        with pytest.raises(ValueError, match=name):
-            tiny(**kwargs)
+    def test_bad_arguments(self, kwargs, match):
+        self.run_bad_argument_test(tiny, kwargs, match)
 
     def test_bad_batch_size(self):
         with pytest.raises(ValueError, match="batch_size"):

@@ -3,21 +3,19 @@ import pytest
 
 import kgen
 from kgen.models import WaveNet
-from kgen.testing import TestCase
+from kgen.testing import SequenceModelChecks, TestCase, random_tokens as tokens, tiny_builder
 
-TINY = dict(num_levels=16, residual_channels=8, gate_channels=6, skip_channels=10, output_channels=12, num_layers=4,
-            dilation_cycle=2)
-
-
-def tiny(**kwargs):
-    return WaveNet(**{**TINY, **kwargs})
+tiny = tiny_builder(WaveNet, num_levels=16, residual_channels=8, gate_channels=6, skip_channels=10,
+                    output_channels=12, num_layers=4, dilation_cycle=2)
 
 
-def tokens(n=2, t=12, levels=16, seed=0):
-    return np.random.default_rng(seed).integers(0, levels, (n, t)).astype("int32")
+class TestWaveNet(SequenceModelChecks, TestCase):
+    tiny = staticmethod(tiny)
+    round_trip_kwargs = dict(num_classes=3, local_channels=2, local_upsample=2)
+    fit_kwargs = dict(learning_rate=1e-2, num_sequences=32, epochs=60)
+    model_class = WaveNet
+    bad_argument_cases = [(dict(local_upsample=2), "local_upsample")]
 
-
-class TestWaveNet(TestCase):
     def test_preset_receptive_field(self):
         model = kgen.zoo.get("wavenet.fsdd")
         assert model.dilations == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] * 2
@@ -44,34 +42,8 @@ class TestWaveNet(TestCase):
         # (k - 1) * (1 + sum of dilations) slots of 32 floats: 2,047 x 32 x 4 bytes, whatever the length generated.
         assert state == 4 * 32 * 2047
 
-    def test_saving_cross_backend_and_export(self, tmp_path):
-        model = tiny(num_classes=3, local_channels=2, local_upsample=2)
-        x = tokens(2, 12)
-        self.run_serialization_test(model)
-        self.run_model_saving_test(model, x, tmp_path)
-        self.run_cross_backend_test(model, x)
-        self.run_sequence_export_test(model, x, tmp_path / "export")
-
     def test_unconditional_export(self, tmp_path):
         self.run_sequence_export_test(tiny(), tokens(2, 9), tmp_path)
-
-    def test_fit_with_weights_learns(self):
-        # A deterministic pattern (a ramp mod 16) is learnable from the previous token; padding has weight 0.
-        import keras
-
-        model = tiny()
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        x = (np.arange(24)[None] + np.arange(32)[:, None]) % 16
-        w = np.ones_like(x, dtype="float32")
-        w[:, -4:] = 0.0
-        before = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
-        model.fit(x, x, sample_weight=w, epochs=60, batch_size=32, verbose=0)
-        after = model.evaluate(x, x, sample_weight=w, verbose=0, return_dict=True)
-        assert after["nats_per_token"] < 0.5 * before["nats_per_token"], (before, after)
-        np.testing.assert_allclose(after["bits_per_token"], after["nats_per_token"] / np.log(2), rtol=1e-5)
-        # the loss is the weighted mean: positions with weight 0 do not count
-        lp = model.log_prob(x, weights=w)
-        np.testing.assert_allclose(-lp.sum() / w.sum(), after["nats_per_token"], rtol=1e-3)
 
     def test_errors(self):
         model = tiny(num_classes=3)
@@ -87,8 +59,6 @@ class TestWaveNet(TestCase):
             model.sample(2, 5, labels=[0, 1], sampler="beam-ish")
         with pytest.raises(ValueError, match="x"):
             model.fit(tokens(2, 5), epochs=1, verbose=0)  # conditional: needs a dict with labels
-        with pytest.raises(ValueError, match="local_upsample"):
-            WaveNet(local_upsample=2)
         with pytest.raises(ValueError, match="features"):
             tiny(local_channels=2, local_upsample=2).sample(1, 5, features=np.zeros((1, 2, 2)))
 
