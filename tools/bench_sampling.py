@@ -101,7 +101,7 @@ def child(backend, config):
     result = {"backend": backend, "model": config["model"], "batch": config["batch"]}
     keras.utils.set_random_seed(0)
     model = kgen.zoo.get(config["model"])
-    if hasattr(model, "fast_generator"):
+    if np.ndim(model.example_inputs(batch_size=1)["x"]) == 2:  # the model's inputs are tokens (batch, time)
         return child_sequence(backend, config, model, result)
     h, w, c = model.image_shape
     batch = config["batch"]
