@@ -31,14 +31,13 @@ plus `labels` for a class-conditional model and `features` (batch, time / local_
 locally conditioned one (in `sample` the features fix the length: `length` must equal their steps x upsample).
 """
 
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import keras
 
+from kgen.backends import run_under_backend
 from kgen.io import atomic_path
 
 
@@ -78,16 +77,8 @@ def export_for_serving(model, path, overwrite=False):
 
 
 def _export_in_child(keras_file, out):
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    proc = subprocess.run(
-        [sys.executable, "-m", "kgen.export", str(keras_file), str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise RuntimeError(f"exporting under the TensorFlow backend in a child process failed:\n{tail}")
+    run_under_backend("tensorflow", ["-m", "kgen.export", keras_file, out],
+                      what="exporting under the TensorFlow backend")
 
 
 def _main(argv):

@@ -100,7 +100,7 @@ def test_export_serves_codes_and_reconstruction(tmp_path):
 
     model = kgen.zoo.get("deep_autoencoder.tiny", input_shape=(28, 28, 1), input_scale=1 / 255)
     x = np.random.default_rng(0).uniform(0, 255, (3, 28, 28, 1)).astype("float32")
-    TestCase().run_representation_export_test(model, x, tmp_path)
+    TestCase().run_export_test(model, x, tmp_path)
 
 
 def test_linear_probe_tool(run, tmp_path):

@@ -377,8 +377,8 @@ def format_table(results, num_samples):
         first, second = r.get("sample_first_s"), r.get("sample_second_s")
         sample = f"{first:.1f} / {second:.1f}" if first is not None and second is not None else "-"
         line = (f"{r['backend']:<11} {_fmt(r.get('kgen_img_s'), '.1f', 10)}  {_fmt(r.get('baseline_img_s'), '.1f', 14)}"
-                f"  {_fmt(r.get('ratio'), '.3f', 5)}  {_fmt(r.get('achieved_gflops'), '.1f', 7)}"
-                f"  {_fmt(r.get('matmul_gflops'), '.1f', 14)}  {_fmt(r.get('fraction_of_matmul'), '.3f', 8)}  {sample}")
+                f"  {_fmt(r.get('ratio'), '.3f', 5)}  {_fmt(r.get('achieved_gflops'), '.3g', 7)}"
+                f"  {_fmt(r.get('matmul_gflops'), '.1f', 14)}  {_fmt(r.get('fraction_of_matmul'), '.3g', 8)}  {sample}")
         if r.get("error"):
             line += f"  FAILED ({r.get('failed_stage', '?')}): {r['error'].splitlines()[0][:120]}"
         lines.append(line)
@@ -428,12 +428,13 @@ def format_notes(results, config):
 
 
 def _run_backend(backend, config, timeout):
-    env = dict(os.environ)
-    env["KERAS_BACKEND"] = backend
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", backend, "--child-config", json.dumps(config)]
+    # Imported here, in the parent only: a child must import its backend (torch first) before anything from kgen.
+    from kgen.backends import run_under_backend
+
+    args = [os.path.abspath(__file__), "--child", backend, "--child-config", json.dumps(config)]
     try:
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, timeout=timeout)
+        # The child's stderr (its progress log) streams through; its exit code is read from the result line.
+        proc = run_under_backend(backend, args, timeout=timeout, check=False, capture_stderr=False)
     except subprocess.TimeoutExpired as exc:
         if exc.stdout:
             sys.stderr.write(exc.stdout if isinstance(exc.stdout, str) else exc.stdout.decode(errors="replace"))

@@ -12,7 +12,9 @@ representations). The modules around a model never ask what kind it is; they cal
   files, text, filter pictures), `write_sample_file(path, **options)` (`kgen sample`), `write_completions_file(...)`
   (`kgen complete`) and `write_codes_file(...)` (`kgen encode`); a model that cannot do one raises a ValueError
   saying so, before any work starts;
-- export: `export_signatures()`, the SavedModel endpoints as (name, function, input signature);
+- export: `export_signatures()`, the SavedModel endpoints as (name, function, input signature), and
+  `serving_examples(x, **conditioning)`, how to check each of them (a `ServingExample` per signature: the inputs to
+  call it with and the outputs the model computes itself, or a seeded sampler's output check);
 - tests: `contract_checks`, the `kgen.testing.TestCase` checks that apply to the model (the test walker runs them).
 
 It also holds the small pieces every model shares: input checks, the fit/evaluate data checks, the loss helper and
@@ -104,6 +106,49 @@ class ValidatedFitMixin:
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self._validate_data(x, "x")
         return super().evaluate(x, y, *args, **kwargs)
+
+
+class ServingExample:
+    """How to check one exported SavedModel signature (`KgenModel.serving_examples` gives one per signature).
+
+    Make one with `ServingExample.outputs(inputs, expected, rtol)` for a deterministic signature (e.g. `serve`): the
+    served outputs must equal `expected` within `rtol` (and the test's `atol`); or with
+    `ServingExample.seeded(inputs, check, seed, other_seed)` for a seeded sampler (e.g. `sample`): called twice with
+    `inputs` it must give identical outputs, called with `inputs[seed] = other_seed` other outputs, and
+    `check(outputs)` (the model's own validation: shape, range, finite log_prob) must pass on them.
+
+    Attributes:
+        inputs: {input name: numpy array}, with the dtypes the signature takes.
+        expected: {output name: numpy array}, or None for a seeded sampler.
+        rtol: relative tolerance for `expected`.
+        seed: the name of a seeded sampler's seed input (None otherwise); `other_seed` another value for it.
+        check: a seeded sampler's `check(outputs)`, which raises unless the outputs ({name: numpy}) are valid.
+    """
+
+    def __init__(self, inputs, expected=None, rtol=1e-5, seed=None, other_seed=None, check=None):
+        if (expected is None) == (seed is None):
+            raise ValueError("a ServingExample has either `expected` outputs or a `seed` input (a seeded sampler).")
+        self.inputs = {k: np.asarray(v) for k, v in inputs.items()}
+        self.expected = None if expected is None else {k: np.asarray(v) for k, v in expected.items()}
+        self.rtol = rtol
+        self.seed = seed
+        self.other_seed = None if other_seed is None else np.asarray(other_seed, self.inputs[seed].dtype)
+        self.check = check
+
+    @classmethod
+    def outputs(cls, inputs, expected, rtol=1e-5):
+        """A deterministic signature: `inputs` must give `expected` ({output name: numpy}) within `rtol`."""
+        return cls(inputs, expected=expected, rtol=rtol)
+
+    @classmethod
+    def seeded(cls, inputs, check, seed="seed", other_seed=(5, 6)):
+        """A seeded sampler: the same `inputs[seed]` gives the same outputs, `other_seed` others; `check(outputs)`
+        validates them."""
+        return cls(inputs, seed=seed, other_seed=other_seed, check=check)
+
+    @property
+    def is_sampler(self):
+        return self.seed is not None
 
 
 MODEL_KWARGS = ("name", "trainable", "dtype")
@@ -217,3 +262,10 @@ class KgenModel(ValidatedFitMixin, keras.Model):
     def export_signatures(self):
         """The SavedModel endpoints: [(name, fn, input_signature)], traced under the TensorFlow backend."""
         raise NotImplementedError(f"{type(self).__name__} must define export_signatures.")
+
+    def serving_examples(self, x, **conditioning):
+        """How to check every signature of `export_signatures()` for data `x` and its conditioning (as
+        `example_inputs` gives them): {signature name: `ServingExample`}, with the expected outputs computed here
+        with the model's own methods (`log_prob`, `encode`, ...) or, for a seeded sampler, the check of its
+        outputs. `kgen.testing.TestCase.run_export_test` calls each signature of the exported SavedModel with them."""
+        raise NotImplementedError(f"{type(self).__name__} must define serving_examples.")

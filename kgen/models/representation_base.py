@@ -196,3 +196,11 @@ class RepresentationModel(KgenModel):
 
         spec = tf.TensorSpec(shape=(None,) + tuple(self.input_shape_), dtype=tf.float32, name="inputs")
         return [("serve", serve, [spec])]
+
+    def serving_examples(self, x):
+        """`serve`: the inputs `x` give this model's `encode` codes and `reconstruct` reconstruction."""
+        from kgen.models.kgen_model import ServingExample
+
+        x = np.asarray(x, "float32")
+        expected = {"codes": self.encode(x), "reconstruction": self.reconstruct(x)}
+        return {"serve": ServingExample.outputs({"inputs": x}, expected, rtol=1e-4)}

@@ -4,16 +4,16 @@ Plain pytest classes inherit `TestCase` and call the `run_*` helpers; they raise
 says what broke.
 """
 
+import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import keras
 from keras import ops
+
+from kgen.backends import BackendProcessError, run_under_backend
 
 
 def _positions(shape):
@@ -139,6 +139,33 @@ def format_reach(reach, pixel, height, width):
     return "\n".join(rows)
 
 
+def run_child_check(backend, args, what):
+    """`run_under_backend` for a check: a child that fails is an AssertionError saying `what` failed, with the end
+    of its stderr."""
+    try:
+        return run_under_backend(backend, args, what=what, tail_lines=40)
+    except BackendProcessError as e:
+        raise AssertionError(str(e)) from None
+
+
+#: The child process of `run_export_test`: load the SavedModel (argv[1]) with tf.saved_model.load, write its
+#: signature names, then call each planned signature with the inputs of its .npz file and save the outputs.
+_SERVE_CHILD = """\
+import json, sys, numpy as np, tensorflow as tf
+path, td, plan = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+m = tf.saved_model.load(path)
+with open(f"{td}/served_signatures.json", "w") as f:
+    json.dump(sorted(m.signatures.keys()), f)
+missing = sorted({name for name, _ in plan} - set(m.signatures.keys()))
+if missing:
+    sys.exit(f"the SavedModel has no signature(s) {missing}; it has {sorted(m.signatures.keys())}")
+for j, (name, inputs) in enumerate(plan):
+    kwargs = {k: tf.constant(v) for k, v in np.load(inputs).items()}
+    out = m.signatures[name](**kwargs)
+    np.savez(f"{td}/served_{j}.npz", **{k: v.numpy() for k, v in out.items()})
+"""
+
+
 class TestCase:
     """Base class for kgen tests (pytest collects subclasses named Test*)."""
 
@@ -244,11 +271,7 @@ class TestCase:
             for backend in backends:
                 if backend == keras.backend.backend():
                     continue
-                env = dict(os.environ, KERAS_BACKEND=backend)
-                proc = subprocess.run(
-                    [sys.executable, "-c", code, str(td), backend], env=env, capture_output=True, text=True
-                )
-                assert proc.returncode == 0, f"loading under {backend} failed:\n{proc.stderr[-3000:]}"
+                run_child_check(backend, ["-c", code, td, backend], what=f"loading the saved models under {backend}")
                 for i, (name, method, values) in enumerate(expected):
                     np.testing.assert_allclose(
                         np.load(td / f"out_{i}_{backend}.npy"), values, rtol=rtol, atol=1e-5,
@@ -343,50 +366,6 @@ class TestCase:
         assert np.all(np.isfinite(model.log_prob(a, labels=labels)))
         return a
 
-    def run_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
-        """export_for_serving writes a SavedModel whose `serve` signature matches `model.log_prob` and whose
-        `sample` signature gives valid images, the same for the same seed."""
-        from kgen.export import export_for_serving
-
-        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
-        path = tmp_dir / "serving" / "1"
-        export_for_serving(model, path)
-        labels = conditioning(model, input_data).get("labels")
-        expected = model.log_prob(input_data, labels=labels)
-        x_path = tmp_dir / "x.npy"
-        np.save(x_path, np.asarray(input_data, dtype="float32"))
-        out = tmp_dir / "served.npz"
-        np.save(tmp_dir / "labels.npy", np.asarray(labels if labels is not None else [], dtype="int32"))
-        code = (
-            "import sys, numpy as np, tensorflow as tf\n"
-            "m = tf.saved_model.load(sys.argv[1])\n"
-            "y = np.load(sys.argv[4])\n"
-            "kw = {'labels': tf.constant(y)} if len(y) else {}\n"
-            "kw2 = {'labels': tf.constant([0, 1], tf.int32)} if len(y) else {}\n"
-            "lp = m.signatures['serve'](images=tf.constant(np.load(sys.argv[2])), **kw)['log_prob'].numpy()\n"
-            "s = m.signatures['sample']\n"
-            "a = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]), **kw2)['images'].numpy()\n"
-            "b = s(num_samples=tf.constant(2), seed=tf.constant([3, 4]), **kw2)['images'].numpy()\n"
-            "c = s(num_samples=tf.constant(2), seed=tf.constant([5, 6]), **kw2)['images'].numpy()\n"
-            "np.savez(sys.argv[3], lp=lp, a=a, b=b, c=c)\n"
-        )
-        # A child process, so the check does not depend on which backend (or import order) this test runs under.
-        proc = subprocess.run(
-            [sys.executable, "-c", code, str(path), str(x_path), str(out), str(tmp_dir / "labels.npy")],
-            env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
-        )
-        assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
-        served = np.load(out)
-        np.testing.assert_allclose(served["lp"], expected, rtol=1e-5, atol=atol)
-        samples = served["a"]
-        assert samples.shape == (2,) + tuple(model.image_shape), samples.shape
-        model.validate_images(samples, "exported samples")
-        np.testing.assert_array_equal(samples, served["b"], err_msg="the `sample` signature is not seeded")
-        assert not np.array_equal(samples, served["c"]), "different seeds gave the same exported samples"
-        sample_labels = [0, 1] if labels is not None else None
-        assert np.all(np.isfinite(model.log_prob(samples, labels=sample_labels)))
-        return path
-
     # ------------------------------------------------------------------------------------------ sequence models
     def run_sequence_causality_test(self, model, length=None, num_trials=3, max_trials=30):
         """A sequence model's logits at step t depend on exactly the tokens t - receptive_field .. t - 1: no leak from
@@ -447,53 +426,6 @@ class TestCase:
         assert np.all(np.isfinite(model.log_prob(a, **kwargs)))
         return a
 
-    def run_sequence_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
-        """export_for_serving writes a SavedModel whose `serve` signature matches `model.log_prob` and whose `sample`
-        signature gives valid tokens, the same for the same seed."""
-        from kgen.export import export_for_serving
-
-        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
-        path = tmp_dir / "serving" / "1"
-        export_for_serving(model, path)
-        kwargs = conditioning(model, input_data)
-        expected = model.log_prob(input_data, **kwargs)
-        length = np.shape(input_data)[1]
-        sample_kwargs = {}
-        if model.conditional:
-            sample_kwargs["labels"] = np.array([0, 1], "int32")
-        if model.locally_conditioned:
-            sample_kwargs["features"] = conditioning(model, np.zeros((2, length), "int32"))["features"]
-        np.savez(tmp_dir / "in.npz", tokens=np.asarray(input_data, "int32"), **kwargs)
-        np.savez(tmp_dir / "sample_in.npz", **sample_kwargs)
-        out = tmp_dir / "served.npz"
-        code = (
-            "import sys, numpy as np, tensorflow as tf\n"
-            "m = tf.saved_model.load(sys.argv[1])\n"
-            "kw = {k: tf.constant(v) for k, v in np.load(sys.argv[2]).items()}\n"
-            "skw = {k: tf.constant(v) for k, v in np.load(sys.argv[3]).items()}\n"
-            "lp = m.signatures['serve'](**kw)['log_prob'].numpy()\n"
-            "s = m.signatures['sample']\n"
-            "L = tf.constant(int(sys.argv[5]))\n"
-            "a = s(num_samples=tf.constant(2), length=L, seed=tf.constant([3, 4]), **skw)['tokens'].numpy()\n"
-            "b = s(num_samples=tf.constant(2), length=L, seed=tf.constant([3, 4]), **skw)['tokens'].numpy()\n"
-            "c = s(num_samples=tf.constant(2), length=L, seed=tf.constant([5, 6]), **skw)['tokens'].numpy()\n"
-            "np.savez(sys.argv[4], lp=lp, a=a, b=b, c=c)\n"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code, str(path), str(tmp_dir / "in.npz"), str(tmp_dir / "sample_in.npz"), str(out),
-             str(length)],
-            env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
-        )
-        assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
-        served = np.load(out)
-        np.testing.assert_allclose(served["lp"], expected, rtol=1e-5, atol=atol)
-        samples = served["a"]
-        assert samples.shape == (2, length), samples.shape
-        model.validate_tokens(samples, "exported samples")
-        np.testing.assert_array_equal(samples, served["b"], err_msg="the `sample` signature is not seeded")
-        assert not np.array_equal(samples, served["c"]), "different seeds gave the same exported samples"
-        return path
-
     # ------------------------------------------------------------------------------------------ representation models
     def run_representation_test(self, model, input_data=None, tmp_dir=None):
         """A `RepresentationModel`'s contract: `encode` gives finite float32 codes (batch, code_dim), the same on a
@@ -539,31 +471,64 @@ class TestCase:
             assert np.all(np.isfinite(history.history[key])), f"{key} is not finite: {history.history[key]}"
         return history
 
-    def run_representation_export_test(self, model, input_data, tmp_dir=None, atol=1e-4):
-        """export_for_serving writes a SavedModel whose `serve` signature gives `model.encode`'s codes and
-        `model.reconstruct`'s reconstruction."""
+    # ------------------------------------------------------------------------------------------ export
+    def run_export_test(self, model, input_data=None, tmp_dir=None, atol=1e-4):
+        """`export_for_serving` writes a SavedModel that, loaded with `tf.saved_model.load` in a child process under
+        the TensorFlow backend, has exactly the signatures of `model.serving_examples(input_data, ...)` and answers
+        each as the model says: a deterministic signature (`serve`) gives the outputs the model computes itself
+        (log_prob, or codes and reconstruction) within `atol`; a seeded sampler (`sample`) gives identical outputs
+        for the same seed, other outputs for another seed, and outputs the model's own check accepts (shape,
+        range, finite log_prob). `input_data` defaults to the model's `example_inputs`; its conditioning is the
+        model's `example_conditioning`."""
         from kgen.export import export_for_serving
 
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        if input_data is None:
+            input_data = model.example_inputs()["x"]
         path = tmp_dir / "serving" / "1"
         export_for_serving(model, path)
-        x = np.asarray(input_data, dtype="float32")
-        np.save(tmp_dir / "x.npy", x)
-        code = (
-            "import sys, numpy as np, tensorflow as tf\n"
-            "m = tf.saved_model.load(sys.argv[1])\n"
-            "out = m.signatures['serve'](inputs=tf.constant(np.load(sys.argv[2])))\n"
-            "np.savez(sys.argv[3], codes=out['codes'].numpy(), reconstruction=out['reconstruction'].numpy())\n"
+        examples = model.serving_examples(input_data, **conditioning(model, input_data))
+        plan, calls = [], {}  # (signature, inputs file) per call; the call indices of each signature
+        for i, (name, example) in enumerate(examples.items()):
+            runs = [example.inputs]
+            if example.is_sampler:  # twice with the seed, once with another
+                runs += [example.inputs, {**example.inputs, example.seed: example.other_seed}]
+            calls[name] = []
+            for k, inputs in enumerate(runs):
+                np.savez(tmp_dir / f"serving_in_{i}_{k}.npz", **inputs)
+                calls[name].append(len(plan))
+                plan.append((name, str(tmp_dir / f"serving_in_{i}_{k}.npz")))
+        # A child process, so the check does not depend on which backend (or import order) this test runs under.
+        run_child_check("tensorflow", ["-c", _SERVE_CHILD, path, tmp_dir, json.dumps(plan)],
+                        what="loading and calling the SavedModel with tf.saved_model.load")
+        # Keras also registers its first endpoint as "serving_default" (TF Serving's default): an alias, not checked.
+        served_names = [n for n in json.loads((tmp_dir / "served_signatures.json").read_text())
+                        if n != "serving_default"]
+        assert sorted(examples) == served_names, (
+            f"{type(model).__name__}: the SavedModel has signatures {served_names}, but serving_examples checks "
+            f"{sorted(examples)}"
         )
-        out = tmp_dir / "served.npz"
-        proc = subprocess.run(
-            [sys.executable, "-c", code, str(path), str(tmp_dir / "x.npy"), str(out)],
-            env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True, text=True,
-        )
-        assert proc.returncode == 0, f"tf.saved_model.load failed:\n{proc.stderr[-3000:]}"
-        served = np.load(out)
-        np.testing.assert_allclose(served["codes"], model.encode(x), rtol=1e-4, atol=atol)
-        np.testing.assert_allclose(served["reconstruction"], model.reconstruct(x), rtol=1e-4, atol=atol)
+        for name, example in examples.items():
+            served = [dict(np.load(tmp_dir / f"served_{j}.npz")) for j in calls[name]]
+            if not example.is_sampler:
+                for key, expected in example.expected.items():
+                    assert key in served[0], f"the `{name}` signature has no output {key!r}: {sorted(served[0])}"
+                    np.testing.assert_allclose(
+                        served[0][key], expected, rtol=example.rtol, atol=atol,
+                        err_msg=f"the `{name}` signature's {key!r} differs from the model's own",
+                    )
+                continue
+            a, b, c = served
+            try:
+                example.check(a)
+            except ValueError as e:
+                raise AssertionError(f"the `{name}` signature gave invalid samples: {e}") from None
+            assert sorted(a) == sorted(b), f"the `{name}` signature's outputs changed between calls"
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"the `{name}` signature is not seeded")
+            assert any(not np.array_equal(a[key], c[key]) for key in a), (
+                f"different seeds gave the same exported samples (`{name}` signature)"
+            )
         return path
 
     # ------------------------------------------------------------------------------------------ family checks
@@ -575,15 +540,13 @@ class TestCase:
             build(**kwargs)
 
     def run_round_trip_test(self, model, input_data, tmp_dir):
-        """Config round trip, .keras save/load, loading under the other backends, and export for serving (the
-        sequence export for a model whose `contract_checks` name the sequence checks, else the image export)."""
+        """Config round trip, .keras save/load, loading under the other backends, and export for serving (every
+        signature the model's `serving_examples` name)."""
         tmp_dir = Path(tmp_dir)
         self.run_serialization_test(model)
         self.run_model_saving_test(model, input_data, tmp_dir)
         self.run_cross_backend_test(model, input_data)
-        sequence = "run_sequence_sampling_test" in model.contract_checks
-        export = self.run_sequence_export_test if sequence else self.run_export_test
-        export(model, input_data, tmp_dir / "export")
+        self.run_export_test(model, input_data, tmp_dir / "export")
 
     def run_weighted_fit_test(self, model, learning_rate, num_sequences=256, epochs=10, batch_size=32):
         """A sequence model learns ramp sequences (`fixtures.ramp_tokens`) with the last 4 positions weighted 0:
