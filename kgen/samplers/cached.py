@@ -1,23 +1,23 @@
-"""Cached fast generation for convolutional image models (Ramachandran et al. 2017, "Fast Generation for
-Convolutional Autoregressive Models").
+"""Cached fast generation for the autoregressive image models (Ramachandran et al. 2017, "Fast Generation for
+Convolutional Autoregressive Models"), driven by the models' incremental protocol.
 
-Instead of re-running the whole network for every new pixel, a model's generator keeps, for every layer, only the
-activations that later pixels still need (a few rows, so memory grows with the image width, never with
-height x width x layers), and computes each layer once per new pixel (or once per row for parts that depend only
-on rows above). This module holds what every such generator shares:
+An image is generated as a raster sequence of steps: sub-pixels R -> G -> B within a pixel, or whole pixels for a
+head that models a pixel's channels jointly. The model says how one step is computed from what came before:
 
-- `run_generator`: the raster-order loop (rows, then columns, then R -> G -> B within a pixel), compiled per backend,
-  which asks the model's generator for the parameters of one pixel at a time and draws it with the distribution's
-  deterministic `sample_from_noise`, so the same noise gives exactly the naive loop's samples;
-- small helpers for row buffers and for applying masked 1x1 convolutions to one pixel.
+    model.init_cache(batch_size, labels=None) -> cache
+    model.call_with_cache(pixel, index, cache) -> (params, cache)
 
-A generator is an object with four methods over a tuple `state` of tensors:
+`pixel` (batch, channels) is the pixel that step `index - 1` wrote into, as it stands after that step (so at the
+first channel of a pixel it is the finished previous pixel, at a later channel the current pixel's channels drawn so
+far, zeros after them); `params` are the likelihood parameters of the pixel of step `index`. The layers that own the
+weights compute their own one-pixel step (`MaskedConv2D.call_with_cache`, `GatedPixelBlock.row_with_cache` /
+`call_with_cache`), keeping only the rows later pixels still need, so memory grows with the image width, never with
+height x width x layers. The cache is any nest of tensors: row rings here, and equally a transformer's keys and
+values or a video model's per-frame recurrent state.
 
-    init(batch, labels) -> state
-    begin_row(state, r) -> state                 # row r starts: rows < r are final
-    pixel_params(state, c, pixel) -> (params, state)   # parameters of pixel (r, c); `pixel` (batch, C) holds its
-                                                        # channels drawn so far (zeros after them)
-    end_pixel(state, c, pixel) -> state          # pixel (r, c) is final
+`generate` is the one loop for every image model: it draws each step with the distribution's deterministic
+`sample_from_noise` from noise drawn up front, so the same noise gives exactly the naive loop's samples, and it is
+compiled once per backend by `kgen.samplers.compiled`.
 """
 
 from keras import ops
@@ -25,128 +25,52 @@ from keras import ops
 from kgen.samplers.naive import run_compiled
 
 
-# ---------------------------------------------------------------------------------------------- buffer helpers
 def dim(x, axis):
     """Size of `x` along `axis`: a Python int when known, else a scalar tensor (a batch traced as None)."""
     size = x.shape[axis]
     return ops.shape(x)[axis] if size is None else size
 
 
-def shift_in_row(buffer, row, left_pad):
-    """Drop the oldest row of `buffer` (batch, rows, width, ch) and append `row` (batch, W, ch) at column `left_pad`."""
-    width = buffer.shape[2]
-    pad_right = width - left_pad - row.shape[1]
-    row = ops.pad(row, [[0, 0], [left_pad, pad_right], [0, 0]])
-    return ops.concatenate([buffer[:, 1:], row[:, None]], axis=1)
+def step_position(model, index):
+    """(row, col, channel) of step `index` (channel 0 for a joint-channel head, whose steps are whole pixels)."""
+    h, w, c = model.image_shape
+    per_pixel = 1 if model.distribution.joint_channels else c
+    pixel = index // per_pixel
+    return pixel // w, pixel % w, index % per_pixel
 
 
-def write_column(buffer, col, value):
-    """Set column `col` of a (batch, width, ch) row buffer to `value` (batch, ch)."""
-    return ops.slice_update(buffer, (0, col, 0), value[:, None, :])
-
-
-def read_columns(buffer, col, size):
-    """Columns col .. col + size - 1 of a (batch, width, ch) row buffer (or of a (batch, rows, width, ch) one)."""
-    shape = list(buffer.shape)
-    if len(shape) == 3:
-        return ops.slice(buffer, (0, col, 0), (dim(buffer, 0), size, shape[2]))
-    return ops.slice(buffer, (0, 0, col, 0), (dim(buffer, 0), shape[1], size, shape[3]))
-
-
-def patch_kernel(layer):
-    """The masked kernel of a k x k `MaskedConv2D` as a matrix over its causal rows (see `masked_conv_at`)."""
-    p = layer.kernel_size[0] // 2
-    mask = ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype)
-    return ops.reshape(ops.multiply(layer.kernel, mask)[: p + 1], (-1, layer.filters))
-
-
-def pointwise_kernel(layer):
-    """The masked kernel of a 1x1 `MaskedConv2D` as a (in, out) matrix."""
-    mask = ops.convert_to_tensor(layer.kernel_mask, dtype=layer.kernel.dtype)
-    return ops.multiply(layer.kernel, mask)[0, 0]
-
-
-def masked_conv_at(layer, buffer, col, kernel=None):
-    """A `MaskedConv2D` (k x k, stride 1, no dilation) evaluated at one pixel from its row buffer.
-
-    `buffer` (batch, k//2 + 1, W + 2 * (k//2), ch) holds the layer's input rows r - k//2 .. r with k//2 zero columns
-    on both sides; only those kernel rows can be non-zero under a causal mask. `kernel`: `patch_kernel(layer)`,
-    computed once by the caller (else here).
-    """
-    kernel = patch_kernel(layer) if kernel is None else kernel
-    patch = read_columns(buffer, col, layer.kernel_size[1])
-    out = ops.matmul(ops.reshape(patch, (dim(patch, 0), -1)), kernel)
-    if layer.use_bias:
-        out = out + layer.bias
-    return out
-
-
-def write_pixel(buffer, col, value, left_pad):
-    """Set the current (last) row of a (batch, rows, width, ch) buffer at column col + left_pad to `value`."""
-    return ops.slice_update(buffer, (0, buffer.shape[1] - 1, col + left_pad, 0), value[:, None, None, :])
-
-
-def shift_up(buffer):
-    """Move a (batch, rows, width, ch) row buffer up by one row; the new current row is zeros."""
-    return ops.concatenate([buffer[:, 1:], ops.zeros_like(buffer[:, :1])], axis=1)
-
-
-def pointwise(layer, x, kernel=None):
-    """A masked 1x1 `MaskedConv2D` applied to one pixel's features x (batch, ch); `kernel`: `pointwise_kernel`."""
-    kernel = pointwise_kernel(layer) if kernel is None else kernel
-    out = ops.matmul(x, kernel)
-    if layer.use_bias:
-        out = out + layer.bias
-    return out
-
-
-# ---------------------------------------------------------------------------------------------- the loop
-def run_generator(model, generator, canvas, noise, start, labels):
-    """Fill `canvas` (batch, H, W, C) in raster order from step `start` on; earlier steps keep the canvas values."""
-    height, width, channels = model.image_shape
+def generate(model, canvas, noise, start, labels):
+    """Fill `canvas` (batch, H, W, C) step by step from the model's incremental protocol; steps before `start`
+    keep the canvas values (they still pass through the model, to fill its cache). Traced code: call it inside a
+    compiled function (`sample_loop`) or an export signature."""
     dist = model.distribution
     joint = dist.joint_channels
+    channels = model.image_shape[-1]
     batch = dim(canvas, 0)
     channel_ids = ops.arange(channels, dtype="int32")[None, :]
 
-    def row_body(r, carry):
-        state, canvas = carry
-        state = generator.begin_row(state, r)
-        known_row = ops.take(canvas, r, axis=1)
-        noise_row = ops.take(noise, r, axis=1)
+    given = canvas  # the known values (before `start`), read but never written
 
-        def col_body(col, carry):
-            state, row = carry
-            known = ops.take(known_row, col, axis=1)
-            pixel_noise = ops.take(noise_row, col, axis=1)
-            pixel = ops.zeros((batch, channels), dtype="float32")
-            for ch in range(1 if joint else channels):
-                params, state = generator.pixel_params(state, col, pixel)
-                drawn = dist.sample_from_noise(params, pixel_noise)
-                step = r * width + col if joint else (r * width + col) * channels + ch
-                chosen = ops.where(ops.less(step, start), known, drawn)
-                pixel = chosen if joint else ops.where(ops.equal(channel_ids, ch), chosen, pixel)
-            state = generator.end_pixel(state, col, pixel)
-            return state, write_column(row, col, pixel)
+    def body(index, carry):
+        pixel, cache, canvas = carry
+        params, cache = model.call_with_cache(pixel, index, cache)
+        row, col, channel = step_position(model, index)
+        known = ops.take(ops.take(given, row, axis=1), col, axis=1)
+        drawn = dist.sample_from_noise(params, ops.take(ops.take(noise, row, axis=1), col, axis=1))
+        chosen = ops.where(ops.less(index, start), known, drawn)
+        if not joint:
+            current = ops.where(ops.equal(channel, 0), ops.zeros_like(pixel), pixel)
+            chosen = ops.where(ops.equal(channel_ids, channel), chosen, current)
+        canvas = ops.slice_update(canvas, (0, row, col, 0), chosen[:, None, None, :])
+        return chosen, cache, canvas
 
-        row = ops.zeros((batch, width, channels), dtype="float32")
-        state, row = ops.fori_loop(0, width, col_body, (state, row))
-        return state, ops.slice_update(canvas, (0, r, 0, 0), row[:, None])
-
-    state = generator.init(batch, labels)
-    _, canvas = ops.fori_loop(0, height, row_body, (state, canvas))
+    pixel = ops.zeros((batch, channels), dtype="float32")
+    cache = model.init_cache(batch, labels=labels if model.conditional else None)
+    _, _, canvas = ops.fori_loop(0, model.num_steps, body, (pixel, cache, canvas))
     return canvas
 
 
-def make_sample_loop(generator_cls):
-    """A `sample_loop(model, noise, canvas, start, labels)` (the naive loop's signature) for a generator class."""
-
-    def sample_loop(model, noise, canvas, start=0, labels=None):
-        def run(canvas, noise, start, labels):
-            generator = generator_cls(model)
-            return run_generator(model, generator, canvas, noise, start, labels if model.conditional else None)
-
-        key = ("cached", generator_cls.__name__)
-        return run_compiled(model, key, run, canvas, noise, start, labels, small_ops=True)
-
-    return sample_loop
+def sample_loop(model, noise, canvas, start=0, labels=None):
+    """A batch of images with the model's cached generation (the naive loop's signature and results)."""
+    return run_compiled(model, "cached", lambda c, n, s, y: generate(model, c, n, s, y), canvas, noise, start, labels,
+                        small_ops=True)

@@ -1,8 +1,10 @@
-"""The reference sampler: re-run the whole network for every sampling step, in one compiled loop per backend."""
+"""The reference sampler: re-run the whole network for every sampling step, in one compiled loop per backend
+(`kgen.samplers.compiled`)."""
 
 import numpy as np
-import keras
 from keras import ops
+
+from kgen.samplers.compiled import compiled
 
 
 def step_positions(model):
@@ -25,56 +27,6 @@ def loop_body(model, noise, forward):
         return ops.where(ops.equal(positions, i), drawn, canvas)
 
     return body
-
-
-def compile_for_backend(model, key, run, small_ops=False):
-    """Compile `run(*tensors)` for the backend once per model and cache it under `key`.
-
-    `run` reads the model's weights through the layers (inside `keras.StatelessScope` under JAX, where the current
-    weights are passed in explicitly so that a later `fit` is seen by the cached function).
-
-    `small_ops=True` (the cached samplers: thousands of tiny per-pixel ops) runs torch, which executes them eagerly,
-    on one intra-op thread: with two, every tiny op waits on a thread barrier, and on a busy 2-core machine the cached
-    Gated PixelCNN sampler ran 3x to 30x slower (0.7-0.8 s vs 2.4-23.8 s for 16 8x8 images, interleaved in one run).
-    """
-    backend = keras.backend.backend()
-    key = (key, backend)
-    if key in model._sampler_cache:
-        return model._sampler_cache[key]
-    if backend == "jax":
-        import jax
-
-        variables = list(model.variables)
-
-        @jax.jit
-        def run_jax(values, *args):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return run(*args)
-
-        def fn(*args):
-            return run_jax([v.value for v in variables], *args)
-
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        fn = tf.function(run, jit_compile=True, reduce_retracing=True)
-    elif backend == "torch":
-        import torch
-
-        def fn(*args):
-            threads = torch.get_num_threads()
-            try:
-                if small_ops:
-                    torch.set_num_threads(1)
-                with torch.no_grad():
-                    return run(*args)
-            finally:
-                torch.set_num_threads(threads)
-
-    else:  # pragma: no cover - the other keras backends cannot train these models
-        fn = run
-    model._sampler_cache[key] = fn
-    return fn
 
 
 def sample_loop(model, noise, canvas, start=0, labels=None):
@@ -102,8 +54,10 @@ def sample_loop(model, noise, canvas, start=0, labels=None):
 
 
 def run_compiled(model, key, run, canvas, noise, start, labels, small_ops=False):
-    """Call the compiled `run(canvas, noise, start, labels)` of a sampling loop on numpy inputs; numpy out."""
-    fn = compile_for_backend(model, key, run, small_ops=small_ops)
+    """Call the compiled `run(canvas, noise, start, labels)` of a sampling loop on numpy inputs; numpy out.
+
+    `run` is compiled once per model and `key` by `kgen.samplers.compiled.compiled` (`small_ops`: see there)."""
+    fn = compiled(model, key, run, small_ops=small_ops)
     labels = np.zeros((len(canvas),), "int32") if labels is None else np.asarray(labels, "int32")
     out = fn(
         ops.convert_to_tensor(np.asarray(canvas, "float32")),

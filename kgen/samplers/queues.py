@@ -5,12 +5,16 @@ Instead of recomputing the past, each layer keeps a ring buffer of its last (k -
 goes to slot t mod (k - 1) d, where it is read back (k - 1) d, ..., d steps later. Reading and writing are
 `ops.slice` / `ops.slice_update` at a step-dependent slot, so one step costs O(k * channels) per layer, whatever the
 dilation. Unwritten slots hold zeros: exactly the zero padding of the causal convolution.
+
+Under torch two fast paths replace the keras.ops one (`_torch_step_kind`): eager code gets the step as a Python int
+(plain slices, an in-place write), and a step traced by `torch.compile` (`kgen.samplers.compiled.torch_step`)
+gets it as a 0-d tensor (`index_select`, an in-place `index_copy_`: one graph for every step). All three give the
+same numbers; `KGEN_PORTABLE_QUEUES=1` forces the keras.ops path under torch (the tests check they agree).
 """
 
-import os
-
-import keras
 from keras import ops
+
+from kgen.samplers.compiled import torch_fast_paths
 
 
 def queue_length(kernel_size, dilation_rate):
@@ -22,17 +26,22 @@ def init_queue(batch, kernel_size, dilation_rate, channels, dtype="float32"):
     return ops.zeros((batch, max(queue_length(kernel_size, dilation_rate), 1), channels), dtype=dtype)
 
 
-def _eager_step(index):
-    """The step as a Python int where the backend runs the loop eagerly (torch), else None.
+def _torch_step_kind():
+    """How the torch fast paths see the step index: "traced" inside `torch.compile` (a 0-d tensor), "int" in
+    eager torch (a Python int, converted if it came as a tensor), or None: the portable keras.ops path (TensorFlow,
+    JAX, or `KGEN_PORTABLE_QUEUES=1`).
 
-    Under torch every keras op on a tensor-valued slot converts its arguments and `slice_update` copies the whole
-    buffer; with a Python int the taps are plain slices and the write is in place (zoo/wavenet.md has the
-    measurement). The traced path below is the only one under TensorFlow and JAX; `KGEN_PORTABLE_QUEUES=1` forces
-    it under torch too (the tests check both give the same tokens).
+    Under eager torch every keras op on a tensor-valued slot converts its arguments and `slice_update` copies the
+    whole buffer; with a Python int the taps are plain slices and the write is in place (zoo/wavenet.md has the
+    measurement). A traced step must not turn the index into an int (that would compile one graph per step).
     """
-    if keras.backend.backend() == "torch" and os.environ.get("KGEN_PORTABLE_QUEUES") != "1":
-        return int(index)
-    return None
+    if not torch_fast_paths():
+        return None
+    import torch
+
+    if torch.compiler.is_compiling():
+        return "traced"
+    return "int"
 
 
 def queue_taps(queue, index, x, kernel_size, dilation_rate):
@@ -41,11 +50,21 @@ def queue_taps(queue, index, x, kernel_size, dilation_rate):
     length = queue_length(kernel_size, dilation_rate)
     if length == 0:
         return x[:, None], queue
-    step = _eager_step(index)
-    if step is not None:  # eager fast path (torch): in-place ring buffer, Python-int slots
+    kind = _torch_step_kind()
+    if kind == "int":  # eager torch: in-place ring buffer, Python-int slots
+        step = int(index)
         slots = [(step - j * dilation_rate) % length for j in range(kernel_size - 1, 0, -1)]
         taps = ops.concatenate([queue[:, s : s + 1] for s in slots] + [x[:, None]], axis=1)
         queue[:, step % length] = x
+        return taps, queue
+    if kind == "traced":  # torch.compile: tensor slots, in-place write into the (input) queue
+        import torch
+
+        offsets = torch.arange(kernel_size - 1, 0, -1, dtype=torch.int64) * dilation_rate
+        slots = torch.remainder(index.to(torch.int64) - offsets, length)
+        taps = torch.cat([queue.index_select(1, slots), x[:, None]], dim=1)
+        slot = torch.remainder(index.to(torch.int64), length).reshape(1)
+        queue.index_copy_(1, slot, x[:, None].to(queue.dtype))
         return taps, queue
     batch, channels = ops.shape(queue)[0], queue.shape[2]
     taps = []
@@ -54,3 +73,17 @@ def queue_taps(queue, index, x, kernel_size, dilation_rate):
         taps.append(ops.slice(queue, (0, slot, 0), (batch, 1, channels)))
     queue = ops.slice_update(queue, (0, ops.mod(index, length), 0), ops.cast(x[:, None], queue.dtype))
     return ops.concatenate(taps + [x[:, None]], axis=1), queue
+
+
+def step_slice(x, index):
+    """`x[:, index : index + 1]` of a (batch, time, channels) tensor, for the step `index` (an int or a scalar
+    tensor), on the path `queue_taps` takes."""
+    kind = _torch_step_kind()
+    if kind == "int":
+        step = int(index)
+        return x[:, step : step + 1]
+    if kind == "traced":
+        import torch
+
+        return x.index_select(1, index.to(torch.int64).reshape(1))
+    return ops.slice(x, (0, index, 0), (ops.shape(x)[0], 1, x.shape[2]))

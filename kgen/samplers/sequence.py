@@ -5,21 +5,30 @@ the logits of token `index`, draws it (random, greedy, top-k, top-p, with a temp
 prompt unless that position was given. kgen supplies two `next` functions:
 
 - "naive": run the whole network on the sequence so far and read the logits at `index` (the reference);
-- "fast": the model's generator (Paine et al. 2016, "Fast WaveNet Generation Algorithm") keeps, for every dilated
-  causal convolution, a queue of its last (k - 1) * d inputs and computes one step per layer per new token, so a
-  token costs the same whatever the receptive field.
+- "fast": the model's incremental protocol (`incremental`: `init_cache` / `call_with_cache`; Paine et al. 2016,
+  "Fast WaveNet Generation Algorithm") keeps, for every dilated causal convolution, a queue of its last
+  (k - 1) * d inputs (a recurrent model: its state) and computes one step per layer per new token, so a token
+  costs the same whatever the receptive field.
 
 Both see the same random stream (the sampler's seed generator is reset to the requested seed), so the same seed
-gives the same tokens with either method. The loop is compiled per backend as in `kgen.samplers.naive`: `jax.jit`
-with the weights and the sampler's seed state passed explicitly, `tf.function(jit_compile=True)`, and eager
-`torch.no_grad()` on one intra-op thread.
+gives the same tokens with either method. The loop is compiled by `kgen.samplers.compiled.compiled`, as the image
+loops are: `jax.jit` with the weights and the sampler's seed state passed explicitly, `tf.function(jit_compile=True)`,
+and eager `torch.no_grad()` on one intra-op thread.
+
+Under torch (on the CPU), "fast" generation takes a fast path instead of the keras_hub loop, whose ~30 keras ops
+per token cost as much as the model step itself: a Python loop (`_torch_fast_loop`) that calls the model's step
+(compiled with `torch.compile` for long loops, `kgen.samplers.compiled.torch_step`) and draws each token with the
+same torch calls, and the same seeds, as the keras_hub sampler (`_torch_draw`, for keras_hub's own samplers; any
+other sampler's methods are called as they are). The tokens are the same as the keras_hub loop's;
+`KGEN_PORTABLE_QUEUES=1` runs the keras_hub loop and the portable keras.ops code instead.
 """
 
 import json
 
 import numpy as np
-import keras
 from keras import ops
+
+from kgen.samplers.compiled import compiled, torch_fast_paths, torch_step
 
 SAMPLERS = ("random", "greedy", "top_k", "top_p")
 
@@ -42,53 +51,6 @@ def _sampler_key(sampler):
     return type(sampler).__name__, json.dumps(sampler.get_config(), sort_keys=True, default=str)
 
 
-def _compiled(model, method, sampler, run):
-    """`run(prompt, mask, labels, features)` compiled for the backend, cached on the model per method and sampler
-    configuration. Returns (fn, sampler): call `fn(*tensors)` after setting the sampler's seed state."""
-    backend = keras.backend.backend()
-    key = ("sequence", method, _sampler_key(sampler), backend)
-    if key in model._sampler_cache:
-        return model._sampler_cache[key]
-    if backend == "jax":
-        import jax
-
-        variables = list(model.variables)
-        sampler_variables = list(sampler.variables)
-
-        @jax.jit
-        def run_jax(values, sampler_values, *args):
-            mapping = list(zip(variables, values)) + list(zip(sampler_variables, sampler_values))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                out = run(*args)
-            new_state = [scope.get_current_value(v) for v in sampler_variables]
-            return out, [n if n is not None else v for n, v in zip(new_state, sampler_values)]
-
-        def fn(*args):
-            out, new_state = run_jax([v.value for v in variables], [v.value for v in sampler_variables], *args)
-            for v, value in zip(sampler_variables, new_state):
-                v.assign(value)
-            return out
-
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        fn = tf.function(run, jit_compile=True, reduce_retracing=True)
-    else:
-        import torch
-
-        def fn(*args):
-            threads = torch.get_num_threads()
-            try:
-                torch.set_num_threads(1)  # thousands of tiny per-step ops: see kgen.samplers.naive
-                with torch.no_grad():
-                    return run(*args)
-            finally:
-                torch.set_num_threads(threads)
-
-    model._sampler_cache[key] = (fn, sampler)
-    return fn, sampler
-
-
 def _reset_seed(sampler, seed, counter=0):
     """Put the sampler's random stream at draw `counter` of `seed` (a SeedGenerator's state is [seed, counter] and
     every draw of the keras_hub samplers advances the counter by one)."""
@@ -108,14 +70,23 @@ def naive_next(model, labels, features):
     return next_fn
 
 
-def fast_next(generator):
-    """`next` for keras_hub samplers from a model generator (see `kgen.samplers.queues`): feeds token index - 1
-    (nothing at index 0) through one step of every layer and returns the logits of token `index`."""
+def incremental(model):
+    """`(init_cache, call_with_cache)` of the model's incremental protocol (method "fast"):
+    `init_cache(batch_size, labels, features) -> cache` and `call_with_cache(previous, index, cache) -> (logits of
+    token index, cache)`, `previous` being token index - 1."""
+    return model.init_cache, model.call_with_cache
+
+
+def fast_next(step):
+    """`next` for keras_hub samplers from the incremental step `call_with_cache(previous, index, cache)` (see
+    `incremental`; a generator object with a `step` method works too): feeds token index - 1 (nothing at index 0)
+    through one step of every layer and returns the logits of token `index`."""
+    step = getattr(step, "step", step)
 
     def next_fn(prompt, cache, index):
         batch = ops.shape(prompt)[0]
         previous = ops.slice(prompt, (0, ops.maximum(index - 1, 0)), (batch, 1))[:, 0]
-        logits, cache = generator.step(previous, index, cache)
+        logits, cache = step(previous, index, cache)
         return ops.cast(logits, "float32"), None, cache
 
     return next_fn
@@ -143,23 +114,29 @@ def generate(model, prompt, mask, labels, features, sampler, method, seed, start
         int32 numpy (batch, length).
     """
     conditional, local = model.conditional, model.locally_conditioned
+    torch_fast = method == "fast" and torch_fast_paths()
+    key = ("sequence", method, _sampler_key(sampler), torch_fast)
+    # The compiled loop reads and updates the variables of the sampler it was built with: keep using that one.
+    sampler = model._sampler_cache.setdefault(("sequence-sampler",) + key, sampler)
 
     def run(prompt, mask, labels, features, start):
         labels = labels if conditional else None
         features = features if local else None
+        if torch_fast and prompt.device.type == "cpu":
+            return _torch_fast_loop(model, sampler, prompt, mask, labels, features)
         if method == "naive":
             next_fn, cache, index = naive_next(model, labels, features), (), start
         else:
-            generator = model.fast_generator()
-            cache = generator.init(ops.shape(prompt)[0], labels, features)
-            next_fn, index = fast_next(generator), 0
-        return compiled_sampler(next_fn, prompt, cache=cache, index=index, mask=mask, model=model)
+            init_cache, call_with_cache = incremental(model)
+            cache = init_cache(ops.shape(prompt)[0], labels, features)
+            next_fn, index = fast_next(call_with_cache), 0
+        return sampler(next_fn, prompt, cache=cache, index=index, mask=mask, model=model)
 
-    fn, compiled_sampler = _compiled(model, method, sampler, run)
+    fn = compiled(model, key, run, state=sampler.variables, small_ops=True)
     if not 0 <= start <= prompt.shape[1] or not np.all(np.asarray(mask)[:, :start]):
         raise ValueError(f"`start` ({start}) must count leading positions given in every row.")
     start = start if method == "naive" else 0
-    _reset_seed(compiled_sampler, seed, counter=start)
+    _reset_seed(sampler, seed, counter=start)
     batch = len(prompt)
     labels = np.zeros((batch,), "int32") if labels is None else np.asarray(labels, "int32")
     features = np.zeros((batch, 1, 1), "float32") if features is None else np.asarray(features, "float32")
@@ -171,3 +148,108 @@ def generate(model, prompt, mask, labels, features, sampler, method, seed, start
         ops.convert_to_tensor(np.int32(start)),
     )
     return ops.convert_to_numpy(out).astype("int32")
+
+
+# ================================================================================================ torch fast path
+def _torch_fast_loop(model, sampler, prompt, mask, labels, features):
+    """The keras_hub sampler loop of method "fast" (`Sampler.__call__` with `fast_next`), as plain torch code.
+
+    Step `index` feeds token index - 1 through the model's incremental step (compiled for long loops), draws a
+    token from the logits and keeps the given token where `mask` is set: the same draws, one per step, in the same
+    order and from the same seeds as the keras_hub loop, so the same tokens.
+    """
+    import torch
+
+    batch, length = prompt.shape
+    init_cache, _ = incremental(model)
+    cache = init_cache(batch, labels, features)
+
+    def make_step():
+        _, call_with_cache = incremental(model)
+
+        def step(previous, index, cache):
+            logits, cache = call_with_cache(previous, index, cache)
+            return ops.cast(logits, "float32"), cache
+
+        return step
+
+    step = torch_step(model, ("sequence-fast",), make_step, length)
+    raw_draw = _torch_draw(sampler)
+    seed = counter = 0
+    if raw_draw is not None and sampler.variables:  # the random stream: draw i is seeded with seed + counter + i
+        seed, counter = (int(v) for v in ops.convert_to_numpy(sampler.variables[0].value))
+
+    def draw(logits, index):
+        if raw_draw is not None:
+            return raw_draw(logits, seed + counter + index)
+        # another sampler: its own keras methods, which move its seed state on themselves
+        return ops.cast(sampler.get_next_token(sampler.compute_probabilities(logits)), "int32")
+
+    tokens = prompt.clone()
+
+    def one_step(index, cache):
+        previous = tokens[:, max(index - 1, 0)].clone()  # contiguous: one compiled graph whatever the length
+        logits, cache = step(previous, torch.tensor(index, dtype=torch.int32) if step.compiled else index, cache)
+        tokens[:, index] = torch.where(mask[:, index], tokens[:, index], draw(logits, index))
+        return cache
+
+    if length:
+        cache = one_step(0, cache)  # compiles on the first call; checks every guard
+        with step.warm():
+            for index in range(1, length):
+                cache = one_step(index, cache)
+    if raw_draw is not None:
+        _reset_seed(sampler, seed, counter + length)  # where the keras_hub loop leaves the random stream
+    return tokens
+
+
+def _torch_draw(sampler):
+    """`draw(logits, number) -> int32 tokens (batch,)` for keras_hub's own samplers (None for any other): what
+    `sampler.get_next_token(sampler.compute_probabilities(logits))` draws under torch when the sum of its seed
+    state [seed, counter] is `number`, in plain torch calls (the keras ones cost ~0.4 ms a token). It repeats, call
+    for call, keras_hub's samplers and keras' torch `softmax`, `top_k`, `cumsum`, `take_along_axis` and
+    `random.categorical` (a fresh `torch.Generator` seeded with `number` mod 2**32, then `torch.multinomial` with
+    replacement); tests/samplers/test_sequence_fast_path.py checks that it draws the same tokens."""
+    import torch
+    import keras_hub
+
+    samplers = keras_hub.samplers
+    kind = type(sampler)
+    if kind not in (samplers.GreedySampler, samplers.RandomSampler, samplers.TopKSampler, samplers.TopPSampler):
+        return None
+    temperature = sampler.temperature
+
+    def probabilities(logits):  # Sampler.compute_probabilities
+        return torch.softmax(logits / temperature, dim=-1)
+
+    def categorical(logits, number):  # keras.random.categorical(logits, 1, dtype="int32", seed=seed_generator)
+        generator = torch.Generator(device=logits.device)
+        generator.manual_seed(number & 0xFFFFFFFF)
+        probs = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probs, 1, replacement=True, generator=generator).to(torch.int32)
+
+    def pick(indices, chosen):  # ops.take_along_axis(indices, chosen, axis=-1), then squeeze
+        return torch.take_along_dim(indices, chosen.long(), dim=-1)[:, 0].to(torch.int32)
+
+    if kind is samplers.GreedySampler:
+        return lambda logits, number: torch.argmax(probabilities(logits), dim=-1).to(torch.int32)
+    if kind is samplers.RandomSampler:
+        return lambda logits, number: categorical(torch.log(probabilities(logits)), number)[:, 0]
+    if kind is samplers.TopKSampler:
+
+        def top_k(logits, number):
+            values, indices = torch.topk(probabilities(logits), sampler.k, sorted=False)
+            return pick(indices, categorical(torch.log(values), number))
+
+        return top_k
+
+    def top_p(logits, number):
+        probs = probabilities(logits)
+        cutoff = probs.shape[1] if sampler.k is None else sampler.k
+        values, indices = torch.topk(probs, cutoff, sorted=True)
+        keep = torch.cumsum(values, dim=-1, dtype=values.dtype) <= sampler.p
+        keep = torch.cat([torch.ones_like(keep[:, :1]), keep[:, :-1]], dim=-1)
+        values = torch.where(keep, values, torch.zeros(values.shape, dtype=values.dtype, device=values.device))
+        return pick(indices, categorical(torch.log(values), number))
+
+    return top_p
