@@ -20,7 +20,7 @@ class ByteNetResidualBlock(keras.layers.Layer):
     over the channels of one time step (with a learned scale and offset), so everything but `conv` is pointwise in
     time.
 
-    The pieces are shared with the step-by-step generator (kgen/models/bytenet/sampler.py): `pre` (LN -> ReLU ->
+    The pieces are shared with the step-by-step generator (`call_with_cache`): `pre` (LN -> ReLU ->
     1x1 -> LN -> ReLU, any leading shape), `conv` (the whole sequence) or `step_conv` (one step from its k taps),
     and `post` (LN -> ReLU -> 1x1, plus the residual). A generator keeps a queue of the last (k - 1) d outputs of
     `pre` and calls `post(x_t, step_conv(taps))`.
@@ -135,6 +135,21 @@ class ByteNetResidualBlock(keras.layers.Layer):
 
     def call(self, inputs):
         return self.post(inputs, self.conv(self.pre(inputs)))
+
+    # ------------------------------------------------------------------------------------------ one step at a time
+    def init_cache(self, batch_size, dtype="float32"):
+        """A queue of the masked convolution's last (k - 1) * d inputs (`kgen.samplers.queues`)."""
+        from kgen.samplers.queues import init_queue
+
+        return init_queue(batch_size, self.kernel_size, self.dilation_rate, self.bottleneck_channels, dtype)
+
+    def call_with_cache(self, inputs, index, cache):
+        """Step `index` only, from its input (batch, channels): `pre`, the masked convolution over the queued
+        taps, `post`. Returns (outputs, cache)."""
+        from kgen.samplers.queues import queue_taps
+
+        taps, cache = queue_taps(cache, index, self.pre(inputs), self.kernel_size, self.dilation_rate)
+        return self.post(inputs, self.step_conv(taps)), cache
 
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape)

@@ -216,6 +216,53 @@ class GatedPixelBlock(keras.layers.Layer):
             out = out + horizontal
         return out, skip
 
+    # ------------------------------------------------------------------------------------------ one row / one pixel
+    # Cached generation (kgen.samplers.cached): the vertical stack once per row, the horizontal stack once per pixel.
+    def init_cache(self, batch_size, width, in_channels, dtype="float32"):
+        """State for rows of `width` pixels: the last k//2 + 1 vertical input rows (zero-padded by k//2 columns
+        on both sides), the current horizontal input row (k//2 zero columns on the left), the vertical -> horizontal
+        link of the row above, and the masked kernels, computed once."""
+        p = self.pad
+        return {
+            "vertical": ops.zeros((batch_size, p + 1, width + 2 * p, in_channels), dtype=dtype),
+            "horizontal": ops.zeros((batch_size, width + p, in_channels), dtype=dtype),
+            "link": ops.zeros((batch_size, width, 2 * self.filters), dtype=dtype),
+            "kernels": self.masked_kernels(),
+        }
+
+    def row_with_cache(self, vertical_row, cache, above, condition_v=None):
+        """Start a row: push the finished row above, `vertical_row` (batch, width, channels) of vertical input,
+        through the vertical convolution (`above` is 0.0 at the top row, where everything above is padding).
+        Returns (the vertical output row for the next layer, None for the last layer; cache)."""
+        p = self.pad
+        padded = ops.pad(vertical_row, [[0, 0], [p, p], [0, 0]])
+        rows = ops.concatenate([cache["vertical"][:, 1:], padded[:, None]], axis=1)
+        pre = self.vertical_preactivation(rows)[:, 0]  # (batch, width, 2 * filters): the vertical row above
+        cache = {
+            "vertical": rows,
+            "horizontal": ops.zeros_like(cache["horizontal"]),
+            "link": self.link(pre) * above,
+            "kernels": cache["kernels"],
+        }
+        if not self.return_stacks:
+            return None, cache
+        if condition_v is not None:
+            pre = pre + condition_v[:, None, :]
+        return self.gate(pre) * above, cache
+
+    def call_with_cache(self, horizontal, cache, col, condition_h=None):
+        """One pixel of the horizontal stack at column `col` from its input `horizontal` (batch, channels) there.
+        Returns (horizontal output, None for the last layer; skip output; cache)."""
+        p = self.pad
+        row = ops.slice_update(cache["horizontal"], (0, col + p, 0), ops.cast(horizontal, "float32")[:, None, :])
+        batch, channels = ops.shape(row)[0], row.shape[2]
+        patch = ops.slice(row, (0, col, 0), (batch, p + 1, channels))
+        pre = self.horizontal_patch_preactivation(patch, cache["kernels"]) + ops.take(cache["link"], col, axis=1)
+        if condition_h is not None:
+            pre = pre + condition_h
+        out, skip = self.outputs(self.gate(pre), patch[:, -1], cache["kernels"])
+        return out, skip, {**cache, "horizontal": row}
+
     # ------------------------------------------------------------------------------------------ call
     def call(self, vertical, horizontal, condition=None, spatial_condition=None):
         p = self.pad

@@ -31,6 +31,15 @@ def causal_conv_mask(kernel_size, in_channels, out_channels, mask_type, channel_
 
 
 @keras.saving.register_keras_serializable(package="kgen")
+def bias_and_activation(layer, outputs):
+    """A convolution layer's bias (added with `+` on the 1-D variable) and activation, after its kernel."""
+    if layer.use_bias:
+        outputs = outputs + layer.bias
+    if layer.activation is not None:
+        outputs = layer.activation(outputs)
+    return outputs
+
+
 class MaskedConv2D(keras.layers.Conv2D):
     """A 2-D convolution whose kernel only sees pixels before the current one in raster order.
 
@@ -102,12 +111,57 @@ class MaskedConv2D(keras.layers.Conv2D):
         # Same computation as keras' Conv.call, but the bias is added with `+` on the 1-D variable. Under TensorFlow,
         # keras' `ops.add` of the bias made Grappler's remapper abort on residual stacks ("remapper failed:
         # Mutation::Apply error"), which drops its convolution fusions for the whole graph.
-        outputs = self.convolution_op(inputs, self.kernel)
-        if self.use_bias:
-            outputs = outputs + self.bias
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        return bias_and_activation(self, self.convolution_op(inputs, self.kernel))
+
+    # ------------------------------------------------------------------------------------------ one pixel at a time
+    def _check_incremental(self):
+        if tuple(self.dilation_rate) != (1, 1):
+            raise ValueError(f"MaskedConv2D {self.name!r}: pixel-at-a-time evaluation needs an undilated kernel.")
+
+    def init_cache(self, batch_size, width, dtype="float32"):
+        """The state of pixel-at-a-time evaluation over rows of `width` pixels: a ring of the layer's last
+        kh // 2 + 1 input rows (zero-padded by kw // 2 columns on both sides), and the masked kernel over those rows
+        as one (patch, filters) matrix, computed once. A 1x1 layer keeps no rows."""
+        self._check_incremental()
+        kh, kw = self.kernel_size
+        mask = ops.convert_to_tensor(self.kernel_mask, dtype=self.kernel.dtype)
+        kernel = ops.multiply(self.kernel, mask)[: kh // 2 + 1]  # rows below the current one are masked out
+        kernel = ops.reshape(kernel, (-1, self.filters))
+        if (kh, kw) == (1, 1):
+            return (kernel,)
+        rows = ops.zeros((batch_size, kh // 2 + 1, width + 2 * (kw // 2), self.kernel.shape[2]), dtype=dtype)
+        return (rows, kernel)
+
+    def write_cache(self, inputs, cache, row, col):
+        """The cache with `inputs` (batch, in_channels) stored as the layer's input at pixel (`row`, `col`)."""
+        if len(cache) == 1:
+            return cache
+        rows, kernel = cache
+        kh, kw = self.kernel_size
+        rows = ops.slice_update(rows, (0, ops.mod(row, kh // 2 + 1), col + kw // 2, 0),
+                                ops.cast(inputs, rows.dtype)[:, None, None, :])
+        return (rows, kernel)
+
+    def call_with_cache(self, inputs, cache, row, col):
+        """The layer's output at pixel (`row`, `col`) only, from `inputs` (batch, in_channels), its input there.
+
+        The input is written into the ring at slot `row mod (kh // 2 + 1)`; the patch is read back in row order
+        row - kh // 2 .. row. Slots of rows not yet reached hold zeros (the "same" padding above the image), and
+        whatever an older row left right of `col` in the current row is hidden by the causal mask. Returns
+        `(outputs (batch, filters), cache)`.
+        """
+        if len(cache) == 1:  # 1x1: a matrix product at the pixel
+            outputs = ops.matmul(inputs, cache[0])
+        else:
+            cache = self.write_cache(inputs, cache, row, col)
+            rows, kernel = cache
+            kh, kw = self.kernel_size
+            slots = kh // 2 + 1
+            order = ops.mod(row - (slots - 1) + ops.arange(slots), slots)
+            batch, channels = ops.shape(rows)[0], rows.shape[3]
+            patch = ops.slice(ops.take(rows, order, axis=1), (0, 0, col, 0), (batch, slots, kw, channels))
+            outputs = ops.matmul(ops.reshape(patch, (batch, -1)), kernel)
+        return bias_and_activation(self, outputs), cache
 
     def get_config(self):
         config = super().get_config()

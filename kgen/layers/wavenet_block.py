@@ -19,7 +19,7 @@ class WaveNetResidualBlock(keras.layers.Layer):
     block, whose residual output nothing reads: leaving it out leaves no weight without a gradient).
 
     The pieces (`preactivation`, `condition_terms`, `gate`, `outputs`) are shared with the fast generator
-    (kgen/models/wavenet/sampler.py), which runs the same weights one step at a time.
+    (`call_with_cache`), which runs the same weights one step at a time.
 
     Args:
         residual_channels: int R, channels of the input and the residual output.
@@ -147,6 +147,27 @@ class WaveNetResidualBlock(keras.layers.Layer):
         if not self.return_residual:
             return skip
         return inputs + ops.matmul(gated, self.residual_kernel) + self.residual_bias, skip
+
+    # ------------------------------------------------------------------------------------------ one step at a time
+    def init_cache(self, batch_size, dtype="float32"):
+        """A queue of the block's last (k - 1) * d inputs (`kgen.samplers.queues`), for `call_with_cache`."""
+        from kgen.samplers.queues import init_queue
+
+        return init_queue(batch_size, self.kernel_size, self.dilation_rate, self.kernel.shape[1], dtype)
+
+    def call_with_cache(self, inputs, index, cache, condition_terms=None, local_condition=None):
+        """Step `index` only: `inputs` (batch, R) its input; `condition_terms` (batch, 2G) the global terms
+        (`condition_terms(condition)[:, 0]`, computed once per sequence); `local_condition` (batch, 1, Cl) the
+        local features of this step. Returns (`call`'s outputs for the step, cache)."""
+        from kgen.samplers.queues import queue_taps
+
+        taps, cache = queue_taps(cache, index, inputs, self.kernel_size, self.dilation_rate)
+        z = self.step_preactivation(taps)
+        if condition_terms is not None:
+            z = z + condition_terms
+        if local_condition is not None:
+            z = z + self.condition_terms(local_condition=local_condition)[:, 0]
+        return self.outputs(inputs, self.gate(z)), cache
 
     def call(self, inputs, condition=None, local_condition=None):
         z = self.preactivation(inputs)

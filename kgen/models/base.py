@@ -55,15 +55,18 @@ def check_residual_args(owner, hidden_dim, output_dim, first_kernel_size, groups
     return hidden_dim, output_dim, first_kernel_size
 
 
-def masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups):
+def masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups, step_layers=None):
     """(images, x): the "images" input, rescaled, through the type-A masked convolution "input_conv" to the
-    `hidden_dim` residual stream (PixelCNN and PixelRNN; the layer names are part of the saved format)."""
+    `hidden_dim` residual stream (PixelCNN and PixelRNN; the layer names are part of the saved format). The layers
+    go into `step_layers` ("rescale", "stem") when given, for the model's one-step computation."""
     from kgen.layers.masked_conv2d import MaskedConv2D
 
     images = keras.Input(shape=image_shape, name="images")
-    x = rescale_input(images, distribution)
-    x = MaskedConv2D(hidden_dim, first_kernel_size, "A", channel_groups=groups, name="input_conv")(x)
-    return images, x
+    x = rescale_input(images, distribution, step_layers)
+    stem = MaskedConv2D(hidden_dim, first_kernel_size, "A", channel_groups=groups, name="input_conv")
+    if step_layers is not None:
+        step_layers["stem"] = stem
+    return images, stem(x)
 
 
 def channel_groups_for(distribution, channels):
@@ -92,24 +95,40 @@ def likelihood_config(distribution):
     }
 
 
-def rescale_input(images, distribution):
-    """The network's view of integer pixel levels: [0, num_levels - 1] mapped to [-1, 1]."""
+def rescale_input(images, distribution, step_layers=None):
+    """The network's view of integer pixel levels: [0, num_levels - 1] mapped to [-1, 1] (the layer goes into
+    `step_layers["rescale"]` when given)."""
     levels = distribution.num_levels
-    return keras.layers.Rescaling(2.0 / (levels - 1), offset=-1.0, name="rescale")(images)
+    layer = keras.layers.Rescaling(2.0 / (levels - 1), offset=-1.0, name="rescale")
+    if step_layers is not None:
+        step_layers["rescale"] = layer
+    return layer(images)
 
 
-def output_head(x, distribution, image_shape, output_dim, groups):
+def output_head(x, distribution, image_shape, output_dim, groups, step_layers=None):
     """The shared head of the image models: ReLU -> 1x1 type-B (`output_dim`) -> ReLU -> 1x1 type-B to the
     likelihood's parameters (float32 under mixed precision), reshaped to `distribution.param_shape`. The layer
-    names are part of the saved format and of the cached samplers."""
+    names are part of the saved format; the two layers go into `step_layers["head"]` when given."""
     from kgen.layers.masked_conv2d import MaskedConv2D
 
-    x = keras.layers.ReLU(name="output_relu1")(x)
-    x = MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1")(x)
-    x = keras.layers.ReLU(name="output_relu2")(x)
-    params_per_pixel = distribution.params_per_pixel(image_shape[-1])
-    x = MaskedConv2D(params_per_pixel, 1, "B", channel_groups=groups, name="output_conv2", dtype="float32")(x)
+    head = [
+        MaskedConv2D(output_dim, 1, "B", channel_groups=groups, name="output_conv1"),
+        MaskedConv2D(distribution.params_per_pixel(image_shape[-1]), 1, "B", channel_groups=groups,
+                     name="output_conv2", dtype="float32"),
+    ]
+    if step_layers is not None:
+        step_layers["head"] = head
+    x = head[0](keras.layers.ReLU(name="output_relu1")(x))
+    x = head[1](keras.layers.ReLU(name="output_relu2")(x))
     return keras.layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
+
+
+def head_with_cache(step_layers, x, head_cache, row, col):
+    """The output head at one pixel: ReLU -> 1x1 -> ReLU -> 1x1 from the features `x` (batch, channels) there."""
+    first, second = step_layers["head"]
+    x, c_first = first.call_with_cache(ops.relu(x), head_cache[0], row, col)
+    x, c_second = second.call_with_cache(ops.relu(x), head_cache[1], row, col)
+    return x, [c_first, c_second]
 
 
 def first_data_inputs(data, name, expected):
@@ -294,9 +313,18 @@ class AutoregressiveImageModel(KgenModel):
         return np.concatenate(images).astype("uint8")
 
     def _sample_loop(self, method):
-        from kgen.samplers import naive
+        from kgen.samplers import cached, naive
 
-        return naive.sample_loop
+        return cached.sample_loop if method == "cached" else naive.sample_loop
+
+    # The incremental protocol of a model with cached generation (`sampling_methods` starting with "cached"):
+    # `init_cache(batch_size, labels=None) -> cache` and `call_with_cache(pixel, index, cache) -> (params, cache)`,
+    # driven by `kgen.samplers.cached.generate` (see there).
+    def init_cache(self, batch_size, labels=None):
+        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
+
+    def call_with_cache(self, pixel, index, cache):
+        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
 
     @property
     def num_steps(self):
@@ -408,3 +436,29 @@ class AutoregressiveImageModel(KgenModel):
         sample_spec = [tf.TensorSpec(shape=(), dtype=tf.int32, name="num_samples"),
                        tf.TensorSpec(shape=(2,), dtype=tf.int32, name="seed")]
         return [("serve", serve, [images_spec] + label_spec), ("sample", sample, sample_spec + label_spec)]
+
+    def serving_examples(self, x, labels=None):
+        """`serve`: the images `x` [+ `labels`] give this model's `log_prob`; `sample`: 2 images with seed (3, 4)
+        [+ labels 0, 1], seeded, valid pixel levels of shape (2, H, W, C) float32 with a finite `log_prob`."""
+        from kgen.models.kgen_model import ServingExample
+
+        serve_inputs = {"images": np.asarray(x, "float32")}
+        if labels is not None:
+            serve_inputs["labels"] = np.asarray(labels, "int32")
+        expected = {"log_prob": self.log_prob(x, labels=labels)}
+        sample_labels = self.example_conditioning(np.zeros((2,) + self.image_shape, "float32")).get("labels")
+        sample_inputs = {"num_samples": np.int32(2), "seed": np.array([3, 4], "int32")}
+        if sample_labels is not None:
+            sample_inputs["labels"] = sample_labels
+
+        def check(outputs):
+            images = outputs["images"]
+            if images.shape != (2,) + self.image_shape or images.dtype != np.float32:
+                raise ValueError(f"`images` must be float32 {(2,) + self.image_shape}, got {images.dtype} "
+                                 f"{images.shape}.")
+            self.validate_images(images, "exported samples")
+            if not np.all(np.isfinite(self.log_prob(images, labels=sample_labels))):
+                raise ValueError("the exported samples have a non-finite log_prob.")
+
+        return {"serve": ServingExample.outputs(serve_inputs, expected),
+                "sample": ServingExample.seeded(sample_inputs, check, seed="seed", other_seed=(5, 6))}

@@ -239,9 +239,19 @@ class AutoregressiveSequenceModel(KgenModel):
             )
         return np.concatenate(out)
 
-    def fast_generator(self):
-        """The step-by-step generator for method="fast" (subclasses provide it)."""
-        raise NotImplementedError(f"{type(self).__name__} has no fast generator; use method='naive'.")
+    # The incremental protocol (method "fast"), driven by `kgen.samplers.sequence`:
+    # `init_cache(batch_size, labels=None, features=None) -> cache` (conditioning goes into the cache once) and
+    # `call_with_cache(previous, index, cache) -> (logits of token index, cache)`, `previous` being token index - 1.
+    # The layers that own the weights compute their own step (queues, recurrent states, later key/value caches).
+    def init_cache(self, batch_size, labels=None, features=None):
+        raise NotImplementedError(f"{type(self).__name__} has no fast generation; use method='naive'.")
+
+    def call_with_cache(self, previous, index, cache):
+        raise NotImplementedError(f"{type(self).__name__} has no fast generation; use method='naive'.")
+
+    def cache_bytes(self, batch_size):
+        """Bytes of the generation cache for `batch_size` sequences."""
+        raise NotImplementedError(f"{type(self).__name__} has no fast generation.")
 
     @property
     def receptive_field(self):
@@ -376,14 +386,13 @@ class AutoregressiveSequenceModel(KgenModel):
 
         def sample(num_samples, length, seed, *args):
             kwargs = dict(zip(names, args))
-            generator = self.fast_generator()
-            cache = generator.init(num_samples, kwargs.get("labels"), kwargs.get("features"))
+            cache = self.init_cache(num_samples, kwargs.get("labels"), kwargs.get("features"))
             tokens = tf.zeros(tf.stack([num_samples, length]), dtype=tf.int32)
 
             def body(index, state):
                 tokens, cache = state
                 previous = tf.gather(tokens, tf.maximum(index - 1, 0), axis=1)
-                logits, cache = generator.step(previous, index, cache)
+                logits, cache = self.call_with_cache(previous, index, cache)
                 step_seed = tf.random.experimental.stateless_fold_in(seed, index)
                 drawn = tf.random.stateless_categorical(tf.cast(logits, tf.float32), 1, seed=step_seed, dtype=tf.int32)
                 tokens = tf.tensor_scatter_nd_update(
@@ -401,3 +410,33 @@ class AutoregressiveSequenceModel(KgenModel):
             tf.TensorSpec(shape=(2,), dtype=tf.int32, name="seed"),
         ] + extra
         return [("serve", serve, serve_spec), ("sample", sample, sample_spec)]
+
+    def serving_examples(self, x, labels=None, features=None):
+        """`serve`: the tokens `x` [+ `labels`, `features`] give this model's `log_prob`; `sample`: 2 sequences of
+        x's length with seed (3, 4) [+ labels 0, 1 and example features], seeded, valid int32 tokens (2, length)
+        with a finite `log_prob`."""
+        from kgen.models.kgen_model import ServingExample
+
+        tokens = np.asarray(x, "int32")
+        conditioning = {k: v for k, v in (("labels", labels), ("features", features)) if v is not None}
+        serve_inputs = {"tokens": tokens}
+        if labels is not None:
+            serve_inputs["labels"] = np.asarray(labels, "int32")
+        if features is not None:
+            serve_inputs["features"] = np.asarray(features, "float32")
+        expected = {"log_prob": self.log_prob(x, **conditioning)}
+        length = tokens.shape[1]
+        sample_conditioning = self.example_conditioning(np.zeros((2, length), "int32"))
+        sample_inputs = {"num_samples": np.int32(2), "length": np.int32(length), "seed": np.array([3, 4], "int32"),
+                         **sample_conditioning}
+
+        def check(outputs):
+            drawn = outputs["tokens"]
+            if drawn.shape != (2, length) or drawn.dtype != np.int32:
+                raise ValueError(f"`tokens` must be int32 (2, {length}), got {drawn.dtype} {drawn.shape}.")
+            self.validate_tokens(drawn, "exported samples")
+            if not np.all(np.isfinite(self.log_prob(drawn, **sample_conditioning))):
+                raise ValueError("the exported samples have a non-finite log_prob.")
+
+        return {"serve": ServingExample.outputs(serve_inputs, expected),
+                "sample": ServingExample.seeded(sample_inputs, check, seed="seed", other_seed=(5, 6))}

@@ -20,7 +20,7 @@ class TestByteNet(SequenceModelChecks, TestCase):
         assert model.kernel_size == 3 and model.hidden_dim == 256 and model.num_levels == 256
         assert model.receptive_field == 2 * (1 + 3 * 31) + 1 == 189
         assert model.count_params() == 2_072_064  # stated in the preset's description
-        assert model.fast_generator().state_bytes(1) == 4 * (2 * 256 + 2 * 3 * 31 * 128)
+        assert model.cache_bytes(1) == 4 * (2 * 256 + 2 * 3 * 31 * 128)
         assert kgen.zoo.get("bytenet.tiny").receptive_field == 2 * (1 + 1 + 2 + 1 + 2) + 1
 
     @pytest.mark.parametrize("kwargs", [{}, dict(kernel_size=2, num_layers=3, dilation_cycle=3)])

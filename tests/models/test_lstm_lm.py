@@ -24,7 +24,7 @@ class TestLSTMLanguageModel(SequenceModelChecks, TestCase):
         bytenet = kgen.zoo.get("bytenet.shakespeare").count_params()
         assert abs(model.count_params() - bytenet) <= 0.1 * bytenet  # the baseline has a similar size
         assert model.receptive_field == math.inf
-        assert model.fast_generator().state_bytes(1) == 4 * 2 * 2 * 340
+        assert model.cache_bytes(1) == 4 * 2 * 2 * 340
 
     @pytest.mark.parametrize("kwargs", [{}, dict(num_layers=1)])
     def test_causality_exact(self, kwargs):
@@ -43,11 +43,10 @@ class TestLSTMLanguageModel(SequenceModelChecks, TestCase):
         model = tiny()
         x = tokens(2, 9)
         full = ops.convert_to_numpy(model(x))
-        generator = model.fast_generator()
-        cache = generator.init(2)
+        cache = model.init_cache(2)
         for t in range(x.shape[1]):
             previous = ops.convert_to_tensor(x[:, max(t - 1, 0)])
-            logits, cache = generator.step(previous, t, cache)
+            logits, cache = model.call_with_cache(previous, t, cache)
             np.testing.assert_allclose(ops.convert_to_numpy(logits), full[:, t], rtol=1e-5, atol=1e-5)
 
     def test_generate_text(self):

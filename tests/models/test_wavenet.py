@@ -38,12 +38,12 @@ class TestWaveNet(SequenceModelChecks, TestCase):
 
     def test_fast_state_is_bounded_by_the_receptive_field(self):
         model = kgen.zoo.get("wavenet.fsdd")
-        state = model.fast_generator().state_bytes(1)
+        state = model.cache_bytes(1)
         # (k - 1) * (1 + sum of dilations) slots of 32 floats: 2,047 x 32 x 4 bytes, whatever the length generated.
         assert state == 4 * 32 * 2047
 
     def test_unconditional_export(self, tmp_path):
-        self.run_sequence_export_test(tiny(), tokens(2, 9), tmp_path)
+        self.run_export_test(tiny(), tokens(2, 9), tmp_path)
 
     def test_errors(self):
         model = tiny(num_classes=3)

@@ -5,7 +5,7 @@ import functools
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 from kgen.layers.bytenet_block import ByteNetResidualBlock
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
@@ -94,7 +94,7 @@ class ByteNet(AutoregressiveSequenceModel):
 
     The kernel size defaults to 3, the paper's masked kernel for character-level language modelling (its Hutter
     Prize decoder: 30 blocks in six cycles of 1..16, d = 512: the defaults here). Generation is fast by default: the
-    generator (`fast_generator`, kgen/models/bytenet/sampler.py) keeps one queue of (k - 1) x dilation inputs per
+    incremental protocol (`init_cache` / `call_with_cache`) keeps one queue of (k - 1) x dilation inputs per
     masked convolution and computes one step per layer per byte, with exactly the tokens of the naive loop.
 
     Args:
@@ -125,16 +125,24 @@ class ByteNet(AutoregressiveSequenceModel):
 
         # === Functional model ===
         tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-        x = layers.Embedding(num_levels, hidden_dim, name="embedding")(tokens)
-        x = DilatedCausalConv1D(hidden_dim, kernel_size, 1, mask_type="A", name="input_conv")(x)
-        for i, dilation in enumerate(bytenet_dilations(num_layers, dilation_cycle)):
-            x = ByteNetResidualBlock(
-                hidden_dim, hidden_dim // 2, kernel_size=kernel_size, dilation_rate=dilation, name=f"block{i}"
-            )(x)
-        x = layers.LayerNormalization(name="output_norm")(x)
-        x = layers.ReLU(name="output_relu")(x)
-        logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
+        steps = {  # the layers in order, for the one-step computation of `call_with_cache`
+            "embedding": layers.Embedding(num_levels, hidden_dim, name="embedding"),
+            "input_conv": DilatedCausalConv1D(hidden_dim, kernel_size, 1, mask_type="A", name="input_conv"),
+            "blocks": [
+                ByteNetResidualBlock(hidden_dim, hidden_dim // 2, kernel_size=kernel_size, dilation_rate=d,
+                                     name=f"block{i}")
+                for i, d in enumerate(bytenet_dilations(num_layers, dilation_cycle))
+            ],
+            "norm": layers.LayerNormalization(name="output_norm"),
+            "logits": layers.Dense(num_levels, name="logits", dtype="float32"),
+        }
+        x = steps["input_conv"](steps["embedding"](tokens))
+        for block in steps["blocks"]:
+            x = block(x)
+        x = layers.ReLU(name="output_relu")(steps["norm"](x))
+        logits = steps["logits"](x)
         super().__init__(inputs=tokens, outputs=logits, **kwargs)
+        object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
         self._record_config(num_levels=num_levels, hidden_dim=hidden_dim, num_layers=num_layers,
@@ -148,10 +156,32 @@ class ByteNet(AutoregressiveSequenceModel):
         reads steps t - k .. t - 1, each block adds (k - 1) d). 189 for k = 3 and 15 blocks (1..16 three times)."""
         return (self.kernel_size - 1) * (1 + sum(self.dilations)) + 1
 
-    def fast_generator(self):
-        from kgen.models.bytenet.sampler import ByteNetGenerator
+    # ------------------------------------------------------------------------------------------ incremental protocol
+    # One step per layer per new byte: every masked convolution keeps a queue of its last (k - 1) d inputs, so the
+    # state grows with the receptive field, not with the length generated.
+    def init_cache(self, batch_size, labels=None, features=None):
+        steps = self._steps
+        return tuple([steps["input_conv"].init_cache(batch_size)] + [b.init_cache(batch_size) for b in steps["blocks"]])
 
-        return ByteNetGenerator(self)
+    def call_with_cache(self, previous, index, cache):
+        """The logits of byte `index` from byte index - 1 (`previous`; ignored at step 0)."""
+        steps = self._steps
+        # The type-A input layer reads the bytes before `index`: its input at step `index` is byte index - 1
+        # (zeros at step 0, the causal padding).
+        x = ops.cast(steps["embedding"](previous), "float32") * ops.cast(index > 0, "float32")
+        h, queue = steps["input_conv"].call_with_cache(x, index, cache[0])
+        new_cache = [queue]
+        for block, queue in zip(steps["blocks"], cache[1:]):
+            h, queue = block.call_with_cache(h, index, queue)
+            new_cache.append(queue)
+        return steps["logits"](ops.relu(steps["norm"](h))), tuple(new_cache)
+
+    def cache_bytes(self, batch_size):
+        """Bytes of the generation queues for `batch_size` sequences (float32)."""
+        k = self.kernel_size
+        slots = max(k - 1, 1) * self.hidden_dim
+        slots += sum(max((k - 1) * d, 1) * (self.hidden_dim // 2) for d in self.dilations)
+        return 4 * batch_size * slots
 
     def generate_text(self, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
         """Continue a text prompt byte by byte.

@@ -2,13 +2,14 @@
 
 import numpy as np
 import keras
-from keras import layers
+from keras import layers, ops
 
 from kgen.layers.gated_pixel_block import GatedPixelBlock
 from kgen.models.base import (
     likelihood_config,
     AutoregressiveImageModel,
     check_image_model_args,
+    head_with_cache,
     output_head,
     rescale_input,
 )
@@ -117,7 +118,8 @@ class GatedPixelCNN(AutoregressiveImageModel):
             labels = keras.Input(shape=(), dtype="int32", name="labels")
             inputs = {"images": images, "labels": labels}
             condition = layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot", name="one_hot")(labels)
-        x = rescale_input(images, distribution)
+        steps = {"blocks": []}  # the layers in order, for the one-step computation of `call_with_cache`
+        x = rescale_input(images, distribution, steps)
         v, h = x, x
         skips = []
         for i in range(num_layers):
@@ -130,14 +132,16 @@ class GatedPixelCNN(AutoregressiveImageModel):
                 return_stacks=i < num_layers - 1,  # the last layer feeds only its skip output
                 name=f"gated{i}",
             )
+            steps["blocks"].append(block)
             if i < num_layers - 1:
                 v, h, skip = block(v, h, condition=condition)
             else:
                 skip = block(v, h, condition=condition)
             skips.append(skip)
         x = layers.Add(name="skips")(skips) if len(skips) > 1 else skips[0]
-        params = output_head(x, distribution, image_shape, output_dim, groups)
+        params = output_head(x, distribution, image_shape, output_dim, groups, steps)
         super().__init__(inputs=inputs, outputs=params, **kwargs)
+        object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
         self._record_config(image_shape=image_shape, filters=filters, num_layers=num_layers,
@@ -149,9 +153,59 @@ class GatedPixelCNN(AutoregressiveImageModel):
         kernels = [self.first_kernel_size] + [self.kernel_size] * (self.num_layers - 1)
         return gated_receptive_field(kernels, height, width)
 
-    def _sample_loop(self, method):
-        if method == "cached":
-            from kgen.models.gated_pixelcnn.sampler import sample_loop
+    # ------------------------------------------------------------------------------------------ incremental protocol
+    # The vertical stack once per row (`GatedPixelBlock.row_with_cache`, at the first step of a row), the horizontal
+    # stack once per pixel (`GatedPixelBlock.call_with_cache`); memory grows with the image width only.
+    def init_cache(self, batch_size, labels=None):
+        width, channels = self.image_shape[1], self.image_shape[2]
+        blocks = self._steps["blocks"]
+        cache = {
+            "blocks": [b.init_cache(batch_size, width, channels if i == 0 else b.filters) for i, b in enumerate(blocks)],
+            "head": [layer.init_cache(batch_size, width) for layer in self._steps["head"]],
+        }
+        if labels is not None:  # the class terms are the same at every step: once per generation
+            onehot = ops.one_hot(ops.cast(labels, "int32"), self.num_classes, dtype="float32")
+            # (vertical, horizontal) terms; a layer without one (the last has no vertical output) gets an empty one,
+            # as loops carry tensors only.
+            cache["condition"] = [
+                tuple(ops.zeros((batch_size, 0)) if t is None else t for t in b.condition_terms(onehot)) for b in blocks
+            ]
+        return cache
 
-            return sample_loop
-        return super()._sample_loop(method)
+    def _begin_row(self, row, block_caches, condition):
+        """Row `row` starts: rows above it are final; push the finished row through every vertical stack."""
+        blocks = self._steps["blocks"]
+        above = ops.cast(ops.greater(row, 0), "float32")
+        vertical = block_caches[0]["horizontal"][:, blocks[0].pad:] * above  # the finished image row above
+        new_caches = []
+        for i, (block, block_cache) in enumerate(zip(blocks, block_caches)):
+            condition_v = condition[i][0] if condition is not None else None
+            vertical, block_cache = block.row_with_cache(vertical, block_cache, above, condition_v)
+            new_caches.append(block_cache)
+        return new_caches
+
+    def call_with_cache(self, pixel, index, cache):
+        from kgen.samplers.cached import step_position
+
+        blocks, rescale = self._steps["blocks"], self._steps["rescale"]
+        row, col, channel = step_position(self, index)
+        _, prev_col, _ = step_position(self, ops.maximum(index - 1, 0))
+        scaled = pixel * rescale.scale + rescale.offset
+        condition = cache.get("condition")
+        first = cache["blocks"][0]
+        # Step index - 1's pixel, as drawn, into the current row (at a row's first step: the end of the row above).
+        first = {**first, "horizontal": ops.slice_update(
+            first["horizontal"], (0, prev_col + blocks[0].pad, 0), scaled[:, None, :])}
+        block_caches = [first] + list(cache["blocks"][1:])
+        new_row = ops.logical_and(ops.equal(col, 0), ops.equal(channel, 0))
+        block_caches = ops.cond(new_row, lambda: self._begin_row(row, block_caches, condition), lambda: block_caches)
+        h = ops.where(ops.equal(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
+        skips, new_caches = 0.0, []
+        for i, (block, block_cache) in enumerate(zip(blocks, block_caches)):
+            condition_h = condition[i][1] if condition is not None else None
+            h, skip, block_cache = block.call_with_cache(h, block_cache, col, condition_h)
+            skips = skips + skip
+            new_caches.append(block_cache)
+        x, head_cache = head_with_cache(self._steps, skips, cache["head"], row, col)
+        params = ops.reshape(x, (-1,) + tuple(self.distribution.param_shape((self.image_shape[-1],))))
+        return params, {**cache, "blocks": new_caches, "head": head_cache}

@@ -49,13 +49,19 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
 
         # === Functional model ===
         tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-        x = layers.Embedding(num_levels, embedding_dim, name="embedding")(tokens)
+        steps = {  # the layers in order, for the one-step computation of `call_with_cache`
+            "embedding": layers.Embedding(num_levels, embedding_dim, name="embedding"),
+            "lstm": [layers.LSTM(units, return_sequences=True, name=f"lstm{i}") for i in range(num_layers)],
+            "logits": layers.Dense(num_levels, name="logits", dtype="float32"),
+        }
+        x = steps["embedding"](tokens)
         x = layers.ZeroPadding1D((1, 0), name="shift_pad")(x)  # step t reads token t - 1 ...
         x = layers.Cropping1D((0, 1), name="shift_crop")(x)  # ... and the sequence keeps its length
-        for i in range(num_layers):
-            x = layers.LSTM(units, return_sequences=True, name=f"lstm{i}")(x)
-        logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
+        for lstm in steps["lstm"]:
+            x = lstm(x)
+        logits = steps["logits"](x)
         super().__init__(inputs=tokens, outputs=logits, **kwargs)
+        object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
         self._record_config(num_levels=num_levels, units=units, num_layers=num_layers,
@@ -68,44 +74,31 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
         causality check expects every t - s >= 1 (pass it an explicit length) and nothing can use it as a size."""
         return math.inf
 
-    def fast_generator(self):
-        return LSTMGenerator(self)
+    # ------------------------------------------------------------------------------------------ incremental protocol
+    # The cache is the (h, c) state of every layer; a step runs each layer's own `LSTMCell` on one time step, so the
+    # state is 2 x num_layers x units floats per sequence, whatever the length generated.
+    def init_cache(self, batch_size, labels=None, features=None):
+        return tuple((ops.zeros((batch_size, self.units)), ops.zeros((batch_size, self.units))) for _ in self._cells)
+
+    def call_with_cache(self, previous, index, cache):
+        """The logits of token `index` from token index - 1 (a zero vector at step 0, as the shift in the graph)."""
+        x = ops.cast(self._steps["embedding"](previous), "float32") * ops.cast(index > 0, "float32")
+        states = []
+        for cell, (h, c) in zip(self._cells, cache):
+            x, (h, c) = cell(x, [h, c], training=False)
+            states.append((h, c))
+        return self._steps["logits"](x), tuple(states)
+
+    @property
+    def _cells(self):
+        return [layer.cell for layer in self._steps["lstm"]]
+
+    def cache_bytes(self, batch_size):
+        """Bytes of the (h, c) states for `batch_size` sequences (float32)."""
+        return 4 * batch_size * 2 * self.num_layers * self.units
 
     def generate_text(self, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
         """Continue a text prompt byte by byte: see `kgen.models.ByteNet.generate_text` (same arguments)."""
         from kgen.models.bytenet.bytenet_model import generate_byte_text
 
         return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
-
-
-class LSTMGenerator:
-    """Step-by-step generation for `LSTMLanguageModel`: the cache is the (h, c) state of every layer, and a step
-    runs each layer's own `LSTMCell` (its trained weights) on one time step.
-
-    `init(batch, labels, features) -> cache` and `step(previous_token, index, cache) -> (logits, cache)`; the state
-    is 2 x num_layers x units floats per sequence, whatever the length generated.
-    """
-
-    def __init__(self, model):
-        self.model = model
-        self.embedding = model.get_layer("embedding")
-        self.cells = [model.get_layer(f"lstm{i}").cell for i in range(model.num_layers)]
-        self.logits = model.get_layer("logits")
-
-    def init(self, batch, labels=None, features=None):
-        units = self.model.units
-        return tuple((ops.zeros((batch, units)), ops.zeros((batch, units))) for _ in self.cells)
-
-    def step(self, previous, index, cache):
-        # Step `index` reads token index - 1 (a zero vector at step 0, as the shift in the graph).
-        valid = ops.cast(index > 0, "float32")
-        x = ops.cast(self.embedding(previous), "float32") * valid
-        states = []
-        for cell, (h, c) in zip(self.cells, cache):
-            x, (h, c) = cell(x, [h, c], training=False)
-            states.append((h, c))
-        return self.logits(x), tuple(states)
-
-    def state_bytes(self, batch):
-        """Bytes of the (h, c) states for `batch` sequences (float32)."""
-        return 4 * batch * 2 * self.model.num_layers * self.model.units

@@ -2,7 +2,7 @@
 
 import numpy as np
 import keras
-from keras import layers
+from keras import layers, ops
 
 from kgen.layers.masked_conv2d import MaskedConv2D
 from kgen.models import base
@@ -103,17 +103,22 @@ class PixelCNN(base.AutoregressiveImageModel):
         )
 
         # === Functional model ===
-        images, x = base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups)
+        steps = {"blocks": []}  # the layers in order, for the one-pixel steps of `call_with_cache`
+        images, x = base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups, steps)
         for i in range(num_residual_blocks):
-            y = layers.ReLU(name=f"block{i}_relu1")(x)
-            y = MaskedConv2D(hidden_dim // 2, 1, "B", channel_groups=groups, name=f"block{i}_reduce")(y)
-            y = layers.ReLU(name=f"block{i}_relu2")(y)
-            y = MaskedConv2D(hidden_dim // 2, kernel_size, "B", channel_groups=groups, name=f"block{i}_conv")(y)
-            y = layers.ReLU(name=f"block{i}_relu3")(y)
-            y = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"block{i}_expand")(y)
+            block = (
+                MaskedConv2D(hidden_dim // 2, 1, "B", channel_groups=groups, name=f"block{i}_reduce"),
+                MaskedConv2D(hidden_dim // 2, kernel_size, "B", channel_groups=groups, name=f"block{i}_conv"),
+                MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"block{i}_expand"),
+            )
+            y = block[0](layers.ReLU(name=f"block{i}_relu1")(x))
+            y = block[1](layers.ReLU(name=f"block{i}_relu2")(y))
+            y = block[2](layers.ReLU(name=f"block{i}_relu3")(y))
             x = layers.Add(name=f"block{i}_add")([x, y])
-        params = base.output_head(x, distribution, image_shape, output_dim, groups)
+            steps["blocks"].append(block)
+        params = base.output_head(x, distribution, image_shape, output_dim, groups, steps)
         super().__init__(inputs=images, outputs=params, **kwargs)
+        object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
         self._record_config(image_shape=image_shape, hidden_dim=hidden_dim,
@@ -123,12 +128,39 @@ class PixelCNN(base.AutoregressiveImageModel):
 
     sampling_methods = ("cached", "naive")
 
-    def _sample_loop(self, method):
-        if method == "cached":
-            from kgen.models.pixelcnn.sampler import sample_loop
+    # ------------------------------------------------------------------------------------------ incremental protocol
+    def init_cache(self, batch_size, labels=None):
+        """Per masked k x k convolution a ring of its last k//2 + 1 input rows, and every masked kernel once
+        (`MaskedConv2D.init_cache`); the output head's two 1x1 layers."""
+        width = self.image_shape[1]
+        stem, blocks, head = self._steps["stem"], self._steps["blocks"], self._steps["head"]
+        return {
+            "stem": stem.init_cache(batch_size, width),
+            "blocks": [tuple(layer.init_cache(batch_size, width) for layer in block) for block in blocks],
+            "head": [layer.init_cache(batch_size, width) for layer in head],
+        }
 
-            return sample_loop
-        return super()._sample_loop(method)
+    def call_with_cache(self, pixel, index, cache):
+        """Every layer once at the pixel of step `index` (see `kgen.samplers.cached`)."""
+        from kgen.samplers.cached import step_position
+
+        stem, blocks, rescale = self._steps["stem"], self._steps["blocks"], self._steps["rescale"]
+        row, col, channel = step_position(self, index)
+        prev_row, prev_col, _ = step_position(self, ops.maximum(index - 1, 0))
+        scaled = pixel * rescale.scale + rescale.offset
+        stem_cache = stem.write_cache(scaled, cache["stem"], prev_row, prev_col)  # step index - 1's pixel, as drawn
+        current = ops.where(ops.equal(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
+        x, stem_cache = stem.call_with_cache(current, stem_cache, row, col)
+        block_caches = []
+        for (reduce, conv, expand), (c_reduce, c_conv, c_expand) in zip(blocks, cache["blocks"]):
+            y, c_reduce = reduce.call_with_cache(ops.relu(x), c_reduce, row, col)
+            y, c_conv = conv.call_with_cache(ops.relu(y), c_conv, row, col)
+            y, c_expand = expand.call_with_cache(ops.relu(y), c_expand, row, col)
+            x = x + y
+            block_caches.append((c_reduce, c_conv, c_expand))
+        x, head_cache = base.head_with_cache(self._steps, x, cache["head"], row, col)
+        params = ops.reshape(x, (-1,) + tuple(self.distribution.param_shape((self.image_shape[-1],))))
+        return params, {"stem": stem_cache, "blocks": block_caches, "head": head_cache}
 
     def receptive_field(self, height, width):
         chain = [causal_offsets(self.first_kernel_size, "A")]

@@ -1,7 +1,7 @@
 """WaveNet (van den Oord et al., 2016, "WaveNet: A Generative Model for Raw Audio")."""
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 from kgen.layers.wavenet_block import WaveNetResidualBlock
@@ -98,8 +98,9 @@ class WaveNet(AutoregressiveSequenceModel):
             features = keras.Input(shape=(None, local_channels), name="features")
             inputs["features"] = features
             local = layers.UpSampling1D(local_upsample, name="upsample_features")(features)
-        x = layers.Embedding(num_levels, residual_channels, name="embedding")(tokens)
-        x = DilatedCausalConv1D(residual_channels, kernel_size, 1, mask_type="A", name="input_conv")(x)
+        steps = {"embedding": layers.Embedding(num_levels, residual_channels, name="embedding"), "blocks": []}
+        steps["input_conv"] = DilatedCausalConv1D(residual_channels, kernel_size, 1, mask_type="A", name="input_conv")
+        x = steps["input_conv"](steps["embedding"](tokens))
         skips = []
         for i, dilation in enumerate(wavenet_dilations(num_layers, dilation_cycle)):
             last = i == num_layers - 1
@@ -112,6 +113,7 @@ class WaveNet(AutoregressiveSequenceModel):
                 return_residual=not last,
                 name=f"block{i}",
             )
+            steps["blocks"].append(block)
             out = block(x, condition=condition, local_condition=local)
             if last:
                 skips.append(out)
@@ -119,11 +121,12 @@ class WaveNet(AutoregressiveSequenceModel):
                 x, skip = out
                 skips.append(skip)
         x = layers.Add(name="skips")(skips) if len(skips) > 1 else skips[0]
-        x = layers.ReLU(name="output_relu1")(x)
-        x = layers.Dense(output_channels, name="output_dense1")(x)
-        x = layers.ReLU(name="output_relu2")(x)
-        logits = layers.Dense(num_levels, name="logits", dtype="float32")(x)
+        steps["dense"] = layers.Dense(output_channels, name="output_dense1")
+        steps["logits"] = layers.Dense(num_levels, name="logits", dtype="float32")
+        x = steps["dense"](layers.ReLU(name="output_relu1")(x))
+        logits = steps["logits"](layers.ReLU(name="output_relu2")(x))
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
         self._record_config(num_levels=num_levels, residual_channels=residual_channels,
@@ -139,7 +142,45 @@ class WaveNet(AutoregressiveSequenceModel):
         reads steps t - 1 - (k - 1) .. t - 1, each block adds (k - 1) d)."""
         return (self.kernel_size - 1) * (1 + sum(self.dilations)) + 1
 
-    def fast_generator(self):
-        from kgen.models.wavenet.sampler import WaveNetGenerator
+    # ------------------------------------------------------------------------------------------ incremental protocol
+    # Fast WaveNet generation (Paine et al. 2016): one step per layer per new sample; every causal convolution keeps
+    # a queue of its last (k - 1) d inputs, so the state grows with the receptive field, not the length generated.
+    def init_cache(self, batch_size, labels=None, features=None):
+        steps = self._steps
+        queues = [steps["input_conv"].init_cache(batch_size)] + [b.init_cache(batch_size) for b in steps["blocks"]]
+        if labels is not None:  # the global terms are the same at every step: once per sequence, (batch, 2G)
+            onehot = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
+            terms = tuple(b.condition_terms(onehot)[:, 0] for b in steps["blocks"])
+        else:
+            terms = tuple(ops.zeros((batch_size, 1)) for _ in steps["blocks"])
+        local = ops.zeros((batch_size, 1, 1))
+        if features is not None:
+            local = ops.repeat(ops.cast(features, "float32"), self.local_upsample, axis=1)
+        return tuple(queues), terms, local
 
-        return WaveNetGenerator(self)
+    def call_with_cache(self, previous, index, cache):
+        """The logits of step `index` from token index - 1 (`previous`; ignored at step 0)."""
+        from kgen.samplers.queues import step_slice
+
+        steps = self._steps
+        queues, terms, local = cache
+        # The type-A input layer reads the codes before `index`: its input at step `index` is code index - 1
+        # (zeros at step 0, the causal padding).
+        x = steps["embedding"](previous) * ops.cast(index > 0, "float32")
+        h, queue = steps["input_conv"].call_with_cache(x, index, queues[0])
+        new_queues = [queue]
+        local_step = step_slice(local, index) if self.locally_conditioned else None
+        skips = None
+        for block, queue, term in zip(steps["blocks"], queues[1:], terms):
+            out, queue = block.call_with_cache(h, index, queue, term if self.conditional else None, local_step)
+            new_queues.append(queue)
+            h, skip = out if block.return_residual else (h, out)
+            skips = skip if skips is None else skips + skip
+        logits = steps["logits"](ops.relu(steps["dense"](ops.relu(skips))))
+        return logits, (tuple(new_queues), terms, local)
+
+    def cache_bytes(self, batch_size):
+        """Bytes of the generation queues for `batch_size` sequences (float32)."""
+        k, r = self.kernel_size, self.residual_channels
+        slots = max(k - 1, 1) + sum(max((k - 1) * d, 1) for d in self.dilations)
+        return 4 * batch_size * slots * r
