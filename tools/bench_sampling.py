@@ -203,10 +203,11 @@ def child_sequence(backend, config, model, result):
 
 # ================================================================================================= parent
 def _run_backend(backend, config, timeout):
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", backend, "--config", json.dumps(config)]
+    from kgen.backends import run_under_backend
+
+    args = [os.path.abspath(__file__), "--child", backend, "--config", json.dumps(config)]
     try:
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, timeout=timeout)
+        proc = run_under_backend(backend, args, timeout=timeout, check=False, capture_stderr=False)
     except subprocess.TimeoutExpired:
         return {"backend": backend, "error": f"timed out after {timeout} s"}
     for line in proc.stdout.splitlines():
