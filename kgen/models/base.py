@@ -318,13 +318,19 @@ class AutoregressiveImageModel(KgenModel):
         return cached.sample_loop if method == "cached" else naive.sample_loop
 
     # The incremental protocol of a model with cached generation (`sampling_methods` starting with "cached"):
-    # `init_cache(batch_size, labels=None) -> cache` and `call_with_cache(pixel, index, cache) -> (params, cache)`,
+    # `init_cache(batch_size, labels=None) -> cache`, `call_with_cache(pixel, index, cache) -> (params, cache)` and,
+    # where a model works once per row, `begin_row(pixel, row, cache) -> cache`,
     # driven by `kgen.samplers.cached.generate` (see there).
     def init_cache(self, batch_size, labels=None):
         raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
 
     def call_with_cache(self, pixel, index, cache):
         raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
+
+    def begin_row(self, pixel, row, cache):
+        """Once per row, before its first step: rows above `row` are final (`pixel` is the last one drawn). The
+        place for work done per row rather than per pixel (the Gated PixelCNN's vertical stack); none by default."""
+        return cache
 
     @property
     def num_steps(self):

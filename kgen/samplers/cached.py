@@ -5,6 +5,7 @@ An image is generated as a raster sequence of steps: sub-pixels R -> G -> B with
 head that models a pixel's channels jointly. The model says how one step is computed from what came before:
 
     model.init_cache(batch_size, labels=None) -> cache
+    model.begin_row(pixel, row, cache) -> cache          # rows above `row` are final (optional: once-per-row work)
     model.call_with_cache(pixel, index, cache) -> (params, cache)
 
 `pixel` (batch, channels) is the pixel that step `index - 1` wrote into, as it stands after that step (so at the
@@ -20,6 +21,7 @@ values or a video model's per-frame recurrent state.
 compiled once per backend by `kgen.samplers.compiled`.
 """
 
+import numpy as np
 from keras import ops
 
 from kgen.samplers.naive import run_compiled
@@ -31,10 +33,36 @@ def dim(x, axis):
     return ops.shape(x)[axis] if size is None else size
 
 
+def is_static(value):
+    """True for a Python int or bool (an eager loop's step, under torch), False for a traced tensor."""
+    return isinstance(value, (bool, int, np.integer))
+
+
+def previous_step(index):
+    """max(index - 1, 0): the step whose value comes in with step `index` (0 itself at the start)."""
+    return max(int(index) - 1, 0) if is_static(index) else ops.maximum(index - 1, 0)
+
+
+def equals(value, target):
+    """value == target: a Python bool for a Python-int value, a tensor otherwise."""
+    return value == target if is_static(value) else ops.equal(value, target)
+
+
+def select(condition, if_true, if_false):
+    """`if_true` where `condition` holds, else `if_false`: a Python choice when `condition` is a Python bool (eager
+    loops skip the tensor ops), `ops.where` otherwise."""
+    if is_static(condition):
+        return if_true if condition else if_false
+    return ops.where(condition, if_true, if_false)
+
+
 def step_position(model, index):
-    """(row, col, channel) of step `index` (channel 0 for a joint-channel head, whose steps are whole pixels)."""
+    """(row, col, channel) of step `index` (channel 0 for a joint-channel head, whose steps are whole pixels);
+    Python ints for a Python-int step."""
     h, w, c = model.image_shape
     per_pixel = 1 if model.distribution.joint_channels else c
+    if is_static(index):
+        index = int(index)
     pixel = index // per_pixel
     return pixel // w, pixel % w, index % per_pixel
 
@@ -48,25 +76,36 @@ def generate(model, canvas, noise, start, labels):
     channels = model.image_shape[-1]
     batch = dim(canvas, 0)
     channel_ids = ops.arange(channels, dtype="int32")[None, :]
+    channel_masks = [ops.equal(channel_ids, ch) for ch in range(channels)]
+    height, width = model.image_shape[:2]
+    # The known values (before `start`, read but never written) and the noise, one row of pixels per image.
+    given = ops.reshape(canvas, (-1, height * width, channels))
+    noise = ops.reshape(noise, (-1, height * width) + tuple(noise.shape[3:]))
 
-    given = canvas  # the known values (before `start`), read but never written
+    steps_per_row = model.num_steps // height
 
-    def body(index, carry):
+    def step(index, carry):
         pixel, cache, canvas = carry
         params, cache = model.call_with_cache(pixel, index, cache)
         row, col, channel = step_position(model, index)
-        known = ops.take(ops.take(given, row, axis=1), col, axis=1)
-        drawn = dist.sample_from_noise(params, ops.take(ops.take(noise, row, axis=1), col, axis=1))
-        chosen = ops.where(ops.less(index, start), known, drawn)
+        drawn = dist.sample_from_noise(params, ops.take(noise, row * width + col, axis=1))
+        chosen = ops.where(ops.less(index, start), ops.take(given, row * width + col, axis=1), drawn)
         if not joint:
-            current = ops.where(ops.equal(channel, 0), ops.zeros_like(pixel), pixel)
-            chosen = ops.where(ops.equal(channel_ids, channel), chosen, current)
+            current = select(equals(channel, 0), ops.zeros_like(pixel), pixel)
+            mask = channel_masks[channel] if is_static(channel) else ops.equal(channel_ids, channel)
+            chosen = ops.where(mask, chosen, current)
         canvas = ops.slice_update(canvas, (0, row, col, 0), chosen[:, None, None, :])
         return chosen, cache, canvas
 
+    def row_body(row, carry):
+        pixel, cache, canvas = carry
+        cache = model.begin_row(pixel, row, cache)  # rows above are final: the model's once-per-row work
+        first = row * steps_per_row
+        return ops.fori_loop(first, first + steps_per_row, step, (pixel, cache, canvas))
+
     pixel = ops.zeros((batch, channels), dtype="float32")
     cache = model.init_cache(batch, labels=labels if model.conditional else None)
-    _, _, canvas = ops.fori_loop(0, model.num_steps, body, (pixel, cache, canvas))
+    _, _, canvas = ops.fori_loop(0, height, row_body, (pixel, cache, canvas))
     return canvas
 
 

@@ -154,7 +154,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
         return gated_receptive_field(kernels, height, width)
 
     # ------------------------------------------------------------------------------------------ incremental protocol
-    # The vertical stack once per row (`GatedPixelBlock.row_with_cache`, at the first step of a row), the horizontal
+    # The vertical stack once per row (`GatedPixelBlock.row_with_cache`, in `begin_row`), the horizontal
     # stack once per pixel (`GatedPixelBlock.call_with_cache`); memory grows with the image width only.
     def init_cache(self, batch_size, labels=None):
         width, channels = self.image_shape[1], self.image_shape[2]
@@ -172,34 +172,39 @@ class GatedPixelCNN(AutoregressiveImageModel):
             ]
         return cache
 
-    def _begin_row(self, row, block_caches, condition):
-        """Row `row` starts: rows above it are final; push the finished row through every vertical stack."""
-        blocks = self._steps["blocks"]
+    def begin_row(self, pixel, row, cache):
+        """Row `row` starts: rows above it are final. The last pixel drawn (the end of the row above) goes into the
+        first layer's row, which then goes through every layer's vertical stack once."""
+        blocks, rescale = self._steps["blocks"], self._steps["rescale"]
+        condition = cache.get("condition")
+        first = cache["blocks"][0]
+        scaled = pixel * rescale.scale + rescale.offset
+        last = self.image_shape[1] - 1 + blocks[0].pad
+        horizontal = ops.slice_update(first["horizontal"], (0, last, 0), scaled[:, None, :])
         above = ops.cast(ops.greater(row, 0), "float32")
-        vertical = block_caches[0]["horizontal"][:, blocks[0].pad:] * above  # the finished image row above
+        vertical = horizontal[:, blocks[0].pad:] * above  # the finished image row above, rescaled
         new_caches = []
-        for i, (block, block_cache) in enumerate(zip(blocks, block_caches)):
+        for i, (block, block_cache) in enumerate(zip(blocks, cache["blocks"])):
             condition_v = condition[i][0] if condition is not None else None
             vertical, block_cache = block.row_with_cache(vertical, block_cache, above, condition_v)
             new_caches.append(block_cache)
-        return new_caches
+        return {**cache, "blocks": new_caches}
 
     def call_with_cache(self, pixel, index, cache):
-        from kgen.samplers.cached import step_position
+        from kgen.samplers.cached import equals, previous_step, select, step_position
 
         blocks, rescale = self._steps["blocks"], self._steps["rescale"]
         row, col, channel = step_position(self, index)
-        _, prev_col, _ = step_position(self, ops.maximum(index - 1, 0))
+        _, prev_col, _ = step_position(self, previous_step(index))
         scaled = pixel * rescale.scale + rescale.offset
         condition = cache.get("condition")
         first = cache["blocks"][0]
-        # Step index - 1's pixel, as drawn, into the current row (at a row's first step: the end of the row above).
+        # Step index - 1's pixel, as drawn, into the current row (harmless at a row's first step: that column is
+        # written again before it is read).
         first = {**first, "horizontal": ops.slice_update(
             first["horizontal"], (0, prev_col + blocks[0].pad, 0), scaled[:, None, :])}
         block_caches = [first] + list(cache["blocks"][1:])
-        new_row = ops.logical_and(ops.equal(col, 0), ops.equal(channel, 0))
-        block_caches = ops.cond(new_row, lambda: self._begin_row(row, block_caches, condition), lambda: block_caches)
-        h = ops.where(ops.equal(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
+        h = select(equals(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
         skips, new_caches = 0.0, []
         for i, (block, block_cache) in enumerate(zip(blocks, block_caches)):
             condition_h = condition[i][1] if condition is not None else None

@@ -142,14 +142,14 @@ class PixelCNN(base.AutoregressiveImageModel):
 
     def call_with_cache(self, pixel, index, cache):
         """Every layer once at the pixel of step `index` (see `kgen.samplers.cached`)."""
-        from kgen.samplers.cached import step_position
+        from kgen.samplers.cached import equals, previous_step, select, step_position
 
         stem, blocks, rescale = self._steps["stem"], self._steps["blocks"], self._steps["rescale"]
         row, col, channel = step_position(self, index)
-        prev_row, prev_col, _ = step_position(self, ops.maximum(index - 1, 0))
+        prev_row, prev_col, _ = step_position(self, previous_step(index))
         scaled = pixel * rescale.scale + rescale.offset
         stem_cache = stem.write_cache(scaled, cache["stem"], prev_row, prev_col)  # step index - 1's pixel, as drawn
-        current = ops.where(ops.equal(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
+        current = select(equals(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
         x, stem_cache = stem.call_with_cache(current, stem_cache, row, col)
         block_caches = []
         for (reduce, conv, expand), (c_reduce, c_conv, c_expand) in zip(blocks, cache["blocks"]):
