@@ -30,7 +30,6 @@ def causal_conv_mask(kernel_size, in_channels, out_channels, mask_type, channel_
     return mask
 
 
-@keras.saving.register_keras_serializable(package="kgen")
 def bias_and_activation(layer, outputs):
     """A convolution layer's bias (added with `+` on the 1-D variable) and activation, after its kernel."""
     if layer.use_bias:
@@ -40,6 +39,7 @@ def bias_and_activation(layer, outputs):
     return outputs
 
 
+@keras.saving.register_keras_serializable(package="kgen")
 class MaskedConv2D(keras.layers.Conv2D):
     """A 2-D convolution whose kernel only sees pixels before the current one in raster order.
 
