@@ -190,15 +190,10 @@ class AutoregressiveSequenceModel(KgenModel):
         """
         from kgen.samplers import sequence
 
-        num_samples = check_int(num_samples, "num_samples")
+        from kgen.models.base import check_sampling_args
+
+        num_samples, batch_size, method = check_sampling_args(self, num_samples, batch_size, method)
         length = check_int(length, "length")
-        batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
-        method = self.sampling_methods[0] if method is None else method
-        if method not in self.sampling_methods:
-            raise ValueError(
-                f"`method` must be one of {', '.join(map(repr, self.sampling_methods))} for {type(self).__name__}, "
-                f"got {method!r}."
-            )
         sampler = sequence.resolve_sampler(sampler)
         labels = self.validate_labels(labels, num_samples)
         features = self.validate_features(features, num_samples, length)
