@@ -12,28 +12,31 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_bench_pixelcnn_smoke(tmp_path):
+def run_smoke(script, tmp_path, *args, one_torch_thread=True):
+    """Run tools/`script` --smoke on the current backend with --json; return (stdout lines, first JSON result)."""
     backend = keras.backend.backend()
     out = tmp_path / "bench.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    if backend == "torch":
+    if backend == "torch" and one_torch_thread:
         env.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads crawl on tiny ops when the cores are busy
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "bench_pixelcnn.py"), "--smoke", "--backends", backend,
-         "--json", str(out)],
+        [sys.executable, str(REPO / "tools" / script), "--smoke", *args, "--backends", backend, "--json", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
-    lines = proc.stdout.splitlines()
-    assert lines[0].split()[:4] == ["backend", "kgen", "img/s", "baseline"], proc.stdout
+    return proc.stdout.splitlines(), json.loads(out.read_text())["results"][0]
+
+
+@pytest.mark.slow
+def test_bench_pixelcnn_smoke(tmp_path):
+    backend = keras.backend.backend()
+    lines, result = run_smoke("bench_pixelcnn.py", tmp_path)
+    assert lines[0].split()[:4] == ["backend", "kgen", "img/s", "baseline"], lines
     row = next(line for line in lines[1:] if line.startswith(backend))
-    assert "FAILED" not in row, proc.stdout
+    assert "FAILED" not in row, lines
     values = row.split()
     assert len(values) == 10, row  # backend, 6 numbers, "first", "/", "second"
     assert all(float(v) > 0 for v in values[1:7]), row
-
-    result = json.loads(out.read_text())["results"][0]
     assert result["backend"] == backend and "error" not in result
     assert result["params_kgen"] == result["params_baseline"]
     assert result["masks_equal"] and result["sample_same_seed_identical"]
@@ -43,20 +46,10 @@ def test_bench_pixelcnn_smoke(tmp_path):
 @pytest.mark.slow
 def test_bench_sampling_smoke(tmp_path):
     backend = keras.backend.backend()
-    out = tmp_path / "bench.json"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    if backend == "torch":
-        env.setdefault("OMP_NUM_THREADS", "1")
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "bench_sampling.py"), "--smoke", "--backends", backend, "--json", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
-    lines = proc.stdout.splitlines()
-    assert lines[0].split()[:3] == ["backend", "naive_s", "naive_ms/step"], proc.stdout
+    lines, result = run_smoke("bench_sampling.py", tmp_path)
+    assert lines[0].split()[:3] == ["backend", "naive_s", "naive_ms/step"], lines
     row = next(line for line in lines[1:] if line.startswith(backend)).split()
     assert row[5] == "True", lines  # cached and naive gave identical images
-    result = json.loads(out.read_text())["results"][0]
     assert result["identical"] and result["speedup"] > 0 and result["cached_state_bytes"] > 0
     assert result["naive_steps_timed"] == 8  # one row of the 8x8 tiny model
 
@@ -64,19 +57,10 @@ def test_bench_sampling_smoke(tmp_path):
 @pytest.mark.slow
 def test_bench_sampling_wavenet_smoke(tmp_path):
     backend = keras.backend.backend()
-    out = tmp_path / "bench.json"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "bench_sampling.py"), "--smoke", "--model", "wavenet.fsdd",
-         "--backends", backend, "--json", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
-    lines = proc.stdout.splitlines()
+    lines, result = run_smoke("bench_sampling.py", tmp_path, "--model", "wavenet.fsdd", one_torch_thread=False)
     assert lines[0].split() == ["backend", "naive_s", "naive_ms/step", "fast_s", "speedup", "identical", "RTF",
-                                "state_MB", "forward_MB"], proc.stdout
+                                "state_MB", "forward_MB"], lines
     row = next(line for line in lines[1:] if line.startswith(backend)).split()
     assert row[5] == "True", lines  # fast and naive gave identical audio codes
-    result = json.loads(out.read_text())["results"][0]
     assert result["model"] == "wavenet.tiny" and result["naive_steps_timed"] == 8
     assert result["rtf"] > 0 and result["cached_state_bytes"] > 0

@@ -16,9 +16,6 @@ from kgen import cli, training
 
 RECIPE = """
 model = "deep_autoencoder.tiny"
-[model_args]
-input_shape = [28, 28, 1]
-input_scale = 0.00392156862745098
 [data]
 name = "mnist"
 source = "embedded"
@@ -26,6 +23,9 @@ train_split = "train[:64]"
 eval_split = "test[:40]"
 monitor_split = "test[:16]"
 eval_batch_size = 16
+[model_args]
+input_shape = [28, 28, 1]
+input_scale = 0.00392156862745098
 [train]
 batch_size = 16
 epochs = 2

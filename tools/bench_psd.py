@@ -21,35 +21,28 @@ Usage (from the repository root):
     python tools/bench_psd.py --quick                     # smoke run
 """
 
-import argparse
-import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from bench_sparse_coding import Clock, configure_backend_threads, objective, set_threads, stop_callback  # tools/
+from bench_sparse_coding import (  # tools/
+    Clock,
+    argument_parser,
+    configure_backend_threads,
+    objective,
+    set_threads,
+    shorten_if_quick,
+    stop_callback,
+    write_outputs,
+)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=120.0, help="training wall time")
-    p.add_argument("--learning-rate", type=float, default=3e-3)
-    p.add_argument("--clock", default="wall", choices=("wall", "cpu"), help="what --seconds budgets")
-    p.add_argument("--batch-size", type=int, default=256)
+    p = argument_parser(__doc__, "training wall time", "smoke run: 5 s of training, small data, 3 repeats")
     p.add_argument("--encode-batch-size", type=int, default=1000)
-    p.add_argument("--num-train", type=int, default=100_000)
-    p.add_argument("--num-test", type=int, default=10_000)
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=None, help="folder for the atom PNG, the model and results.json")
-    p.add_argument("--quick", action="store_true", help="smoke run: 5 s of training, small data, 3 repeats")
-    args = p.parse_args(argv)
+    args = shorten_if_quick(p.parse_args(argv), num_test=1000)
     if args.quick:
-        args.seconds = min(args.seconds, 5.0)
-        args.num_train = min(args.num_train, 5000)
-        args.num_test = min(args.num_test, 1000)
         args.repeats = min(args.repeats, 3)
     return args
 
@@ -130,19 +123,10 @@ def main(argv=None):
           f"{c_fista / c_encoder:.1f}x, {c_ista / c_encoder:.1f}x); backend {backend}, "
           f"{args.threads} thread(s); trained {wall:.0f} s wall / {cpu:.0f} s CPU ({steps} steps of {args.batch_size})")
     if args.out:
-        from kgen.io import atomic_path
-        from kgen.plotting import tile_filters
-
-        out = Path(args.out)
-        tile_filters(model.filters(), out / "psd_atoms.png")
-        with atomic_path(out / "model.keras") as tmp:
-            model.save(tmp)
         result = dict(args=vars(args), backend=backend, train_wall_s=wall, train_cpu_s=cpu, steps=steps, rows=rows,
                       speedup=t_fista / t_encoder, speedup_cpu=c_fista / c_encoder,
                       speedup_over_ista=t_ista / t_encoder, speedup_over_ista_cpu=c_ista / c_encoder)
-        with atomic_path(out / "results.json") as tmp:
-            Path(tmp).write_text(json.dumps(result, indent=2))
-        print(f"# wrote {out / 'psd_atoms.png'}, {out / 'model.keras'}, {out / 'results.json'}")
+        write_outputs(args.out, result, {"psd_atoms.png": model.filters()}, model=model)
     return rows
 
 

@@ -37,32 +37,45 @@ import time
 from pathlib import Path
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=120.0, help="training wall time of each method")
-    p.add_argument("--num-atoms", type=int, default=256)
-    p.add_argument("--penalty", type=float, default=None, help="L1 weight (default: the preset's)")
-    p.add_argument("--num-iterations", type=int, default=None, help="kgen FISTA steps (default: the preset's)")
+def argument_parser(doc, seconds_help, quick_help):
+    """The options bench_sparse_coding and bench_psd share (training budget, data sizes, seeds, threads, output),
+    described by the first paragraph of the script's docstring `doc`."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=120.0, help=seconds_help)
     p.add_argument("--learning-rate", type=float, default=3e-3, help="kgen's Adam learning rate")
     p.add_argument("--clock", default="wall", choices=("wall", "cpu"),
                    help="what --seconds budgets: wall time (default) or this process's CPU time (fairer when other "
                         "processes share the core)")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--patch-size", type=int, default=8)
     p.add_argument("--num-train", type=int, default=100_000)
     p.add_argument("--num-test", type=int, default=10_000)
-    p.add_argument("--fit-algorithm", default="cd", choices=("cd", "lars"),
-                   help="scikit-learn's code solver (cd: the faster of the two on these patches)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=None, help="folder for the atom PNGs and results.json")
-    p.add_argument("--quick", action="store_true", help="smoke run: 5 s each, 5,000 train / 500 test patches")
-    args = p.parse_args(argv)
+    p.add_argument("--out", default=None, help="folder for the atom PNGs, the model and results.json")
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    return p
+
+
+def shorten_if_quick(args, num_test):
+    """--quick: 5 s of training on 5,000 training patches and `num_test` test patches."""
     if args.quick:
         args.seconds = min(args.seconds, 5.0)
         args.num_train = min(args.num_train, 5000)
-        args.num_test = min(args.num_test, 500)
+        args.num_test = min(args.num_test, num_test)
     return args
+
+
+def parse_args(argv=None):
+    p = argument_parser(
+        __doc__, "training wall time of each method", "smoke run: 5 s each, 5,000 train / 500 test patches"
+    )
+    p.add_argument("--num-atoms", type=int, default=256)
+    p.add_argument("--penalty", type=float, default=None, help="L1 weight (default: the preset's)")
+    p.add_argument("--num-iterations", type=int, default=None, help="kgen FISTA steps (default: the preset's)")
+    p.add_argument("--patch-size", type=int, default=8)
+    p.add_argument("--fit-algorithm", default="cd", choices=("cd", "lars"),
+                   help="scikit-learn's code solver (cd: the faster of the two on these patches)")
+    return shorten_if_quick(p.parse_args(argv), num_test=500)
 
 
 def set_threads(n):
@@ -229,19 +242,33 @@ def main(argv=None):
           f"dictionary give {fista_objective:.4f}; budget {args.seconds:g} s of {args.clock} time each; target ratio <= 1 "
           "for kgen")
     if args.out:
-        from kgen.io import atomic_path
-        from kgen.plotting import tile_filters
-
-        out = Path(args.out)
         side = args.patch_size
-        tile_filters(kgen_atoms.reshape(-1, side, side), out / "kgen_atoms.png")
-        tile_filters(sk_atoms.reshape(-1, side, side), out / "sklearn_atoms.png")
         result = dict(args=vars(args), backend=backend, penalty=penalty, num_iterations=num_iterations, rows=rows,
                       zero_code_objective=baseline, kgen_fista_objective=fista_objective)
-        with atomic_path(out / "results.json") as tmp:
-            Path(tmp).write_text(json.dumps(result, indent=2))
-        print(f"# wrote {out / 'kgen_atoms.png'}, {out / 'sklearn_atoms.png'}, {out / 'results.json'}")
+        write_outputs(args.out, result, {"kgen_atoms.png": kgen_atoms.reshape(-1, side, side),
+                                         "sklearn_atoms.png": sk_atoms.reshape(-1, side, side)})
     return rows
+
+
+def write_outputs(folder, result, atoms, model=None):
+    """Write each (file name -> atoms) picture, `model` as model.keras if given, and `result` as results.json into
+    `folder`, each file whole or not at all, and say what was written."""
+    from kgen.io import atomic_path
+    from kgen.plotting import tile_filters
+
+    out = Path(folder)
+    written = []
+    for name, images in atoms.items():
+        tile_filters(images, out / name)
+        written.append(out / name)
+    if model is not None:
+        with atomic_path(out / "model.keras") as tmp:
+            model.save(tmp)
+        written.append(out / "model.keras")
+    with atomic_path(out / "results.json") as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=2))
+    written.append(out / "results.json")
+    print("# wrote " + ", ".join(map(str, written)))
 
 
 if __name__ == "__main__":

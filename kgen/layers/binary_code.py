@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig, same_shape
 from kgen.validation import check_float, check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class BinaryCode(keras.layers.Layer):
+class BinaryCode(ArgumentConfig, keras.layers.Layer):
     """Logistic code units that are pushed to binary values by noise, and read as hard bits at inference.
 
     In training the layer returns `sigmoid(inputs + noise_stddev * eps)` with fresh standard Gaussian `eps` per
@@ -39,6 +40,8 @@ class BinaryCode(keras.layers.Layer):
     50(7), section 3 (deterministic Gaussian noise added to the code units' inputs during fine-tuning).
     """
 
+    compute_output_shape = same_shape
+
     def __init__(self, noise_stddev=4.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.noise_stddev = check_float(noise_stddev, "noise_stddev", "BinaryCode", inclusive=True)
@@ -65,11 +68,3 @@ class BinaryCode(keras.layers.Layer):
                 inputs = inputs + noise
             return ops.sigmoid(inputs)
         return ops.cast(ops.greater(inputs, 0), inputs.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"noise_stddev": self.noise_stddev, "seed": self.seed})
-        return config

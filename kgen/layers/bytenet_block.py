@@ -3,12 +3,13 @@
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig, same_shape
 from kgen.layers.dilated_causal_conv1d import causal_pad, causal_receptive_field
 from kgen.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class ByteNetResidualBlock(keras.layers.Layer):
+class ByteNetResidualBlock(ArgumentConfig, keras.layers.Layer):
     """One residual block of the ByteNet decoder (the language-modelling block of the paper, Figure 3 left).
 
     With `channels` = 2d and `bottleneck_channels` = d:
@@ -38,7 +39,8 @@ class ByteNetResidualBlock(keras.layers.Layer):
         inputs: (batch, time, channels); time may be None.
 
     Returns:
-        (batch, time, channels).
+        (batch, time, channels): the input plus the block's update, step t computed from inputs
+        t - (k - 1) * dilation_rate .. t only.
 
     Example:
     >>> block = ByteNetResidualBlock(512, kernel_size=3, dilation_rate=4)
@@ -49,6 +51,8 @@ class ByteNetResidualBlock(keras.layers.Layer):
     Reference: Kalchbrenner et al., 2016, "Neural Machine Translation in Linear Time", section 3 (Residual Blocks) and
     Figure 3 (left).
     """
+
+    compute_output_shape = same_shape
 
     def __init__(
         self,
@@ -150,21 +154,3 @@ class ByteNetResidualBlock(keras.layers.Layer):
 
         taps, cache = queue_taps(cache, index, self.pre(inputs), self.kernel_size, self.dilation_rate)
         return self.post(inputs, self.step_conv(taps)), cache
-
-    def compute_output_shape(self, inputs_shape):
-        return tuple(inputs_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "channels": self.channels,
-                "bottleneck_channels": self.bottleneck_channels,
-                "kernel_size": self.kernel_size,
-                "dilation_rate": self.dilation_rate,
-                "epsilon": self.epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

@@ -4,15 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from kgen.layers.row_lstm import (
-    check_mask_type,
-    check_unroll,
-    forget_bias_initializer,
-    gate_mask,
-    recurrence,
-    resolve_unroll,
-)
-from kgen.validation import check_int
+from kgen.layers.row_lstm import ImageLSTM, gate_mask, recurrence, resolve_unroll
 
 
 def _shape(x):
@@ -49,7 +41,7 @@ def unskew(x, axis=1):
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class DiagonalBiLSTM(keras.layers.Layer):
+class DiagonalBiLSTM(ImageLSTM):
     """Diagonal BiLSTM: two diagonal LSTMs whose states together see every earlier pixel.
 
     Each direction skews its input map (row i shifted right by i, `skew`) so the diagonals become columns, then runs
@@ -95,55 +87,16 @@ class DiagonalBiLSTM(keras.layers.Layer):
     Reference: van den Oord et al., 2016, "Pixel Recurrent Neural Networks", section 3.2.
     """
 
-    def __init__(
-        self,
-        units,
-        mask_type="B",
-        channel_groups=1,
-        unroll=None,
-        unit_forget_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.units = check_int(units, "units", owner="DiagonalBiLSTM")
-        self.mask_type = check_mask_type(mask_type, "DiagonalBiLSTM")
-        self.channel_groups = check_int(channel_groups, "channel_groups", owner="DiagonalBiLSTM")
-        if self.units % self.channel_groups:
-            raise ValueError(
-                f"DiagonalBiLSTM: `units` ({self.units}) must be divisible by `channel_groups` "
-                f"({self.channel_groups})."
-            )
+    def __init__(self, units, mask_type="B", channel_groups=1, **kwargs):
+        super().__init__(units, mask_type=mask_type, channel_groups=channel_groups, **kwargs)
         if self.mask_type == "A" and self.channel_groups == 1:
             raise ValueError(
                 "DiagonalBiLSTM: `mask_type` 'A' with one channel group hides the whole input from the 1x1 "
                 "input-to-state convolution; put a type-A convolution first and use 'B' here (as PixelRNN does)."
             )
-        self.unroll = check_unroll(unroll, "DiagonalBiLSTM")
-        if keras.backend.backend() == "tensorflow" and not resolve_unroll(self.unroll):
-            self.supports_jit = False  # XLA cannot compile the gradient of keras' TensorFlow scan
-        if not isinstance(unit_forget_bias, bool):
-            raise ValueError(f"DiagonalBiLSTM: `unit_forget_bias` must be True or False, got {unit_forget_bias!r}.")
-        self.unit_forget_bias = unit_forget_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"DiagonalBiLSTM: inputs must be (batch, height, width, channels), got shape {input_shape}."
-            )
-        height, width, in_channels = input_shape[1:]
-        if height is None or width is None:
-            raise ValueError(f"DiagonalBiLSTM: the input height and width must be known, got shape {input_shape}.")
-        if in_channels is None or in_channels % self.channel_groups:
-            raise ValueError(
-                f"DiagonalBiLSTM: the input channel count ({in_channels}) must be known and divisible by "
-                f"`channel_groups` ({self.channel_groups})."
-            )
+        height, width, in_channels = self.check_input_shape(input_shape)
         u = self.units
         self.input_kernel = self.add_weight(
             name="input_kernel", shape=(2, in_channels, 4 * u), initializer=self.kernel_initializer
@@ -151,12 +104,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel", shape=(2, 2 * u, 4 * u), initializer=self.recurrent_initializer
         )
-        bias_init = (
-            forget_bias_initializer(self.bias_initializer, u, leading=(2,))
-            if self.unit_forget_bias
-            else self.bias_initializer
-        )
-        self.bias = self.add_weight(name="bias", shape=(2, 4 * u), initializer=bias_init)
+        self.bias = self.add_weight(name="bias", shape=(2, 4 * u), initializer=self.bias_initializer_with_forget((2,)))
         self.input_mask = gate_mask((1, 1), in_channels, u, self.mask_type, self.channel_groups)[0, 0]
         # valid[r, c]: row r, skewed column c holds an image pixel (column c - r of row r).
         rows, cols = np.meshgrid(np.arange(height), np.arange(width + height - 1), indexing="ij")
@@ -192,22 +140,3 @@ class DiagonalBiLSTM(keras.layers.Layer):
         right = ops.flip(hs[1], axis=1)
         right = ops.pad(right[:-1], ((1, 0), (0, 0), (0, 0), (0, 0)))  # down one row: no pixel to the right
         return ops.transpose(left + right, (2, 0, 1, 3))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "mask_type": self.mask_type,
-                "channel_groups": self.channel_groups,
-                "unroll": self.unroll,
-                "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

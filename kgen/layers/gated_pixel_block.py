@@ -4,6 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig
 from kgen.validation import check_int
 
 
@@ -21,7 +22,7 @@ def group_mask(in_groups, out_groups, mask_type):
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class GatedPixelBlock(keras.layers.Layer):
+class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
     """One layer of the Gated PixelCNN: a vertical stack, a horizontal stack and the link between them.
 
     The vertical stack convolves the rows above: a (k//2 + 1) x k convolution over rows r - k//2 .. r, whose
@@ -134,20 +135,16 @@ class GatedPixelBlock(keras.layers.Layer):
             self.residual_bias = add("residual_bias", (self.filters,), self.bias_initializer)
         self.skip_kernel = add("skip_kernel", (self.filters, self.skip_filters), self.kernel_initializer)
         self.skip_bias = add("skip_bias", (self.skip_filters,), self.bias_initializer)
-        self.condition_kernels = None
-        if condition_shape is not None:
-            d = condition_shape[-1]
-            self.condition_kernels = [
-                add("condition_vertical_kernel", (d, f2), self.kernel_initializer) if self.return_stacks else None,
-                add("condition_horizontal_kernel", (d, f2), self.kernel_initializer),
-            ]
-        self.spatial_kernels = None
-        if spatial_condition_shape is not None:
-            d = spatial_condition_shape[-1]
-            self.spatial_kernels = [
-                add("spatial_vertical_kernel", (d, f2), self.kernel_initializer) if self.return_stacks else None,
-                add("spatial_horizontal_kernel", (d, f2), self.kernel_initializer),
-            ]
+
+        def conditioning_kernels(kind, shape):  # [vertical (None without a vertical output), horizontal] or None
+            if shape is None:
+                return None
+            d = shape[-1]
+            vertical = add(f"{kind}_vertical_kernel", (d, f2), self.kernel_initializer) if self.return_stacks else None
+            return [vertical, add(f"{kind}_horizontal_kernel", (d, f2), self.kernel_initializer)]
+
+        self.condition_kernels = conditioning_kernels("condition", condition_shape)
+        self.spatial_kernels = conditioning_kernels("spatial", spatial_condition_shape)
 
         # Constant masks. Horizontal kernel: columns left of the pixel are free, the pixel's own tap is masked by
         # colour group. Residual and skip 1x1 kernels keep groups (type B).
@@ -294,20 +291,3 @@ class GatedPixelBlock(keras.layers.Layer):
         if not self.return_stacks:
             return base + (self.skip_filters,)
         return base + (self.filters,), base + (self.filters,), base + (self.skip_filters,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type,
-                "channel_groups": self.channel_groups,
-                "residual": self.residual,
-                "skip_filters": self.skip_filters,
-                "return_stacks": self.return_stacks,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

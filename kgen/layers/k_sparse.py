@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig, same_shape
 from kgen.validation import check_float, check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class KSparse(keras.layers.Layer):
+class KSparse(ArgumentConfig, keras.layers.Layer):
     """Keeps the `k` largest values along the last axis of each example and sets the others to zero.
 
     The kept set comes from `keras.ops.top_k` and the others are replaced by zeros (`ops.where` with a constant
@@ -35,6 +36,8 @@ class KSparse(keras.layers.Layer):
     Reference: Makhzani & Frey, 2013, "k-Sparse Autoencoders" (arXiv:1312.5663), Algorithm 1.
     """
 
+    compute_output_shape = same_shape
+
     def __init__(self, k, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.k = check_int(k, "k", owner="KSparse")
@@ -61,11 +64,3 @@ class KSparse(keras.layers.Layer):
         # (..., k, units) one-hot rows summed to a (..., units) 0/1 mask: exactly k ones even when values tie.
         keep = ops.sum(ops.one_hot(indices, self.units, dtype="int32"), axis=-2) > 0
         return ops.where(keep, inputs, ops.zeros_like(inputs))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"k": self.k, "alpha": self.alpha})
-        return config

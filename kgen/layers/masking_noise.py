@@ -4,11 +4,12 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig, same_shape
 from kgen.validation import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class MaskingNoise(keras.layers.Layer):
+class MaskingNoise(ArgumentConfig, keras.layers.Layer):
     """Sets each input value to zero with probability `rate` in training; the identity at inference.
 
     Unlike `keras.layers.Dropout`, the kept values are NOT rescaled by 1 / (1 - rate): the corrupted input is
@@ -37,6 +38,8 @@ class MaskingNoise(keras.layers.Layer):
     Denoising Autoencoders" (ICML), section 2.3.
     """
 
+    compute_output_shape = same_shape
+
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         rate = check_fraction(rate, "rate", "MaskingNoise")
@@ -53,11 +56,3 @@ class MaskingNoise(keras.layers.Layer):
             return inputs
         keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) >= self.rate
         return inputs * ops.cast(keep, inputs.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed})
-        return config

@@ -4,6 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig
 from kgen.layers.masked_conv2d import causal_conv_mask
 from kgen.validation import check_int
 
@@ -88,8 +89,70 @@ def forget_bias_initializer(base, units, leading=()):
     return init
 
 
+class ImageLSTM(ArgumentConfig, keras.layers.Layer):
+    """What the PixelRNN layers share: the LSTM arguments, their checks, the input-shape checks and the config.
+
+    Not a layer to use on its own: `RowLSTM` and `DiagonalBiLSTM` add their weights and recurrence.
+    """
+
+    def __init__(
+        self,
+        units,
+        mask_type="B",
+        channel_groups=1,
+        unroll=None,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        self.units = check_int(units, "units", owner=owner)
+        self.mask_type = check_mask_type(mask_type, owner)
+        self.channel_groups = check_int(channel_groups, "channel_groups", owner=owner)
+        if self.units % self.channel_groups:
+            raise ValueError(
+                f"{owner}: `units` ({self.units}) must be divisible by `channel_groups` ({self.channel_groups})."
+            )
+        self.unroll = check_unroll(unroll, owner)
+        if keras.backend.backend() == "tensorflow" and not resolve_unroll(self.unroll):
+            self.supports_jit = False  # XLA cannot compile the gradient of keras' TensorFlow scan
+        if not isinstance(unit_forget_bias, bool):
+            raise ValueError(f"{owner}: `unit_forget_bias` must be True or False, got {unit_forget_bias!r}.")
+        self.unit_forget_bias = unit_forget_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def check_input_shape(self, input_shape):
+        """Return (height, width, channels) of a (batch, height, width, channels) input, or raise naming the layer."""
+        owner = type(self).__name__
+        if len(input_shape) != 4:
+            raise ValueError(f"{owner}: inputs must be (batch, height, width, channels), got shape {input_shape}.")
+        height, width, in_channels = input_shape[1:]
+        if height is None or width is None:
+            raise ValueError(f"{owner}: the input height and width must be known, got shape {input_shape}.")
+        if in_channels is None or in_channels % self.channel_groups:
+            raise ValueError(
+                f"{owner}: the input channel count ({in_channels}) must be known and divisible by "
+                f"`channel_groups` ({self.channel_groups})."
+            )
+        return height, width, in_channels
+
+    def bias_initializer_with_forget(self, leading=()):
+        """The bias initializer, with the forget-gate block at 1 when `unit_forget_bias`."""
+        if self.unit_forget_bias:
+            return forget_bias_initializer(self.bias_initializer, self.units, leading)
+        return self.bias_initializer
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+
 @keras.saving.register_keras_serializable(package="kgen")
-class RowLSTM(keras.layers.Layer):
+class RowLSTM(ImageLSTM):
     """Row LSTM: an LSTM over the rows of an image, top to bottom, computing a whole row per step.
 
     The input-to-state part is a 1 x k convolution along the row, masked so that a pixel sees only the pixels to
@@ -131,49 +194,12 @@ class RowLSTM(keras.layers.Layer):
     Reference: van den Oord et al., 2016, "Pixel Recurrent Neural Networks", section 3.1.
     """
 
-    def __init__(
-        self,
-        units,
-        kernel_size=3,
-        mask_type="B",
-        channel_groups=1,
-        unroll=None,
-        unit_forget_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.units = check_int(units, "units", owner="RowLSTM")
+    def __init__(self, units, kernel_size=3, mask_type="B", channel_groups=1, **kwargs):
+        super().__init__(units, mask_type=mask_type, channel_groups=channel_groups, **kwargs)
         self.kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="RowLSTM")
-        self.mask_type = check_mask_type(mask_type, "RowLSTM")
-        self.channel_groups = check_int(channel_groups, "channel_groups", owner="RowLSTM")
-        if self.units % self.channel_groups:
-            raise ValueError(
-                f"RowLSTM: `units` ({self.units}) must be divisible by `channel_groups` ({self.channel_groups})."
-            )
-        self.unroll = check_unroll(unroll, "RowLSTM")
-        if keras.backend.backend() == "tensorflow" and not resolve_unroll(self.unroll):
-            self.supports_jit = False
-        if not isinstance(unit_forget_bias, bool):
-            raise ValueError(f"RowLSTM: `unit_forget_bias` must be True or False, got {unit_forget_bias!r}.")
-        self.unit_forget_bias = unit_forget_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"RowLSTM: inputs must be (batch, height, width, channels), got shape {input_shape}.")
-        height, width, in_channels = input_shape[1:]
-        if height is None or width is None:
-            raise ValueError(f"RowLSTM: the input height and width must be known, got shape {input_shape}.")
-        if in_channels is None or in_channels % self.channel_groups:
-            raise ValueError(
-                f"RowLSTM: the input channel count ({in_channels}) must be known and divisible by "
-                f"`channel_groups` ({self.channel_groups})."
-            )
+        _, _, in_channels = self.check_input_shape(input_shape)
         k, u = self.kernel_size, self.units
         self.input_kernel = self.add_weight(
             name="input_kernel", shape=(1, k, in_channels, 4 * u), initializer=self.kernel_initializer
@@ -181,10 +207,7 @@ class RowLSTM(keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel", shape=(k, u, 4 * u), initializer=self.recurrent_initializer
         )
-        bias_init = self.bias_initializer
-        if self.unit_forget_bias:
-            bias_init = forget_bias_initializer(self.bias_initializer, u)
-        self.bias = self.add_weight(name="bias", shape=(4 * u,), initializer=bias_init)
+        self.bias = self.add_weight(name="bias", shape=(4 * u,), initializer=self.bias_initializer_with_forget())
         self.input_mask = gate_mask((1, k), in_channels, u, self.mask_type, self.channel_groups)
 
     def call(self, inputs):
@@ -209,23 +232,3 @@ class RowLSTM(keras.layers.Layer):
 
         zeros = ops.zeros_like(gates_in[:, 0, :, :u])
         return recurrence(step, (zeros, zeros), [gates_in], 1, resolve_unroll(self.unroll))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type,
-                "channel_groups": self.channel_groups,
-                "unroll": self.unroll,
-                "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

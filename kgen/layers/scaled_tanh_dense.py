@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig
 from kgen.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class ScaledTanhDense(keras.layers.Layer):
+class ScaledTanhDense(ArgumentConfig, keras.layers.Layer):
     """A dense layer with a tanh non-linearity and a learned gain per output unit: `g * tanh(x W + b)`.
 
     The encoder F(x; G, W, b) = G tanh(W x + b) of predictive sparse decomposition, G a diagonal matrix of gains:
@@ -63,14 +64,3 @@ class ScaledTanhDense(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "gain_initializer": keras.initializers.serialize(self.gain_initializer),
-            }
-        )
-        return config

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig
 from kgen.validation import check_bool, check_float, check_int
 
 INFERENCE_METHODS = ("fista", "ista")
@@ -27,7 +28,7 @@ def lasso_objective(x, codes, dictionary, penalty):
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class SparseCodingInference(keras.layers.Layer):
+class SparseCodingInference(ArgumentConfig, keras.layers.Layer):
     """Sparse codes of the inputs under a learned dictionary of unit-norm atoms, found by ISTA or FISTA.
 
     The layer owns the dictionary D, `num_atoms` atoms (rows) of the input width, each of unit Euclidean norm (the
@@ -116,7 +117,10 @@ class SparseCodingInference(keras.layers.Layer):
                 f"{owner}: `dictionary_initializer` must be a Keras initializer or its name, got "
                 f"{dictionary_initializer!r} ({e})."
             ) from None
-        self.dictionary_initializer = dictionary_initializer
+        # A name is kept as given (the saved config reads as written); anything else as the initializer it made.
+        self.dictionary_initializer = (
+            dictionary_initializer if isinstance(dictionary_initializer, str) else self._base_initializer
+        )
 
     # ------------------------------------------------------------------------------------------------ shapes
     def _split_shapes(self, input_shape):
@@ -248,21 +252,3 @@ class SparseCodingInference(keras.layers.Layer):
         if self.return_reconstruction:
             return codes, self.reconstruct(codes)
         return codes
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_atoms": self.num_atoms,
-                "penalty": self.penalty,
-                "num_iterations": self.num_iterations,
-                "method": self.method,
-                "prediction_weight": self.prediction_weight,
-                "return_reconstruction": self.return_reconstruction,
-                "add_penalty_loss": self.add_penalty_loss,
-                "dictionary_initializer": keras.initializers.serialize(self._base_initializer)
-                if not isinstance(self.dictionary_initializer, str)
-                else self.dictionary_initializer,
-            }
-        )
-        return config

@@ -3,12 +3,13 @@
 import keras
 from keras import ops
 
+from kgen.layers.config import ArgumentConfig
 from kgen.layers.dilated_causal_conv1d import causal_pad, causal_receptive_field
 from kgen.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class WaveNetResidualBlock(keras.layers.Layer):
+class WaveNetResidualBlock(ArgumentConfig, keras.layers.Layer):
     """One WaveNet layer: z = tanh(W_f * x + V_f h) . sigmoid(W_g * x + V_g h), then 1x1 residual and skip outputs.
 
     `*` is a dilated causal convolution (kernel `kernel_size`, dilation `dilation_rate`; output t reads inputs
@@ -179,19 +180,3 @@ class WaveNetResidualBlock(keras.layers.Layer):
     def compute_output_shape(self, inputs_shape, condition_shape=None, local_condition_shape=None):
         skip = tuple(inputs_shape[:-1]) + (self.skip_channels,)
         return (tuple(inputs_shape), skip) if self.return_residual else skip
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "residual_channels": self.residual_channels,
-                "gate_channels": self.gate_channels,
-                "skip_channels": self.skip_channels,
-                "kernel_size": self.kernel_size,
-                "dilation_rate": self.dilation_rate,
-                "return_residual": self.return_residual,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

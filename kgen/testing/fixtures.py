@@ -34,6 +34,50 @@ def tiny_builder(build, **config):
     return tiny
 
 
+def reached_steps(fn, x, step, threshold=1e-6):
+    """The time steps of `fn(x)` (batch entry 0, any channel) that change by more than `threshold` when input step
+    `step` of batch entry 0 is raised by 1: the measured reach of one input through a sequence layer."""
+    from keras import ops
+
+    base = ops.convert_to_numpy(fn(x))
+    changed = np.array(x, copy=True)
+    changed[0, step] += 1.0
+    diff = np.abs(ops.convert_to_numpy(fn(changed)) - base).reshape(base.shape[0], base.shape[1], -1).max(-1)[0]
+    return [int(t) for t in np.flatnonzero(diff > threshold)]
+
+
+def random_weights(layer, seed=0, stddev=0.5):
+    """Give every weight of a built layer seeded N(0, stddev^2) values, so a reference check tests each of them."""
+    rng = np.random.default_rng(seed)
+    layer.set_weights([rng.normal(0.0, stddev, w.shape).astype("float32") for w in layer.get_weights()])
+
+
+def channel_group_reach(layer, x, source, target, groups):
+    """A (channels, groups) bool array: [c, g] is True when raising input channel c of pixel `source` (row, col) of
+    batch entry 0 by 1 changes some output channel of colour group g at pixel `target`."""
+    from keras import ops
+
+    base = ops.convert_to_numpy(layer(x))[(0, *target)]
+    reach = []
+    for c in range(x.shape[-1]):
+        changed = np.array(x, copy=True)
+        changed[(0, *source, c)] += 1.0
+        diff = np.abs(ops.convert_to_numpy(layer(changed))[(0, *target)] - base) > 1e-6
+        reach.append(diff.reshape(groups, -1).any(axis=1))
+    return np.array(reach)
+
+
+def assert_same_layer_outputs(first, second, x, rtol=1e-5, atol=1e-6):
+    """Build two layers on `x`, give the second the first's weights, and check they compute the same outputs (two
+    implementations of one layer: scan against unrolled, say)."""
+    from keras import ops
+
+    first(x)
+    second(x)
+    second.set_weights(first.get_weights())
+    np.testing.assert_allclose(ops.convert_to_numpy(first(x)), ops.convert_to_numpy(second(x)), rtol=rtol, atol=atol)
+
+
 def bad_arguments(*cases):
     """Parametrize a test over (kwargs, match) pairs: arguments that must raise a ValueError matching `match`
     (use with `TestCase.run_bad_argument_test`)."""

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
-import keras
 from keras import ops
 
 from kgen.layers import DiagonalBiLSTM
 from kgen.layers.diagonal_bilstm import skew, unskew
 from kgen.testing import TestCase
+from kgen.testing.fixtures import assert_same_layer_outputs, random_weights
 
 
 def _sigmoid(v):
@@ -44,11 +44,6 @@ def reference_diagonal_bilstm(x, input_kernel, recurrent_kernel, bias, mask_type
     shifted = np.zeros_like(right)
     shifted[:, 1:] = right[:, :-1]
     return outs[0] + shifted
-
-
-def _random_weights(layer, seed=0):
-    rng = np.random.default_rng(seed)
-    layer.set_weights([rng.normal(0.0, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
 
 
 class TestSkew(TestCase):
@@ -101,7 +96,7 @@ class TestDiagonalBiLSTM(TestCase):
         layer = DiagonalBiLSTM(6, mask_type=mask_type, channel_groups=groups, unroll=unroll)
         x = np.random.default_rng(1).normal(size=(2,) + shape + (cin,)).astype("float32")
         layer(x)
-        _random_weights(layer)
+        random_weights(layer)
         expected = reference_diagonal_bilstm(x, *layer.get_weights(), mask_type, groups)
         np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, rtol=1e-4, atol=1e-5)
 
@@ -113,7 +108,7 @@ class TestDiagonalBiLSTM(TestCase):
         rng = np.random.default_rng(2)
         x = rng.normal(size=(1, height, width, 1)).astype("float32")
         layer(x)
-        _random_weights(layer, seed=3)
+        random_weights(layer, seed=3)
         n = height * width
         batch = np.repeat(x, n + 1, axis=0)
         for s in range(n):
@@ -140,7 +135,7 @@ class TestDiagonalBiLSTM(TestCase):
         for keep in (0, 1):
             layer = DiagonalBiLSTM(3)
             layer(x)
-            _random_weights(layer, seed=5)
+            random_weights(layer, seed=5)
             weights = layer.get_weights()
             for w in weights:
                 w[1 - keep] = 0.0  # the other direction: zero input, zero state, bias 0 -> h = 0.5 * tanh(0) = 0
@@ -149,55 +144,10 @@ class TestDiagonalBiLSTM(TestCase):
             changed = (np.abs(out[1:] - out[:1]).max(axis=-1) > 1e-7).reshape(n, n)
             np.testing.assert_array_equal(changed, quadrants[keep], err_msg=f"direction {keep}")
 
-    def test_rgb_groups_within_a_pixel(self):
-        for mask_type, allowed in (("A", np.tril(np.ones((3, 3)), -1)), ("B", np.tril(np.ones((3, 3))))):
-            layer = DiagonalBiLSTM(6, mask_type=mask_type, channel_groups=3)
-            x = np.random.default_rng(6).normal(size=(1, 2, 2, 3)).astype("float32")
-            layer(x)
-            _random_weights(layer, seed=7)
-            base = ops.convert_to_numpy(layer(x))[0, 1, 1]
-            for cin in range(3):
-                x2 = x.copy()
-                x2[0, 1, 1, cin] += 1.0
-                diff = np.abs(ops.convert_to_numpy(layer(x2))[0, 1, 1] - base) > 1e-6
-                np.testing.assert_array_equal(diff.reshape(3, 2).any(axis=1), allowed[:, cin].astype(bool))
-                # an earlier pixel (0, 1) reaches every group through the unmasked states (with type A only the
-                # channels its own 1x1 input-to-state reads: not its last group)
-                if mask_type == "A" and cin == 2:
-                    continue
-                x3 = x.copy()
-                x3[0, 0, 1, cin] += 1.0
-                assert (np.abs(ops.convert_to_numpy(layer(x3))[0, 1, 1] - base) > 1e-6).reshape(3, 2).any(axis=1).all()
-
     def test_scan_and_unrolled_agree(self):
         x = np.random.default_rng(8).normal(size=(2, 3, 6, 2)).astype("float32")
-        a = DiagonalBiLSTM(4, unroll=True)
-        b = DiagonalBiLSTM(4, unroll=False)
-        a(x)
-        b(x)
-        b.set_weights(a.get_weights())
-        np.testing.assert_allclose(ops.convert_to_numpy(a(x)), ops.convert_to_numpy(b(x)), rtol=1e-5, atol=1e-6)
+        assert_same_layer_outputs(DiagonalBiLSTM(4, unroll=True), DiagonalBiLSTM(4, unroll=False), x)
 
-    @pytest.mark.parametrize(
-        "kwargs,match",
-        [
-            (dict(units=0), "units"),
-            (dict(units=4, mask_type="C"), "mask_type"),
-            (dict(units=4, mask_type="A"), "mask_type"),
-            (dict(units=4, channel_groups=0), "channel_groups"),
-            (dict(units=4, channel_groups=3), "units"),
-            (dict(units=4, unroll=1), "unroll"),
-            (dict(units=4, unit_forget_bias="yes"), "unit_forget_bias"),
-        ],
-    )
-    def test_bad_arguments(self, kwargs, match):
-        with pytest.raises(ValueError, match=match):
-            DiagonalBiLSTM(**kwargs)
-
-    def test_bad_inputs(self):
-        with pytest.raises(ValueError, match="channel_groups"):
-            DiagonalBiLSTM(3, channel_groups=3)(np.zeros((1, 4, 4, 2), "float32"))
-        with pytest.raises(ValueError, match="height and width"):
-            DiagonalBiLSTM(3)(keras.Input((4, None, 2)))
-        with pytest.raises(ValueError, match="batch, height, width, channels"):
-            DiagonalBiLSTM(3)(np.zeros((1, 4, 2), "float32"))
+    def test_type_a_needs_colour_groups(self):
+        with pytest.raises(ValueError, match="mask_type"):
+            DiagonalBiLSTM(4, mask_type="A")

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
-import keras
 from keras import ops
 
 from kgen.layers import RowLSTM, causal_conv_mask
 from kgen.layers.row_lstm import gate_mask
 from kgen.testing import TestCase
+from kgen.testing.fixtures import assert_same_layer_outputs, random_weights
 
 
 def _sigmoid(v):
@@ -50,11 +50,6 @@ def reference_row_lstm(x, input_kernel, recurrent_kernel, bias, mask_type, chann
     return out
 
 
-def _random_weights(layer, seed=0):
-    rng = np.random.default_rng(seed)
-    layer.set_weights([rng.normal(0.0, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
-
-
 class TestRowLSTM(TestCase):
     @pytest.mark.parametrize(
         "kwargs,channels",
@@ -75,7 +70,7 @@ class TestRowLSTM(TestCase):
         layer = RowLSTM(6, kernel_size=kernel_size, mask_type=mask_type, channel_groups=groups, unroll=unroll)
         x = np.random.default_rng(1).normal(size=(2, 4, 5, cin)).astype("float32")
         layer(x)
-        _random_weights(layer)
+        random_weights(layer)
         expected = reference_row_lstm(x, *layer.get_weights(), mask_type, groups)
         np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, rtol=1e-4, atol=1e-5)
 
@@ -98,7 +93,7 @@ class TestRowLSTM(TestCase):
         rng = np.random.default_rng(2)
         x = rng.normal(size=(1, height, width, 1)).astype("float32")
         layer(x)
-        _random_weights(layer, seed=3)
+        random_weights(layer, seed=3)
         batch = np.repeat(x, height * width + 1, axis=0)
         for s in range(height * width):
             batch[s + 1, s // width, s % width, 0] += 1.0
@@ -114,21 +109,6 @@ class TestRowLSTM(TestCase):
                 expected = d >= 0 and lo <= sx <= hi
                 assert changed[s, t] == expected, (mask_type, (ty, tx), (sy, sx))
 
-    def test_rgb_groups_within_a_pixel(self):
-        # At one pixel, output group g sees input groups < g (A) or <= g (B); nothing else at that pixel.
-        for mask_type, allowed in (("A", np.tril(np.ones((3, 3)), -1)), ("B", np.tril(np.ones((3, 3))))):
-            layer = RowLSTM(6, mask_type=mask_type, channel_groups=3)
-            x = np.random.default_rng(4).normal(size=(1, 1, 1, 3)).astype("float32")
-            layer(x)
-            _random_weights(layer, seed=5)
-            base = ops.convert_to_numpy(layer(x))[0, 0, 0]
-            for cin in range(3):
-                x2 = x.copy()
-                x2[..., cin] += 1.0
-                diff = np.abs(ops.convert_to_numpy(layer(x2))[0, 0, 0] - base) > 1e-6
-                per_group = diff.reshape(3, 2).any(axis=1)
-                np.testing.assert_array_equal(per_group, allowed[:, cin].astype(bool), err_msg=f"{mask_type} {cin}")
-
     def test_forget_bias_starts_at_one(self):
         layer = RowLSTM(4)
         layer.build((None, 3, 3, 2))
@@ -141,33 +121,8 @@ class TestRowLSTM(TestCase):
 
     def test_scan_and_unrolled_agree(self):
         x = np.random.default_rng(6).normal(size=(2, 6, 4, 2)).astype("float32")
-        a = RowLSTM(4, unroll=True)
-        b = RowLSTM(4, unroll=False)
-        a(x)
-        b(x)
-        b.set_weights(a.get_weights())
-        np.testing.assert_allclose(ops.convert_to_numpy(a(x)), ops.convert_to_numpy(b(x)), rtol=1e-5, atol=1e-6)
+        assert_same_layer_outputs(RowLSTM(4, unroll=True), RowLSTM(4, unroll=False), x)
 
-    @pytest.mark.parametrize(
-        "kwargs,match",
-        [
-            (dict(units=0), "units"),
-            (dict(units=4, kernel_size=2), "kernel_size"),
-            (dict(units=4, mask_type="C"), "mask_type"),
-            (dict(units=4, channel_groups=0), "channel_groups"),
-            (dict(units=4, channel_groups=3), "units"),
-            (dict(units=4, unroll="yes"), "unroll"),
-            (dict(units=4, unit_forget_bias=1), "unit_forget_bias"),
-        ],
-    )
-    def test_bad_arguments(self, kwargs, match):
-        with pytest.raises(ValueError, match=match):
-            RowLSTM(**kwargs)
-
-    def test_bad_inputs(self):
-        with pytest.raises(ValueError, match="channel_groups"):
-            RowLSTM(3, channel_groups=3)(np.zeros((1, 4, 4, 2), "float32"))
-        with pytest.raises(ValueError, match="height and width"):
-            RowLSTM(3)(keras.Input((None, 4, 2)))
-        with pytest.raises(ValueError, match="batch, height, width, channels"):
-            RowLSTM(3)(np.zeros((1, 4, 2), "float32"))
+    def test_kernel_size_must_be_odd(self):
+        with pytest.raises(ValueError, match="kernel_size"):
+            RowLSTM(4, kernel_size=2)

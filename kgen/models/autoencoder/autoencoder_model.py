@@ -199,8 +199,9 @@ class DenoisingAutoencoder(Autoencoder):
     with the clean input. At inference (`encode`, `reconstruct`, `evaluate`) the corruption is off. Defaults: one
     hidden layer of 500 sigmoid units, sigmoid outputs, cross-entropy loss, 25% masking.
 
-    Args: those of `Autoencoder`; `corruption` must be "masking" or "gaussian" (`corruption_level=0` gives the
-    plain autoencoder with the same architecture, the 0% baseline of the paper's filter pictures).
+    Args: those of `Autoencoder` (as keywords; `variant_defaults` holds the defaults that differ); `corruption`
+    must be "masking" or "gaussian" (`corruption_level=0` gives the plain autoencoder with the same architecture,
+    the 0% baseline of the paper's filter pictures).
 
     Example:
     >>> model = DenoisingAutoencoder(code_dim=500, corruption="masking", corruption_level=0.5, input_scale=1 / 255)
@@ -211,18 +212,15 @@ class DenoisingAutoencoder(Autoencoder):
     Denoising Autoencoders" (ICML).
     """
 
-    def __init__(self, input_shape=(28, 28, 1), code_dim=500, hidden_units=(), activation="sigmoid",
-                 code_activation="sigmoid", output_activation="sigmoid", use_bias=True, input_scale=1.0,
-                 reconstruction_loss="bce", corruption="masking", corruption_level=0.25, k=None, alpha=1.0,
-                 seed=None, **kwargs):
-        if corruption not in CORRUPTIONS:
+    variant_defaults = dict(code_dim=500, activation="sigmoid", code_activation="sigmoid", reconstruction_loss="bce",
+                            corruption="masking", corruption_level=0.25)
+
+    def __init__(self, **kwargs):
+        kwargs = {**self.variant_defaults, **kwargs}
+        if kwargs["corruption"] not in CORRUPTIONS:
             raise ValueError(f"{type(self).__name__}: `corruption` must be 'masking' or 'gaussian', got "
-                             f"{corruption!r}.")
-        super().__init__(input_shape=input_shape, code_dim=code_dim, hidden_units=hidden_units,
-                         activation=activation, code_activation=code_activation,
-                         output_activation=output_activation, use_bias=use_bias, input_scale=input_scale,
-                         reconstruction_loss=reconstruction_loss, corruption=corruption,
-                         corruption_level=corruption_level, k=k, alpha=alpha, seed=seed, **kwargs)
+                             f"{kwargs['corruption']!r}.")
+        super().__init__(**kwargs)
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -235,7 +233,8 @@ class KSparseAutoencoder(Autoencoder):
     squared-error loss. Dead units (never in the top k) can appear; the paper's schedule that starts with a large
     k and lowers it is not built in.
 
-    Args: those of `Autoencoder`; `k` is required (1 <= k <= code_dim).
+    Args: those of `Autoencoder` (as keywords; `variant_defaults` holds the defaults that differ); `k` is required
+    (1 <= k <= code_dim).
 
     Example:
     >>> model = KSparseAutoencoder(code_dim=1000, k=25, input_scale=1 / 255)
@@ -244,18 +243,14 @@ class KSparseAutoencoder(Autoencoder):
     Reference: Makhzani & Frey, 2013, "k-Sparse Autoencoders" (arXiv:1312.5663; ICLR 2014).
     """
 
-    def __init__(self, input_shape=(28, 28, 1), code_dim=1000, hidden_units=(), activation="relu",
-                 code_activation="linear", output_activation="sigmoid", use_bias=True, input_scale=1.0,
-                 reconstruction_loss="mse", corruption=None, corruption_level=0.0, k=25, alpha=1.0, seed=None,
-                 **kwargs):
-        if k is None:
+    variant_defaults = dict(code_dim=1000, k=25)
+
+    def __init__(self, **kwargs):
+        kwargs = {**self.variant_defaults, **kwargs}
+        if kwargs["k"] is None:
             raise ValueError(f"{type(self).__name__}: `k` must be an integer >= 1 (units kept per example), "
                              "got None.")
-        super().__init__(input_shape=input_shape, code_dim=code_dim, hidden_units=hidden_units,
-                         activation=activation, code_activation=code_activation,
-                         output_activation=output_activation, use_bias=use_bias, input_scale=input_scale,
-                         reconstruction_loss=reconstruction_loss, corruption=corruption,
-                         corruption_level=corruption_level, k=k, alpha=alpha, seed=seed, **kwargs)
+        super().__init__(**kwargs)
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -268,7 +263,7 @@ class DeepAutoencoder(Autoencoder):
     units are ReLU by default (the paper's logistic units train slowly without pretraining; pass
     `activation="sigmoid"` for them).
 
-    Args: those of `Autoencoder`.
+    Args: those of `Autoencoder` (as keywords; `variant_defaults` holds the defaults that differ).
 
     Example:
     >>> model = DeepAutoencoder(input_scale=1 / 255)
@@ -277,12 +272,7 @@ class DeepAutoencoder(Autoencoder):
     Reference: Hinton & Salakhutdinov, 2006, "Reducing the Dimensionality of Data with Neural Networks", Science 313.
     """
 
-    def __init__(self, input_shape=(28, 28, 1), code_dim=30, hidden_units=(1000, 500, 250), activation="relu",
-                 code_activation="linear", output_activation="sigmoid", use_bias=True, input_scale=1.0,
-                 reconstruction_loss="bce", corruption=None, corruption_level=0.0, k=None, alpha=1.0, seed=None,
-                 **kwargs):
-        super().__init__(input_shape=input_shape, code_dim=code_dim, hidden_units=hidden_units,
-                         activation=activation, code_activation=code_activation,
-                         output_activation=output_activation, use_bias=use_bias, input_scale=input_scale,
-                         reconstruction_loss=reconstruction_loss, corruption=corruption,
-                         corruption_level=corruption_level, k=k, alpha=alpha, seed=seed, **kwargs)
+    variant_defaults = dict(code_dim=30, hidden_units=(1000, 500, 250), reconstruction_loss="bce")
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**self.variant_defaults, **kwargs})

@@ -53,17 +53,8 @@ class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
 
     _inference_layer_name = "inference"
 
-    def __init__(
-        self,
-        input_shape=(64,),
-        num_atoms=256,
-        penalty=1.0,
-        prediction_weight=1.0,
-        num_iterations=100,
-        method="fista",
-        input_scale=1.0,
-        **kwargs,
-    ):
+    def __init__(self, input_shape=(64,), num_atoms=256, penalty=1.0, prediction_weight=1.0, num_iterations=100,
+                 method="fista", input_scale=1.0, **kwargs):
         owner = "PredictiveSparseDecomposition"
         input_shape, num_atoms, penalty, num_iterations, method, input_scale = self._check_coding_args(
             owner, kwargs, input_shape, num_atoms, penalty, num_iterations, method, input_scale
