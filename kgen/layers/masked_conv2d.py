@@ -119,9 +119,9 @@ class MaskedConv2D(keras.layers.Conv2D):
             raise ValueError(f"MaskedConv2D {self.name!r}: pixel-at-a-time evaluation needs an undilated kernel.")
 
     def init_cache(self, batch_size, width, dtype="float32"):
-        """The state of pixel-at-a-time evaluation over rows of `width` pixels: a ring of the layer's last
-        kh // 2 + 1 input rows (zero-padded by kw // 2 columns on both sides), and the masked kernel over those rows
-        as one (patch, filters) matrix, computed once. A 1x1 layer keeps no rows."""
+        """The state of pixel-at-a-time evaluation over rows of `width` pixels: the layer's last kh // 2 + 1 input
+        rows, oldest first, the current row last (zero-padded by kw // 2 columns on both sides), and the masked
+        kernel over those rows as one (patch, filters) matrix, computed once. A 1x1 layer keeps no rows."""
         self._check_incremental()
         kh, kw = self.kernel_size
         mask = ops.convert_to_tensor(self.kernel_mask, dtype=self.kernel.dtype)
@@ -132,34 +132,41 @@ class MaskedConv2D(keras.layers.Conv2D):
         rows = ops.zeros((batch_size, kh // 2 + 1, width + 2 * (kw // 2), self.kernel.shape[2]), dtype=dtype)
         return (rows, kernel)
 
-    def write_cache(self, inputs, cache, row, col):
-        """The cache with `inputs` (batch, in_channels) stored as the layer's input at pixel (`row`, `col`)."""
+    def begin_row(self, cache):
+        """A new row starts: the rows move up one (the oldest is dropped) and the current row starts as zeros."""
+        if len(cache) == 1:
+            return cache
+        rows, kernel = cache
+        return (ops.concatenate([rows[:, 1:], ops.zeros_like(rows[:, :1])], axis=1), kernel)
+
+    def write_cache(self, inputs, cache, col):
+        """The cache with `inputs` (batch, in_channels) stored as the layer's input at column `col` of the current
+        row."""
         if len(cache) == 1:
             return cache
         rows, kernel = cache
         kh, kw = self.kernel_size
-        rows = ops.slice_update(rows, (0, ops.mod(row, kh // 2 + 1), col + kw // 2, 0),
-                                ops.cast(inputs, rows.dtype)[:, None, None, :])
+        if inputs.dtype != rows.dtype:
+            inputs = ops.cast(inputs, rows.dtype)
+        rows = ops.slice_update(rows, (0, kh // 2, col + kw // 2, 0), inputs[:, None, None, :])
         return (rows, kernel)
 
-    def call_with_cache(self, inputs, cache, row, col):
-        """The layer's output at pixel (`row`, `col`) only, from `inputs` (batch, in_channels), its input there.
+    def call_with_cache(self, inputs, cache, col):
+        """The layer's output at column `col` of the current row only, from `inputs` (batch, in_channels), its
+        input there.
 
-        The input is written into the ring at slot `row mod (kh // 2 + 1)`; the patch is read back in row order
-        row - kh // 2 .. row. Slots of rows not yet reached hold zeros (the "same" padding above the image), and
-        whatever an older row left right of `col` in the current row is hidden by the causal mask. Returns
-        `(outputs (batch, filters), cache)`.
+        The input is written into the current row; the patch is the kh // 2 + 1 rows at columns col - kw // 2 ..
+        col + kw // 2. Rows not yet reached hold zeros (the "same" padding above the image), and whatever the
+        current row holds right of `col` is hidden by the causal mask. Call `begin_row` before a row's first pixel.
+        Returns `(outputs (batch, filters), cache)`.
         """
         if len(cache) == 1:  # 1x1: a matrix product at the pixel
             outputs = ops.matmul(inputs, cache[0])
         else:
-            cache = self.write_cache(inputs, cache, row, col)
+            cache = self.write_cache(inputs, cache, col)
             rows, kernel = cache
-            kh, kw = self.kernel_size
-            slots = kh // 2 + 1
-            order = ops.mod(row - (slots - 1) + ops.arange(slots), slots)
-            batch, channels = ops.shape(rows)[0], rows.shape[3]
-            patch = ops.slice(ops.take(rows, order, axis=1), (0, 0, col, 0), (batch, slots, kw, channels))
+            batch = rows.shape[0] if rows.shape[0] is not None else ops.shape(rows)[0]
+            patch = ops.slice(rows, (0, 0, col, 0), (batch, rows.shape[1], self.kernel_size[1], rows.shape[3]))
             outputs = ops.matmul(ops.reshape(patch, (batch, -1)), kernel)
         return bias_and_activation(self, outputs), cache
 

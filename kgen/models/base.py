@@ -123,11 +123,11 @@ def output_head(x, distribution, image_shape, output_dim, groups, step_layers=No
     return keras.layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
 
 
-def head_with_cache(step_layers, x, head_cache, row, col):
+def head_with_cache(step_layers, x, head_cache, col):
     """The output head at one pixel: ReLU -> 1x1 -> ReLU -> 1x1 from the features `x` (batch, channels) there."""
     first, second = step_layers["head"]
-    x, c_first = first.call_with_cache(ops.relu(x), head_cache[0], row, col)
-    x, c_second = second.call_with_cache(ops.relu(x), head_cache[1], row, col)
+    x, c_first = first.call_with_cache(ops.relu(x), head_cache[0], col)
+    x, c_second = second.call_with_cache(ops.relu(x), head_cache[1], col)
     return x, [c_first, c_second]
 
 

@@ -211,6 +211,6 @@ class GatedPixelCNN(AutoregressiveImageModel):
             h, skip, block_cache = block.call_with_cache(h, block_cache, col, condition_h)
             skips = skips + skip
             new_caches.append(block_cache)
-        x, head_cache = head_with_cache(self._steps, skips, cache["head"], row, col)
+        x, head_cache = head_with_cache(self._steps, skips, cache["head"], col)
         params = ops.reshape(x, (-1,) + tuple(self.distribution.param_shape((self.image_shape[-1],))))
         return params, {**cache, "blocks": new_caches, "head": head_cache}

@@ -130,7 +130,7 @@ class PixelCNN(base.AutoregressiveImageModel):
 
     # ------------------------------------------------------------------------------------------ incremental protocol
     def init_cache(self, batch_size, labels=None):
-        """Per masked k x k convolution a ring of its last k//2 + 1 input rows, and every masked kernel once
+        """Per masked k x k convolution its last k//2 + 1 input rows, and every masked kernel once
         (`MaskedConv2D.init_cache`); the output head's two 1x1 layers."""
         width = self.image_shape[1]
         stem, blocks, head = self._steps["stem"], self._steps["blocks"], self._steps["head"]
@@ -140,25 +140,43 @@ class PixelCNN(base.AutoregressiveImageModel):
             "head": [layer.init_cache(batch_size, width) for layer in head],
         }
 
+    def begin_row(self, pixel, row, cache):
+        """Row `row` starts: the last pixel drawn (the end of the row above) goes into the input layer's current
+        row, then every masked convolution moves its rows up one."""
+        from kgen.samplers.cached import equals, select
+
+        stem, rescale = self._steps["stem"], self._steps["rescale"]
+        scaled = pixel * rescale.scale + rescale.offset
+        scaled = select(equals(row, 0), ops.zeros_like(scaled), scaled)  # above row 0: the zero padding
+        stem_cache = stem.write_cache(scaled, cache["stem"], self.image_shape[1] - 1)
+        return {
+            "stem": stem.begin_row(stem_cache),
+            "blocks": [tuple(layer.begin_row(c) for layer, c in zip(block, caches))
+                       for block, caches in zip(self._steps["blocks"], cache["blocks"])],
+            "head": cache["head"],
+        }
+
     def call_with_cache(self, pixel, index, cache):
         """Every layer once at the pixel of step `index` (see `kgen.samplers.cached`)."""
         from kgen.samplers.cached import equals, previous_step, select, step_position
 
         stem, blocks, rescale = self._steps["stem"], self._steps["blocks"], self._steps["rescale"]
-        row, col, channel = step_position(self, index)
-        prev_row, prev_col, _ = step_position(self, previous_step(index))
+        _, col, channel = step_position(self, index)
+        _, prev_col, _ = step_position(self, previous_step(index))
         scaled = pixel * rescale.scale + rescale.offset
-        stem_cache = stem.write_cache(scaled, cache["stem"], prev_row, prev_col)  # step index - 1's pixel, as drawn
+        # Step index - 1's pixel, as drawn, into the current row (harmless at a row's first step: that column is
+        # written again before it is read, and until then the causal mask hides it).
+        stem_cache = stem.write_cache(scaled, cache["stem"], prev_col)
         current = select(equals(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
-        x, stem_cache = stem.call_with_cache(current, stem_cache, row, col)
+        x, stem_cache = stem.call_with_cache(current, stem_cache, col)
         block_caches = []
         for (reduce, conv, expand), (c_reduce, c_conv, c_expand) in zip(blocks, cache["blocks"]):
-            y, c_reduce = reduce.call_with_cache(ops.relu(x), c_reduce, row, col)
-            y, c_conv = conv.call_with_cache(ops.relu(y), c_conv, row, col)
-            y, c_expand = expand.call_with_cache(ops.relu(y), c_expand, row, col)
+            y, c_reduce = reduce.call_with_cache(ops.relu(x), c_reduce, col)
+            y, c_conv = conv.call_with_cache(ops.relu(y), c_conv, col)
+            y, c_expand = expand.call_with_cache(ops.relu(y), c_expand, col)
             x = x + y
             block_caches.append((c_reduce, c_conv, c_expand))
-        x, head_cache = base.head_with_cache(self._steps, x, cache["head"], row, col)
+        x, head_cache = base.head_with_cache(self._steps, x, cache["head"], col)
         params = ops.reshape(x, (-1,) + tuple(self.distribution.param_shape((self.image_shape[-1],))))
         return params, {"stem": stem_cache, "blocks": block_caches, "head": head_cache}
 
