@@ -1,6 +1,8 @@
 """The base of kgen's autoregressive sequence models (WaveNet, ByteNet, the LSTM LM): loss, log_prob, sample,
 checks, and their side of the model contract (`kgen.models.kgen_model`)."""
 
+import functools
+
 import numpy as np
 import keras
 from keras import ops
@@ -8,6 +10,67 @@ from keras import ops
 from kgen.distributions import LN2
 from kgen.models.kgen_model import KgenModel, check_labels, first_inputs, weighted_mean_loss
 from kgen.validation import check_int
+
+
+@functools.lru_cache(maxsize=1)
+def byte_tokenizer():
+    """keras-nlp's (keras_hub's) `ByteTokenizer(lowercase=False)`: UTF-8 bytes as ids 0..255; detokenizing
+    replaces invalid UTF-8 with U+FFFD (errors="replace")."""
+    import keras_hub
+
+    return keras_hub.tokenizers.ByteTokenizer(lowercase=False, errors="replace")
+
+
+def generate_byte_text(model, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
+    """Continue text prompts with a byte-level `AutoregressiveSequenceModel` (256 levels); see
+    `AutoregressiveSequenceModel.generate_text`."""
+    owner = f"{type(model).__name__}.generate_text"
+    if model.num_levels != 256:
+        raise ValueError(f"{owner}: needs a byte model (num_levels=256), this one has num_levels={model.num_levels}.")
+    if model.conditional or model.locally_conditioned:
+        raise ValueError(f"{owner}: supports unconditional models only.")
+    single = isinstance(prompt, str)
+    if single:
+        prompts = [prompt]
+    elif isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt):
+        prompts = list(prompt)
+    else:
+        raise ValueError(f"{owner}: `prompt` must be a str or a non-empty list of str, got {prompt!r}.")
+    length = check_int(length, "length", owner=owner)
+    if num_samples is not None:
+        if not single:
+            raise ValueError(f"{owner}: `num_samples` applies to a single str `prompt`; got a list of prompts.")
+        num_samples = check_int(num_samples, "num_samples", owner=owner)
+    count = num_samples or 1
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31 - count - len(prompts)
+    ):
+        raise ValueError(f"{owner}: `seed` must be None or an int in [0, 2**31 - {count + len(prompts)}), got {seed!r}.")
+    # Checked here so a bad value fails before any generation starts.
+    from kgen.samplers.sequence import resolve_sampler
+
+    resolve_sampler(sampler)
+    if method is not None and method not in model.sampling_methods:
+        raise ValueError(
+            f"{owner}: `method` must be one of {', '.join(map(repr, model.sampling_methods))}, got {method!r}."
+        )
+
+    tokenizer = byte_tokenizer()
+    texts = []
+    for i, text in enumerate(prompts):
+        ids = np.asarray(tokenizer(text), dtype="int32").reshape(-1)
+        tokens = model.sample(
+            count,
+            len(ids) + length,
+            seed=None if seed is None else int(seed) + i,
+            prompt=ids if len(ids) else None,
+            sampler=sampler,
+            method=method,
+        )
+        texts.extend(str(tokenizer.detokenize(row.tolist())) for row in tokens)
+    if single and num_samples is None:
+        return texts[0]
+    return texts
 
 
 class AutoregressiveSequenceModel(KgenModel):
@@ -233,6 +296,27 @@ class AutoregressiveSequenceModel(KgenModel):
                 )
             )
         return np.concatenate(out)
+
+    def generate_text(self, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
+        """Continue a text prompt byte by byte.
+
+        The prompt is tokenized with keras-nlp's `ByteTokenizer(lowercase=False)` (UTF-8 bytes), continued with
+        `sample` and detokenized; byte sequences that are not valid UTF-8 become U+FFFD, so the result always
+        starts with the prompt.
+
+        Args:
+            prompt: a str (may be empty), or a list of str (each continued on its own, with seed + i).
+            length: int >= 1, bytes to generate after the prompt.
+            sampler: "top_k" (keras-nlp's TopKSampler, k=5), "top_p", "greedy", "random", or a
+                `keras_hub.samplers.Sampler` instance such as `TopPSampler(p=0.9, temperature=0.8)`.
+            seed: int or None; the same int gives the same text with either method.
+            method: "fast" (default) or "naive", as in `sample`.
+            num_samples: None (return one str) or an int n (return n continuations of a str prompt).
+
+        Returns:
+            A str, or a list of str for a list of prompts or an int `num_samples`.
+        """
+        return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
 
     # The incremental protocol (method "fast"), driven by `kgen.samplers.sequence`:
     # `init_cache(batch_size, labels=None, features=None) -> cache` (conditioning goes into the cache once) and

@@ -79,7 +79,7 @@ class TestByteNet(SequenceModelChecks, TestCase):
             model.sample(2, 5, labels=[0, 1])
 
     def test_byte_tokenizer_round_trip(self):
-        from kgen.models.bytenet.bytenet_model import byte_tokenizer
+        from kgen.models.sequence_base import byte_tokenizer
 
         tokenizer = byte_tokenizer()
         ids = np.asarray(tokenizer("Ünïcode"), "int32")

@@ -1,10 +1,7 @@
 """The ByteNet decoder (Kalchbrenner et al., 2016, "Neural Machine Translation in Linear Time") as a byte-level
-language model, and `generate_byte_text`, text generation from a prompt shared with the LSTM baseline."""
-
-import functools
+language model."""
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from kgen.layers.bytenet_block import ByteNetResidualBlock
@@ -17,67 +14,6 @@ from kgen.validation import check_int
 def bytenet_dilations(num_layers, dilation_cycle):
     """Dilations 1, 2, 4, ..., 2 ** (dilation_cycle - 1), repeated to `num_layers` layers (1..16 for a cycle of 5)."""
     return [2 ** (i % dilation_cycle) for i in range(num_layers)]
-
-
-@functools.lru_cache(maxsize=1)
-def byte_tokenizer():
-    """keras-nlp's (keras_hub's) `ByteTokenizer(lowercase=False)`: UTF-8 bytes as ids 0..255; detokenizing
-    replaces invalid UTF-8 with U+FFFD (errors="replace")."""
-    import keras_hub
-
-    return keras_hub.tokenizers.ByteTokenizer(lowercase=False, errors="replace")
-
-
-def generate_byte_text(model, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
-    """Continue text prompts with a byte-level `AutoregressiveSequenceModel` (256 levels); see
-    `ByteNet.generate_text`."""
-    owner = f"{type(model).__name__}.generate_text"
-    if model.num_levels != 256:
-        raise ValueError(f"{owner}: needs a byte model (num_levels=256), this one has num_levels={model.num_levels}.")
-    if model.conditional or model.locally_conditioned:
-        raise ValueError(f"{owner}: supports unconditional models only.")
-    single = isinstance(prompt, str)
-    if single:
-        prompts = [prompt]
-    elif isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt):
-        prompts = list(prompt)
-    else:
-        raise ValueError(f"{owner}: `prompt` must be a str or a non-empty list of str, got {prompt!r}.")
-    length = check_int(length, "length", owner=owner)
-    if num_samples is not None:
-        if not single:
-            raise ValueError(f"{owner}: `num_samples` applies to a single str `prompt`; got a list of prompts.")
-        num_samples = check_int(num_samples, "num_samples", owner=owner)
-    count = num_samples or 1
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31 - count - len(prompts)
-    ):
-        raise ValueError(f"{owner}: `seed` must be None or an int in [0, 2**31 - {count + len(prompts)}), got {seed!r}.")
-    # Checked here so a bad value fails before any generation starts.
-    from kgen.samplers.sequence import resolve_sampler
-
-    resolve_sampler(sampler)
-    if method is not None and method not in model.sampling_methods:
-        raise ValueError(
-            f"{owner}: `method` must be one of {', '.join(map(repr, model.sampling_methods))}, got {method!r}."
-        )
-
-    tokenizer = byte_tokenizer()
-    texts = []
-    for i, text in enumerate(prompts):
-        ids = np.asarray(tokenizer(text), dtype="int32").reshape(-1)
-        tokens = model.sample(
-            count,
-            len(ids) + length,
-            seed=None if seed is None else int(seed) + i,
-            prompt=ids if len(ids) else None,
-            sampler=sampler,
-            method=method,
-        )
-        texts.extend(str(tokenizer.detokenize(row.tolist())) for row in tokens)
-    if single and num_samples is None:
-        return texts[0]
-    return texts
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -182,24 +118,3 @@ class ByteNet(AutoregressiveSequenceModel):
         slots = max(k - 1, 1) * self.hidden_dim
         slots += sum(max((k - 1) * d, 1) * (self.hidden_dim // 2) for d in self.dilations)
         return 4 * batch_size * slots
-
-    def generate_text(self, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
-        """Continue a text prompt byte by byte.
-
-        The prompt is tokenized with keras-nlp's `ByteTokenizer(lowercase=False)` (UTF-8 bytes), continued with
-        `sample` and detokenized; byte sequences that are not valid UTF-8 become U+FFFD, so the result always
-        starts with the prompt.
-
-        Args:
-            prompt: a str (may be empty), or a list of str (each continued on its own, with seed + i).
-            length: int >= 1, bytes to generate after the prompt.
-            sampler: "top_k" (keras-nlp's TopKSampler, k=5), "top_p", "greedy", "random", or a
-                `keras_hub.samplers.Sampler` instance such as `TopPSampler(p=0.9, temperature=0.8)`.
-            seed: int or None; the same int gives the same text with either method.
-            method: "fast" (default) or "naive", as in `sample`.
-            num_samples: None (return one str) or an int n (return n continuations of a str prompt).
-
-        Returns:
-            A str, or a list of str for a list of prompts or an int `num_samples`.
-        """
-        return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)

@@ -96,9 +96,3 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
     def cache_bytes(self, batch_size):
         """Bytes of the (h, c) states for `batch_size` sequences (float32)."""
         return 4 * batch_size * 2 * self.num_layers * self.units
-
-    def generate_text(self, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
-        """Continue a text prompt byte by byte: see `kgen.models.ByteNet.generate_text` (same arguments)."""
-        from kgen.models.bytenet.bytenet_model import generate_byte_text
-
-        return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
