@@ -11,6 +11,7 @@ from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 from kgen.layers.k_sparse import KSparse
 from kgen.layers.masking_noise import MaskingNoise
 from kgen.layers.scaled_tanh_dense import ScaledTanhDense
+from kgen.layers.sparse_attention import SparseAttention
 from kgen.layers.sparse_coding_inference import SparseCodingInference
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "KSparse",
     "MaskingNoise",
     "ScaledTanhDense",
+    "SparseAttention",
     "SparseCodingInference",
     "ByteNetResidualBlock",
     "DiagonalBiLSTM",
