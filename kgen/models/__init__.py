@@ -10,6 +10,7 @@ from kgen.models.sequence_base import AutoregressiveSequenceModel
 from kgen.models.wavenet import WaveNet
 from kgen.models.bytenet import ByteNet
 from kgen.models.lstm_lm import LSTMLanguageModel
+from kgen.models.sparse_transformer import SparseTransformer, SparseTransformerImage
 from kgen.models.semantic_hashing import SemanticHashing
 from kgen.models.sparse_coding import SparseCoding
 from kgen.models.psd import PredictiveSparseDecomposition
@@ -31,6 +32,8 @@ __all__ = [
     "PixelRNN",
     "SemanticHashing",
     "SparseCoding",
+    "SparseTransformer",
+    "SparseTransformerImage",
     "PredictiveSparseDecomposition",
     "WaveNet",
 ]
