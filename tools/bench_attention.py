@@ -159,7 +159,7 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--block-size", type=int, default=None, help="l (default: the power of two nearest sqrt(n))")
-    p.add_argument("--summary-size", type=int, default=None, help="c of the fixed pattern (default l // 8)")
+    p.add_argument("--summary-size", type=int, default=None, help="c of the fixed pattern (default l // 16)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--memory-gb", type=float, default=8.0, help="memory each configuration may add (RLIMIT_AS)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per configuration")
@@ -176,7 +176,7 @@ def main(argv=None):
         block = args.block_size or 2 ** round(0.5 * (n.bit_length() - 1))
         for pattern in args.patterns.split(","):
             config = dict(pattern=pattern, length=n, width=args.width, heads=args.heads, block_size=block,
-                          summary_size=args.summary_size or max(1, block // 8), repeats=args.repeats,
+                          summary_size=args.summary_size or max(1, block // 16), repeats=args.repeats,
                           backend=args.backend, memory_gb=args.memory_gb)
             print(f"[bench_attention] {pattern} n={n} ...", file=sys.stderr, flush=True)
             results.append(run_config(config, args.timeout))

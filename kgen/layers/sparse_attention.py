@@ -77,8 +77,8 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
         block_size: int l, the stride of the patterns (about sqrt(n)).
         pattern: "strided", "fixed" or "dense".
         integration: "merged", "interleaved" or "multihead" (ignored for "dense").
-        summary_size: int c, summary positions per block for "fixed" (default max(1, l // 8)); l must be a multiple
-            of c.
+        summary_size: int c, summary positions per block for "fixed" (default max(1, l // 16): the paper's c = 8 for
+            l = 128; A2 then reads n / 16 keys); l must be a multiple of c.
         interleave_step: int >= 0, with "interleaved": A1 when even, A2 when odd.
         output_dim: int, width of the output projection (default: the input width).
         kernel_initializer: initializer of the query, key and value kernels.
@@ -133,7 +133,7 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
                 f"even, got {self.num_heads}."
             )
         if summary_size is None:
-            summary_size = max(1, self.block_size // 8)
+            summary_size = max(1, self.block_size // 16)
         self.summary_size = check_int(summary_size, "summary_size", owner=owner, maximum=self.block_size)
         if self.block_size % self.summary_size:
             raise ValueError(

@@ -112,7 +112,7 @@ class SparseTransformer(AutoregressiveSequenceModel):
         block_size: int l, the stride of the patterns (about sqrt(max_length)).
         pattern: "fixed", "strided" or "dense".
         integration: "interleaved", "merged" or "multihead".
-        summary_size: int c, summary positions per block of the fixed pattern (default l // 8).
+        summary_size: int c, summary positions per block of the fixed pattern (default max(1, l // 16)).
         feedforward_dim: int, the feed-forward width (default 4d).
         dropout: float in [0, 1), at the end of each residual branch.
         recompute: bool, rematerialise each block in the backward pass.
