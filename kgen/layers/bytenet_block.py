@@ -5,7 +5,7 @@ from keras import ops
 
 from kgen.layers.config import ArgumentConfig, same_shape
 from kgen.layers.dilated_causal_conv1d import causal_pad, causal_receptive_field
-from kgen.validation import check_int
+from kgen.validation import check_fraction, check_int
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -33,6 +33,8 @@ class ByteNetResidualBlock(ArgumentConfig, keras.layers.Layer):
         dilation_rate: int, spacing of the taps (1, 2, 4, 8, 16 repeated in the paper).
         epsilon: float, the variance epsilon of the three layer normalizations.
         kernel_initializer, bias_initializer: initializers of the 1x1 and masked convolution kernels and biases.
+        dropout: float in [0, 1), dropout of the residual branch (before it is added to the input) in training.
+        seed: int or None, the seed of the dropout.
         **kwargs: `keras.layers.Layer` arguments (name, dtype, trainable).
 
     Call arguments:
@@ -63,6 +65,8 @@ class ByteNetResidualBlock(ArgumentConfig, keras.layers.Layer):
         epsilon=1e-3,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        dropout=0.0,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -78,6 +82,10 @@ class ByteNetResidualBlock(ArgumentConfig, keras.layers.Layer):
         self.epsilon = float(epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.dropout = check_fraction(dropout, "dropout", owner)
+        self.seed = None if seed is None else check_int(seed, "seed", minimum=0, owner=owner)
+        if self.dropout > 0:  # only then: a block without dropout keeps the variables of earlier saved files
+            self.seed_generator = keras.random.SeedGenerator(seed)
 
     @property
     def receptive_field(self):
@@ -132,13 +140,17 @@ class ByteNetResidualBlock(ArgumentConfig, keras.layers.Layer):
         """The same for one step from its k taps (batch, k, bottleneck), oldest first: (batch, bottleneck)."""
         return ops.einsum("bkc,kcf->bf", taps, self.conv_kernel) + self.conv_bias
 
-    def post(self, inputs, conv_out):
-        """inputs + 1x1 (bottleneck -> channels) of LN -> ReLU of the convolution's output. Pointwise in time."""
+    def post(self, inputs, conv_out, training=None):
+        """inputs + 1x1 (bottleneck -> channels) of LN -> ReLU of the convolution's output, the branch dropped out
+        in training when `dropout` > 0. Pointwise in time."""
         h = self._norm_relu(conv_out, self.norm3_gamma, self.norm3_beta)
-        return inputs + ops.matmul(h, self.expand_kernel) + self.expand_bias
+        branch = ops.matmul(h, self.expand_kernel) + self.expand_bias
+        if training and self.dropout > 0:
+            branch = keras.random.dropout(branch, self.dropout, seed=self.seed_generator)
+        return inputs + branch
 
-    def call(self, inputs):
-        return self.post(inputs, self.conv(self.pre(inputs)))
+    def call(self, inputs, training=None):
+        return self.post(inputs, self.conv(self.pre(inputs)), training=training)
 
     # ------------------------------------------------------------------------------------------ one step at a time
     def init_cache(self, batch_size, dtype="float32"):

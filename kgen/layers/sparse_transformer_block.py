@@ -5,7 +5,7 @@ from keras import layers, ops
 
 from kgen.layers.config import ArgumentConfig, same_shape
 from kgen.layers.sparse_attention import SparseAttention
-from kgen.validation import check_bool, check_float, check_int
+from kgen.validation import check_bool, check_float, check_fraction, check_int
 
 
 def quick_gelu(x):
@@ -83,9 +83,7 @@ class SparseTransformerBlock(ArgumentConfig, keras.layers.Layer):
         self.interleave_step = interleave_step
         self.feedforward_dim = None if feedforward_dim is None else check_int(feedforward_dim, "feedforward_dim",
                                                                               owner=owner)
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{owner}: `dropout` must be a number in [0, 1), got {dropout!r}.")
-        self.dropout = float(dropout)
+        self.dropout = check_fraction(dropout, "dropout", owner)
         self.num_layers = check_int(num_layers, "num_layers", owner=owner)
         self.epsilon = check_float(epsilon, "epsilon", owner)
         self.recompute = check_bool(recompute, "recompute")

@@ -79,6 +79,19 @@ class TestByteNetResidualBlock(TestCase):
             # output t reads inputs t - 6, t - 3, t (each through the pointwise parts): t = s, s + 3, s + 6
             assert set(reached) <= {s, s + 3, s + 6} and s in reached, (s, reached)
 
+    def test_dropout_in_training_only(self):
+        x = np.random.default_rng(5).normal(size=(2, 9, 4)).astype("float32")
+        block = ByteNetResidualBlock(4, dropout=0.5, seed=1)
+        inference = ops.convert_to_numpy(block(x))
+        np.testing.assert_array_equal(ops.convert_to_numpy(block(x, training=False)), inference)
+        assert not np.allclose(ops.convert_to_numpy(block(x, training=True)), inference)
+        plain = ByteNetResidualBlock(4)
+        plain.build((None, None, 4))
+        assert len(plain.weights) == 12  # no dropout, no seed state: the variables of files saved before dropout
+        self.run_serialization_test(block)
+        with pytest.raises(ValueError, match="dropout"):
+            ByteNetResidualBlock(4, dropout=1.0)
+
     def test_errors(self):
         with pytest.raises(ValueError, match="channels"):
             ByteNetResidualBlock(1)

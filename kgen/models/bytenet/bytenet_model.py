@@ -8,7 +8,7 @@ from kgen.layers.bytenet_block import ByteNetResidualBlock
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 from kgen.models.base import check_model_kwargs
 from kgen.models.sequence_base import AutoregressiveSequenceModel
-from kgen.validation import check_int
+from kgen.validation import check_fraction, check_int
 
 
 def bytenet_dilations(num_layers, dilation_cycle):
@@ -39,6 +39,7 @@ class ByteNet(AutoregressiveSequenceModel):
         num_layers: int, residual blocks.
         dilation_cycle: int, dilations 1 .. 2 ** (dilation_cycle - 1) repeat every `dilation_cycle` blocks.
         kernel_size: int k, taps of the input convolution and of every masked convolution (>= 2).
+        dropout: float in [0, 1), dropout of each block's residual branch in training (against overfitting).
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -50,7 +51,8 @@ class ByteNet(AutoregressiveSequenceModel):
     >>> model.generate_text("ROMEO:", 100, sampler="top_p", seed=0)
     """
 
-    def __init__(self, num_levels=256, hidden_dim=1024, num_layers=30, dilation_cycle=5, kernel_size=3, **kwargs):
+    def __init__(self, num_levels=256, hidden_dim=1024, num_layers=30, dilation_cycle=5, kernel_size=3, dropout=0.0,
+                 **kwargs):
         owner = "ByteNet"
         check_model_kwargs(kwargs, owner)
         num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
@@ -58,6 +60,7 @@ class ByteNet(AutoregressiveSequenceModel):
         num_layers = check_int(num_layers, "num_layers", owner=owner)
         dilation_cycle = check_int(dilation_cycle, "dilation_cycle", owner=owner)
         kernel_size = check_int(kernel_size, "kernel_size", minimum=2, owner=owner)
+        dropout = check_fraction(dropout, "dropout", owner)
 
         # === Functional model ===
         tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
@@ -66,7 +69,7 @@ class ByteNet(AutoregressiveSequenceModel):
             "input_conv": DilatedCausalConv1D(hidden_dim, kernel_size, 1, mask_type="A", name="input_conv"),
             "blocks": [
                 ByteNetResidualBlock(hidden_dim, hidden_dim // 2, kernel_size=kernel_size, dilation_rate=d,
-                                     name=f"block{i}")
+                                     dropout=dropout, name=f"block{i}")
                 for i, d in enumerate(bytenet_dilations(num_layers, dilation_cycle))
             ],
             "norm": layers.LayerNormalization(name="output_norm"),
@@ -82,7 +85,7 @@ class ByteNet(AutoregressiveSequenceModel):
 
         # === Config (returned by get_config) ===
         self._record_config(num_levels=num_levels, hidden_dim=hidden_dim, num_layers=num_layers,
-            dilation_cycle=dilation_cycle, kernel_size=kernel_size)
+            dilation_cycle=dilation_cycle, kernel_size=kernel_size, dropout=dropout)
         self.dilations = bytenet_dilations(num_layers, dilation_cycle)
         self._setup_sequence(num_levels)
 
