@@ -95,6 +95,8 @@ def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampl
     if not isinstance(prompt, str) or not prompt:
         raise ValueError(f"`prompt` must be a non-empty string, got {prompt!r}.")
     ids = tokenize(prompt)
+    if model.max_length is not None:  # a model with a bounded context (a transformer) writes up to it
+        length = min(length, model.max_length)
     if len(ids) >= length:
         raise ValueError(f"`length` ({length}) must exceed the prompt's {len(ids)} bytes.")
     tokens = model.sample(num_samples, length, seed=seed, prompt=ids, sampler=sampler, method=method)

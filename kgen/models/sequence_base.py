@@ -93,6 +93,9 @@ class AutoregressiveSequenceModel(KgenModel):
     #: Sampling methods; the first is the default of `sample`.
     sampling_methods = ("fast", "naive")
 
+    #: The longest sequence the model takes (a transformer's position table and cache), or None: any length.
+    max_length = None
+
     def _setup_sequence(self, num_levels, num_classes=None, local_channels=None, local_upsample=1):
         self.num_levels = num_levels
         self.num_classes = num_classes
@@ -142,6 +145,11 @@ class AutoregressiveSequenceModel(KgenModel):
             )
         if arr.size and (np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr))):
             raise ValueError(f"`{name}` must hold integer tokens, got non-integer values.")
+        if self.max_length is not None and arr.shape[1] > self.max_length:
+            raise ValueError(
+                f"`{name}` has {arr.shape[1]} steps; this {type(self).__name__} takes at most max_length="
+                f"{self.max_length}."
+            )
         if arr.size and (arr.min() < 0 or arr.max() >= self.num_levels):
             raise ValueError(
                 f"`{name}` must hold tokens in 0..{self.num_levels - 1}, got values in [{arr.min()}, {arr.max()}]."
@@ -257,6 +265,9 @@ class AutoregressiveSequenceModel(KgenModel):
 
         num_samples, batch_size, method = check_sampling_args(self, num_samples, batch_size, method)
         length = check_int(length, "length")
+        if self.max_length is not None and length > self.max_length:
+            raise ValueError(f"`length` must be at most max_length={self.max_length} for this "
+                             f"{type(self).__name__}, got {length}.")
         sampler = sequence.resolve_sampler(sampler)
         labels = self.validate_labels(labels, num_samples)
         features = self.validate_features(features, num_samples, length)

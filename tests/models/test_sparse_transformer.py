@@ -90,6 +90,14 @@ class TestSparseTransformer(SequenceModelChecks, TestCase):
         text = model.generate_text("To be", 6, seed=3)
         assert isinstance(text, str) and text.startswith("To be") and model.generate_text("To be", 6, seed=3) == text
 
+    def test_text_artifacts_stop_at_max_length(self, tmp_path):
+        from kgen import artifacts
+
+        model = tiny(num_levels=256)
+        (text,) = artifacts.write_text(model, tmp_path / "samples.txt", prompt="To be", length=600, seed=0)
+        assert text.startswith("To be") and len(text.encode("utf-8", errors="replace")) <= 32 * 3
+        assert (tmp_path / "samples.txt").read_text(encoding="utf-8") == text
+
     def test_length_errors(self):
         model = tiny()
         with pytest.raises(ValueError, match="length"):

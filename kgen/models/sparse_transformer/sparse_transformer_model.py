@@ -147,28 +147,13 @@ class SparseTransformer(AutoregressiveSequenceModel):
 
         # === Config (returned by get_config) ===
         self._record_config(num_levels=num_levels, max_length=max_length, **trunk)
+        self.max_length = max_length  # the base's attribute (None there: any length)
         self._setup_sequence(num_levels)
 
     @property
     def receptive_field(self):
         """Every earlier token, up to `max_length` (two layers of a sparse pattern connect every pair)."""
         return math.inf
-
-    def validate_tokens(self, tokens, name="tokens"):
-        arr = super().validate_tokens(tokens, name)
-        if arr.shape[1] > self.max_length:
-            raise ValueError(
-                f"`{name}` has {arr.shape[1]} steps; this {type(self).__name__} takes at most max_length="
-                f"{self.max_length}."
-            )
-        return arr
-
-    def sample(self, num_samples, length, *args, **kwargs):
-        check_int(length, "length")
-        if length > self.max_length:
-            raise ValueError(f"`length` must be at most max_length={self.max_length} for this "
-                             f"{type(self).__name__}, got {length}.")
-        return super().sample(num_samples, length, *args, **kwargs)
 
     # ------------------------------------------------------------------------------------------ incremental protocol
     def init_cache(self, batch_size, labels=None, features=None):
