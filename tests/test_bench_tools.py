@@ -64,3 +64,19 @@ def test_bench_sampling_wavenet_smoke(tmp_path):
     assert row[5] == "True", lines  # fast and naive gave identical audio codes
     assert result["model"] == "wavenet.tiny" and result["naive_steps_timed"] == 8
     assert result["rtf"] > 0 and result["cached_state_bytes"] > 0
+
+
+@pytest.mark.slow
+def test_bench_attention_smoke(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench_attention.py"), "--smoke", "--backend", keras.backend.backend(),
+         "--json", str(out)],
+        cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    results = json.loads(out.read_text())["results"]
+    assert {(r["pattern"], r["length"]) for r in results} == {(p, n) for p in ("dense", "strided", "fixed")
+                                                              for n in (64, 128)}
+    assert all("error" not in r and r["seconds"] > 0 for r in results), results
+    assert "strided/dense" in proc.stdout

@@ -5,17 +5,12 @@ import numpy as np
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
+from kgen.samplers.cached import dim
 from kgen.validation import check_int
 
 PATTERNS = ("strided", "fixed", "dense")
 INTEGRATIONS = ("merged", "interleaved", "multihead")
 _MASKED = -1e9  # the score of a key a query may not read (float32; exp underflows to exactly 0)
-
-
-def _size(x, axis):
-    """Size of `x` along `axis`: an int when static, else a scalar tensor (a traced time axis)."""
-    size = x.shape[axis]
-    return ops.shape(x)[axis] if size is None else size
 
 
 def masked_softmax_parts(parts):
@@ -207,7 +202,7 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
         return ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)
 
     def call(self, inputs):
-        n = _size(inputs, 1)
+        n = dim(inputs, 1)  # an int, or a scalar tensor for a traced time axis
         l, h, dk = self.block_size, self.num_heads, self.key_dim
         pad = (-n) % l
         x = ops.pad(inputs, [[0, 0], [0, pad], [0, 0]])
