@@ -25,7 +25,7 @@ text = kgen.data.load_text("tinyshakespeare", split="test")
 """
 
 # Importing a data set module registers its names; this order is the order of NAMES (the MNIST ones first).
-from kgen.data import core, mnist, fsdd, text, patches  # noqa: F401
+from kgen.data import core, mnist, fsdd, text, patches, moving_mnist  # noqa: F401
 from kgen.data.core import DATA_DIR_ENV, SOURCES, DataNotFoundError, parse_split
 from kgen.data.fsdd import FSDD_SPEAKERS
 from kgen.data.mnist import BINARIZATION_SEEDS, binarize

@@ -11,13 +11,14 @@ from kgen.data import core
 
 
 def test_registry_dispatches_every_name_to_its_module():
-    assert data.NAMES == ("mnist", "binarized_mnist", "fsdd", "tinyshakespeare", "photo_patches")
+    assert data.NAMES == ("mnist", "binarized_mnist", "fsdd", "tinyshakespeare", "photo_patches", "moving_mnist")
     assert {name: module.__name__ for name, module in core.DATASETS.items()} == {
         "mnist": "kgen.data.mnist",
         "binarized_mnist": "kgen.data.mnist",
         "fsdd": "kgen.data.fsdd",
         "tinyshakespeare": "kgen.data.text",
         "photo_patches": "kgen.data.patches",
+        "moving_mnist": "kgen.data.moving_mnist",
     }
     assert data.DataNotFoundError is core.DataNotFoundError and data.parse_split is core.parse_split
     assert data.SOURCES == ("local", "tfds", "embedded") and data.DATA_DIR_ENV == "KGEN_DATA_DIR"
