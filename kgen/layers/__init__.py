@@ -10,6 +10,8 @@ from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 from kgen.layers.k_sparse import KSparse
 from kgen.layers.masking_noise import MaskingNoise
+from kgen.layers.multiplicative_unit import MultiplicativeUnit
+from kgen.layers.residual_multiplicative_block import ResidualMultiplicativeBlock
 from kgen.layers.scaled_tanh_dense import ScaledTanhDense
 from kgen.layers.sparse_attention import SparseAttention
 from kgen.layers.sparse_coding_inference import SparseCodingInference
@@ -18,6 +20,8 @@ __all__ = [
     "BinaryCode",
     "KSparse",
     "MaskingNoise",
+    "MultiplicativeUnit",
+    "ResidualMultiplicativeBlock",
     "ScaledTanhDense",
     "SparseAttention",
     "SparseCodingInference",
