@@ -119,6 +119,7 @@ def trajectories(start, direction, num_frames=NUM_FRAMES, frame_size=FRAME_SIZE,
         position = position + velocity
         low, high = position < 0.0, position > free
         position = np.where(low, -position, np.where(high, 2.0 * free - position, position))
+        position = np.clip(position, 0.0, free)  # a frame narrower than one step (free < speed) bounces at most once
         velocity = np.where(low | high, -velocity, velocity)
     return out
 

@@ -41,6 +41,17 @@ def test_a_digit_moves_at_the_speed_and_bounces_off_each_wall():
     np.testing.assert_array_equal(mm.trajectories(start, direction, num_frames=4)[..., 1], 20)
 
 
+@pytest.mark.parametrize("frame_size", [28, 30, 33])
+def test_small_frames_keep_the_digits_inside(frame_size):
+    free = frame_size - mm.DIGIT_SIZE
+    digits, start, direction = mm.sequence_parameters(mm.TEST_STREAM, 0, range(50), 100, frame_size=frame_size)
+    positions = mm.trajectories(start, direction, num_frames=12, frame_size=frame_size)
+    assert positions.min() >= 0 and positions.max() <= free
+    frames = mm.generate(np.full((100, 28, 28), 255, np.uint8), mm.TEST_STREAM, 0, range(3), num_frames=4,
+                         frame_size=frame_size)
+    assert frames.shape == (3, 4, frame_size, frame_size, 1) and frames.max() == 255
+
+
 def test_generated_trajectories_stay_in_the_frame_at_constant_speed():
     digits, start, direction = mm.sequence_parameters(mm.TEST_STREAM, 0, range(200), 10_000)
     assert digits.shape == (200, 2) and digits.min() >= 0 and digits.max() < 10_000
