@@ -11,6 +11,8 @@ from kgen.models.wavenet import WaveNet
 from kgen.models.bytenet import ByteNet
 from kgen.models.lstm_lm import LSTMLanguageModel
 from kgen.models.sparse_transformer import SparseTransformer, SparseTransformerImage
+from kgen.models.video_base import AutoregressiveVideoModel
+from kgen.models.video_pixel_network import VideoPixelNetwork
 from kgen.models.semantic_hashing import SemanticHashing
 from kgen.models.sparse_coding import SparseCoding
 from kgen.models.psd import PredictiveSparseDecomposition
@@ -25,6 +27,7 @@ __all__ = [
     "KSparseAutoencoder",
     "AutoregressiveImageModel",
     "AutoregressiveSequenceModel",
+    "AutoregressiveVideoModel",
     "ByteNet",
     "GatedPixelCNN",
     "LSTMLanguageModel",
@@ -35,5 +38,6 @@ __all__ = [
     "SparseTransformer",
     "SparseTransformerImage",
     "PredictiveSparseDecomposition",
+    "VideoPixelNetwork",
     "WaveNet",
 ]

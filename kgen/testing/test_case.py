@@ -114,6 +114,30 @@ def measure_sequence_dependencies(model, length, num_trials=3, seed=0, tol=1e-5)
     return dep
 
 
+def measure_video_dependencies(model, num_frames, num_trials=3, seed=0, tol=1e-5):
+    """For a video model: bool (T*H*W*C, T*H*W*C), [o, i] True when changing input sub-pixel i (frame-major, then
+    raster order) changed the logit of sub-pixel o in some trial (each trial a `structural_copy` with fresh random
+    weights and a random video; outputs of context frames stay False)."""
+    h, w, c = model.frame_shape
+    per_frame = h * w * c
+    d = num_frames * per_frame
+    first = model.num_context_frames * per_frame
+    rng = np.random.default_rng(seed)
+    dep = np.zeros((d, d), dtype=bool)
+    for trial in range(num_trials):
+        net = structural_copy(model, seed=seed * 1000 + trial)
+        base = rng.integers(0, 256, size=(d,)).astype("float32")
+        batch = np.repeat(base[None], d + 1, axis=0)
+        for i in range(d):
+            batch[i + 1, i] = (base[i] + rng.integers(64, 192)) % 256
+        logits = ops.convert_to_numpy(net(ops.convert_to_tensor(batch.reshape((d + 1, num_frames, h, w, c))),
+                                          training=False)).astype("float64").reshape(d + 1, -1)
+        diff = np.abs(logits[1:] - logits[:1])  # (input i, predicted output o)
+        changed = (diff > tol * (1.0 + np.abs(logits[:1]))).T
+        dep[first:] |= changed
+    return dep
+
+
 def sparse_signals(n=64, dim=16, atoms=12, active=2, seed=0, noise=0.05):
     """(n, dim) float32 signals, each a sum of `active` atoms of a random unit-norm dictionary of `atoms` atoms
     (coefficients N(0, 2)), plus N(0, noise) noise: data that sparse coding models can fit in a few steps."""
@@ -364,6 +388,57 @@ class TestCase:
         other = model.sample(num_samples, seed=seed + 1, labels=labels)
         assert not np.array_equal(a, other), "different seeds gave identical samples"
         assert np.all(np.isfinite(model.log_prob(a, labels=labels)))
+        return a
+
+    # ------------------------------------------------------------------------------------------ video models
+    def run_video_causality_test(self, model, num_frames=None, num_trials=3, max_trials=24):
+        """Exact causality of a video model over (frame, row, column), by perturbation: no logit depends on its own
+        pixel, a later pixel of its frame or any later frame, and the measured dependencies equal
+        `model.dependencies(T)` (every pixel of every earlier frame; the earlier pixels of its own frame as the
+        model says, a blind spot included). `num_frames` defaults to `num_context_frames + 2`."""
+        num_frames = model.num_context_frames + 2 if num_frames is None else num_frames
+        h, w, c = model.frame_shape
+        expected = np.asarray(model.dependencies(num_frames), dtype=bool)
+        expected = np.repeat(np.repeat(expected, c, axis=0), c, axis=1)  # grey frames: c == 1
+        dep = measure_video_dependencies(model, num_frames, num_trials=num_trials)
+        trials = num_trials
+        while trials < max_trials and np.any(expected & ~dep):
+            dep |= measure_video_dependencies(model, num_frames, num_trials=num_trials, seed=trials)
+            trials += num_trials
+        where = lambda i: (i // (h * w * c), (i // (w * c)) % h, (i // c) % w)  # noqa: E731  (frame, row, col)
+        leaks = np.argwhere(np.triu(dep, k=0))
+        if len(leaks):
+            shown = ", ".join(f"output {where(o)} <- input {where(i)}" for o, i in leaks[:5])
+            raise AssertionError(f"{type(model).__name__} is not causal: {len(leaks)} future dependencies, e.g. {shown}")
+        missing, extra = np.argwhere(expected & ~dep), np.argwhere(dep & ~expected)
+        if len(missing) or len(extra):
+            raise AssertionError(
+                f"{type(model).__name__}: measured dependencies differ from model.dependencies: {len(missing)} "
+                f"expected but unreached (e.g. {[(where(o), where(i)) for o, i in missing[:5]]}), {len(extra)} "
+                f"reached but unexpected (e.g. {[(where(o), where(i)) for o, i in extra[:5]]}) as (output, input) "
+                f"(frame, row, col), after {trials} random trials"
+            )
+        return dep
+
+    def run_video_sampling_test(self, model, num_videos=2, num_frames=2, seed=1234):
+        """Same seed, same frames (whatever the batch size, and for every sampling method: cached == naive); frames
+        of shape (N, num_frames, H, W, C), uint8 0 or 255, depending on the seed; the context continues into a video
+        with a finite log_prob."""
+        context = model.example_inputs(batch_size=num_videos, seed=3)["x"][:, : model.num_context_frames]
+        a = model.sample(context, num_frames, seed=seed)
+        np.testing.assert_array_equal(a, model.sample(context, num_frames, seed=seed),
+                                      err_msg="the same seed gave different frames")
+        np.testing.assert_array_equal(a, model.sample(context, num_frames, seed=seed, batch_size=1),
+                                      err_msg="frames depend on batch_size for a fixed seed")
+        for method in model.sampling_methods[1:]:
+            np.testing.assert_array_equal(
+                model.sample(context, num_frames, seed=seed, method=method), a,
+                err_msg=f"method={method!r} gave other frames than the default {model.sampling_methods[0]!r}",
+            )
+        assert a.shape == (num_videos, num_frames) + tuple(model.frame_shape) and a.dtype == np.uint8, a.shape
+        assert set(np.unique(a)) <= {0, 255}, f"sampled levels {np.unique(a)}"
+        assert not np.array_equal(a, model.sample(context, num_frames, seed=seed + 1)), "seeds gave the same frames"
+        assert np.all(np.isfinite(model.log_prob(np.concatenate([context, a.astype("float32")], axis=1))))
         return a
 
     # ------------------------------------------------------------------------------------------ sequence models

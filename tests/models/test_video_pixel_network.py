@@ -1,0 +1,103 @@
+"""The Video Pixel Network family: the VPN and its baseline from the registry's tiny presets, the loader feeding fit,
+export, and bad arguments and inputs."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+import kgen
+from kgen.models import VideoPixelNetwork
+from kgen.models.video_base import binary_entropy, sigmoid_cross_entropy
+from kgen.testing import TestCase
+
+
+def tiny(**kwargs):
+    return kgen.zoo.get("video_pixel_network.tiny", **kwargs)
+
+
+def baseline(**kwargs):
+    return kgen.zoo.get("video_pixel_network.tiny_baseline", **kwargs)
+
+
+class TestVideoPixelNetwork(TestCase):
+    def test_baseline_sees_the_past_only_and_samples_frames_at_once(self):
+        model = baseline()
+        dep = self.run_video_causality_test(model)
+        n = 25
+        assert not dep[n:, n:].reshape(2, n, 2, n)[np.arange(2), :, np.arange(2)].any()  # nothing of its own frame
+        self.run_video_sampling_test(model)
+
+    def test_vpn_reaches_its_own_frame_unlike_the_baseline(self):
+        dep = self.run_video_causality_test(tiny(), num_frames=3)
+        own = dep[25:50, 25:50]
+        assert own[24, 23] and own[6, 0] and not own[0].any()  # left neighbour and row above reach; pixel 0 sees none
+        assert dep[50:75, :50].all()  # every pixel of both earlier frames reaches the last frame's every pixel
+
+    def test_more_context_frames_and_longer_generation(self):
+        model = tiny(num_context_frames=2)
+        self.run_video_sampling_test(model, num_videos=1, num_frames=3)
+
+    def test_loss_is_the_grey_level_cross_entropy_and_the_metrics_name_it(self):
+        model = tiny()
+        x = model.example_inputs(batch_size=3, seed=1)["x"]
+        logits = ops.convert_to_numpy(model(x))
+        p = x[:, 1:] / 255.0
+        expected = -(p * np.log(1 / (1 + np.exp(-logits))) + (1 - p) * np.log(1 - 1 / (1 + np.exp(-logits))))
+        np.testing.assert_allclose(model.log_prob(x), -expected.sum(axis=(1, 2, 3, 4)), rtol=1e-4)
+        cross_entropy = sigmoid_cross_entropy(ops.convert_to_tensor(x[:, 1:]), ops.convert_to_tensor(logits))
+        np.testing.assert_allclose(ops.convert_to_numpy(cross_entropy), expected,
+                                   rtol=1e-4, atol=1e-5)
+        entropy = ops.convert_to_numpy(binary_entropy(ops.convert_to_tensor(np.array([0.0, 255.0, 127.5], "float32"))))
+        np.testing.assert_allclose(entropy, [0.0, 0.0, np.log(2)], atol=1e-6)
+        model.compile(optimizer="adam")
+        result = model.evaluate(x, batch_size=3, return_dict=True, verbose=0)
+        per_frame = -model.log_prob(x) / 2
+        np.testing.assert_allclose(result["nats_per_frame"], per_frame.mean(), rtol=1e-4)
+        assert result["target_entropy_per_frame"] <= result["nats_per_frame"]
+
+    def test_fits_moving_mnist_from_the_loader(self):
+        model = tiny(frame_shape=(28, 28, 1), num_context_frames=2)
+        model.compile(optimizer="adam")
+        train = kgen.data.load("moving_mnist", "train", batch_size=2, source="embedded", frame_size=28,
+                               num_frames=4)
+        history = model.fit(train, steps_per_epoch=2, epochs=2, verbose=0)
+        assert np.all(np.isfinite(history.history["nats_per_frame"]))
+        assert history.history["nats_per_frame"][-1] < history.history["nats_per_frame"][0]
+
+    def test_export_serve(self, tmp_path):
+        self.run_export_test(tiny(), tmp_dir=tmp_path)
+
+    @pytest.mark.parametrize("kwargs, match", [
+        (dict(frame_shape=(5, 5, 3)), "frame_shape"),
+        (dict(hidden_dim=5), "hidden_dim"),
+        (dict(encoder_dilations=[]), "encoder_dilations"),
+        (dict(encoder_dilations=[1, 0]), "encoder_dilations"),
+        (dict(num_context_frames=0), "num_context_frames"),
+        (dict(autoregressive="yes"), "autoregressive"),
+        (dict(first_kernel_size=4), "first_kernel_size"),
+        (dict(widht=3), "widht"),
+    ])
+    def test_bad_arguments(self, kwargs, match):
+        self.run_bad_argument_test(tiny, kwargs, match)
+
+    def test_bad_inputs_name_the_argument(self):
+        model = tiny()
+        good = model.example_inputs()["x"]
+        with pytest.raises(ValueError, match=r"`video` must have shape \(batch, frames, 5, 5, 1\) with at least 2"):
+            model.log_prob(good[:, :1])
+        with pytest.raises(ValueError, match="`video` must hold grey levels in 0..255"):
+            model.log_prob(good + 300)
+        with pytest.raises(ValueError, match="`context` must have shape"):
+            model.sample(good[:, :, :4], 2)
+        with pytest.raises(ValueError, match="num_frames"):
+            model.sample(good[:, :1], 0)
+        with pytest.raises(ValueError, match="`method` must be one of"):
+            model.sample(good[:, :1], 1, method="fast")
+        model.compile(optimizer="adam")
+        with pytest.raises(ValueError, match="`x` must have shape"):
+            model.fit(np.zeros((2, 3, 6, 6, 1), "float32"), epochs=1, verbose=0)
+
+    def test_direct_construction(self):
+        model = VideoPixelNetwork(frame_shape=(4, 6, 1), num_context_frames=1, hidden_dim=4, num_encoder_blocks=1,
+                                  lstm_dim=2, num_decoder_blocks=1, first_kernel_size=3)
+        assert model(np.zeros((1, 3, 4, 6, 1), "float32")).shape == (1, 2, 4, 6, 1)
