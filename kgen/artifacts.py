@@ -60,6 +60,49 @@ def write_completions(model, images, path, rows, num_completions=3, seed=0, labe
     return done
 
 
+def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=True):
+    """Next-frame generation from real videos: the first `context` frames given, `frames` generated.
+
+    Writes a PNG with three strips per video (its context frames; the generated frames; the true frames), and
+    with `gif` an animated GIF beside it (same name, .gif): truth left and generation right, the context frames
+    shown in both. Returns the generated frames, uint8 (N, frames, H, W, C).
+    """
+    from PIL import Image
+
+    from kgen.io import atomic_path
+
+    videos = np.asarray(videos)
+    if not isinstance(context, (int, np.integer)) or not isinstance(frames, (int, np.integer)) or frames < 1:
+        raise ValueError(f"`context` and `frames` must be positive ints, got context={context!r}, frames={frames!r}.")
+    if videos.ndim != 5 or videos.shape[1] < context + frames:
+        raise ValueError(
+            f"`videos` must be (batch, frames, H, W, C) with at least context + frames = {context + frames} frames, "
+            f"got {videos.shape}."
+        )
+    given = videos[:, :context]
+    generated = model.sample(given, frames, seed=seed)
+    truth = videos[:, context : context + frames].astype("uint8")
+    n, (h, w, c) = len(videos), videos.shape[2:]
+    columns = max(context, frames)
+    blank = np.zeros((n, columns) + (h, w, c), "uint8")
+    strips = [blank.copy(), blank.copy(), blank.copy()]
+    strips[0][:, :context] = given.astype("uint8")
+    strips[1][:, :frames] = generated
+    strips[2][:, :frames] = truth
+    grid = np.stack(strips, axis=1).reshape((-1, h, w, c))
+    save_image_grid(grid, path, ncols=columns, scale=2)
+    if gif:
+        gutter = np.full((n, context + frames, h, 2, c), 255, "uint8")
+        left = np.concatenate([given.astype("uint8"), truth], axis=1)
+        right = np.concatenate([given.astype("uint8"), generated], axis=1)
+        panels = np.concatenate([left, gutter, right], axis=3)  # (N, T, H, 2W + 2, C)
+        movie = np.concatenate(list(panels), axis=1)[..., 0]  # the videos one above the other: (T, N * H, 2W + 2)
+        images = [Image.fromarray(f).resize((f.shape[1] * 2, f.shape[0] * 2), Image.NEAREST) for f in movie]
+        with atomic_path(Path(path).with_suffix(".gif")) as tmp:
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=200, loop=0)
+    return generated
+
+
 AUDIO_RATE = 8000  # Free Spoken Digit recordings
 TEXT_PROMPT = "ROMEO:\n"
 

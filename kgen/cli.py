@@ -85,6 +85,8 @@ def _cmd_sample(args):
     print(model.write_sample_file(
         args.out, num=args.num, seed=args.seed, label=args.label, seconds=args.seconds, prompt=args.prompt,
         rate=args.rate, text_prompt=args.text_prompt, length=args.length, sampler=args.sampler,
+        context=args.context, frames=args.frames, recipe=_run_recipe(args.model) if Path(args.model).exists() else None,
+        data_source=args.data_source,
     ))
     return 0
 
@@ -176,10 +178,13 @@ def build_parser():
     s.set_defaults(fn=_cmd_evaluate)
 
     s = sub.add_parser(
-        "sample", help="sample from a .keras model: images into a PNG grid, audio into a .wav, text into a .txt"
+        "sample",
+        help="sample from a .keras model: images into a PNG grid, video frames into PNG strips and a GIF, audio into "
+             "a .wav, text into a .txt",
     )
     s.add_argument("model", help=".keras file, run folder, or zoo name (untrained)")
-    s.add_argument("--out", required=True, help=".png (image models), .wav (audio models) or .txt (text models)")
+    s.add_argument("--out", required=True,
+                   help=".png (image models; video models: strips, plus a .gif), .wav (audio models) or .txt (text models)")
     s.add_argument("--num", type=int, default=None, help="samples (default: 16 images, 1 text)")
     s.add_argument("--seconds", type=float, default=1.0, help="audio: seconds generated after the prompt")
     s.add_argument("--prompt", help="audio: a WAV recording to continue")
@@ -189,6 +194,10 @@ def build_parser():
     s.add_argument("--sampler", choices=["random", "greedy", "top_k", "top_p"], help="text: keras-nlp sampler (default top_k)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--label", type=int, help="class of every sample (class-conditional models; default: a row per class)")
+    s.add_argument("--context", type=int, help="video: real frames given (default: the model's num_context_frames)")
+    s.add_argument("--frames", type=int, help="video: frames generated after them (default: as many)")
+    s.add_argument("--data-source", choices=["local", "tfds", "embedded"],
+                   help="video: where the real frames come from")
     s.set_defaults(fn=_cmd_sample)
 
     s = sub.add_parser("complete", help="complete the bottom of real images from their top rows into a PNG")

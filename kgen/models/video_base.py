@@ -22,6 +22,8 @@ pixel at (row, col). One compiled loop per frame and backend (`kgen.samplers.com
 re-runs the whole model for every pixel, and with the same seed both give the same frames.
 """
 
+from pathlib import Path
+
 import numpy as np
 import keras
 from keras import ops
@@ -278,6 +280,50 @@ class AutoregressiveVideoModel(KgenModel):
         measures = (f"{summary['nats_per_frame']:.2f} nats/frame over the predicted frames (the targets' own "
                     f"entropy: {summary['target_entropy_per_frame']:.2f})")
         return format_result_line(model_name, summary, "sequences", measures)
+
+    def _real_videos(self, recipe, num, context, frames, split=None, source=None):
+        """`num` videos of the recipe's data set (default: Moving MNIST at this frame size), evaluation split."""
+        from kgen import data as kdata
+
+        if recipe is not None:
+            d = recipe["data"]
+            name, options = d["name"], dict(d.get("eval_options") or {})
+            source = source if source is not None else d.get("source")
+            split = split or d["eval_split"]
+        else:
+            name, options, split = "moving_mnist", {"frame_size": self.frame_shape[0]}, split or "test"
+        options["num_frames"] = max(options.get("num_frames", 0), context + frames)
+        base = split.split("[")[0]
+        return kdata.load_arrays(name, f"{base}[:{num}]", source=source, **options)
+
+    def write_artifacts(self, run_dir, recipe, num_samples=4, seed=0):
+        from pathlib import Path
+
+        from kgen import artifacts
+
+        if not num_samples:
+            return []
+        context, frames = self.num_context_frames, self.num_context_frames
+        path = Path(run_dir) / artifacts.SAMPLES_FILE
+        videos = self._real_videos(recipe, num_samples, context, frames)
+        artifacts.write_video_strips(self, videos, path, context=context, frames=frames, seed=seed)
+        return [("samples", path), ("samples animation", path.with_suffix(".gif"))]
+
+    def write_sample_file(self, path, num=None, seed=0, context=None, frames=None, recipe=None, data_source=None,
+                          **unused):
+        """`kgen sample RUN --context 10 --frames 10 --out strip.png`: strips (and a GIF) of generated frames after
+        real context frames of the run's data (Moving MNIST at this frame size without a run recipe)."""
+        from kgen import artifacts
+
+        context = self.num_context_frames if context is None else context
+        frames = self.num_context_frames if frames is None else frames
+        if not isinstance(context, int) or context < self.num_context_frames:
+            raise ValueError(f"`--context` must be an int >= num_context_frames = {self.num_context_frames}, got "
+                             f"{context!r}.")
+        videos = self._real_videos(recipe, num or 4, context, frames, source=data_source)
+        artifacts.write_video_strips(self, videos, path, context=context, frames=frames, seed=seed)
+        return (f"wrote {len(videos)} videos ({context} context frames, {frames} generated, the truth) to {path} "
+                f"and {Path(path).with_suffix('.gif')}")
 
     def export_signatures(self):
         """`serve`: `video` (batch, frames, H, W, C) float32 grey levels -> `log_prob` (batch,) in nats."""

@@ -101,3 +101,21 @@ class TestVideoPixelNetwork(TestCase):
         model = VideoPixelNetwork(frame_shape=(4, 6, 1), num_context_frames=1, hidden_dim=4, num_encoder_blocks=1,
                                   lstm_dim=2, num_decoder_blocks=1, first_kernel_size=3)
         assert model(np.zeros((1, 3, 4, 6, 1), "float32")).shape == (1, 2, 4, 6, 1)
+
+
+def test_strips_and_gif_of_generated_frames_after_real_context(tmp_path):
+    from PIL import Image
+
+    model = tiny(frame_shape=(32, 32, 1), num_context_frames=2)
+    recipe = {"data": {"name": "moving_mnist", "eval_split": "test", "source": "embedded",
+                       "eval_options": {"frame_size": 32}}}
+    line = model.write_sample_file(tmp_path / "strip.png", num=2, seed=0, context=3, frames=2, recipe=recipe)
+    assert "wrote 2 videos (3 context frames, 2 generated, the truth)" in line
+    png = Image.open(tmp_path / "strip.png")
+    # 2 videos x 3 strips of max(3, 2) frames, 32 pixels scaled 2x with 1-pixel gutters
+    assert png.size == (3 * 64 + 2, 6 * 64 + 5)
+    gif = Image.open(tmp_path / "strip.gif")  # the digits move, so no two frames are the same
+    assert gif.n_frames == 5 and gif.size == (2 * (2 * 32 + 2), 2 * 2 * 32)
+    with pytest.raises(ValueError, match="--context"):
+        model.write_sample_file(tmp_path / "bad.png", context=1, recipe=recipe)
+    assert not (tmp_path / "bad.png").exists()
