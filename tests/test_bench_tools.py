@@ -80,3 +80,15 @@ def test_bench_attention_smoke(tmp_path):
                                                               for n in (64, 128)}
     assert all("error" not in r and r["seconds"] > 0 for r in results), results
     assert "strided/dense" in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_video_smoke(tmp_path):
+    backend = keras.backend.backend()
+    lines, result = run_smoke("bench_video.py", tmp_path)
+    assert lines[1].split() == ["backend", "params", "data", "s", "step", "s", "data/step", "cached", "s/frame",
+                                "naive", "s/frame", "naive/cached"], lines
+    row = next(line for line in lines[2:] if line.startswith(backend))
+    assert "failed" not in row, lines
+    assert result["backend"] == backend and result["frames"] == 4 and result["batch"] == 2
+    assert result["data_s"] > 0 and result["step_s"] > 0 and result["cached_frame_s"] > 0 and result["naive_frame_s"] > 0
