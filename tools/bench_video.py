@@ -54,7 +54,7 @@ def _child(args):
     stream = kgen.data.load("moving_mnist", "train", batch_size=args.batch_size, source=args.source,
                             num_frames=frames, frame_size=h)
     it = iter(stream)
-    batch = next(it)
+    batch = np.asarray(next(it))  # numpy: every backend's train_on_batch takes it
     data_times, step_times = [], []
     for r in range(args.repeats):  # making one batch from scratch, as one of the stream's parallel workers does
         t0 = time.perf_counter()
