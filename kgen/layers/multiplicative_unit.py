@@ -21,6 +21,19 @@ def check_mask_type(mask_type, owner):
     return "B"
 
 
+def set_unit_arguments(layer, owner, filters, kernel_size, dilation_rate, mask_type, kernel_initializer,
+                       bias_initializer):
+    """Check and keep the arguments a multiplicative unit and a residual multiplicative block share; returns the
+    initializer keyword arguments for their convolutions."""
+    layer.filters = check_int(filters, "filters", owner=owner)
+    layer.kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner=owner)
+    layer.dilation_rate = check_int(dilation_rate, "dilation_rate", owner=owner)
+    layer.mask_type = check_mask_type(mask_type, owner)
+    layer.kernel_initializer = keras.initializers.get(kernel_initializer)
+    layer.bias_initializer = keras.initializers.get(bias_initializer)
+    return dict(kernel_initializer=layer.kernel_initializer, bias_initializer=layer.bias_initializer)
+
+
 @keras.saving.register_keras_serializable(package="kgen")
 class MultiplicativeUnit(ArgumentConfig, keras.layers.Layer):
     """g1 * tanh(g2 * h + g3 * u): an LSTM-like gated update of a feature map without recurrence.
@@ -53,14 +66,8 @@ class MultiplicativeUnit(ArgumentConfig, keras.layers.Layer):
     def __init__(self, filters, kernel_size=3, dilation_rate=1, mask_type=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        owner = "MultiplicativeUnit"
-        self.filters = check_int(filters, "filters", owner=owner)
-        self.kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner=owner)
-        self.dilation_rate = check_int(dilation_rate, "dilation_rate", owner=owner)
-        self.mask_type = check_mask_type(mask_type, owner)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        common = dict(kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer)
+        common = set_unit_arguments(self, "MultiplicativeUnit", filters, kernel_size, dilation_rate, mask_type,
+                                    kernel_initializer, bias_initializer)
         if self.mask_type is None:
             self.conv = keras.layers.Conv2D(4 * self.filters, self.kernel_size, padding="same",
                                             dilation_rate=self.dilation_rate, name="gates", **common)

@@ -5,7 +5,7 @@ from keras import ops
 
 from kgen.layers.config import ArgumentConfig, same_shape
 from kgen.layers.masked_conv2d import bias_and_activation
-from kgen.layers.multiplicative_unit import MultiplicativeUnit, check_mask_type
+from kgen.layers.multiplicative_unit import MultiplicativeUnit, set_unit_arguments
 from kgen.validation import check_int
 
 
@@ -40,14 +40,9 @@ class ResidualMultiplicativeBlock(ArgumentConfig, keras.layers.Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         owner = "ResidualMultiplicativeBlock"
-        self.filters = check_int(filters, "filters", owner=owner)
-        self.kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner=owner)
-        self.dilation_rate = check_int(dilation_rate, "dilation_rate", owner=owner)
-        self.mask_type = check_mask_type(mask_type, owner)
+        common = set_unit_arguments(self, owner, filters, kernel_size, dilation_rate, mask_type, kernel_initializer,
+                                    bias_initializer)
         self.num_units = check_int(num_units, "num_units", owner=owner)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        common = dict(kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer)
         self.reduce = keras.layers.Conv2D(self.filters, 1, name="reduce", **common)
         self.units = [
             MultiplicativeUnit(self.filters, self.kernel_size, self.dilation_rate, self.mask_type, name=f"unit{i}",
