@@ -111,7 +111,8 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
             d = layers.Add(name="decoder_input")([stem(FoldTime(name="fold_targets")(targets)), project(condition)])
             steps["stem"], steps["project"] = stem, project
         else:
-            d = layers.Conv2D(hidden_dim, 1, name="decoder_condition")(condition)
+            steps["project"] = layers.Conv2D(hidden_dim, 1, name="decoder_condition")
+            d = steps["project"](condition)
         steps["decoder"] = [ResidualMultiplicativeBlock(c, kernel_size, mask_type=mask, name=f"decoder_block{i}")
                             for i in range(num_decoder_blocks)]
         for block in steps["decoder"]:
@@ -172,7 +173,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         }
 
     def _baseline_logits(self, condition):
-        d = self.get_layer("decoder_condition")(condition)
+        d = self._steps["project"](condition)
         for block in self._steps["decoder"]:
             d = block(d, condition)
         head = self._steps["head"]
