@@ -19,10 +19,15 @@ def main(argv=None):
         print(f"{args.metrics}: no epochs recorded", file=sys.stderr)
         return 1
     # (header, metrics.csv column, format) of the training column and, where the run watched a held-out split,
-    # of the held-out columns: bits per token for sequence models, nats per image and bits/dim for image models.
+    # of the held-out columns: bits per token for sequence models, nats per frame for video models, nats per image
+    # and bits/dim for image models.
     if "bits_per_token" in rows[0]:
         columns = [("train bits/token", "bits_per_token", ".3f")]
         held_out = [("held-out bits/token", "val_bits_per_token", ".3f")]
+    elif "nats_per_frame" in rows[0]:  # video models: nats per predicted frame, and the targets' own entropy
+        columns = [("train nats/frame", "nats_per_frame", ".2f")]
+        held_out = [("held-out nats/frame", "val_nats_per_frame", ".2f"),
+                    ("held-out targets' entropy", "val_target_entropy_per_frame", ".2f")]
     else:
         columns = [("train nats/image", "nats", ".2f")]
         held_out = [("held-out nats/image", "val_nats", ".2f"), ("held-out bits/dim", "val_bits_per_dim", ".4f")]
