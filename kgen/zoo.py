@@ -8,6 +8,11 @@ registers its architectures and reads its presets table, a `presets.toml` data f
 >>> kgen.zoo.list_models("pixelcnn*")
 ['pixelcnn', 'pixelcnn.mnist', 'pixelcnn.tiny']
 >>> model = kgen.zoo.get("pixelcnn.mnist", num_residual_blocks=5)
+>>> kgen.zoo.list_models(pretrained=True)          # the presets whose trained weights ship with kgen
+>>> model = kgen.zoo.get("bytenet.shakespeare", pretrained=True)
+
+A family ships trained weights as keras-hub-style preset folders in its package, `pretrained/<tag>/` (config.json,
+model.weights.h5, metadata.json; see `kgen.pretrained`); `register_family` finds them.
 """
 
 import difflib
@@ -18,6 +23,10 @@ from importlib import resources
 _BUILDERS = {}  # architecture name -> builder(**kwargs) -> keras.Model
 _PRESETS = {}  # "arch.tag" -> (architecture name, preset kwargs, description)
 _DESCRIPTIONS = {}
+_PRETRAINED = {}  # "arch.tag" -> the shipped preset folder (a path inside the family's package)
+
+#: The folder of a family's package that holds its shipped preset folders, one per tag.
+PRETRAINED_DIR = "pretrained"
 
 #: The preset every architecture must have: the test walker's configuration.
 TINY = "tiny"
@@ -84,6 +93,16 @@ def register_family(package, builders, filename="presets.toml"):
     for name, (builder, description) in builders.items():
         register_model(name, description=description)(builder)
         register_presets(name, table.get(name, {}))
+    shipped = resources.files(package).joinpath(PRETRAINED_DIR)
+    if shipped.is_dir():
+        for folder in shipped.iterdir():
+            if not folder.is_dir() or folder.name.startswith((".", "_")):
+                continue
+            # A folder is named by the preset's full name ("bytenet.shakespeare"), so that one family folder can
+            # ship weights for several of its architectures.
+            if folder.name not in _PRESETS:
+                raise ValueError(f"{package}/{PRETRAINED_DIR}/{folder.name}: names no preset of this family.")
+            _PRETRAINED[folder.name] = str(folder)
 
 
 def architectures():
@@ -91,11 +110,14 @@ def architectures():
     return sorted(_BUILDERS)
 
 
-def list_models(pattern="*"):
-    """Sorted names of all architectures and presets matching a shell-style `pattern` (e.g. "pixel*")."""
+def list_models(pattern="*", pretrained=False):
+    """Sorted names of all architectures and presets matching a shell-style `pattern` (e.g. "pixel*"); with
+    `pretrained=True` only the presets whose trained weights ship with kgen."""
     if not isinstance(pattern, str):
         raise ValueError(f"list_models: `pattern` must be a string such as 'pixel*', got {pattern!r}.")
-    names = set(_BUILDERS) | set(_PRESETS)
+    if not isinstance(pretrained, bool):
+        raise ValueError(f"list_models: `pretrained` must be True or False, got {pretrained!r}.")
+    names = set(_PRETRAINED) if pretrained else set(_BUILDERS) | set(_PRESETS)
     return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -122,8 +144,32 @@ def resolve(name):
     raise ValueError(f"Unknown model name {name!r}.{hint} Registered models: {', '.join(known)}.")
 
 
-def get(name, **overrides):
-    """Build a model by architecture or preset name; keyword `overrides` that are not None replace preset values."""
+def pretrained_folder(name):
+    """The shipped preset folder of `name`; a ValueError listing the names that have one otherwise."""
+    resolve(name)
+    if name not in _PRETRAINED:
+        raise ValueError(f"{name!r} has no shipped trained weights. Names with them: "
+                         f"{', '.join(sorted(_PRETRAINED)) or 'none'} (kgen.zoo.list_models(pretrained=True)).")
+    return _PRETRAINED[name]
+
+
+def get(name, pretrained=False, weights=None, **overrides):
+    """Build a model by architecture or preset name; keyword `overrides` that are not None replace preset values.
+
+    With `pretrained=True` the model and its trained weights come from the preset folder kgen ships for `name`
+    (the run behind its model card); `weights=PATH_OR_URI` loads a preset folder from a path or an `hf://` /
+    `kaggle://` URI instead (see `kgen.pretrained`). Overrides then replace the saved configuration (e.g. a dropout
+    rate); one that changes a weight's shape is an error.
+    """
+    if not isinstance(pretrained, bool):
+        raise ValueError(f"`pretrained` must be True or False, got {pretrained!r}.")
+    if pretrained and weights is not None:
+        raise ValueError("Give either `pretrained=True` (the weights kgen ships) or `weights=PATH_OR_URI`, not both.")
+    if pretrained or weights is not None:
+        from kgen import pretrained as presets
+
+        folder = pretrained_folder(name) if pretrained else weights
+        return presets.load_preset(folder, name=name, **overrides)
     arch, kwargs = resolve(name)
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     return _BUILDERS[arch](**kwargs)

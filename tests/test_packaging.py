@@ -50,6 +50,8 @@ def test_wheel_ships_recipes_and_data_and_they_load_when_installed(tmp_path):
     assert not [r for r in requires if "torch" in r], f"torch must not be pinned in the metadata: {requires}"
     assert any(r.split()[1].startswith("keras-hub") for r in requires), requires
 
+    # The shipped trained weights: one preset folder per name, found by the installed copy's registry.
+    pretrained = sorted(p.parent.name for p in (ROOT / "kgen" / "models").glob("*/pretrained/*/metadata.json"))
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "-q",
                     "--target", str(target), str(wheel)], check=True, cwd=tmp_path)
@@ -61,6 +63,12 @@ assert here.is_relative_to(pathlib.Path({str(target.resolve())!r})), here
 assert recipes.available() == {[n[: -len(".toml")] for n in shipped]!r}, recipes.available()
 recipe = recipes.load(recipes.find("demo"))
 assert recipe["model"] == "pixelcnn.mnist" and recipe["data"]["source"] == "embedded", recipe
+import kgen
+assert kgen.zoo.list_models(pretrained=True) == {pretrained!r}, kgen.zoo.list_models(pretrained=True)
+for name in kgen.zoo.list_models(pretrained=True):
+    folder = pathlib.Path(kgen.zoo.pretrained_folder(name)).resolve()
+    assert folder.is_relative_to(pathlib.Path({str(target.resolve())!r})), folder
+    assert kgen.pretrained.read_metadata(folder)["name"] == name
 print("ok")
 """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -1,0 +1,101 @@
+"""Turn a trained run into the preset folder kgen ships for a zoo name (`kgen.zoo.get(name, pretrained=True)`).
+
+    python tools/make_pretrained.py runs/text45/bytenet --name bytenet.shakespeare --recipe bytenet_shakespeare \\
+        --commit 1774591 --metric bits_per_token --card zoo/bytenet.md --check-split "test[:8192]"
+
+It reads the run folder that `kgen train` wrote (model.keras, recipe.json, eval.json: the number on the model card),
+writes `kgen/models/<family>/pretrained/<name>/` (config.json, model.weights.h5, metadata.json) and then loads the
+folder back through `kgen.zoo.get(..., weights=...)` to record:
+
+- the card metric of the stored weights on the run's full evaluation split; with `--weights-dtype float16` the
+  folder is refused unless that moves the metric by less than 0.1% against the float32 run (`eval.json`);
+- a check value: the metric on a small slice of the test split (`--check-split`), which the tests recompute on
+  every backend (tests/test_pretrained.py).
+
+Nothing is written unless every step succeeds (the folder is replaced atomically).
+"""
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The relative tolerance the tests allow between the recorded check value and a backend's (float32 round-off).
+CHECK_RTOL = 1e-3
+#: The most a float16 copy may move the card metric (relative), as the issue allows.
+FLOAT16_RTOL = 1e-3
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a run folder written by `kgen train` (model.keras, recipe.json, eval.json)")
+    p.add_argument("--name", required=True, help="the zoo preset the run trained, e.g. bytenet.shakespeare")
+    p.add_argument("--recipe", required=True, help="the recipe the run used, e.g. bytenet_shakespeare")
+    p.add_argument("--commit", required=True, help="the commit whose code and recipe trained the run")
+    p.add_argument("--metric", required=True, help="the eval.json key the card reports, e.g. bits_per_token")
+    p.add_argument("--card", required=True, help="the model card that reports the metric, e.g. zoo/bytenet.md")
+    p.add_argument("--check-split", required=True, help="the small test slice the tests recompute, e.g. test[:8192]")
+    p.add_argument("--weights-dtype", default="float32", choices=["float32", "float16"])
+    p.add_argument("--out", help="default: kgen/models/<family>/pretrained/<name>")
+    p.add_argument("--run-command", help="the command that trained the run (default: kgen train RECIPE --out RUN)")
+    args = p.parse_args(argv)
+
+    import kgen
+    from kgen import pretrained, training
+
+    run = Path(args.run)
+    recipe = json.loads((run / training.RECIPE_FILE).read_text())
+    card_eval = json.loads((run / "eval.json").read_text())
+    if recipe["model"] != args.name:
+        raise SystemExit(f"--name: the run trained {recipe['model']!r}, not {args.name!r}.")
+    if args.metric not in card_eval:
+        raise SystemExit(f"--metric: {run / 'eval.json'} has no {args.metric!r} (it has {sorted(card_eval)}).")
+    model = training.load_model(run)
+    family = type(model).__module__.rsplit(".", 1)[0]  # kgen.models.<family>
+    out = Path(args.out) if args.out else ROOT.joinpath(*family.split("."), kgen.zoo.PRETRAINED_DIR, args.name)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / args.name
+        pretrained.save_preset(model, staged, args.name, weights_dtype=args.weights_dtype)
+        stored = kgen.zoo.get(args.name, weights=str(staged))
+        full = training.evaluate(stored, recipe, verbose=0)
+        change = abs(full[args.metric] - card_eval[args.metric]) / abs(card_eval[args.metric])
+        print(f"{args.name}: {args.metric} {full[args.metric]:.6f} with the stored {args.weights_dtype} weights on "
+              f"{full['split']}, {card_eval[args.metric]:.6f} in eval.json (relative change {change:.2e})")
+        if args.weights_dtype != "float32" and change >= FLOAT16_RTOL:
+            raise SystemExit(f"--weights-dtype {args.weights_dtype} moves the card metric by {change:.2%} "
+                             f"(at most {FLOAT16_RTOL:.1%} allowed): ship float32.")
+        check = training.evaluate(stored, recipe, split=args.check_split, verbose=0)
+        run_command = args.run_command or f"kgen train {args.recipe} --out {run}"
+        metadata = {
+            "description": kgen.zoo.describe(args.name)[0],
+            "recipe_name": args.recipe,
+            "recipe": recipe,
+            "commit": args.commit,
+            "data": {"name": recipe["data"]["name"], "train_split": recipe["data"]["train_split"],
+                     "eval_split": full["split"]},
+            "metric": {"name": args.metric, "value": card_eval[args.metric], "split": card_eval["split"],
+                       "card": args.card, "stored_weights_value": full[args.metric]},
+            "check": {"split": args.check_split, "metric": args.metric, "value": check[args.metric],
+                      "rtol": CHECK_RTOL},
+            "command": run_command,
+            "evaluate_command": f"kgen evaluate {run}",
+            "license": "Apache-2.0",
+        }
+        # Written again with the metadata (the weights file is byte-identical: same model, same dtype).
+        meta = pretrained.save_preset(stored, staged, args.name, metadata=metadata, weights_dtype=args.weights_dtype)
+        from kgen.io import atomic_path
+
+        with atomic_path(out) as final:
+            shutil.copytree(staged, final)
+    size = (out / pretrained.WEIGHTS_FILE).stat().st_size
+    print(f"wrote {out} ({size:,} bytes of weights, sha256 {meta['sha256'][:12]}..., "
+          f"check {args.metric} {check[args.metric]:.6f} on {args.check_split})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
