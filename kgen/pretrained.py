@@ -178,26 +178,26 @@ def _build(spec, config_path):
 
 
 def _unmatched_weights(model, weights_path):
-    """A sentence saying how the model's weights and the file's arrays differ as multisets of (shape, values), or
-    an empty string when they are the same."""
-    import collections
-
+    """A sentence saying which of the model's weights the file lacks and how many of the file's arrays the model
+    did not take (compared as sets of (shape, values): a layer that the model reaches by two paths is stored twice),
+    or an empty string when they are the same."""
     import h5py
 
-    def key(array, dtype):
-        array = np.ascontiguousarray(np.asarray(array).astype(dtype))
+    def key(array):
+        array = np.ascontiguousarray(np.asarray(array).astype("float32"))
         return array.shape, hashlib.sha256(array.tobytes()).hexdigest()
 
-    dtype = "float32"
-    in_model = collections.Counter(key(w, dtype) for w in model.get_weights())
+    in_model = {key(w) for w in model.get_weights()}
     arrays = []
     with h5py.File(weights_path, "r") as f:
-        f.visititems(lambda n, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    in_file = collections.Counter(key(a, dtype) for a in arrays)
+        # A compiled model's weights file also holds its optimizer's state, which a preset does not restore.
+        f.visititems(lambda n, obj: arrays.append(obj[()])
+                     if isinstance(obj, h5py.Dataset) and not n.startswith("optimizer/") else None)
+    in_file = {key(a) for a in arrays}
     if in_model == in_file:
         return ""
-    return (f"{sum((in_model - in_file).values())} of the model's {sum(in_model.values())} weights did not come from "
-            f"the file, and {sum((in_file - in_model).values())} of its {sum(in_file.values())} arrays were not used")
+    return (f"{len(in_model - in_file)} of the model's {len(in_model)} distinct weights did not come from the file, "
+            f"and {len(in_file - in_model)} of its {len(in_file)} distinct arrays were not used")
 
 
 def _cast_weights_file(source, target, dtype):
@@ -245,8 +245,14 @@ def save_preset(model, folder, name, metadata=None, weights_dtype="float32"):
         raise ValueError(f"`metadata` must be a dict, got {type(metadata).__name__}.")
     with atomic_path(folder) as tmp:
         tmp.mkdir()
-        config = {"name": name, "model": keras.saving.serialize_keras_object(model)}
+        spec = keras.saving.serialize_keras_object(model)
+        spec.pop("compile_config", None)  # a preset is the model, not its training set-up: it loads uncompiled
+        config = {"name": name, "model": spec}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        # The weights alone: an uncompiled copy, so that a trained model's optimizer state stays out of the file.
+        weights = model.get_weights()
+        model = _build(config["model"], tmp / CONFIG_FILE)
+        model.set_weights(weights)
         if weights_dtype == "float32":
             model.save_weights(str(tmp / WEIGHTS_FILE))
         else:

@@ -167,6 +167,8 @@ def evaluate(model, recipe, split=None, verbose=1):
     bits per token for a sequence model, the reconstruction error for a representation model)."""
     d = recipe["data"]
     split = split or d["eval_split"]
+    if not model.compiled:  # a model built or loaded without training set-up (e.g. a pretrained preset)
+        model.compile()
     ds = kdata.load(
         d["name"], split=split, batch_size=d.get("eval_batch_size", 256),
         **_loader_kwargs(recipe, model.conditional, evaluation=True),

@@ -35,6 +35,7 @@ def main(argv=None):
     p.add_argument("--name", required=True, help="the zoo preset the run trained, e.g. bytenet.shakespeare")
     p.add_argument("--recipe", required=True, help="the recipe the run used, e.g. bytenet_shakespeare")
     p.add_argument("--commit", required=True, help="the commit whose code and recipe trained the run")
+    p.add_argument("--commit-note", help="how the run relates to --commit, where it is not simply its code")
     p.add_argument("--metric", required=True, help="the eval.json key the card reports, e.g. bits_per_token")
     p.add_argument("--card", required=True, help="the model card that reports the metric, e.g. zoo/bytenet.md")
     p.add_argument("--check-split", required=True, help="the small test slice the tests recompute, e.g. test[:8192]")
@@ -75,6 +76,7 @@ def main(argv=None):
             "recipe_name": args.recipe,
             "recipe": recipe,
             "commit": args.commit,
+            **({"commit_note": args.commit_note} if args.commit_note else {}),
             "data": {"name": recipe["data"]["name"], "train_split": recipe["data"]["train_split"],
                      "eval_split": full["split"]},
             "metric": {"name": args.metric, "value": card_eval[args.metric], "split": card_eval["split"],
