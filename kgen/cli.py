@@ -9,7 +9,7 @@ from pathlib import Path
 def _cmd_list(args):
     from kgen import zoo
 
-    for name in zoo.list_models(args.pattern):
+    for name in zoo.list_models(args.pattern, pretrained=args.pretrained):
         description, _ = zoo.describe(name)
         print(f"{name:24s} {description}")
     return 0
@@ -146,7 +146,9 @@ def build_parser():
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("list", help="list registered models and presets")
-    s.add_argument("pattern", nargs="?", default="*")
+    s.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'pixel*' (default: all)")
+    s.add_argument("--pretrained", action="store_true",
+                   help="only the presets whose trained weights ship with kgen (kgen.zoo.get(name, pretrained=True))")
     s.set_defaults(fn=_cmd_list)
 
     s = sub.add_parser("train", help="train a recipe (recipes/NAME.toml or a path) or a zoo model")

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from kgen import cli
+from kgen import cli, zoo
 
 RECIPE = """
 model = "pixelcnn.mnist"
@@ -44,6 +44,10 @@ def test_list(capsys):
     out = capsys.readouterr().out
     assert "pixelcnn.mnist" in out and "pixelcnn.tiny" in out
     assert cli.main(["list", "nothing*"]) == 0
+    capsys.readouterr()
+    assert cli.main(["list", "--pretrained"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == zoo.list_models(pretrained=True) and "bytenet.shakespeare" in names
 
 
 def test_train_evaluate_sample_export(tmp_path, capsys, recipe):
