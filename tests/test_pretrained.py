@@ -5,6 +5,7 @@ file."""
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,39 @@ def test_uris_take_the_hub_libraries_and_other_schemes_are_refused():
 
 def test_kgen_exposes_the_preset_module():
     assert kgen.pretrained.WEIGHTS_FILE == "model.weights.h5"
+
+
+def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from kgen import cli
+
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text('model = "pixelcnn.mnist"\n[model_args]\nhidden_dim = 8\noutput_dim = 8\n'
+                      'num_residual_blocks = 1\n[data]\nname = "binarized_mnist"\nsource = "embedded"\n')
+    run = tmp_path / "run"
+    assert cli.main(["train", str(recipe), "--out", str(run), "--epochs", "1", "--steps-per-epoch", "2",
+                     "--batch-size", "16", "--eval-split", "test[:64]", "--monitor-split", "test[:32]",
+                     "--samples", "0", "--verbose", "0"]) == 0
+    tool = [sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "make_pretrained.py"), str(run),
+            "--recipe", "tiny", "--commit", "0000000", "--metric", "nats", "--card", "zoo/pixelcnn.md",
+            "--check-split", "test[:32]", "--out", str(tmp_path / "preset")]
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3")
+    wrong = subprocess.run(tool + ["--name", "bytenet.shakespeare"], env=env, capture_output=True, text=True)
+    assert wrong.returncode != 0 and "--name: the run trained 'pixelcnn.mnist'" in wrong.stderr
+    assert not (tmp_path / "preset").exists()
+    done = subprocess.run(tool + ["--name", "pixelcnn.mnist"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta = pretrained.read_metadata(tmp_path / "preset")
+    evaluated = json.loads((run / "eval.json").read_text())
+    assert meta["metric"] == {"name": "nats", "value": evaluated["nats"], "split": "test[:64]",
+                              "card": "zoo/pixelcnn.md", "stored_weights_value": pytest.approx(evaluated["nats"])}
+    assert meta["check"]["split"] == "test[:32]" and meta["recipe"]["model"] == "pixelcnn.mnist"
+    model = zoo.get("pixelcnn.mnist", weights=tmp_path / "preset")
+    assert model.count_params() == meta["parameters"]
+    summary = training.evaluate(model, meta["recipe"], split="test[:32]", verbose=0)
+    assert summary["nats"] == pytest.approx(meta["check"]["value"], rel=1e-5)
