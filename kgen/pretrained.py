@@ -91,7 +91,7 @@ def read_metadata(preset):
     return _read_json(preset_file(preset, METADATA_FILE))
 
 
-def load_preset(preset, name=None, verify=True, **overrides):
+def load_preset(preset, name=None, verify=True, architecture_of=None, **overrides):
     """Build the model of a preset folder and load its weights.
 
     Args:
@@ -99,15 +99,14 @@ def load_preset(preset, name=None, verify=True, **overrides):
         name: the zoo name the caller asked for (`kgen.zoo.get(name, weights=...)`); the folder must hold a model of
             that architecture.
         verify: check the weights file against the sha256 in metadata.json.
+        architecture_of: maps a zoo name to its architecture (`kgen.zoo.get` passes the registry's); needed with
+            `name`. The model classes must be registered (`import kgen`).
         **overrides: constructor arguments that replace the saved ones (those that are not None), e.g. a dropout
             rate for fine-tuning; an override that changes a weight's shape is an error naming the file.
 
     Raises a ValueError naming the file for a wrong architecture, a corrupt or truncated file, or weights whose
     shapes do not fit.
     """
-    import kgen.models  # noqa: F401  (registers the model classes)
-    from kgen import zoo
-
     config_path = preset_file(preset, CONFIG_FILE)
     config = _read_json(config_path)
     metadata = read_metadata(preset)
@@ -115,9 +114,11 @@ def load_preset(preset, name=None, verify=True, **overrides):
     for key in ("name", "model"):
         if key not in config:
             raise ValueError(f"{config_path}: no {key!r} entry; not a kgen preset folder.")
-    saved_arch = zoo.resolve(config["name"])[0] if config["name"] in zoo.list_models() else config["name"]
     if name is not None:
-        wanted = zoo.resolve(name)[0]
+        if architecture_of is None:
+            raise ValueError("load_preset: give `architecture_of` with `name` (kgen.zoo.get does).")
+        saved_arch = architecture_of(config["name"])
+        wanted = architecture_of(name)
         if saved_arch != wanted:
             raise ValueError(f"{config_path}: the weights are for {config['name']!r} (architecture {saved_arch!r}), "
                              f"not for {name!r} (architecture {wanted!r}).")
@@ -234,11 +235,11 @@ def save_preset(model, folder, name, metadata=None, weights_dtype="float32"):
     """
     import keras
 
-    import kgen
-    from kgen import zoo
+    from importlib import metadata as package_metadata
     from kgen.io import atomic_path
 
-    zoo.resolve(name)  # a ValueError for an unknown name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`name` must be the zoo name the model was built as, got {name!r}.")
     if weights_dtype not in WEIGHTS_DTYPES:
         raise ValueError(f"`weights_dtype` must be one of {WEIGHTS_DTYPES}, got {weights_dtype!r}.")
     if metadata is not None and not isinstance(metadata, dict):
@@ -263,7 +264,7 @@ def save_preset(model, folder, name, metadata=None, weights_dtype="float32"):
         meta.update({
             "name": name,
             "library": "kgen",
-            "kgen_version": kgen.__version__,
+            "kgen_version": package_metadata.version("kgen"),
             "keras_version": keras.__version__,
             "parameters": int(model.count_params()),
             "weights_dtype": weights_dtype,

@@ -169,7 +169,10 @@ def get(name, pretrained=False, weights=None, **overrides):
         from kgen import pretrained as presets
 
         folder = pretrained_folder(name) if pretrained else weights
-        return presets.load_preset(folder, name=name, **overrides)
+        def architecture_of(n):
+            return resolve(n)[0] if n in _BUILDERS or n in _PRESETS else n
+
+        return presets.load_preset(folder, name=name, architecture_of=architecture_of, **overrides)
     arch, kwargs = resolve(name)
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     return _BUILDERS[arch](**kwargs)
