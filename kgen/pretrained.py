@@ -154,9 +154,8 @@ def load_preset(preset, name=None, verify=True, architecture_of=None, **override
         return model
     # Overrides build the model again and take the loaded weights in order: arguments that add or remove layers
     # without weights (a dropout rate) keep every weight; one that changes a weight's shape is refused.
-    spec = json.loads(json.dumps(config["model"]))
-    spec.setdefault("config", {}).update(overrides)
-    changed = _build(spec, config_path)
+    spec = {**config["model"], "config": {**config["model"].get("config", {}), **overrides}}
+    changed = _build(spec, config_path)  # _build deep-copies the spec
     try:
         changed.set_weights(model.get_weights())
     except ValueError as e:

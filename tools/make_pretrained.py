@@ -87,8 +87,9 @@ def main(argv=None):
             "evaluate_command": f"kgen evaluate {run}",
             "license": "Apache-2.0",
         }
-        # Written again with the metadata (the weights file is byte-identical: same model, same dtype).
-        meta = pretrained.save_preset(stored, staged, args.name, metadata=metadata, weights_dtype=args.weights_dtype)
+        # The staged folder's own fields (parameters, storage type, versions, sha256 of its weights) stay.
+        meta = {**metadata, **pretrained.read_metadata(staged)}
+        (staged / pretrained.METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         from kgen.io import atomic_path
 
         with atomic_path(out) as final:
