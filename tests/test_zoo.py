@@ -55,7 +55,7 @@ class TestEveryArchitectureAcrossBackends(TestCase):
 def test_list_models():
     names = kgen.zoo.list_models()
     assert {"pixelcnn", "pixelcnn.mnist", "pixelcnn.tiny"} <= set(names)
-    assert kgen.zoo.list_models("pixelcnn.*") == ["pixelcnn.mnist", "pixelcnn.tiny"]
+    assert kgen.zoo.list_models("pixelcnn.*") == ["pixelcnn.mnist", "pixelcnn.mnist_8bit", "pixelcnn.tiny"]
     assert kgen.zoo.list_models("nothing*") == []
 
 
