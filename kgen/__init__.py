@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from kgen import data, distributions, hashing, layers, models, pretrained, zoo  # noqa: E402
+from kgen import compression, data, distributions, hashing, layers, models, pretrained, zoo  # noqa: E402
 
-__all__ = ["data", "distributions", "hashing", "layers", "models", "pretrained", "zoo", "__version__"]
+__all__ = ["compression", "data", "distributions", "hashing", "layers", "models", "pretrained", "zoo", "__version__"]

@@ -1,4 +1,4 @@
-"""The `kgen` command: list, train, evaluate, sample, complete, export."""
+"""The `kgen` command: list, train, evaluate, sample, complete, encode, compress, decompress, export."""
 
 import argparse
 import json
@@ -141,6 +141,63 @@ def _cmd_export(args):
     return 0
 
 
+def _coding_model(spec):
+    """The model of `kgen compress` / `decompress`: a zoo preset with shipped weights, a preset folder, or a .keras
+    file / run folder."""
+    from kgen import training, zoo
+
+    path = Path(spec)
+    if path.is_dir() and (path / "config.json").is_file() and not (path / training.MODEL_FILE).is_file():
+        from kgen import pretrained
+
+        import kgen.models  # noqa: F401  (registers the classes)
+
+        return pretrained.load_preset(path)
+    if path.exists() or spec.endswith(".keras"):
+        return training.load_model(path)
+    if spec not in zoo.list_models(pretrained=True):
+        raise ValueError(
+            f"`model` {spec!r} is neither a file nor a zoo preset with shipped weights; presets with weights: "
+            f"{', '.join(zoo.list_models(pretrained=True))}."
+        )
+    return zoo.get(spec, pretrained=True)
+
+
+def _cmd_compress(args):
+    from kgen import compression
+
+    model = _coding_model(args.model)
+    report = compression.compress(
+        model, args.inputs, args.out, model_name=args.model, labels=args.label, batch_size=args.batch_size,
+        segment_length=args.segment_length, overwrite=args.force, progress=args.verbose > 0)
+    bits = 8 * report["payload_bytes"]
+    print(
+        f"{args.out}: {report['inputs']} {report['kind']} file(s), {report['input_bytes']:,} -> "
+        f"{report['file_bytes']:,} bytes ({report['header_bytes']:,} of header); payload {bits / report['symbols']:.4f} "
+        f"bits/symbol, the model's own information content {report['information_bits'] / report['symbols']:.4f}"
+    )
+    return 0
+
+
+def _cmd_decompress(args):
+    import os
+    import subprocess
+
+    from kgen import compression
+
+    header = compression.read_header(args.file)
+    backend = header.get("backend")
+    if backend != compression._backend() and backend in ("tensorflow", "jax", "torch") \
+            and os.environ.get("KGEN_DECOMPRESS_CHILD") != "1":
+        # The tables must be recomputed on the backend that made them: run this command again under it.
+        env = dict(os.environ, KERAS_BACKEND=backend, KGEN_DECOMPRESS_CHILD="1")
+        return subprocess.run([sys.executable, "-m", "kgen.cli"] + list(args.argv), env=env).returncode
+    model = _coding_model(args.model or header["model"]["name"])
+    written = compression.decompress(args.file, model, args.out, overwrite=args.force, progress=args.verbose > 0)
+    print(f"{args.out}: {len(written)} {header['kind']} file(s) restored")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="kgen", description="kgen: Keras 3 generative model zoo")
     sub = p.add_subparsers(dest="command", required=True)
@@ -222,6 +279,32 @@ def build_parser():
     s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
     s.set_defaults(fn=_cmd_encode)
 
+    s = sub.add_parser(
+        "compress",
+        help="compress PNG images, WAV audio (as mu-law codes) or any file (as bytes) with an autoregressive model's "
+             "probabilities into a .kgz file",
+    )
+    s.add_argument("model", help="zoo preset with shipped weights (e.g. pixelcnn.mnist; `kgen list --pretrained`), "
+                                 "a preset folder, or a .keras file / run folder")
+    s.add_argument("inputs", nargs="+", help="files of one kind: .png images, .wav recordings, or others as bytes")
+    s.add_argument("--out", required=True, help="the .kgz file to write")
+    s.add_argument("--label", type=int, help="class of every input, for a class-conditional model (e.g. the digit)")
+    s.add_argument("--batch-size", type=int, help=f"rows coded at once (default {64})")
+    s.add_argument("--segment-length", type=int,
+                   help="sequences are cut into segments of at most this many symbols (default 4096 or the "
+                        "model's max_length)")
+    s.add_argument("--force", action="store_true", help="replace --out if it exists")
+    s.add_argument("--verbose", type=int, default=1, help="1: progress bar, 0: only the result line")
+    s.set_defaults(fn=_cmd_compress)
+
+    s = sub.add_parser("decompress", help="restore the files of a .kgz file (made by kgen compress)")
+    s.add_argument("file", help="the .kgz file")
+    s.add_argument("--out", required=True, help="folder for the restored files (their original names)")
+    s.add_argument("--model", help="the model it was made with (default: the preset named in the file)")
+    s.add_argument("--force", action="store_true", help="replace files that exist in --out")
+    s.add_argument("--verbose", type=int, default=1, help="1: progress bar, 0: only the result line")
+    s.set_defaults(fn=_cmd_decompress)
+
     s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
     s.add_argument("model")
     s.add_argument("out")
@@ -230,7 +313,9 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.fn(args)
     except (ValueError, FileNotFoundError, FileExistsError) as e:

@@ -332,6 +332,21 @@ class AutoregressiveImageModel(KgenModel):
         place for work done per row rather than per pixel (the Gated PixelCNN's vertical stack); none by default."""
         return cache
 
+    coding_kinds = ("image",)
+
+    @property
+    def coding_levels(self):
+        return self.distribution.num_levels
+
+    def coding_steps(self, batch_size, labels=None, features=None):
+        """Probability tables of each step of a batch of images in raster order, for entropy coding (see
+        `kgen.samplers.coding.ImageSteps`)."""
+        from kgen.samplers.coding import ImageSteps
+
+        if features is not None:
+            raise ValueError(f"{type(self).__name__} takes no local `features`.")
+        return ImageSteps(self, batch_size, labels=labels)
+
     @property
     def num_steps(self):
         """Sampling steps per image: one per sub-pixel, or one per pixel for a joint-channel head."""

@@ -258,6 +258,21 @@ class KgenModel(ValidatedFitMixin, keras.Model):
     def encode(self, x, batch_size=256):
         raise self._cannot("has no codes", "encode works on representation models")
 
+    # ------------------------------------------------------------------------------------------ entropy coding
+    #: The data kinds `kgen compress` can code with this model: "image" (PNG), "bytes" (any file), "audio" (WAV).
+    coding_kinds = ()
+    #: Values a coded symbol takes (the size of each probability table), and the longest row it codes (None: any).
+    coding_levels = None
+    coding_max_length = None
+
+    def coding_steps(self, batch_size, labels=None, features=None):
+        """The next-symbol probability tables of a batch, one step at a time (`kgen.samplers.coding`), for
+        `kgen.compression`. Only autoregressive models with an incremental protocol have them."""
+        raise self._cannot(
+            "has no step-by-step conditionals to drive an entropy coder",
+            "`kgen compress` takes an autoregressive image or sequence model",
+        )
+
     # ------------------------------------------------------------------------------------------ export
     def export_signatures(self):
         """The SavedModel endpoints: [(name, fn, input_signature)], traced under the TensorFlow backend."""

@@ -339,6 +339,27 @@ class AutoregressiveSequenceModel(KgenModel):
     def call_with_cache(self, previous, index, cache):
         raise NotImplementedError(f"{type(self).__name__} has no fast generation; use method='naive'.")
 
+    @property
+    def coding_kinds(self):
+        """`kgen compress` codes WAV audio (as mu-law codes of num_levels channels) with any sequence model, and
+        files as bytes with a 256-level one."""
+        return ("bytes", "audio") if self.num_levels == 256 else ("audio",)
+
+    @property
+    def coding_levels(self):
+        return self.num_levels
+
+    @property
+    def coding_max_length(self):
+        return self.max_length
+
+    def coding_steps(self, batch_size, labels=None, features=None):
+        """Probability tables of each token of a batch of sequences, left to right, for entropy coding (see
+        `kgen.samplers.coding.SequenceSteps`)."""
+        from kgen.samplers.coding import SequenceSteps
+
+        return SequenceSteps(self, batch_size, labels=labels, features=features)
+
     def cache_bytes(self, batch_size):
         """Bytes of the generation cache for `batch_size` sequences."""
         raise NotImplementedError(f"{type(self).__name__} has no fast generation.")
