@@ -14,7 +14,8 @@ incremental protocol (the one cached generation uses, `kgen.samplers.cached` for
 The encoder feeds the symbols it reads, the decoder the symbols it decodes: both call the same compiled step
 function on the same batch layout with the same inputs, so they compute bit for bit the same tables (on one
 backend: the container records it). The step is compiled like the generation loops (`compiled`), one call per
-symbol position: a compiled whole loop cannot stop between positions to let the decoder read a symbol.
+symbol position: a compiled whole loop cannot stop between positions to let the decoder read a symbol. (Under
+TensorFlow the step is a plain `tf.function` graph, not XLA: XLA would compile it again for every step index.)
 
 `ImageSteps` walks an image in raster order, one step per sub-pixel (R -> G -> B), or one per pixel for a head that
 models a pixel's channels jointly (then only one channel is supported: the joint table of 256**3 values would not
@@ -85,8 +86,10 @@ class ImageSteps:
         self._cache = model.init_cache(self.batch_size, labels=labels if model.conditional else None)
         self._pixel = np.zeros((self.batch_size, channels), dtype="float32")
         self._index = 0
-        self._row_step = compiled(model, ("coding", "image", "row"), self._make_step(True), small_ops=True)
-        self._step = compiled(model, ("coding", "image", "pixel"), self._make_step(False), small_ops=True)
+        self._row_step = compiled(model, ("coding", "image", "row"), self._make_step(True), small_ops=True,
+                                  tf_jit=False)
+        self._step = compiled(model, ("coding", "image", "pixel"), self._make_step(False), small_ops=True,
+                              tf_jit=False)
 
     def _make_step(self, begins_row):
         model, channels = self.model, self.channels
@@ -151,7 +154,7 @@ class SequenceSteps:
             logits, cache = model.call_with_cache(previous, index, cache)
             return ops.softmax(ops.cast(logits, "float32"), axis=-1), cache
 
-        self._step = compiled(model, ("coding", "sequence"), step, small_ops=True)
+        self._step = compiled(model, ("coding", "sequence"), step, small_ops=True, tf_jit=False)
 
     def symbols(self, tokens):
         return np.asarray(tokens).astype(np.int32)

@@ -33,7 +33,7 @@ import keras
 DEFAULT_TORCH_COMPILE_STEPS = 4096
 
 
-def compiled(model, key, run, state=(), small_ops=False):
+def compiled(model, key, run, state=(), small_ops=False, tf_jit=True):
     """`run(*tensors)` compiled for the backend, made once per model, `key` and backend and cached on the model.
 
     Args:
@@ -42,6 +42,10 @@ def compiled(model, key, run, state=(), small_ops=False):
         run: function of tensors to tensors; it may read and update the `state` variables.
         state: keras variables besides the model's that `run` reads and updates (a keras_hub sampler's
             `variables`, its seed state). They must be the same objects for every call with this `key`.
+        tf_jit: TensorFlow only: compile with XLA (`jit_compile=True`). A function called once per step with the
+            step index as an argument (the coding steps of `kgen.samplers.coding`) takes False: XLA compiles such a
+            step again for every index value it sees (0.67 s a call for the tiny ByteNet, against 1 ms for the
+            plain graph).
         small_ops: torch only: run on one intra-op thread (loops of thousands of tiny ops, where every op
             would otherwise wait on a thread barrier: the cached Gated PixelCNN sampler ran 3x to 30x slower
             with two threads on a busy 2-core machine).
@@ -76,7 +80,7 @@ def compiled(model, key, run, state=(), small_ops=False):
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        fn = tf.function(run, jit_compile=True, reduce_retracing=True)
+        fn = tf.function(run, jit_compile=bool(tf_jit), reduce_retracing=True)
     elif backend == "torch":
         import torch
 
