@@ -167,7 +167,7 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
         flat = [_validate_image(model, x, f"item {i}").reshape(-1).astype(np.int32) for i, x in enumerate(symbols_list)]
         segment_length = None  # an image is one row
     else:
-        flat = [_validate_tokens(model, x, f"item {i}") for i, x in enumerate(symbols_list)]
+        flat = [_validate_tokens(model, x, f"item {i}", segment_length) for i, x in enumerate(symbols_list)]
     rows = _rows(flat, [len(f) for f in flat], segment_length)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
@@ -261,12 +261,12 @@ def _validate_image(model, image, name):
     return arr
 
 
-def _validate_tokens(model, tokens, name):
+def _validate_tokens(model, tokens, name, segment_length):
     arr = np.asarray(tokens)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D token sequence, got shape {arr.shape}.")
-    if arr.size:
-        model.validate_tokens(arr[None], name)
+    for start in range(0, arr.size, segment_length):  # as the model will see it: one segment at a time
+        model.validate_tokens(arr[None, start : start + segment_length], name)
     return arr.astype(np.int32)
 
 
