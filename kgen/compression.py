@@ -238,7 +238,7 @@ def _progbar(total, show):
         return None
     import keras
 
-    return keras.utils.Progbar(total, unit_name="symbol")
+    return keras.utils.Progbar(total, unit_name="symbol", interval=1.0)
 
 
 def _check_labels(model, labels, count):
