@@ -249,8 +249,7 @@ def _check_labels(model, labels, count):
     if labels is None:
         raise ValueError(f"This {type(model).__name__} is class-conditional: give `labels` (the class of each item, "
                          f"0..{model.num_classes - 1}; `kgen compress --label N`).")
-    labels = np.broadcast_to(np.asarray(labels), (count,))
-    return model.validate_labels(labels, count)
+    return model.validate_labels(labels, count)  # one int for all, or one per item; errors name `labels`
 
 
 def _validate_image(model, image, name):
@@ -313,6 +312,9 @@ def unpack(blob, where="the file"):
     if version != FORMAT_VERSION:
         raise CompressedFileError(f"{where} has container format {version!r}; this kgen reads format {FORMAT_VERSION}.")
     payload = blob[start + size :]
+    if expected % 4:
+        raise CompressedFileError(f"{where} has a corrupted header: a payload of {expected} bytes is not a whole "
+                                  "number of the coder's 32-bit words.")
     if len(payload) < expected:
         raise CompressedFileError(f"{where} is truncated: {len(payload)} of its {expected} payload bytes are there.")
     if len(payload) > expected:

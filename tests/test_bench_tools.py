@@ -92,3 +92,22 @@ def test_bench_video_smoke(tmp_path):
     assert "failed" not in row, lines
     assert result["backend"] == backend and result["frames"] == 4 and result["batch"] == 2
     assert result["data_s"] > 0 and result["step_s"] > 0 and result["cached_frame_s"] > 0 and result["naive_frame_s"] > 0
+
+
+def test_bench_compression_smoke(tmp_path):
+    """tools/bench_compression.py --smoke: tiny untrained models code real slices of every task's data and decode
+    them exactly; each row has the generic coders, the model's NLL and a payload within a few bits of it."""
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND=keras.backend.backend())
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench_compression.py"), "--smoke", "--json", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    rows = json.loads(out.read_text())
+    assert {r["task"] for r in rows} == {"binarized_mnist", "shakespeare", "fsdd"}
+    for r in rows:
+        assert r["exact"], r
+        assert r["gzip -9"] > 0 and r["bzip2 -9"] > 0 and r["xz -9"] > 0
+        # The payload is the NLL plus at most the coder's flush (a few 32-bit words over the whole batch).
+        assert r["payload"] * r["units"] <= r["nll"] * r["units"] + 96, r
