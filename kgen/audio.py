@@ -297,6 +297,18 @@ def write_wav(path, waveform, rate):
         ValueError: if ``path``, ``waveform`` or ``rate`` is invalid.
     """
     path = _check_path(path)
+    data = wav_bytes(waveform, rate)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return path
+
+
+def wav_bytes(waveform, rate):
+    """The bytes of the 16-bit PCM WAV file that ``write_wav`` writes (same
+    checks, same ``round(x * 32768)`` levels), for callers that write files
+    their own way (``kgen.compression``)."""
     rate = _check_rate(rate, "rate")
     array = np.asarray(waveform)
     if not np.issubdtype(array.dtype, np.floating):
@@ -315,8 +327,6 @@ def write_wav(path, waveform, rate):
 
     levels = np.round(np.clip(array.astype(np.float64), -1.0, 1.0) * 32768.0)
     pcm = np.clip(levels, -32768, 32767).astype(np.int16)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        wavfile.write(f, rate, pcm)
-        f.flush()
-        os.fsync(f.fileno())
-    return path
+    buffer = io.BytesIO()
+    wavfile.write(buffer, rate, pcm)
+    return buffer.getvalue()

@@ -99,10 +99,10 @@ def _constriction():
 
 
 # ================================================================================================ coding loop
-def _rows(symbols_list, lengths_only, segment_length):
+def _rows(lengths, segment_length):
     """Cut every item into rows of at most `segment_length` symbols: [(item, start, length)]."""
     rows = []
-    for item, n in enumerate(lengths_only):
+    for item, n in enumerate(lengths):
         if n == 0:
             continue
         step = n if segment_length is None else segment_length
@@ -168,7 +168,7 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
         segment_length = None  # an image is one row
     else:
         flat = [_validate_tokens(model, x, f"item {i}", segment_length) for i, x in enumerate(symbols_list)]
-    rows = _rows(flat, [len(f) for f in flat], segment_length)
+    rows = _rows([len(f) for f in flat], segment_length)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
     bits = [0.0]
@@ -191,8 +191,8 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
         "batch_size": batch_size,
         "segment_length": segment_length,
         "num_levels": int(model.coding_levels),
+        "data_sha256": _data_sha256(flat),
     }
-    layout["data_sha256"] = _data_sha256(flat)
     items = [{"length": int(len(f)), "label": None if labels is None else int(labels[i])} for i, f in enumerate(flat)]
     return payload, layout, items, {"symbols": int(total), "information_bits": bits[0]}
 
@@ -207,7 +207,7 @@ def decode_symbols(model, kind, payload, layout, items, progress=False):
     lengths = [int(it["length"]) for it in items]
     labels = None if not items or items[0].get("label") is None else [int(it["label"]) for it in items]
     segment_length = layout.get("segment_length")
-    rows = _rows(None, lengths, segment_length)
+    rows = _rows(lengths, segment_length)
     out = [np.zeros(n, np.int32) for n in lengths]
 
     def visit(batch, t, tables, active):
@@ -422,7 +422,7 @@ def _read_input(path, kind, model):
         return _read_png(path, model)
     if kind == "audio":
         wave, rate = audio.read_wav(path, expected_rate=model.AUDIO_RATE)
-        return audio.mu_law_encode(wave, model.num_levels).astype(np.int32), {"rate": rate}
+        return audio.mu_law_encode(wave, model.coding_levels).astype(np.int32), {"rate": rate}
     return np.frombuffer(path.read_bytes(), dtype=np.uint8).astype(np.int32), {}
 
 
@@ -432,18 +432,8 @@ def _output_bytes(symbols, kind, info, model):
     if kind == "image":
         return _png_bytes(symbols, info)
     if kind == "audio":
-        buffer = io.BytesIO()
-        _write_wav_to(buffer, audio.mu_law_decode(symbols, model.num_levels), info["rate"])
-        return buffer.getvalue()
+        return audio.wav_bytes(audio.mu_law_decode(symbols, model.coding_levels), info["rate"])
     return np.asarray(symbols, dtype=np.uint8).tobytes()
-
-
-def _write_wav_to(buffer, waveform, rate):
-    """kgen.audio.write_wav's 16-bit PCM (round(x * 32768), clipped), into a buffer."""
-    from scipy.io import wavfile
-
-    pcm = np.clip(np.round(np.clip(waveform, -1.0, 1.0) * 32768.0), -32768, 32767).astype(np.int16)
-    wavfile.write(buffer, int(rate), pcm)
 
 
 def kind_of(path):
