@@ -1,12 +1,22 @@
 """The `kgen` command: list, train, evaluate, sample, complete, encode, compress, decompress, export."""
 
 import argparse
+import fnmatch
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
 
 def _cmd_list(args):
+    if args.recipes:
+        from kgen import recipes
+
+        for name in recipes.available():
+            if fnmatch.fnmatch(name, args.pattern):
+                print(f"{name:40s} {recipes.load(recipes.find(name))['description']}")
+        return 0
     from kgen import zoo
 
     for name in zoo.list_models(args.pattern, pretrained=args.pretrained):
@@ -60,10 +70,16 @@ def _cmd_train(args):
 
 
 def _cmd_evaluate(args):
-    from kgen import recipes, training
+    from kgen import data, recipes, training
 
     model = training.load_model(args.model)
-    recipe = _run_recipe(args.model) or recipes.from_model("pixelcnn")
+    recipe = _run_recipe(args.model)
+    if recipe is None:
+        if args.data is None:
+            raise ValueError(
+                f"`--data` is required: {args.model!r} has no run recipe beside it (recipe.json) to name its data "
+                f"set; data sets: {', '.join(data.NAMES)}.")
+        recipe = recipes.from_model(model.name)
     recipe["data"]["name"] = args.data or recipe["data"]["name"]
     if args.data_source is not None:
         recipe["data"]["source"] = args.data_source
@@ -198,42 +214,91 @@ def _cmd_decompress(args):
     return 0
 
 
-def build_parser():
-    p = argparse.ArgumentParser(prog="kgen", description="kgen: Keras 3 generative model zoo")
-    sub = p.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the argument, what was expected, and where the help is."""
 
-    s = sub.add_parser("list", help="list registered models and presets")
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _number(kind, low, high=None, low_open=False):
+    """An argparse type: a `kind` (int or float) in [low, high] (low excluded where `low_open`), with an error that
+    says what was expected."""
+    what = "an integer" if kind is int else "a number"
+    bound = f"above {low}" if low_open else f"at least {low}"
+    expected = f"{what} {bound}" + (f" and at most {high:,}" if high is not None else "")
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value != value or (value <= low if low_open else value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+_SOURCES = ["local", "tfds", "embedded"]
+_SOURCE_HELP = ("where the data comes from: local (files under KGEN_DATA_DIR), tfds (TensorFlow Datasets, needs the "
+                "network the first time) or embedded (the small set inside the package); default: the recipe's")
+
+
+def build_parser():
+    from kgen import __version__
+
+    p = _Parser(prog="kgen", description="kgen: Keras 3 generative model zoo. The Keras backend is KERAS_BACKEND "
+                                         "(tensorflow, jax or torch).")
+    p.add_argument("--version", action="version", version=f"kgen {__version__}",
+                   help="print the kgen version and exit")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error, and TensorFlow's native log lines")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="list, train, evaluate, sample, complete, encode, compress, decompress, export "
+                                "(`kgen COMMAND --help` for each)")
+
+    s = sub.add_parser("list", help="list registered models and presets, or the shipped recipes")
     s.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'pixel*' (default: all)")
     s.add_argument("--pretrained", action="store_true",
                    help="only the presets whose trained weights ship with kgen (kgen.zoo.get(name, pretrained=True))")
+    s.add_argument("--recipes", action="store_true",
+                   help="list the shipped training recipes (`kgen train NAME`) instead of the models")
     s.set_defaults(fn=_cmd_list)
 
     s = sub.add_parser("train", help="train a recipe (recipes/NAME.toml or a path) or a zoo model")
-    s.add_argument("target", help="recipe name or .toml path, or a zoo model name")
+    s.add_argument("target", help="recipe name (`kgen list --recipes`) or .toml path, or a zoo model name")
     s.add_argument("--out", required=True, help="run folder: model.keras, metrics.csv, backup/, eval.json")
     s.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--steps-per-epoch", type=int)
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--learning-rate", type=float)
-    s.add_argument("--time-budget-minutes", type=float)
-    s.add_argument("--seed", type=int)
-    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
-    s.add_argument("--train-split")
-    s.add_argument("--eval-split")
-    s.add_argument("--monitor-split")
-    s.add_argument("--samples", type=int, help="sample this many images into samples.png (0: none; default: recipe)")
-    s.add_argument("--no-eval", action="store_true")
-    s.add_argument("--verbose", type=int, default=1)
+    s.add_argument("--epochs", type=_number(int, 1, 1_000_000), help="epochs (default: the recipe's)")
+    s.add_argument("--steps-per-epoch", type=_number(int, 1, 10_000_000),
+                   help="batches per epoch (default: the recipe's, or one pass over the data)")
+    s.add_argument("--batch-size", type=_number(int, 1, 65_536), help="examples per batch (default: the recipe's)")
+    s.add_argument("--learning-rate", type=_number(float, 0.0, 10.0, low_open=True),
+                   help="Adam learning rate (default: the recipe's)")
+    s.add_argument("--time-budget-minutes", type=_number(float, 0.0, 525_600.0, low_open=True),
+                   help="stop after the epoch that crosses this many minutes of training (counted across --resume)")
+    s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), help="seed of the weights and the data order")
+    s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
+    s.add_argument("--train-split", help="training split, tfds syntax, e.g. 'train' or 'train[:90%%]'")
+    s.add_argument("--eval-split", help="split of the final evaluation (default: the recipe's, usually 'test')")
+    s.add_argument("--monitor-split", help="split evaluated after every epoch for the curve ('' for none)")
+    s.add_argument("--samples", type=_number(int, 0, 1024),
+                   help="samples written at the end of the run (0: none; default: the recipe's)")
+    s.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
+    s.add_argument("--verbose", type=_number(int, 0, 2), default=1,
+                   help="0: silent, 1: progress bar, 2: one line per epoch (Keras' verbose)")
     s.set_defaults(fn=_cmd_train)
 
     s = sub.add_parser("evaluate", help="evaluate a .keras model (or run folder) on a data split")
-    s.add_argument("model")
-    s.add_argument("--data", help="data set name (default: the run's recipe)")
-    s.add_argument("--split", default=None)
-    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
+    s.add_argument("model", help=".keras file or run folder")
+    s.add_argument("--data", help="data set name (default: the run's recipe; required for a model outside its run "
+                                  "folder)")
+    s.add_argument("--split", default=None, help="split to evaluate (default: the recipe's evaluation split)")
+    s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
     s.add_argument("--out", help="also write the result as JSON here")
-    s.add_argument("--verbose", type=int, default=1)
+    s.add_argument("--verbose", type=_number(int, 0, 2), default=1, help="0: silent, 1: progress bar")
     s.set_defaults(fn=_cmd_evaluate)
 
     s = sub.add_parser(
@@ -244,31 +309,34 @@ def build_parser():
     s.add_argument("model", help=".keras file, run folder, or zoo name (untrained)")
     s.add_argument("--out", required=True,
                    help=".png (image models; video models: strips, plus a .gif), .wav (audio models) or .txt (text models)")
-    s.add_argument("--num", type=int, default=None, help="samples (default: 16 images, 1 text)")
-    s.add_argument("--seconds", type=float, default=1.0, help="audio: seconds generated after the prompt")
+    s.add_argument("--num", type=_number(int, 1, 1024), default=None, help="samples (default: 16 images, 1 text)")
+    s.add_argument("--seconds", type=_number(float, 0.0, 600.0, low_open=True), default=1.0,
+                   help="audio: seconds generated after the prompt")
     s.add_argument("--prompt", help="audio: a WAV recording to continue")
-    s.add_argument("--rate", type=int, default=8000, help="audio: sample rate (8000 for FSDD models)")
+    s.add_argument("--rate", type=_number(int, 1, 384_000), default=8000,
+                   help="audio: sample rate (8000 for FSDD models)")
     s.add_argument("--text-prompt", help="text: the prompt to continue (default: 'ROMEO:\\n')")
-    s.add_argument("--length", type=int, default=600, help="text: bytes per sample, prompt included")
+    s.add_argument("--length", type=_number(int, 1, 1_000_000), default=600,
+                   help="text: bytes per sample, prompt included")
     s.add_argument("--sampler", choices=["random", "greedy", "top_k", "top_p"], help="text: keras-nlp sampler (default top_k)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--label", type=int, help="class of every sample (class-conditional models; default: a row per class)")
-    s.add_argument("--context", type=int, help="video: real frames given (default: the model's num_context_frames)")
-    s.add_argument("--frames", type=int, help="video: frames generated after them (default: as many)")
-    s.add_argument("--data-source", choices=["local", "tfds", "embedded"],
-                   help="video: where the real frames come from")
+    s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="seed: the same seed, the same samples")
+    s.add_argument("--label", type=_number(int, 0), help="class of every sample (class-conditional models; default: a row per class)")
+    s.add_argument("--context", type=_number(int, 1, 10_000),
+                   help="video: real frames given (default: the model's num_context_frames)")
+    s.add_argument("--frames", type=_number(int, 1, 10_000), help="video: frames generated after them (default: as many)")
+    s.add_argument("--data-source", choices=_SOURCES, help="video: where the real frames come from")
     s.set_defaults(fn=_cmd_sample)
 
     s = sub.add_parser("complete", help="complete the bottom of real images from their top rows into a PNG")
     s.add_argument("model", help=".keras file or run folder")
     s.add_argument("--out", required=True, help="PNG: per image, occluded / completions / original")
     s.add_argument("--data", help="data set name (default: the run's recipe)")
-    s.add_argument("--split", default="test")
-    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
-    s.add_argument("--num", type=int, default=8, help="images to complete")
-    s.add_argument("--rows", type=int, help="top rows given (default: half the image)")
-    s.add_argument("--completions", type=int, default=3, help="completions per image")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--split", default="test", help="split the images come from (default: test)")
+    s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
+    s.add_argument("--num", type=_number(int, 1, 256), default=8, help="images to complete")
+    s.add_argument("--rows", type=_number(int, 1, 10_000), help="top rows given (default: half the image)")
+    s.add_argument("--completions", type=_number(int, 1, 64), default=3, help="completions per image")
+    s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="seed: the same seed, the same completions")
     s.set_defaults(fn=_cmd_complete)
 
     s = sub.add_parser("encode", help="encode a data split with a representation model into an .npz of codes")
@@ -276,7 +344,7 @@ def build_parser():
     s.add_argument("--out", required=True, help=".npz file: codes (N, code_dim) and labels where the data has them")
     s.add_argument("--data", help="data set name (default: the run's recipe)")
     s.add_argument("--split", default=None, help="data split (default: the recipe's evaluation split)")
-    s.add_argument("--data-source", choices=["local", "tfds", "embedded"])
+    s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
     s.set_defaults(fn=_cmd_encode)
 
     s = sub.add_parser(
@@ -288,13 +356,13 @@ def build_parser():
                                  "a preset folder, or a .keras file / run folder")
     s.add_argument("inputs", nargs="+", help="files of one kind: .png images, .wav recordings, or others as bytes")
     s.add_argument("--out", required=True, help="the .kgz file to write")
-    s.add_argument("--label", type=int, help="class of every input, for a class-conditional model (e.g. the digit)")
-    s.add_argument("--batch-size", type=int, help=f"rows coded at once (default {64})")
-    s.add_argument("--segment-length", type=int,
+    s.add_argument("--label", type=_number(int, 0), help="class of every input, for a class-conditional model (e.g. the digit)")
+    s.add_argument("--batch-size", type=_number(int, 1, 4096), help=f"rows coded at once (default {64})")
+    s.add_argument("--segment-length", type=_number(int, 1, 10_000_000),
                    help="sequences are cut into segments of at most this many symbols (default 4096 or the "
                         "model's max_length)")
     s.add_argument("--force", action="store_true", help="replace --out if it exists")
-    s.add_argument("--verbose", type=int, default=1, help="1: progress bar, 0: only the result line")
+    s.add_argument("--verbose", type=_number(int, 0, 1), default=1, help="1: progress bar, 0: only the result line")
     s.set_defaults(fn=_cmd_compress)
 
     s = sub.add_parser("decompress", help="restore the files of a .kgz file (made by kgen compress)")
@@ -302,26 +370,119 @@ def build_parser():
     s.add_argument("--out", required=True, help="folder for the restored files (their original names)")
     s.add_argument("--model", help="the model it was made with (default: the preset named in the file)")
     s.add_argument("--force", action="store_true", help="replace files that exist in --out")
-    s.add_argument("--verbose", type=int, default=1, help="1: progress bar, 0: only the result line")
+    s.add_argument("--verbose", type=_number(int, 0, 1), default=1, help="1: progress bar, 0: only the result line")
     s.set_defaults(fn=_cmd_decompress)
 
     s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
-    s.add_argument("model")
-    s.add_argument("out")
+    s.add_argument("model", help=".keras file or run folder")
+    s.add_argument("out", help="SavedModel folder to create (e.g. serving/NAME/1); it must not exist yet")
     s.set_defaults(fn=_cmd_export)
     return p
 
 
 def main(argv=None):
+    """Run one `kgen` command; returns its exit status (0, 1 for an internal error, 2 for bad input)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a bad argument (one line already printed)
+        return e.code
     args.argv = argv
     try:
+        import kgen.models  # noqa: F401  (registers every family; the command imports lazily, see kgen/__init__.py)
+
         return args.fn(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError) as e:
+        if args.debug:
+            raise
         print(f"kgen {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"kgen {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not bad input: one line, and the traceback with --debug
+        if args.debug:
+            raise
+        print(f"kgen {args.command}: internal error: {type(e).__name__}: {e} (run again with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1
+
+
+# TensorFlow's native (C++) log lines, e.g. "I0000 00:00:1796094602.384100   21525 port.cc:153] oneDNN custom ...":
+# informational and warning lines, and the error lines of a CUDA library on a machine without a GPU.
+_NATIVE_LOG = re.compile(
+    rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+    rb"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] .*(?:cuInit|CUDA|cuda)"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)"
+)
+
+
+def _is_native_log(line):
+    return _NATIVE_LOG.match(line) is not None
+
+
+def _filter_native_logs():
+    """Drop TensorFlow's native log lines from this process's stderr (file descriptor 2) and pass everything else
+    through unchanged; returns the function that undoes it. TF_CPP_MIN_LOG_LEVEL does not reach the lines TensorFlow
+    writes before its logging is initialised, so they are filtered here, in a thread that reads a pipe."""
+    import threading
+
+    try:
+        sys.stderr.flush()
+        target = os.dup(2)
+        restore_fd = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+    except OSError:
+        return lambda: None
+
+    def pump():
+        pending = b""
+        while True:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            out = b"".join(line + b"\n" for line in lines if not _is_native_log(line))
+            if pending and pending[:1] not in (b"I", b"W", b"E"):  # a partial line (a progress bar): now
+                out, pending = out + pending, b""
+            if out:
+                os.write(target, out)
+        if pending and not _is_native_log(pending):
+            os.write(target, pending)
+        os.close(read_end)
+        os.close(target)
+
+    thread = threading.Thread(target=pump, name="kgen-stderr", daemon=True)
+    thread.start()
+
+    def undo():
+        try:
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os.dup2(restore_fd, 2)  # closes the pipe's last write end: the pump reads to the end and stops
+        os.close(restore_fd)
+        thread.join(timeout=5)
+
+    return undo
+
+
+def run():
+    """The console script: `kgen ...`. Quiets TensorFlow's logging before it loads (unless --debug), then runs
+    `main`."""
+    debug = "--debug" in sys.argv[1:]
+    undo = lambda: None  # noqa: E731
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        undo = _filter_native_logs()
+    try:
+        status = main()
+    finally:
+        undo()
+    return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -2,6 +2,8 @@
 of the model contract (`kgen.models.kgen_model`); also the small argument, data and summary helpers that the image
 families and the other model bases share."""
 
+from pathlib import Path
+
 import numpy as np
 import keras
 from keras import ops
@@ -409,9 +411,14 @@ class AutoregressiveImageModel(KgenModel):
         artifacts.write_samples(self, path, num_samples=num_samples, seed=seed)
         return [("samples", path)]
 
+    def _check_png(self, path):
+        if Path(path).suffix.lower() != ".png":
+            raise ValueError(f"`--out` must be a .png file for {type(self).__name__} (an image model), got {str(path)!r}.")
+
     def write_sample_file(self, path, num=None, seed=0, label=None, **unused):
         from kgen import artifacts
 
+        self._check_png(path)
         images = artifacts.write_samples(self, path, num_samples=num or 16, seed=seed, labels=label)
         return f"wrote {len(images)} samples to {path}"
 
@@ -422,6 +429,7 @@ class AutoregressiveImageModel(KgenModel):
 
         if num < 1:
             raise ValueError(f"`--num` must be a positive number of images, got {num}.")
+        self._check_png(path)
         images, labels = kdata.load_arrays(dataset, split=split, source=source)
         images, labels = images[:num], labels[:num]
         rows = self.image_shape[0] // 2 if rows is None else rows

@@ -459,6 +459,8 @@ class AutoregressiveSequenceModel(KgenModel):
         if out.suffix == ".wav":
             wave = None
             if prompt is not None:
+                if not Path(prompt).is_file():
+                    raise FileNotFoundError(f"`--prompt` file {str(prompt)!r} does not exist (expected a WAV recording).")
                 wave, _ = audio.read_wav(prompt, expected_rate=rate)
             codes = artifacts.write_audio(self, out, seconds=seconds, label=label, prompt=wave, rate=rate, seed=seed)
             given = 0 if wave is None else len(wave)

@@ -320,6 +320,9 @@ class AutoregressiveVideoModel(KgenModel):
         if not isinstance(context, int) or context < self.num_context_frames:
             raise ValueError(f"`--context` must be an int >= num_context_frames = {self.num_context_frames}, got "
                              f"{context!r}.")
+        if Path(path).suffix.lower() != ".png":
+            raise ValueError(f"`--out` must be a .png file (the strips; the GIF goes beside it) for "
+                             f"{type(self).__name__}, got {str(path)!r}.")
         videos = self._real_videos(recipe, num or 4, context, frames, source=data_source)
         artifacts.write_video_strips(self, videos, path, context=context, frames=frames, seed=seed)
         return (f"wrote {len(videos)} videos ({context} context frames, {frames} generated, the truth) to {path} "
