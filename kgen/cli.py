@@ -397,6 +397,11 @@ def main(argv=None):
             raise
         print(f"kgen {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except _training_errors() as e:  # the run went wrong, not the input: what happened and what is kept
+        if args.debug:
+            raise
+        print(f"kgen {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"kgen {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -406,6 +411,12 @@ def main(argv=None):
         print(f"kgen {args.command}: internal error: {type(e).__name__}: {e} (run again with --debug for the "
               "traceback)", file=sys.stderr)
         return 1
+
+
+def _training_errors():
+    from kgen.training import TrainingDiverged
+
+    return (TrainingDiverged,)
 
 
 # TensorFlow's native (C++) log lines, e.g. "I0000 00:00:1796094602.384100   21525 port.cc:153] oneDNN custom ...":

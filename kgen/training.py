@@ -3,6 +3,7 @@ beside the model (samples, audio, text, filters) is the model's own `write_artif
 
 import csv
 import json
+import math
 import time
 from pathlib import Path
 
@@ -47,6 +48,36 @@ class TimeBudget(keras.callbacks.Callback):
         self._stop_if_spent()
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being finite; the run folder keeps the checkpoints of the last finished epoch."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop at the first batch whose loss is NaN or infinite, by raising `TrainingDiverged` at once: the epoch in
+    progress never ends, so no checkpoint, backup or metrics row is written from the broken weights, and the run
+    folder keeps those of the last finished epoch (Keras' `TerminateOnNaN` would let the epoch end and save them)."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        last = _last_epoch(self.run_dir / METRICS_FILE)
+        kept = (f"the run folder keeps epoch {last} (model.keras, backup/, metrics.csv)" if last is not None
+                else "no epoch had finished, so the run folder holds no checkpoint")
+        raise TrainingDiverged(
+            f"the training loss became {float(loss)} at epoch {self._epoch} (0-based), batch {batch}; {kept}. "
+            f"Lower the learning rate (--learning-rate) and continue with --resume, or start again."
+        )
+
+
 class SaveModelAtomically(keras.callbacks.Callback):
     """Save the whole model as `.keras` after every epoch through a temporary file, so a kill never corrupts it."""
 
@@ -72,6 +103,15 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             super()._load_model()
         except json.JSONDecodeError as e:
             raise OSError(f"unreadable {self._training_metadata_path}: {e}") from e
+
+
+def _last_epoch(path):
+    """The number of the last epoch in a metrics file, or None."""
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return int(rows[-1]["epoch"]) if rows else None
 
 
 def _elapsed_from_metrics(path):
@@ -143,9 +183,9 @@ def train(recipe, out_dir, resume=False, verbose=1):
     if steps is not None:
         train_ds = train_ds.repeat()
     callbacks = [
+        StopOnNonFiniteLoss(out),  # first: it must stop the run before any other callback sees a broken batch
         BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True),
         TimeBudget(t["time_budget_minutes"], already_elapsed_s=_elapsed_from_metrics(out / METRICS_FILE)),
-        keras.callbacks.TerminateOnNaN(),
         SaveModelAtomically(out / MODEL_FILE),
         keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True),
     ]

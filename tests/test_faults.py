@@ -1,0 +1,81 @@
+"""Faults during training (issue 16, point 4): each case asserts what is on disk afterwards. (kill -9 during training
+and during the write of the backup metadata, then --resume: tests/test_cli.py.)"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from keras import ops
+
+from kgen import cli, training
+
+TINY = ["--data-source", "embedded", "--steps-per-epoch", "2", "--batch-size", "16", "--monitor-split", "",
+        "--samples", "0", "--no-eval", "--verbose", "0"]
+
+
+RECIPE = """
+model = "pixelcnn.tiny"
+[model_args]
+image_shape = [28, 28, 1]
+[data]
+name = "binarized_mnist"
+source = "embedded"
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(RECIPE)
+    return str(path)
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _nan_from_step(step):
+    """A `training.datasets` whose training batches are NaN from batch `step` on: a diverging run, the same on every
+    backend."""
+    datasets = training.datasets
+
+    def broken(recipe, with_labels=False):
+        import tensorflow as tf
+
+        train, monitor = datasets(recipe, with_labels=with_labels)
+
+        def poison(i, batch):
+            return tf.nest.map_structure(
+                lambda x: tf.where(i >= step, tf.fill(tf.shape(x), float("nan")), x) if x.dtype.is_floating else x,
+                batch)
+
+        return train.enumerate().map(poison), monitor
+
+    return broken
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch, recipe):
+    run = tmp_path / "run"
+    monkeypatch.setattr(training, "datasets", _nan_from_step(5))  # epoch 2 (0-based), its second batch
+    assert cli.main(["train", recipe, "--out", str(run), "--epochs", "6"] + TINY) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kgen train: error: the training loss became nan at epoch 2 (0-based), batch 1;"), err
+    assert "the run folder keeps epoch 1" in err and "--resume" in err
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1]  # no row from the broken epoch
+    assert all(np.isfinite(float(r["loss"])) for r in _rows(run / "metrics.csv"))
+    saved = training.load_model(run / "model.keras")  # the checkpoint of epoch 1, finite
+    assert all(np.all(np.isfinite(ops.convert_to_numpy(w))) for w in saved.weights)
+    meta = json.loads((run / "backup" / "training_metadata.json").read_text())
+    assert meta["epoch"] == 2, meta  # the backup is epoch 1's too: --resume would start at epoch 2
+
+
+def test_a_nan_loss_in_the_first_epoch_says_that_nothing_was_kept(tmp_path, capsys, monkeypatch, recipe):
+    run = tmp_path / "run"
+    monkeypatch.setattr(training, "datasets", _nan_from_step(1))  # batch 0 is checked by the model before training starts
+    assert cli.main(["train", recipe, "--out", str(run), "--epochs", "3"] + TINY) == 1
+    err = capsys.readouterr().err
+    assert "at epoch 0 (0-based), batch 1" in err and "no epoch had finished" in err
+    assert not (run / "model.keras").exists() and not (run / "backup" / "training_metadata.json").exists()
+    assert _rows(run / "metrics.csv") == []  # Keras' CSVLogger opens the file when training begins
