@@ -414,9 +414,10 @@ def main(argv=None):
 
 
 def _training_errors():
+    """What goes wrong in a run rather than in its input: the training diverged, or a write failed (a full disk)."""
     from kgen.training import TrainingDiverged
 
-    return (TrainingDiverged,)
+    return (TrainingDiverged, OSError)
 
 
 # TensorFlow's native (C++) log lines, e.g. "I0000 00:00:1796094602.384100   21525 port.cc:153] oneDNN custom ...":

@@ -2,11 +2,14 @@
 and during the write of the backup metadata, then --resume: tests/test_cli.py.)"""
 
 import csv
+import errno
 import json
 
 import numpy as np
 import pytest
 from keras import ops
+
+import keras
 
 from kgen import cli, training
 
@@ -79,3 +82,42 @@ def test_a_nan_loss_in_the_first_epoch_says_that_nothing_was_kept(tmp_path, caps
     assert "at epoch 0 (0-based), batch 1" in err and "no epoch had finished" in err
     assert not (run / "model.keras").exists() and not (run / "backup" / "training_metadata.json").exists()
     assert _rows(run / "metrics.csv") == []  # Keras' CSVLogger opens the file when training begins
+
+
+def test_a_full_disk_leaves_the_run_folder_as_it_was_and_resume_continues(tmp_path, capsys, monkeypatch, recipe):
+    """Every write fails with ENOSPC from the end of epoch 2 on (after writing half a file, as a full disk does): the
+    command says so, model.keras stays epoch 1's and loads, no temporary file is left, and --resume finishes."""
+    run = tmp_path / "run"
+    epoch_ends = {"n": 0}
+    save, save_weights = keras.Model.save, keras.Model.save_weights
+
+    class CountEpochs(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epoch_ends["n"] = epoch
+
+    def full(real):
+        def write(self, filepath, *args, **kwargs):
+            if epoch_ends["n"] >= 2:
+                with open(filepath, "wb") as f:
+                    f.write(b"PK\x03\x04 half a file")
+                raise OSError(errno.ENOSPC, "No space left on device", str(filepath))
+            return real(self, filepath, *args, **kwargs)
+        return write
+
+    fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, callbacks=(), **k: fit(
+        self, *a, callbacks=[CountEpochs()] + list(callbacks), **k))
+    monkeypatch.setattr(keras.Model, "save", full(save))
+    monkeypatch.setattr(keras.Model, "save_weights", full(save_weights))
+    argv = ["train", recipe, "--out", str(run), "--epochs", "4"] + TINY
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kgen train: error: [Errno 28] No space left on device"), err
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1]
+    assert not [p for p in run.iterdir() if ".tmp-" in p.name]  # the failed model.keras write left nothing behind
+    monkeypatch.undo()
+    assert training.load_model(run / "model.keras").count_params() > 0  # epoch 1's model, whole
+
+    assert cli.main(argv + ["--resume"]) == 0  # space again: the run continues from its last good backup
+    epochs = [int(r["epoch"]) for r in _rows(run / "metrics.csv")]
+    assert epochs[:2] == [0, 1] and epochs[-1] == 3
