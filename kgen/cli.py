@@ -278,10 +278,10 @@ def build_parser():
     s.add_argument("--learning-rate", type=_number(float, 0.0, 10.0, low_open=True),
                    help="Adam learning rate (default: the recipe's)")
     s.add_argument("--time-budget-minutes", type=_number(float, 0.0, 525_600.0, low_open=True),
-                   help="stop after the epoch that crosses this many minutes of training (counted across --resume)")
+                   help="stop once training has run this many minutes (checked after every batch; counted across --resume)")
     s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), help="seed of the weights and the data order")
     s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
-    s.add_argument("--train-split", help="training split, tfds syntax, e.g. 'train' or 'train[:90%%]'")
+    s.add_argument("--train-split", help="training split: 'train', 'test' or a slice such as 'train[:50000]'")
     s.add_argument("--eval-split", help="split of the final evaluation (default: the recipe's, usually 'test')")
     s.add_argument("--monitor-split", help="split evaluated after every epoch for the curve ('' for none)")
     s.add_argument("--samples", type=_number(int, 0, 1024),
@@ -449,6 +449,14 @@ def _filter_native_logs():
     except OSError:
         return lambda: None
 
+    def emit(data, state={"open": True}):
+        # Once the real stderr is gone (a closed pipe), keep reading and drop the rest: the process must never block.
+        while data and state["open"]:
+            try:
+                data = data[os.write(target, data):]
+            except OSError:
+                state["open"] = False
+
     def pump():
         pending = b""
         while True:
@@ -459,10 +467,9 @@ def _filter_native_logs():
             out = b"".join(line + b"\n" for line in lines if not _is_native_log(line))
             if pending and pending[:1] not in (b"I", b"W", b"E"):  # a partial line (a progress bar): now
                 out, pending = out + pending, b""
-            if out:
-                os.write(target, out)
+            emit(out)
         if pending and not _is_native_log(pending):
-            os.write(target, pending)
+            emit(pending)
         os.close(read_end)
         os.close(target)
 
