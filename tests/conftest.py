@@ -30,3 +30,23 @@ def shared_data_dir():
     if not (path / "mnist").is_dir():
         pytest.skip(f"real MNIST not found at {path} (set KGEN_DATA_DIR)")
     return path
+
+
+TINY_PIXELCNN_RECIPE = """
+model = "pixelcnn.mnist"
+[model_args]
+hidden_dim = 8
+output_dim = 8
+num_residual_blocks = 1
+[data]
+name = "binarized_mnist"
+source = "embedded"
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    """A recipe file for a tiny PixelCNN on the embedded MNIST digits (the CLI and fault tests train it)."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_PIXELCNN_RECIPE)
+    return str(path)

@@ -12,26 +12,8 @@ import pytest
 
 from kgen import cli, zoo
 
-RECIPE = """
-model = "pixelcnn.mnist"
-[model_args]
-hidden_dim = 8
-output_dim = 8
-num_residual_blocks = 1
-[data]
-name = "binarized_mnist"
-source = "embedded"
-"""
-
 TINY = ["--data-source", "embedded", "--steps-per-epoch", "2", "--batch-size", "16",
         "--eval-split", "test[:64]", "--monitor-split", "test[:32]", "--verbose", "0"]
-
-
-@pytest.fixture
-def recipe(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(RECIPE)
-    return str(path)
 
 
 def _rows(path):

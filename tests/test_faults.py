@@ -6,7 +6,6 @@ import errno
 import json
 
 import numpy as np
-import pytest
 from keras import ops
 
 import keras
@@ -15,23 +14,6 @@ from kgen import cli, training
 
 TINY = ["--data-source", "embedded", "--steps-per-epoch", "2", "--batch-size", "16", "--monitor-split", "",
         "--samples", "0", "--no-eval", "--verbose", "0"]
-
-
-RECIPE = """
-model = "pixelcnn.tiny"
-[model_args]
-image_shape = [28, 28, 1]
-[data]
-name = "binarized_mnist"
-source = "embedded"
-"""
-
-
-@pytest.fixture
-def recipe(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(RECIPE)
-    return str(path)
 
 
 def _rows(path):
