@@ -40,7 +40,8 @@ def _recipe_for(target):
 
 def _apply_overrides(recipe, args):
     t, d = recipe["train"], recipe["data"]
-    for key in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "time_budget_minutes", "seed"):
+    for key in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "time_budget_minutes", "seed", "dtype",
+                "distribute", "num_devices"):
         value = getattr(args, key, None)
         if value is not None:
             t[key] = value
@@ -280,6 +281,14 @@ def build_parser():
     s.add_argument("--time-budget-minutes", type=_number(float, 0.0, 525_600.0, low_open=True),
                    help="stop once training has run this many minutes (checked after every batch; counted across --resume)")
     s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), help="seed of the weights and the data order")
+    s.add_argument("--dtype", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="mixed precision: bfloat16 or float16 compute, float32 weights, heads and loss (default: the "
+                        "recipe's, else float32)")
+    s.add_argument("--distribute", choices=("none", "data_parallel"),
+                   help="data_parallel: split each batch over the local devices (keras.distribution on jax, "
+                        "tf.distribute.MirroredStrategy on tensorflow; default: the recipe's, else none)")
+    s.add_argument("--num-devices", type=_number(int, 1, 65_536),
+                   help="devices of --distribute data_parallel (default: every local GPU/TPU, else every CPU device)")
     s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
     s.add_argument("--train-split", help="training split: 'train', 'test' or a slice such as 'train[:50000]'")
     s.add_argument("--eval-split", help="split of the final evaluation (default: the recipe's, usually 'test')")

@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 
 from kgen import data as kdata
-from kgen import zoo
+from kgen import distribute, zoo
 from kgen.io import atomic_path
 
 MODEL_FILE = "model.keras"
@@ -126,7 +126,11 @@ def _elapsed_from_metrics(path):
 
 
 def build_model(recipe):
-    return zoo.get(recipe["model"], **recipe["model_args"])
+    """The recipe's zoo model, with its `[train] dtype` (mixed precision) when it sets one."""
+    kwargs = dict(recipe["model_args"])
+    if recipe["train"].get("dtype") is not None:
+        kwargs["dtype"] = recipe["train"]["dtype"]
+    return zoo.get(recipe["model"], **kwargs)
 
 
 def _loader_kwargs(recipe, with_labels, evaluation):
@@ -171,14 +175,22 @@ def train(recipe, out_dir, resume=False, verbose=1):
     if resume and not (out / BACKUP_DIR).exists() and not (out / MODEL_FILE).exists():
         raise FileNotFoundError(f"--resume: {str(out)!r} holds no run to resume (no {BACKUP_DIR}/ or {MODEL_FILE}).")
     keras.utils.set_random_seed(int(t["seed"]))
-    # Model names, arguments, data names, splits and files are all checked before anything is written.
-    model = build_model(recipe)
-    train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / RECIPE_FILE) as tmp:
-        Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
+    # Model names, arguments, data names, splits, files and devices are all checked before anything is written.
+    with distribute.scope(t.get("distribute"), t.get("num_devices")) as plan:
+        if plan is not None:
+            distribute.check_batch_size(int(t["batch_size"]), plan.num_devices)
+        model = build_model(recipe)  # under tf.distribute the variables are made mirrored here
+        train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / RECIPE_FILE) as tmp:
+            Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
+        _fit(model, recipe, train_ds, monitor_ds, out, verbose)
+    return model
 
+
+def _fit(model, recipe, train_ds, monitor_ds, out, verbose):
+    t = recipe["train"]
     steps = t["steps_per_epoch"]
     if steps is not None:
         train_ds = train_ds.repeat()
@@ -198,7 +210,6 @@ def train(recipe, out_dir, resume=False, verbose=1):
         verbose=verbose,
         shuffle=False,  # the dataset shuffles itself, seeded
     )
-    return model
 
 
 def evaluate(model, recipe, split=None, verbose=1):

@@ -152,6 +152,6 @@ class SparseTransformerBlock(ArgumentConfig, keras.layers.Layer):
     def call_with_cache(self, inputs, index, cache):
         """One position (batch, width) at `index`: (output (batch, width), cache)."""
         attended, cache = self.attention.call_with_cache(self.attention_norm(inputs), index, cache)
-        x = inputs + attended
-        return x + self.feedforward(x), cache
+        x = ops.add(inputs, attended)  # ops.add promotes (bfloat16 branches and a float32 step under mixed precision)
+        return ops.add(x, self.feedforward(x)), cache
 

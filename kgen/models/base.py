@@ -122,7 +122,7 @@ def output_head(x, distribution, image_shape, output_dim, groups, step_layers=No
         step_layers["head"] = head
     x = head[0](keras.layers.ReLU(name="output_relu1")(x))
     x = head[1](keras.layers.ReLU(name="output_relu2")(x))
-    return keras.layers.Reshape(distribution.param_shape(image_shape), name="params")(x)
+    return keras.layers.Reshape(distribution.param_shape(image_shape), name="params", dtype="float32")(x)
 
 
 def head_with_cache(step_layers, x, head_cache, col):

@@ -21,6 +21,10 @@ It also holds the small pieces every model shares: input checks, the fit/evaluat
 `get_config` from the constructor arguments recorded with `_record_config`.
 """
 
+import contextlib
+import functools
+import inspect
+
 import numpy as np
 import keras
 from keras import ops
@@ -74,14 +78,17 @@ def first_inputs(data, name):
 def weighted_mean_loss(per_example, sample_weight, extra_losses=()):
     """The loss `fit` minimises: the mean of `per_example` (any shape) weighted by `sample_weight` (same number of
     values, or None for equal weights), plus the sum of `extra_losses` (the layers' `add_loss` terms)."""
+    per_example = ops.cast(per_example, "float32")  # the loss is float32 under mixed precision too
     if sample_weight is not None:
         weights = ops.reshape(ops.cast(sample_weight, per_example.dtype), ops.shape(per_example))
         loss = ops.sum(per_example * weights) / ops.maximum(ops.sum(weights), 1e-12)
     else:
         loss = ops.mean(per_example)
     if extra_losses:
-        loss = loss + ops.sum(ops.stack(extra_losses))
-    return loss
+        loss = loss + ops.sum(ops.stack([ops.cast(extra, "float32") for extra in extra_losses]))
+    from kgen.distribute import scale_loss
+
+    return scale_loss(loss)  # divided by the replicas under tf.distribute, as Keras does for its own losses
 
 
 def image_inputs(x):
@@ -153,6 +160,36 @@ class ServingExample:
 
 MODEL_KWARGS = ("name", "trainable", "dtype")
 
+#: The dtype policies a zoo model can be built with (`kgen.zoo.get(name, dtype=...)`): plain float32, or mixed
+#: precision (bfloat16 or float16 compute, float32 variables; likelihood heads and losses stay float32).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def check_dtype(dtype):
+    """The name of a model's dtype policy from a `dtype` argument (a name of `DTYPE_POLICIES`, a
+    `keras.DTypePolicy` of one, or None for keras' global policy); a ValueError naming `dtype` otherwise."""
+    if dtype is None:  # keras' global policy, whatever the user set it to
+        return keras.config.dtype_policy().name
+    name = getattr(dtype, "name", dtype)
+    if isinstance(dtype, dict):  # a serialized DTypePolicy, as keras saves a layer's dtype
+        name = dtype.get("config", {}).get("name")
+    if name not in DTYPE_POLICIES:
+        raise ValueError(f"`dtype` must be one of {', '.join(map(repr, DTYPE_POLICIES))}, got {dtype!r}.")
+    return name
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(dtype):
+    """Within the block, layers built without a `dtype` get the policy `dtype` (a name of `DTYPE_POLICIES`): how a
+    model's constructor gives every layer of its graph the model's policy. Layers that must stay float32 (the
+    likelihood heads) say `dtype="float32"` themselves."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(check_dtype(dtype))
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
 
 def check_model_kwargs(kwargs, owner):
     """Reject keyword arguments that neither the model nor `keras.Model` knows (a typo must not pass silently)."""
@@ -176,7 +213,33 @@ class KgenModel(ValidatedFitMixin, keras.Model):
     `super().__init__(inputs, outputs, ...)`). See the module docstring for the contract."""
 
     #: `kgen.testing.TestCase` methods the test walker runs on this model, each called as `check(model, tmp_dir)`.
-    contract_checks = ("run_serialization_test", "run_model_saving_test")
+    contract_checks = ("run_serialization_test", "run_model_saving_test", "run_mixed_precision_test")
+
+    #: How far `reference_outputs` may move under mixed precision (bfloat16 compute) from float32's, as a fraction
+    #: of their largest magnitude (`kgen.testing.TestCase.run_mixed_precision_test`).
+    mixed_precision_tolerance = 2e-2
+
+    def __init_subclass__(cls, **kwargs):
+        """Every subclass constructor builds its graph inside `dtype_policy_scope(dtype)`, so that
+        `Model(..., dtype="mixed_bfloat16")` (and `kgen.zoo.get(name, dtype=...)`, and loading a saved mixed model)
+        reaches every layer, not only the model object."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_kgen_dtype_scoped", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kw):
+            dtype = check_dtype(kw.get("dtype"))
+            kw["dtype"] = dtype
+            with dtype_policy_scope(dtype):
+                init(self, *args, **kw)
+
+        __init__._kgen_dtype_scoped = True
+        # keras' Operation.__new__ reads the constructor's argument spec without following `__wrapped__`: give the
+        # wrapper the constructor's own signature.
+        __init__.__signature__ = inspect.signature(init)
+        cls.__init__ = __init__
 
     # ------------------------------------------------------------------------------------------ config
     def _record_config(self, **config):
@@ -191,7 +254,7 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         def plain(value):  # tuples as lists, as they come back from a saved file
             return [plain(v) for v in value] if isinstance(value, (tuple, list)) else value
 
-        return {"name": self.name, "trainable": self.trainable,
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_policy.name,
                 **{k: plain(v) for k, v in self._kgen_config.items()}}
 
     @classmethod

@@ -498,6 +498,8 @@ class AutoregressiveSequenceModel(KgenModel):
             return {"log_prob": -ops.sum(nll, axis=1)}
 
         def sample(num_samples, length, seed, *args):
+            from kgen.samplers.cached import same_dtypes
+
             kwargs = dict(zip(names, args))
             cache = self.init_cache(num_samples, kwargs.get("labels"), kwargs.get("features"))
             tokens = tf.zeros(tf.stack([num_samples, length]), dtype=tf.int32)
@@ -505,7 +507,8 @@ class AutoregressiveSequenceModel(KgenModel):
             def body(index, state):
                 tokens, cache = state
                 previous = tf.gather(tokens, tf.maximum(index - 1, 0), axis=1)
-                logits, cache = self.call_with_cache(previous, index, cache)
+                logits, new_cache = self.call_with_cache(previous, index, cache)
+                cache = same_dtypes(new_cache, cache)
                 step_seed = tf.random.experimental.stateless_fold_in(seed, index)
                 drawn = tf.random.stateless_categorical(tf.cast(logits, tf.float32), 1, seed=step_seed, dtype=tf.int32)
                 tokens = tf.tensor_scatter_nd_update(

@@ -193,6 +193,7 @@ class AutoregressiveVideoModel(KgenModel):
         return video[:, context.shape[1]:]
 
     def _cached_frames(self, context, noise):
+        from kgen.samplers.cached import same_dtypes
         from kgen.samplers.compiled import compiled
 
         h, w, c = self.frame_shape
@@ -202,14 +203,15 @@ class AutoregressiveVideoModel(KgenModel):
             def step(index, carry):
                 pixel, cache, frame = carry
                 row, col = index // w, index % w
-                logits, cache = self.call_with_cache(pixel, row, col, cache)
+                logits, new_cache = self.call_with_cache(pixel, row, col, cache)
+                cache = same_dtypes(new_cache, cache)
                 u = ops.reshape(ops.slice(frame_noise, (0, row, col, 0), (batch, 1, 1, c)), (batch, c))
                 pixel = self._draw(logits, u)
                 return pixel, cache, ops.slice_update(frame, (0, row, col, 0), pixel[:, None, None, :])
 
             def row_body(row, carry):
                 pixel, cache, frame = carry
-                cache = self.begin_frame_row(pixel, row, cache)
+                cache = same_dtypes(self.begin_frame_row(pixel, row, cache), cache)
                 return ops.fori_loop(row * w, (row + 1) * w, step, (pixel, cache, frame))
 
             carry = (ops.zeros((batch, c)), self.init_frame_cache(condition), ops.zeros((batch, h, w, c)))

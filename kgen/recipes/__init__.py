@@ -23,6 +23,9 @@ A recipe names a zoo model and its data and training settings::
     steps_per_epoch = 200
     learning_rate = 1e-3
     time_budget_minutes = 60
+    dtype = "mixed_bfloat16"        # mixed precision (likelihood heads and losses stay float32); omitted: float32
+    distribute = "data_parallel"    # over every local device (kgen.distribute); omitted: one device
+    num_devices = 4                 # omitted: all
 """
 
 import copy
@@ -54,6 +57,9 @@ DEFAULTS = {
         "seed": 0,
         "num_samples": 16,
         "sample_seconds": 1.0,  # audio models: length of each WAV sample written after training
+        "dtype": None,  # "mixed_bfloat16" or "mixed_float16": mixed precision (None: the model's default, float32)
+        "distribute": "none",  # "data_parallel": keras.distribution (JAX) / tf.distribute (TensorFlow), kgen.distribute
+        "num_devices": None,  # devices of data-parallel training (None: every local device)
     },
 }
 

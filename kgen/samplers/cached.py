@@ -38,6 +38,18 @@ def is_static(value):
     return isinstance(value, (bool, int, np.integer))
 
 
+def same_dtypes(new, old):
+    """`new` (a nested cache) with each tensor cast to the dtype of its counterpart in `old`: a loop's carry keeps
+    its dtypes under mixed precision, where a layer's step returns its compute dtype (bfloat16) into a float32
+    cache. Tensors that already match are returned as they are."""
+    import keras
+
+    def cast(n, o):
+        return n if n.dtype == o.dtype else ops.cast(n, o.dtype)
+
+    return keras.tree.map_structure(cast, new, old)
+
+
 def previous_step(index):
     """max(index - 1, 0): the step whose value comes in with step `index` (0 itself at the start)."""
     return max(int(index) - 1, 0) if is_static(index) else ops.maximum(index - 1, 0)
@@ -86,7 +98,8 @@ def generate(model, canvas, noise, start, labels):
 
     def step(index, carry):
         pixel, cache, canvas = carry
-        params, cache = model.call_with_cache(pixel, index, cache)
+        params, new_cache = model.call_with_cache(pixel, index, cache)
+        cache = same_dtypes(new_cache, cache)
         row, col, channel = step_position(model, index)
         drawn = dist.sample_from_noise(params, ops.take(noise, row * width + col, axis=1))
         chosen = ops.where(ops.less(index, start), ops.take(given, row * width + col, axis=1), drawn)
@@ -99,7 +112,7 @@ def generate(model, canvas, noise, start, labels):
 
     def row_body(row, carry):
         pixel, cache, canvas = carry
-        cache = model.begin_row(pixel, row, cache)  # rows above are final: the model's once-per-row work
+        cache = same_dtypes(model.begin_row(pixel, row, cache), cache)  # rows above are final: the model's once-per-row work
         first = row * steps_per_row
         return ops.fori_loop(first, first + steps_per_row, step, (pixel, cache, canvas))
 

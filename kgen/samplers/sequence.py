@@ -28,6 +28,7 @@ import json
 import numpy as np
 from keras import ops
 
+from kgen.samplers.cached import same_dtypes
 from kgen.samplers.compiled import compiled, torch_fast_paths, torch_step
 
 SAMPLERS = ("random", "greedy", "top_k", "top_p")
@@ -86,8 +87,8 @@ def fast_next(step):
     def next_fn(prompt, cache, index):
         batch = ops.shape(prompt)[0]
         previous = ops.slice(prompt, (0, ops.maximum(index - 1, 0)), (batch, 1))[:, 0]
-        logits, cache = step(previous, index, cache)
-        return ops.cast(logits, "float32"), None, cache
+        logits, new_cache = step(previous, index, cache)
+        return ops.cast(logits, "float32"), None, same_dtypes(new_cache, cache)
 
     return next_fn
 

@@ -267,6 +267,56 @@ class TestCase:
         )
         return loaded
 
+    def run_mixed_precision_test(self, model, dtype="mixed_bfloat16", tmp_dir=None):
+        """The model rebuilt with `dtype` (a mixed-precision policy) keeps that policy on the model and its layers
+        through get_config/from_config and a .keras save/load; its outputs (the likelihood heads' parameters, the
+        reconstructions) are float32; and with the float32 model's weights (perturbed, so no output is trivially
+        zero) its `reference_outputs` (log-probabilities or codes) stay within the model's
+        `mixed_precision_tolerance` of float32's, relative to their largest magnitude (at least 1)."""
+        weights = model.get_weights()
+        rng = np.random.default_rng(0)
+        weights = [w + 0.05 * rng.standard_normal(w.shape).astype(w.dtype) if w.dtype.kind == "f" else w
+                   for w in weights]
+        reference = type(model).from_config({**model.get_config(), "dtype": "float32"})
+        reference.set_weights(weights)
+        mixed = type(model).from_config({**model.get_config(), "dtype": dtype})
+        mixed.set_weights(weights)
+        name = type(model).__name__
+        assert mixed.dtype_policy.name == dtype and mixed.get_config()["dtype"] == dtype, (
+            f"{name}: built with dtype={dtype!r}, the model has the policy {mixed.dtype_policy.name!r}")
+        compute = {layer.dtype_policy.compute_dtype for layer in mixed.layers}
+        assert mixed.dtype_policy.compute_dtype in compute, f"{name}: no layer computes in {dtype!r} ({compute})"
+        assert all(v.dtype == "float32" for v in mixed.weights if "float" in str(v.dtype)), (
+            f"{name}: mixed precision keeps float32 variables")
+        x = model.example_inputs(seed=1)["x"]
+        kwargs = conditioning(model, x)
+        outputs = keras.tree.flatten(mixed(mixed.model_inputs(x, **kwargs), training=False))
+        dtypes = {str(keras.backend.standardize_dtype(o.dtype)) for o in outputs}
+        assert dtypes == {"float32"}, f"{name}: under {dtype!r} the model's outputs must be float32, got {dtypes}"
+        expected = np.asarray(reference.reference_outputs(x, **kwargs), dtype="float64")
+        got = np.asarray(mixed.reference_outputs(x, **kwargs), dtype="float64")
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        error = float(np.max(np.abs(got - expected))) / scale
+        assert error <= mixed.mixed_precision_tolerance, (
+            f"{name}: under {dtype!r} reference_outputs moved by {error:.3g} of their scale from float32's "
+            f"(tolerance {mixed.mixed_precision_tolerance})")
+        revived = type(model).from_config(mixed.get_config())
+        assert [layer.dtype_policy.name for layer in revived.layers] == [
+            layer.dtype_policy.name for layer in mixed.layers], f"{name}: layer policies changed through from_config"
+        path = Path(tmp_dir or tempfile.mkdtemp()) / "mixed.keras"
+        mixed.save(path)
+        loaded = keras.models.load_model(path)
+        assert [(layer.name, layer.dtype_policy.name) for layer in loaded.layers] == [
+            (layer.name, layer.dtype_policy.name) for layer in mixed.layers], (
+            f"{name}: the layers' dtype policies changed through .keras save/load")
+        np.testing.assert_allclose(np.asarray(loaded.reference_outputs(x, **kwargs), dtype="float64"), got,
+                                   rtol=1e-6, atol=1e-6, err_msg=f"{name}: a saved mixed model reloads differently")
+        mixed.compile(optimizer=keras.optimizers.SGD(1e-3))
+        history = mixed.fit(mixed.model_inputs(x, **kwargs), epochs=1, batch_size=len(x), verbose=0).history
+        loss = history["loss"][-1]
+        assert np.isfinite(loss), f"{name}: one training step under {dtype!r} gave the loss {loss}"
+        return mixed
+
     def run_cross_backend_test(self, model, input_data, backends=("tensorflow", "jax", "torch"), rtol=1e-4):
         """Save under this backend, load under each other backend in a child process: same log-probabilities
         (generative models) or codes (representation models)."""

@@ -157,7 +157,7 @@ class Autoencoder(RepresentationModel):
             x = layers.Dense(units, activation=activation, use_bias=use_bias, name=f"decoder_dense_{i}")(x)
         x = layers.Dense(num_dims, activation=output_activation, use_bias=use_bias, name="output_dense",
                          dtype="float32")(x)
-        outputs = layers.Reshape(input_shape, name="reconstruction")(x)
+        outputs = layers.Reshape(input_shape, name="reconstruction", dtype="float32")(x)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config (returned by get_config) ===

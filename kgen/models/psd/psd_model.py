@@ -66,9 +66,9 @@ class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
         predicted = ScaledTanhDense(num_atoms, name="codes")(x)
         _, reconstruction = SparseCodingInference(
             num_atoms, penalty, num_iterations, method, prediction_weight=prediction_weight,
-            return_reconstruction=True, name="inference",
+            return_reconstruction=True, name="inference", dtype="float32",  # the Lasso solve stays float32
         )([x, predicted])
-        outputs = layers.Reshape(input_shape, name="reconstruction")(reconstruction)
+        outputs = layers.Reshape(input_shape, name="reconstruction", dtype="float32")(reconstruction)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config (returned by get_config) ===

@@ -176,9 +176,9 @@ class SparseCoding(_CodingModelMixin, RepresentationModel):
         # === Functional model ===
         inputs, x = self._flat_inputs(input_shape, input_scale)
         _, reconstruction = SparseCodingInference(
-            num_atoms, penalty, num_iterations, method, return_reconstruction=True, name="codes"
+            num_atoms, penalty, num_iterations, method, return_reconstruction=True, name="codes", dtype="float32"
         )(x)
-        outputs = layers.Reshape(input_shape, name="reconstruction")(reconstruction)
+        outputs = layers.Reshape(input_shape, name="reconstruction", dtype="float32")(reconstruction)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config (returned by get_config) ===

@@ -210,7 +210,7 @@ class SparseTransformerImage(AutoregressiveImageModel):
                                                     name="embedding")}
         x = transformer_trunk(steps["embedding"](images), steps, **trunk)
         steps["logits"] = layers.Dense(per_token, kernel_initializer="zeros", name="logits", dtype="float32")
-        params = layers.Reshape(distribution.param_shape(image_shape), name="params")(steps["logits"](x))
+        params = layers.Reshape(distribution.param_shape(image_shape), name="params", dtype="float32")(steps["logits"](x))
         super().__init__(inputs=images, outputs=params, **kwargs)
         object.__setattr__(self, "_steps", steps)
 

@@ -121,7 +121,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
                          layers.Conv2D(frame_shape[-1], 1, name="output_conv2", dtype="float32")]
         d = steps["head"][0](layers.ReLU(name="output_relu1")(d))
         logits = steps["head"][1](layers.ReLU(name="output_relu2")(d))
-        logits = FoldTime(name="unfold_targets")(logits, targets)
+        logits = FoldTime(name="unfold_targets", dtype="float32")(logits, targets)
         super().__init__(inputs=video, outputs=logits, **kwargs)
         object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
@@ -199,9 +199,11 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
 
         batch = dim(pixel, 0)
 
-        def at(frame_map):  # (batch, H, W, k) -> (batch, k) at (row, col)
+        def at(frame_map):  # (batch, H, W, k) -> (batch, k) at (row, col), as float32: the one-pixel step runs on
+            # the float32 weights (the per-frame maps are in the compute dtype, bfloat16 under mixed precision)
             k = frame_map.shape[-1]
-            return ops.reshape(ops.slice(frame_map, (0, row, col, 0), (batch, 1, 1, k)), (batch, k))
+            return ops.cast(ops.reshape(ops.slice(frame_map, (0, row, col, 0), (batch, 1, 1, k)), (batch, k)),
+                            "float32")
 
         if not self.autoregressive:
             return at(cache["logits"]), cache

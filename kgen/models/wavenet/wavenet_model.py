@@ -166,7 +166,8 @@ class WaveNet(AutoregressiveSequenceModel):
         queues, terms, local = cache
         # The type-A input layer reads the codes before `index`: its input at step `index` is code index - 1
         # (zeros at step 0, the causal padding).
-        x = steps["embedding"](previous) * ops.cast(index > 0, "float32")
+        x = steps["embedding"](previous)
+        x = x * ops.cast(index > 0, x.dtype)
         h, queue = steps["input_conv"].call_with_cache(x, index, queues[0])
         new_queues = [queue]
         local_step = step_slice(local, index) if self.locally_conditioned else None
