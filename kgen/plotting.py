@@ -199,6 +199,7 @@ def plot_curves(runs, path, metric=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(10, 4), dpi=80)
     FigureCanvasAgg(figure)
@@ -219,6 +220,7 @@ def plot_curves(runs, path, metric=None):
     handles += [Line2D([], [], color="grey", linestyle="-", label="train"),
                 Line2D([], [], color="grey", linestyle="--", label="held-out (val_)")]
     by_epoch.set_xlabel("epoch")
+    by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
     by_minute.set_xlabel("training minutes (elapsed_min)")
     by_epoch.set_ylabel(metric)
     for axes in (by_epoch, by_minute):
