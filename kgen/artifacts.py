@@ -107,8 +107,10 @@ AUDIO_RATE = 8000  # Free Spoken Digit recordings
 TEXT_PROMPT = "ROMEO:\n"
 
 
-def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RATE, seed=0, method=None):
-    """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file.
+def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RATE, seed=0, method=None,
+                spectrogram=True):
+    """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file, and its
+    spectrogram as a PNG beside it (same name, .png; see `spectrogram_path`).
 
     Args:
         model: a `WaveNet` (any sequence model over `num_levels` mu-law codes).
@@ -117,6 +119,7 @@ def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RA
         label: the class of a class-conditional model (e.g. the spoken digit).
         prompt: a float waveform in [-1, 1] to continue (its codes are kept at the start of the file).
         rate: samples per second.
+        spectrogram: also write the spectrogram PNG (atomically, after the WAV).
     Returns:
         the generated codes (int32, prompt included).
     """
@@ -127,8 +130,18 @@ def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RA
     codes = None if prompt is None else audio.mu_law_encode(np.asarray(prompt, "float32"), model.num_levels)
     length = int(round(seconds * rate)) + (0 if codes is None else len(codes))
     generated = model.sample(1, length, seed=seed, prompt=codes, labels=label, method=method)[0]
-    audio.write_wav(path, audio.mu_law_decode(generated, model.num_levels), rate)
+    wave = audio.mu_law_decode(generated, model.num_levels)
+    audio.write_wav(path, wave, rate)
+    if spectrogram:
+        from kgen.plotting import write_spectrogram
+
+        write_spectrogram(spectrogram_path(path), wave, rate)
     return generated
+
+
+def spectrogram_path(wav_path):
+    """Where `write_audio` puts the spectrogram of a WAV file: the same name with .png (samples/label3.png)."""
+    return Path(wav_path).with_suffix(".png")
 
 
 def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampler="top_k", seed=0, method=None):

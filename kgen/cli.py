@@ -1,4 +1,4 @@
-"""The `kgen` command: list, train, evaluate, sample, complete, encode, compress, decompress, export."""
+"""The `kgen` command: list, train, evaluate, sample, complete, encode, compress, decompress, export, plot."""
 
 import argparse
 import fnmatch
@@ -215,6 +215,14 @@ def _cmd_decompress(args):
     return 0
 
 
+def _cmd_plot(args):
+    from kgen import plotting
+
+    path = plotting.plot_curves(args.runs, args.out, metric=args.metric)
+    print(f"wrote the learning curves of {len(args.runs)} run(s) to {path}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: the argument, what was expected, and where the help is."""
 
@@ -257,8 +265,8 @@ def build_parser():
     p.add_argument("--debug", action="store_true",
                    help="show the Python traceback of an error, and TensorFlow's native log lines")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                           help="list, train, evaluate, sample, complete, encode, compress, decompress, export "
-                                "(`kgen COMMAND --help` for each)")
+                           help="list, train, evaluate, sample, complete, encode, compress, decompress, export, "
+                                "plot (`kgen COMMAND --help` for each)")
 
     s = sub.add_parser("list", help="list registered models and presets, or the shipped recipes")
     s.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'pixel*' (default: all)")
@@ -386,6 +394,16 @@ def build_parser():
     s.add_argument("model", help=".keras file or run folder")
     s.add_argument("out", help="SavedModel folder to create (e.g. serving/NAME/1); it must not exist yet")
     s.set_defaults(fn=_cmd_export)
+
+    s = sub.add_parser("plot", help="draw the learning curves of one or more runs (their metrics.csv) into a PNG: "
+                                    "the metric against epochs and against training minutes")
+    s.add_argument("runs", nargs="+", metavar="RUN", help="run folder written by kgen train (holding metrics.csv); "
+                                                          "several runs share the picture, one colour each")
+    s.add_argument("--out", required=True, help="the .png to write (replaced if it exists, like kgen sample's)")
+    s.add_argument("--metric", help="the metrics.csv column to draw, train solid and its val_ column dashed (default: "
+                                    "the first of nats, bits_per_token, nats_per_frame, reconstruction_error, loss "
+                                    "that every run has)")
+    s.set_defaults(fn=_cmd_plot, needs_models=False)
     return p
 
 
@@ -398,7 +416,8 @@ def main(argv=None):
         return e.code
     args.argv = argv
     try:
-        import kgen.models  # noqa: F401  (registers every family; the command imports lazily, see kgen/__init__.py)
+        if getattr(args, "needs_models", True):  # `kgen plot` reads CSV files: it starts no Keras
+            import kgen.models  # noqa: F401  (registers every family; the command imports lazily, see kgen/__init__.py)
 
         return args.fn(args)
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError) as e:

@@ -63,6 +63,9 @@ def files(tmp_path_factory):
     (root / "old_run").mkdir()
     (root / "old_run" / "metrics.csv").write_text("epoch\n")
     f["old_run"] = str(root / "old_run")
+    (root / "short_run").mkdir()
+    (root / "short_run" / "metrics.csv").write_text("epoch,elapsed_min,loss,val_loss\n0,0.5,3.0,2.9\n")
+    f["short_run"] = str(root / "short_run")
     return f
 
 
@@ -124,6 +127,14 @@ CASES = [
     (["compress", "{pixelcnn}", "{wav16k}", "--out", "{out}/x.kgz"], "fast.wav"),
     (["decompress", "{not_kgz}", "--out", "{out}/restored"], "not a kgen compressed file"),
     (["decompress", "{root}/missing.kgz", "--out", "{out}/restored"], "missing.kgz"),
+    (["plot", "{short_run}"], "the following arguments are required: --out"),
+    (["plot", "{short_run}", "--out", "{out}/curves.jpg"], "`path` must end in .png"),
+    (["plot", "{empty_run}", "--out", "{out}/curves.png"], "has no metrics.csv"),
+    (["plot", "{root}/missing_run", "--out", "{out}/curves.png"], "'{root}/missing_run' is not a folder"),
+    (["plot", "{old_run}", "--out", "{out}/curves.png"], "metrics.csv holds no epochs"),
+    (["plot", "{short_run}", "--out", "{out}/curves.png", "--metric", "nats"],
+     "'nats' is not a column of run '{short_run}'; its columns: epoch, elapsed_min, loss, val_loss"),
+    (["plot", "{short_run}", "{empty_run}", "--out", "{out}/curves.png"], "has no metrics.csv"),
 ]
 
 
@@ -143,7 +154,7 @@ def test_bad_input_is_one_clear_line_and_exit_status_2(files, tmp_path, capsys, 
     assert status == 2, captured.err
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("kgen") and ": error: " in lines[0], lines[0]
-    assert expected in lines[0], lines[0]
+    assert expected.format(**files) in lines[0], lines[0]
     assert "Traceback" not in captured.err + captured.out
     assert _listing(files["root"]) == before  # no partial output next to the inputs
     assert _listing(out) == []  # and none where the output would have gone

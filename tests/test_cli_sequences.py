@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from kgen import audio, cli
 
@@ -53,14 +54,22 @@ def test_train_evaluate_and_write_wavs(tmp_path, capsys, fsdd_recipe):
     for digit in range(10):
         wave, rate = audio.read_wav(run / "samples" / f"label{digit}.wav")
         assert rate == 8000 and len(wave) == 800  # sample_seconds = 0.1
+        assert f"spectrogram: {run / 'samples' / f'label{digit}.png'}" in out
     wave, _ = audio.read_wav(run / "samples" / "continuation.wav")
     assert len(wave) == 2000 + 600  # 0.25 s of a test recording + 0.75 * 0.1 s generated
+    assert sorted(p.name for p in (run / "samples").iterdir()) == sorted(
+        [f"label{d}.{ext}" for d in range(10) for ext in ("wav", "png")] + ["continuation.wav", "continuation.png"])
+    with Image.open(run / "samples" / "continuation.png") as picture:  # a spectrogram beside every WAV
+        assert picture.format == "PNG" and picture.size == (480, 240)
+        assert np.asarray(picture.convert("L")).std() > 10
 
     # kgen sample RUN --label 7 --seconds 0.05 --out seven.wav; and continuing a real recording
     seven = tmp_path / "seven.wav"
     assert cli.main(["sample", str(run), "--label", "7", "--seconds", "0.05", "--out", str(seven)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"to {seven} and its spectrogram to {tmp_path / 'seven.png'}")
     wave, rate = audio.read_wav(seven, expected_rate=8000)
     assert len(wave) == 400
+    assert Image.open(tmp_path / "seven.png").size == (480, 240)
     prompt_path = tmp_path / "prompt.wav"
     prompt = waves[0][:200]
     audio.write_wav(prompt_path, prompt, 8000)
@@ -84,7 +93,7 @@ def test_train_evaluate_and_write_wavs(tmp_path, capsys, fsdd_recipe):
     ):
         assert cli.main(["sample", str(run)] + argv) != 0
         assert match in capsys.readouterr().err
-    assert not bad.exists() and not (tmp_path / "x.png").exists()
+    assert not bad.exists() and not (tmp_path / "x.png").exists() and not (tmp_path / "bad.png").exists()
 
 
 def audio_test_split():

@@ -54,10 +54,10 @@ def test_help_and_version_start_neither_keras_nor_tensorflow():
         "sys.argv = ['kgen'] + sys.argv[1:]\n"
         "from kgen import cli\n"
         "assert cli.main(sys.argv[1:]) == 0\n"
-        "heavy = sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib') if m in sys.modules)\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    for argv in (["--help"], ["--version"], ["train", "--help"], ["compress", "--help"]):
+    for argv in (["--help"], ["--version"], ["train", "--help"], ["compress", "--help"], ["plot", "--help"]):
         result = _python(code, *argv)
         assert result.returncode == 0, result.stderr
         assert "HEAVY []" in result.stderr, (argv, result.stderr)

@@ -420,7 +420,8 @@ class AutoregressiveSequenceModel(KgenModel):
     def write_artifacts(self, run_dir, recipe, num_samples=4, seed=0):
         """Audio data: WAV files (one per class for a conditional model, and a continuation of the first evaluation
         recording's first 0.25 s), each `sample_seconds` long (recipe [train]; the continuation generates 3/4 of
-        that). Text: a file of `num_samples` continuations of the default prompt."""
+        that), each with its spectrogram beside it (same name, .png). Text: a file of `num_samples` continuations of
+        the default prompt."""
         from pathlib import Path
 
         from kgen import artifacts
@@ -439,18 +440,18 @@ class AutoregressiveSequenceModel(KgenModel):
         for i, label in enumerate(labels):
             path = run_dir / "samples" / (f"label{label}.wav" if label is not None else f"sample{i}.wav")
             artifacts.write_audio(self, path, seconds=seconds, label=label, seed=seed + i)
-            written.append(("sample", path))
+            written += [("sample", path), ("spectrogram", artifacts.spectrogram_path(path))]
         waves, digits, _ = kdata.load_arrays(d["name"], split=f"{d['eval_split'].split('[')[0]}[:1]")
         path = run_dir / "samples" / "continuation.wav"
         artifacts.write_audio(self, path, seconds=0.75 * seconds, label=int(digits[0]) if self.conditional else None,
                               prompt=waves[0][: self.AUDIO_RATE // 4], seed=seed)
-        written.append(("sample", path))
+        written += [("sample", path), ("spectrogram", artifacts.spectrogram_path(path))]
         return written
 
     def write_sample_file(self, path, num=None, seed=0, label=None, seconds=1.0, prompt=None, rate=8000,
                           text_prompt=None, length=600, sampler=None, **unused):
-        """`.wav`: `seconds` of audio (continuing the WAV file `prompt` when given); `.txt`: `num` text samples of
-        `length` bytes continuing `text_prompt`."""
+        """`.wav`: `seconds` of audio (continuing the WAV file `prompt` when given) and its spectrogram beside it
+        (same name, .png); `.txt`: `num` text samples of `length` bytes continuing `text_prompt`."""
         from pathlib import Path
 
         from kgen import artifacts, audio
@@ -464,7 +465,8 @@ class AutoregressiveSequenceModel(KgenModel):
                 wave, _ = audio.read_wav(prompt, expected_rate=rate)
             codes = artifacts.write_audio(self, out, seconds=seconds, label=label, prompt=wave, rate=rate, seed=seed)
             given = 0 if wave is None else len(wave)
-            return f"wrote {len(codes) / rate:.2f} s of {rate} Hz audio ({given} prompt samples) to {out}"
+            return (f"wrote {len(codes) / rate:.2f} s of {rate} Hz audio ({given} prompt samples) to {out} and its "
+                    f"spectrogram to {artifacts.spectrogram_path(out)}")
         if out.suffix != ".txt":
             raise ValueError(
                 f"`--out` must end in .wav (audio models) or .txt (text models) for {type(self).__name__}, "
