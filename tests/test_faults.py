@@ -4,8 +4,10 @@ and during the write of the backup metadata, then --resume: tests/test_cli.py.)"
 import csv
 import errno
 import json
+import shutil
 
 import numpy as np
+import pytest
 from keras import ops
 
 import keras
@@ -100,6 +102,95 @@ def test_a_full_disk_leaves_the_run_folder_as_it_was_and_resume_continues(tmp_pa
     monkeypatch.undo()
     assert training.load_model(run / "model.keras").count_params() > 0  # epoch 1's model, whole
 
-    assert cli.main(argv + ["--resume"]) == 0  # space again: the run continues from its last good backup
+    with pytest.warns(UserWarning, match="latest.weights.h5 is unreadable"):  # the half-written one
+        assert cli.main(argv + ["--resume"]) == 0  # space again: the run continues from its last good backup
     epochs = [int(r["epoch"]) for r in _rows(run / "metrics.csv")]
     assert epochs[:2] == [0, 1] and epochs[-1] == 3
+
+
+# --- Damaged checkpoints: model.keras, backup/latest.weights.h5 and its previous copy (.bkp) ---------------------
+
+
+class _InterruptAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt  # what `kgen train` sees of a Ctrl-C; the files are those of a kill -9 here
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """A run of the tiny recipe stopped at the start of epoch 2 (0-based): model.keras, metrics.csv (epochs 0 and
+    1) and backup/ with both checkpoints (latest: epoch 1 done; .bkp: epoch 0 done). Tests copy it."""
+    from conftest import TINY_PIXELCNN_RECIPE
+
+    root = tmp_path_factory.mktemp("interrupted")
+    (root / "tiny.toml").write_text(TINY_PIXELCNN_RECIPE)
+    fit = keras.Model.fit
+    keras.Model.fit = lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=list(callbacks) + [_InterruptAt(2)],
+                                                              **k)
+    try:
+        assert cli.main(["train", str(root / "tiny.toml"), "--out", str(root / "run"), "--epochs", "3"] + TINY1) == 130
+    finally:
+        keras.Model.fit = fit
+    assert json.loads((root / "run" / "backup" / "training_metadata.json.bkp").read_text())["epoch"] == 1
+    return root
+
+
+TINY1 = TINY[:2] + ["--steps-per-epoch", "1"] + TINY[4:]
+
+
+def _copy_run(interrupted_run, tmp_path):
+    shutil.copytree(interrupted_run, tmp_path / "copy")
+    return str(tmp_path / "copy" / "tiny.toml"), tmp_path / "copy" / "run"
+
+
+def _cut(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # what a kill -9 in the middle of an in-place write leaves
+
+
+def _resume(recipe, run):
+    return cli.main(["train", recipe, "--out", str(run), "--epochs", "3", "--resume"] + TINY1)
+
+
+def test_a_damaged_model_keras_is_named_and_resume_replaces_it(interrupted_run, tmp_path, capsys):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    _cut(run / "model.keras")
+    for argv in (["evaluate", str(run), "--verbose", "0"], ["sample", str(run), "--out", str(tmp_path / "g.png")]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"`model` file {str(run / 'model.keras')!r} is not a readable" in err
+        assert "--resume" in err, err  # the run has a backup: the way out
+    assert not (tmp_path / "g.png").exists()
+    # --resume never reads model.keras: it continues from backup/ and its next epoch writes a whole new model.keras.
+    assert _resume(recipe, run) == 0
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1, 2]
+    assert training.load_model(run).count_params() > 0
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(interrupted_run, tmp_path, capsys):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    (run / "backup" / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)  # garbage after the magic
+    with pytest.warns(UserWarning, match="continuing from the previous checkpoint"):
+        assert _resume(recipe, run) == 0
+    # Epoch 1 was trained again from the checkpoint of epoch 0, and its first row was dropped: no epoch twice.
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1, 2]
+    assert training.load_model(run).count_params() > 0
+
+
+def test_no_readable_checkpoint_is_a_clear_error_and_changes_nothing(interrupted_run, tmp_path, capsys):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    _cut(run / "backup" / "latest.weights.h5")
+    _cut(run / "backup" / "latest.weights.h5.bkp")
+    before = {name: (run / name).read_bytes() for name in ("model.keras", "metrics.csv")}
+    assert _resume(recipe, run) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "kgen train: error: --resume: neither checkpoint in" in err, err
+    assert str(run / "backup" / "latest.weights.h5") in err and "latest.weights.h5.bkp" in err
+    assert "start a new run with another --out" in err
+    assert {name: (run / name).read_bytes() for name in before} == before  # the last good model and its metrics
+    assert not [p for p in run.iterdir() if ".tmp-" in p.name]
