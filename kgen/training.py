@@ -2,6 +2,7 @@
 beside the model (samples, audio, text, filters) is the model's own `write_artifacts`."""
 
 import csv
+import hashlib
 import json
 import math
 import time
@@ -20,6 +21,7 @@ METRICS_FILE = "metrics.csv"
 BACKUP_DIR = "backup"
 RECIPE_FILE = "recipe.json"
 EVAL_FILE = "eval.json"
+DATA_FILE = "data.json"
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -193,6 +195,68 @@ def _elapsed_from_metrics(path):
     return 60.0 * float(rows[-1]["elapsed_min"])
 
 
+class DataChangedError(ValueError):
+    """The data files of a run changed since it started: `--resume` compares them with the run's data.json."""
+
+
+def data_fingerprint(paths):
+    """The size and sha256 of each data file a run reads: a list of {"path", "size", "sha256"}.
+
+    This reads every file once at each start of a run (and of each --resume): about 0.05 s for the 11 MB of gzipped
+    MNIST files on one core, well under a second for FSDD's 3,000 recordings; the data is read whole anyway.
+    """
+    entries = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        entries.append({"path": str(path), "size": Path(path).stat().st_size, "sha256": digest.hexdigest()})
+    return entries
+
+
+def _recorded_data(out):
+    """The data files recorded in a run folder's data.json, or None for a run from before kgen recorded them."""
+    path = out / DATA_FILE
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text())["files"]
+        return [{"path": str(f["path"]), "size": int(f["size"]), "sha256": str(f["sha256"])} for f in files]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"--resume: the run's data record {str(path)!r} is unreadable ({type(e).__name__}: {e}); "
+                         f"expected {{\"files\": [{{\"path\", \"size\", \"sha256\"}}, ...]}}.") from e
+
+
+_DATA_WAY_OUT = ("the checkpoints were trained on the old data: restore it, start a new run with another --out, or "
+                 "pass --allow-data-change to continue on the new data")
+
+
+def _check_data_still_there(recorded, out):
+    """Before the loaders run (they would only say "not found"): every file the run started from still exists."""
+    for entry in recorded:
+        if not Path(entry["path"]).is_file():
+            raise FileNotFoundError(
+                f"--resume: the data file {entry['path']!r} that the run in {str(out)!r} started from (see "
+                f"{DATA_FILE}) no longer exists; {_DATA_WAY_OUT}.")
+
+
+def _check_data_unchanged(recorded, current, out):
+    then = {e["path"]: e for e in recorded}
+    now = {e["path"]: e for e in current}
+    for path, old in then.items():
+        new = now.get(path)
+        if new is not None and (new["size"], new["sha256"]) != (old["size"], old["sha256"]):
+            raise DataChangedError(
+                f"--resume: the data file {path!r} changed since the run in {str(out)!r} started (see {DATA_FILE}): "
+                f"{old['size']} -> {new['size']} bytes, sha256 {old['sha256'][:12]}... -> {new['sha256'][:12]}...; "
+                f"{_DATA_WAY_OUT}.")
+    if set(then) != set(now):
+        raise DataChangedError(
+            f"--resume: the run in {str(out)!r} started from the data files {sorted(then)} (see {DATA_FILE}) but now "
+            f"reads {sorted(now)} (another --data-source, split or KGEN_DATA_DIR?); {_DATA_WAY_OUT}.")
+
+
 def build_model(recipe):
     return zoo.get(recipe["model"], **recipe["model_args"])
 
@@ -225,8 +289,13 @@ def datasets(recipe, with_labels=False):
     return train, monitor
 
 
-def train(recipe, out_dir, resume=False, verbose=1):
-    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json.
+def train(recipe, out_dir, resume=False, verbose=1, allow_data_change=False):
+    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json, data.json.
+
+    data.json records the size and sha256 of every data file the run reads when it starts; with `resume`, a file
+    that has changed or vanished since is an error (`DataChangedError`, `FileNotFoundError`) raised before anything
+    is written, unless `allow_data_change` (then data.json records the new files). A run folder without data.json
+    (from an older kgen) resumes unchecked and gets one.
 
     Returns the trained model. Raises FileExistsError when `out_dir` already holds a run and `resume` is False.
     """
@@ -241,10 +310,22 @@ def train(recipe, out_dir, resume=False, verbose=1):
     keras.utils.set_random_seed(int(t["seed"]))
     # Model names, arguments, data names, splits and files are all checked before anything is written.
     model = build_model(recipe)
-    train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
+    recorded = _recorded_data(out) if resume else None
+    if recorded is not None and not allow_data_change:
+        _check_data_still_there(recorded, out)
+    with kdata.core.recording_files() as files:
+        train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
+    current = data_fingerprint(files)
+    if recorded is not None and not allow_data_change:
+        _check_data_unchanged(recorded, current, out)
+    if resume and recorded is None:
+        warnings.warn(f"--resume: {str(out)!r} has no {DATA_FILE} (a run from before kgen recorded its data files), "
+                      f"so its data could not be checked; it is recorded from now on.", stacklevel=2)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / RECIPE_FILE) as tmp:
         Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
+    if recorded != current:
+        write_json(out / DATA_FILE, {"files": current})
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
 
     steps = t["steps_per_epoch"]

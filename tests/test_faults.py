@@ -194,3 +194,72 @@ def test_no_readable_checkpoint_is_a_clear_error_and_changes_nothing(interrupted
     assert "start a new run with another --out" in err
     assert {name: (run / name).read_bytes() for name in before} == before  # the last good model and its metrics
     assert not [p for p in run.iterdir() if ".tmp-" in p.name]
+
+
+# --- Data files that change or vanish between a run and its --resume ------------------------------------------------
+
+
+def _write_idx(path, array):
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes((0x0800 | array.ndim).to_bytes(4, "big") + dims + array.astype(np.uint8).tobytes())
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_data_file_that_changes_or_vanishes_before_resume_is_named(tmp_path, capsys, monkeypatch, recipe):
+    """A run records its data files (size, sha256) in data.json; --resume refuses changed or vanished ones, naming
+    them, and writes nothing; --allow-data-change continues and records the new files."""
+    data = tmp_path / "data" / "mnist"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images, labels = data / "train-images-idx3-ubyte", data / "train-labels-idx1-ubyte"
+    _write_idx(images, rng.integers(0, 256, (32, 28, 28)))
+    _write_idx(labels, rng.integers(0, 10, (32,)))
+    monkeypatch.setenv("KGEN_DATA_DIR", str(tmp_path / "data"))
+    run = tmp_path / "run"
+    argv = ["train", recipe, "--out", str(run), "--epochs", "1"] + ["--data-source", "local"] + TINY1[2:]
+
+    images.rename(tmp_path / "aside")  # missing before the run starts: the loader's own error, and no run folder
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "MNIST file train-images-idx3-ubyte.gz not found" in err and not run.exists()
+    (tmp_path / "aside").rename(images)
+
+    assert cli.main(argv) == 0
+    recorded = json.loads((run / "data.json").read_text())["files"]
+    assert [(f["path"], f["size"]) for f in recorded] == [(str(images), images.stat().st_size),
+                                                          (str(labels), labels.stat().st_size)]
+    before = _snapshot(run)
+
+    changed = bytearray(labels.read_bytes())
+    changed[-1] = (changed[-1] + 1) % 10
+    labels.write_bytes(bytes(changed))  # same size, other content
+    assert cli.main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"the data file {str(labels)!r} changed since the run" in err, err
+    assert "sha256" in err and "start a new run" in err and "--allow-data-change" in err
+    assert _snapshot(run) == before
+
+    images.unlink()
+    assert cli.main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"the data file {str(images)!r} that the run" in err, err
+    assert "no longer exists" in err
+    assert _snapshot(run) == before
+
+    _write_idx(images, rng.integers(0, 256, (32, 28, 28)))
+    assert cli.main(argv + ["--resume", "--allow-data-change"]) == 0
+    now = json.loads((run / "data.json").read_text())["files"]
+    assert [f["sha256"] for f in now] != [f["sha256"] for f in recorded] and [f["path"] for f in now] == [
+        str(images), str(labels)]
+
+
+def test_a_run_folder_without_data_json_still_resumes(interrupted_run, tmp_path):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    (run / "data.json").unlink()  # a run from before kgen recorded its data
+    with pytest.warns(UserWarning, match="has no data.json"):
+        assert _resume(recipe, run) == 0
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1, 2]
+    assert (run / "data.json").is_file()
