@@ -59,7 +59,8 @@ def _cmd_train(args):
 
     recipe = _apply_overrides(_recipe_for(args.target), args)
     out = Path(args.out)
-    model = training.train(recipe, out, resume=args.resume, verbose=args.verbose)
+    model = training.train(recipe, out, resume=args.resume, verbose=args.verbose,
+                           allow_data_change=args.allow_data_change)
     if not args.no_eval:
         result = training.evaluate(model, recipe, verbose=args.verbose)
         training.write_json(out / training.EVAL_FILE, result)
@@ -279,7 +280,10 @@ def build_parser():
     s = sub.add_parser("train", help="train a recipe (recipes/NAME.toml or a path) or a zoo model")
     s.add_argument("target", help="recipe name (`kgen list --recipes`) or .toml path, or a zoo model name")
     s.add_argument("--out", required=True, help="run folder: model.keras, metrics.csv, backup/, eval.json")
-    s.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted run in --out (its data files must "
+                                                         "be those it started from: see data.json in the run folder)")
+    s.add_argument("--allow-data-change", action="store_true",
+                   help="with --resume: continue even though the run's data files changed since it started")
     s.add_argument("--epochs", type=_number(int, 1, 1_000_000), help="epochs (default: the recipe's)")
     s.add_argument("--steps-per-epoch", type=_number(int, 1, 10_000_000),
                    help="batches per epoch (default: the recipe's, or one pass over the data)")

@@ -2,9 +2,12 @@
 beside the model (samples, audio, text, filters) is the model's own `write_artifacts`."""
 
 import csv
+import hashlib
 import json
 import math
 import time
+import warnings
+import zipfile
 from pathlib import Path
 
 import keras
@@ -18,6 +21,7 @@ METRICS_FILE = "metrics.csv"
 BACKUP_DIR = "backup"
 RECIPE_FILE = "recipe.json"
 EVAL_FILE = "eval.json"
+DATA_FILE = "data.json"
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -90,19 +94,85 @@ class SaveModelAtomically(keras.callbacks.Callback):
             self.model.save(tmp)
 
 
-class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras' `BackupAndRestore` that also survives a kill during the write of its training-metadata file.
+class CheckpointError(ValueError):
+    """`--resume` found no readable checkpoint in a run's backup/ folder; nothing in the run folder was changed."""
 
-    Keras writes `training_metadata.json` in place; a `kill -9` in that moment leaves it empty, and Keras falls back
-    to its previous checkpoint (`double_checkpoint=True`) only on an `OSError`. An unreadable metadata file is
-    treated the same way here, so `--resume` goes back one checkpoint instead of failing.
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore` (with `double_checkpoint=True`) that falls back to its previous checkpoint whenever
+    the latest one cannot be read, and says which file is damaged when neither can.
+
+    Keras writes `latest.weights.h5` and `training_metadata.json` in place, after copying the previous pair to
+    `*.bkp`; a `kill -9` or a damaged disk can leave either one truncated. Keras falls back to the `.bkp` pair only on
+    an `OSError` (h5py's error for a truncated or non-HDF5 file); here any failure to read the weights (a damaged
+    HDF5 group is a `ValueError`) or the metadata (an empty or cut JSON file) falls back too. When no checkpoint is
+    readable, a `CheckpointError` names the files before anything in the run folder is written. After a fall back,
+    the rows of `metrics_path` from the epochs that will be trained again are dropped (written atomically), so the
+    metrics file never holds an epoch twice.
     """
 
+    def __init__(self, backup_dir, metrics_path=None, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.metrics_path = None if metrics_path is None else Path(metrics_path)
+
     def _load_model(self):
+        if not self.model.built:
+            return super()._load_model()  # Keras' own error for an unbuilt model
+        if Path(self._weights_path).exists():
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            try:
+                self.model.load_weights(self._weights_path)
+            except Exception as e:  # h5py and Keras raise OSError, ValueError or KeyError for a damaged file
+                raise OSError(f"{self._weights_path} is unreadable ({type(e).__name__}: {_first_line(e)})") from e
+        if Path(self._training_metadata_path).exists():
+            try:
+                self.model._initial_epoch = int(json.loads(Path(self._training_metadata_path).read_text())["epoch"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise OSError(f"{self._training_metadata_path} is unreadable ({type(e).__name__}: {e})") from e
+
+    def on_train_begin(self, logs=None):
         try:
-            super()._load_model()
-        except json.JSONDecodeError as e:
-            raise OSError(f"unreadable {self._training_metadata_path}: {e}") from e
+            self._load_model()
+            return
+        except OSError as e:
+            latest_error = e
+        todo = ("model.keras and metrics.csv are untouched: evaluate or sample that model, or start a new run "
+                "with another --out")
+        if not Path(self._prev_weights_path).exists():
+            raise CheckpointError(
+                f"--resume: {latest_error}, and {self.backup_dir} holds no previous checkpoint "
+                f"({Path(self._prev_weights_path).name}) to fall back to; {todo}.") from latest_error
+        try:
+            super().on_train_begin(logs)  # Keras' fall back: the .bkp pair replaces the damaged one, then loads
+        except OSError as e:
+            raise CheckpointError(
+                f"--resume: neither checkpoint in {self.backup_dir} is readable: {latest_error}; the previous one "
+                f"(copied from {Path(self._prev_weights_path).name}): {e}; {todo}.") from e
+        warnings.warn(f"--resume: {latest_error}; continuing from the previous checkpoint (epoch "
+                      f"{self.model._initial_epoch}, 0-based).", stacklevel=2)
+        self._drop_metrics_from(self.model._initial_epoch)
+
+    def _drop_metrics_from(self, epoch):
+        """Rewrite the metrics file without the rows of `epoch` and later (they will be trained again)."""
+        if self.metrics_path is None or not self.metrics_path.is_file():
+            return
+        with open(self.metrics_path, newline="") as f:
+            reader = csv.DictReader(f)
+            fields, rows = reader.fieldnames, list(reader)
+        kept = [r for r in rows if int(r["epoch"]) < epoch]
+        if fields is None or len(kept) == len(rows):
+            return
+        with atomic_path(self.metrics_path) as tmp:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(kept)
+
+
+def _first_line(error):
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def _last_epoch(path):
@@ -123,6 +193,68 @@ def _elapsed_from_metrics(path):
     if not rows or "elapsed_min" not in rows[-1]:
         return 0.0
     return 60.0 * float(rows[-1]["elapsed_min"])
+
+
+class DataChangedError(ValueError):
+    """The data files of a run changed since it started: `--resume` compares them with the run's data.json."""
+
+
+def data_fingerprint(paths):
+    """The size and sha256 of each data file a run reads: a list of {"path", "size", "sha256"}.
+
+    This reads every file once at each start of a run (and of each --resume): about 0.05 s for the 11 MB of gzipped
+    MNIST files on one core, well under a second for FSDD's 3,000 recordings; the data is read whole anyway.
+    """
+    entries = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        entries.append({"path": str(path), "size": Path(path).stat().st_size, "sha256": digest.hexdigest()})
+    return entries
+
+
+def _recorded_data(out):
+    """The data files recorded in a run folder's data.json, or None for a run from before kgen recorded them."""
+    path = out / DATA_FILE
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text())["files"]
+        return [{"path": str(f["path"]), "size": int(f["size"]), "sha256": str(f["sha256"])} for f in files]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"--resume: the run's data record {str(path)!r} is unreadable ({type(e).__name__}: {e}); "
+                         f"expected {{\"files\": [{{\"path\", \"size\", \"sha256\"}}, ...]}}.") from e
+
+
+_DATA_WAY_OUT = ("the checkpoints were trained on the old data: restore it, start a new run with another --out, or "
+                 "pass --allow-data-change to continue on the new data")
+
+
+def _check_data_still_there(recorded, out):
+    """Before the loaders run (they would only say "not found"): every file the run started from still exists."""
+    for entry in recorded:
+        if not Path(entry["path"]).is_file():
+            raise FileNotFoundError(
+                f"--resume: the data file {entry['path']!r} that the run in {str(out)!r} started from (see "
+                f"{DATA_FILE}) no longer exists; {_DATA_WAY_OUT}.")
+
+
+def _check_data_unchanged(recorded, current, out):
+    then = {e["path"]: e for e in recorded}
+    now = {e["path"]: e for e in current}
+    for path, old in then.items():
+        new = now.get(path)
+        if new is not None and (new["size"], new["sha256"]) != (old["size"], old["sha256"]):
+            raise DataChangedError(
+                f"--resume: the data file {path!r} changed since the run in {str(out)!r} started (see {DATA_FILE}): "
+                f"{old['size']} -> {new['size']} bytes, sha256 {old['sha256'][:12]}... -> {new['sha256'][:12]}...; "
+                f"{_DATA_WAY_OUT}.")
+    if set(then) != set(now):
+        raise DataChangedError(
+            f"--resume: the run in {str(out)!r} started from the data files {sorted(then)} (see {DATA_FILE}) but now "
+            f"reads {sorted(now)} (another --data-source, split or KGEN_DATA_DIR?); {_DATA_WAY_OUT}.")
 
 
 def build_model(recipe):
@@ -161,8 +293,13 @@ def datasets(recipe, with_labels=False):
     return train, monitor
 
 
-def train(recipe, out_dir, resume=False, verbose=1):
-    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json.
+def train(recipe, out_dir, resume=False, verbose=1, allow_data_change=False):
+    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json, data.json.
+
+    data.json records the size and sha256 of every data file the run reads when it starts; with `resume`, a file
+    that has changed or vanished since is an error (`DataChangedError`, `FileNotFoundError`) raised before anything
+    is written, unless `allow_data_change` (then data.json records the new files). A run folder without data.json
+    (from an older kgen) resumes unchecked and gets one.
 
     Returns the trained model. Raises FileExistsError when `out_dir` already holds a run and `resume` is False.
     """
@@ -180,10 +317,22 @@ def train(recipe, out_dir, resume=False, verbose=1):
         if plan is not None:
             distribute.check_batch_size(int(t["batch_size"]), plan.num_devices)
         model = build_model(recipe)  # under tf.distribute the variables are made mirrored here
-        train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
+        recorded = _recorded_data(out) if resume else None
+        if recorded is not None and not allow_data_change:
+            _check_data_still_there(recorded, out)
+        with kdata.core.recording_files() as files:
+            train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
+        current = data_fingerprint(files)
+        if recorded is not None and not allow_data_change:
+            _check_data_unchanged(recorded, current, out)
+        if resume and recorded is None:
+            warnings.warn(f"--resume: {str(out)!r} has no {DATA_FILE} (a run from before kgen recorded its data "
+                          f"files), so its data could not be checked; it is recorded from now on.", stacklevel=2)
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / RECIPE_FILE) as tmp:
             Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
+        if recorded != current:
+            write_json(out / DATA_FILE, {"files": current})
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
         _fit(model, recipe, train_ds, monitor_ds, out, verbose)
     return model
@@ -196,7 +345,7 @@ def _fit(model, recipe, train_ds, monitor_ds, out, verbose):
         train_ds = train_ds.repeat()
     callbacks = [
         StopOnNonFiniteLoss(out),  # first: it must stop the run before any other callback sees a broken batch
-        BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True),
+        BackupAndRestore(str(out / BACKUP_DIR), metrics_path=out / METRICS_FILE, double_checkpoint=True),
         TimeBudget(t["time_budget_minutes"], already_elapsed_s=_elapsed_from_metrics(out / METRICS_FILE)),
         SaveModelAtomically(out / MODEL_FILE),
         keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True),
@@ -249,9 +398,17 @@ def load_model(path):
         raise FileNotFoundError(f"`model` file {str(path)!r} does not exist (expected a .keras file or a run folder).")
     if path.suffix != ".keras":
         raise ValueError(f"`model` must be a .keras file, got {str(path)!r}.")
+    # A run folder with a backup can write a new model.keras: say so when its model.keras is damaged.
+    hint = (f" Its run folder holds {BACKUP_DIR}/: `kgen train RECIPE --out {str(path.parent)!r} --resume` continues "
+            f"the run from there and writes a new {MODEL_FILE} after its next epoch."
+            if (path.parent / BACKUP_DIR).is_dir() else "")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found" for a truncated or overwritten file
+        raise ValueError(f"`model` file {str(path)!r} is not a readable .keras model: it is not a zip archive "
+                         f"(truncated or damaged).{hint}")
     try:
         return keras.models.load_model(str(path))
     except Exception as e:  # keras raises several types for a damaged zip or config
-        raise ValueError(f"`model` file {str(path)!r} is not a readable .keras model: {type(e).__name__}: {e}") from e
+        raise ValueError(f"`model` file {str(path)!r} is not a readable .keras model: {type(e).__name__}: "
+                         f"{_first_line(e)}.{hint}") from e
 
 

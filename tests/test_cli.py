@@ -195,6 +195,7 @@ def test_resume_after_a_kill_while_the_backup_metadata_was_written(tmp_path, rec
     cb._current_epoch = 2
     cb._save_model()  # epoch 2: the previous one is kept as .bkp
     (backup / "training_metadata.json").write_text("")  # killed mid-write
-    assert cli.main(args + ["--epochs", "3", "--resume", "--verbose", "0"]) == 0
+    with pytest.warns(UserWarning, match="training_metadata.json is unreadable"):
+        assert cli.main(args + ["--epochs", "3", "--resume", "--verbose", "0"]) == 0
     rows = _rows(run / "metrics.csv")
     assert int(rows[-1]["epoch"]) == 2  # resumed from the previous checkpoint (epoch 1 done) and ran epoch index 2

@@ -4,8 +4,10 @@ and during the write of the backup metadata, then --resume: tests/test_cli.py.)"
 import csv
 import errno
 import json
+import shutil
 
 import numpy as np
+import pytest
 from keras import ops
 
 import keras
@@ -100,6 +102,164 @@ def test_a_full_disk_leaves_the_run_folder_as_it_was_and_resume_continues(tmp_pa
     monkeypatch.undo()
     assert training.load_model(run / "model.keras").count_params() > 0  # epoch 1's model, whole
 
-    assert cli.main(argv + ["--resume"]) == 0  # space again: the run continues from its last good backup
+    with pytest.warns(UserWarning, match="latest.weights.h5 is unreadable"):  # the half-written one
+        assert cli.main(argv + ["--resume"]) == 0  # space again: the run continues from its last good backup
     epochs = [int(r["epoch"]) for r in _rows(run / "metrics.csv")]
     assert epochs[:2] == [0, 1] and epochs[-1] == 3
+
+
+# --- Damaged checkpoints: model.keras, backup/latest.weights.h5 and its previous copy (.bkp) ---------------------
+
+
+class _InterruptAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt  # what `kgen train` sees of a Ctrl-C; the files are those of a kill -9 here
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """A run of the tiny recipe stopped at the start of epoch 2 (0-based): model.keras, metrics.csv (epochs 0 and
+    1) and backup/ with both checkpoints (latest: epoch 1 done; .bkp: epoch 0 done). Tests copy it."""
+    from conftest import TINY_PIXELCNN_RECIPE
+
+    root = tmp_path_factory.mktemp("interrupted")
+    (root / "tiny.toml").write_text(TINY_PIXELCNN_RECIPE)
+    fit = keras.Model.fit
+    keras.Model.fit = lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=list(callbacks) + [_InterruptAt(2)],
+                                                              **k)
+    try:
+        assert cli.main(["train", str(root / "tiny.toml"), "--out", str(root / "run"), "--epochs", "3"] + TINY1) == 130
+    finally:
+        keras.Model.fit = fit
+    assert json.loads((root / "run" / "backup" / "training_metadata.json.bkp").read_text())["epoch"] == 1
+    return root
+
+
+TINY1 = TINY[:2] + ["--steps-per-epoch", "1"] + TINY[4:]
+
+
+def _copy_run(interrupted_run, tmp_path):
+    shutil.copytree(interrupted_run, tmp_path / "copy")
+    return str(tmp_path / "copy" / "tiny.toml"), tmp_path / "copy" / "run"
+
+
+def _cut(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # what a kill -9 in the middle of an in-place write leaves
+
+
+def _resume(recipe, run):
+    return cli.main(["train", recipe, "--out", str(run), "--epochs", "3", "--resume"] + TINY1)
+
+
+def test_a_damaged_model_keras_is_named_and_resume_replaces_it(interrupted_run, tmp_path, capsys):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    _cut(run / "model.keras")
+    for argv in (["evaluate", str(run), "--verbose", "0"], ["sample", str(run), "--out", str(tmp_path / "g.png")]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"`model` file {str(run / 'model.keras')!r} is not a readable" in err
+        assert "--resume" in err, err  # the run has a backup: the way out
+    assert not (tmp_path / "g.png").exists()
+    # --resume never reads model.keras: it continues from backup/ and its next epoch writes a whole new model.keras.
+    assert _resume(recipe, run) == 0
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1, 2]
+    assert training.load_model(run).count_params() > 0
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(interrupted_run, tmp_path, capsys):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    (run / "backup" / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)  # garbage after the magic
+    with pytest.warns(UserWarning, match="continuing from the previous checkpoint"):
+        assert _resume(recipe, run) == 0
+    # Epoch 1 was trained again from the checkpoint of epoch 0, and its first row was dropped: no epoch twice.
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1, 2]
+    assert training.load_model(run).count_params() > 0
+
+
+def test_no_readable_checkpoint_is_a_clear_error_and_changes_nothing(interrupted_run, tmp_path, capsys):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    _cut(run / "backup" / "latest.weights.h5")
+    _cut(run / "backup" / "latest.weights.h5.bkp")
+    before = {name: (run / name).read_bytes() for name in ("model.keras", "metrics.csv")}
+    assert _resume(recipe, run) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "kgen train: error: --resume: neither checkpoint in" in err, err
+    assert str(run / "backup" / "latest.weights.h5") in err and "latest.weights.h5.bkp" in err
+    assert "start a new run with another --out" in err
+    assert {name: (run / name).read_bytes() for name in before} == before  # the last good model and its metrics
+    assert not [p for p in run.iterdir() if ".tmp-" in p.name]
+
+
+# --- Data files that change or vanish between a run and its --resume ------------------------------------------------
+
+
+def _write_idx(path, array):
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes((0x0800 | array.ndim).to_bytes(4, "big") + dims + array.astype(np.uint8).tobytes())
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_data_file_that_changes_or_vanishes_before_resume_is_named(tmp_path, capsys, monkeypatch, recipe):
+    """A run records its data files (size, sha256) in data.json; --resume refuses changed or vanished ones, naming
+    them, and writes nothing; --allow-data-change continues and records the new files."""
+    data = tmp_path / "data" / "mnist"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images, labels = data / "train-images-idx3-ubyte", data / "train-labels-idx1-ubyte"
+    _write_idx(images, rng.integers(0, 256, (32, 28, 28)))
+    _write_idx(labels, rng.integers(0, 10, (32,)))
+    monkeypatch.setenv("KGEN_DATA_DIR", str(tmp_path / "data"))
+    run = tmp_path / "run"
+    argv = ["train", recipe, "--out", str(run), "--epochs", "1"] + ["--data-source", "local"] + TINY1[2:]
+
+    images.rename(tmp_path / "aside")  # missing before the run starts: the loader's own error, and no run folder
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "MNIST file train-images-idx3-ubyte.gz not found" in err and not run.exists()
+    (tmp_path / "aside").rename(images)
+
+    assert cli.main(argv) == 0
+    recorded = json.loads((run / "data.json").read_text())["files"]
+    assert [(f["path"], f["size"]) for f in recorded] == [(str(images), images.stat().st_size),
+                                                          (str(labels), labels.stat().st_size)]
+    before = _snapshot(run)
+
+    changed = bytearray(labels.read_bytes())
+    changed[-1] = (changed[-1] + 1) % 10
+    labels.write_bytes(bytes(changed))  # same size, other content
+    assert cli.main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"the data file {str(labels)!r} changed since the run" in err, err
+    assert "sha256" in err and "start a new run" in err and "--allow-data-change" in err
+    assert _snapshot(run) == before
+
+    images.unlink()
+    assert cli.main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"the data file {str(images)!r} that the run" in err, err
+    assert "no longer exists" in err
+    assert _snapshot(run) == before
+
+    _write_idx(images, rng.integers(0, 256, (32, 28, 28)))
+    assert cli.main(argv + ["--resume", "--allow-data-change"]) == 0
+    now = json.loads((run / "data.json").read_text())["files"]
+    assert [f["sha256"] for f in now] != [f["sha256"] for f in recorded] and [f["path"] for f in now] == [
+        str(images), str(labels)]
+
+
+def test_a_run_folder_without_data_json_still_resumes(interrupted_run, tmp_path):
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    (run / "data.json").unlink()  # a run from before kgen recorded its data
+    with pytest.warns(UserWarning, match="has no data.json"):
+        assert _resume(recipe, run) == 0
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 1, 2]
+    assert (run / "data.json").is_file()

@@ -17,6 +17,7 @@ already prepared by tensorflow_datasets, otherwise ``DataNotFoundError``; it nev
 Each data set module calls ``register`` with its names; ``kgen.data.load`` dispatches through ``DATASETS``.
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -151,6 +152,43 @@ def local_data_dir(data_dir, required, how, what='source="local"'):
     return None, None
 
 
+# The lists of the `recording_files` blocks now open (innermost last).
+_RECORDINGS = []
+
+
+@contextlib.contextmanager
+def recording_files():
+    """Collects the data files the loaders read inside the block: yields a list that fills with their resolved paths
+    (``str``, each once, in the order they were first read). Every local file a loader finds (``find_local``) or
+    reads (``read_cached``) and the embedded MNIST subset are noted; tensorflow_datasets copies are not (tfds checks
+    its own files).
+
+    Example:
+
+    ```python
+    with recording_files() as files:
+        kgen.data.load("mnist", split="train")
+    # files: [".../mnist/train-images-idx3-ubyte.gz", ".../mnist/train-labels-idx1-ubyte.gz"]
+    ```
+    """
+    files = []
+    _RECORDINGS.append(files)
+    try:
+        yield files
+    finally:
+        _RECORDINGS.remove(files)
+
+
+def note_file(path):
+    """Notes ``path`` as read by a loader in every open ``recording_files`` block."""
+    if not _RECORDINGS:
+        return
+    resolved = str(Path(path).resolve())
+    for files in _RECORDINGS:
+        if resolved not in files:
+            files.append(resolved)
+
+
 def find_local(data_dir, where, candidates, what, how, accept=Path.is_file, looked=None):
     """The first of ``candidates`` that ``accept`` takes (by default: a file).
 
@@ -160,6 +198,8 @@ def find_local(data_dir, where, candidates, what, how, accept=Path.is_file, look
     """
     for candidate in candidates:
         if accept(candidate):
+            if candidate.is_file():
+                note_file(candidate)
             return candidate
     if not data_dir.is_dir():
         reason = f"the data folder {data_dir} (from the {where}) does not exist or is not a folder"
@@ -181,6 +221,7 @@ def read_cached(reader, path, *args, what="file"):
         stat = path.stat()
     except FileNotFoundError as e:
         raise DataNotFoundError(f"{what} not found: {path}") from e
+    note_file(path)
     return reader(str(path.resolve()), stat.st_mtime_ns, stat.st_size, *args)
 
 

@@ -263,6 +263,9 @@ def _fixed_binarized(key, seed):
 def _resolve_key(base, data_dir, source):
     """Chooses the source and returns the cache key of the base split."""
     if source == "embedded":
+        resource = _embedded_resource()
+        if isinstance(resource, Path) and resource.is_file():  # package data on disk (not inside a zip)
+            core.note_file(resource)
         return ("embedded", base)
     if source in ("local", None):
         path, where = core.local_data_dir(data_dir, source == "local", _HOW_TO_PROVIDE)
