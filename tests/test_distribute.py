@@ -133,3 +133,29 @@ def test_pretrained_weights_load_into_a_mixed_model():
     assert mixed.dtype_policy.name == "mixed_bfloat16"
     for a, b in zip(full.get_weights(), mixed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_kgen_train_takes_the_flags(recipe, tmp_path, capsys):
+    """The shell's flags reach the run: mixed precision in the saved model and the recipe, and data-parallel over
+    the one device this process has (the multi-device runs are the child process above)."""
+    out = tmp_path / "run"
+    flags = ["--dtype", "mixed_bfloat16"]
+    if BACKEND != "torch":
+        flags += ["--distribute", "data_parallel", "--num-devices", "1"]
+    code = cli_main(["train", recipe, "--out", str(out), "--epochs", "1", "--steps-per-epoch", "1", "--batch-size",
+                     "4", "--no-eval", "--samples", "0", "--verbose", "0", *flags])
+    assert code == 0, capsys.readouterr().err
+    saved = json.loads((out / training.RECIPE_FILE).read_text())["train"]
+    assert saved["dtype"] == "mixed_bfloat16"
+    assert saved["distribute"] == ("none" if BACKEND == "torch" else "data_parallel")
+    model = training.load_model(out)
+    assert model.dtype_policy.name == "mixed_bfloat16"
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="torch refuses data_parallel before counting devices (tested above)")
+def test_more_devices_than_the_machine_has(recipe, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = cli_main(["train", recipe, "--out", str(out), "--distribute", "data_parallel", "--num-devices", "3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "`num_devices` is 3" in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
