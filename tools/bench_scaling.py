@@ -2,9 +2,10 @@
 
 What this is on a CPU: a correctness-and-overhead check, not a speed-up claim. The virtual devices
 (`--xla_force_host_platform_device_count` on JAX, logical CPU devices on TensorFlow) share the machine's cores, so
-N devices do the same arithmetic as one plus the cost of splitting the batch and averaging the gradients; and a
-CPU without bfloat16 matrix units gains nothing from mixed precision. On a multi-GPU or TPU host the same recipe key
-(`distribute = "data_parallel"`) and `dtype = "mixed_bfloat16"` are where the speed comes from.
+N devices do the same arithmetic as one plus the cost of splitting the batch and averaging the gradients. Whether
+bfloat16 pays on a CPU depends on the CPU (bfloat16 instructions such as AVX512_BF16) and on the backend's CPU
+kernels. On a multi-GPU or TPU host the same recipe keys (`distribute = "data_parallel"`, `dtype = "mixed_bfloat16"`)
+are where the speed comes from.
 
 For each backend (jax, tensorflow) one child process with 4 virtual devices builds the model once, then for each
 configuration trains `--steps` Adam steps from the same weights on the same global batches
@@ -81,7 +82,8 @@ def main(argv=None):
     from kgen.testing.distribution import child_env
 
     print(f"{args.model}: global batch {args.batch_size}, {args.steps} Adam steps per configuration; virtual CPU "
-          f"devices sharing {os.cpu_count()} cores (an overhead check, not a speed-up claim)")
+          f"devices sharing the {len(os.sched_getaffinity(0))} core(s) this process may use (an overhead check, "
+          "not a speed-up claim)")
     print(f"{'backend':<11} {'devices':>7} {'dtype':<15} {'median step s':>13} {'time / 1 dev f32':>16} "
           f"{'loss vs 1 dev f32':>17}")
     for backend in [b for b in args.backends.split(",") if b]:
