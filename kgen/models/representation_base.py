@@ -193,7 +193,8 @@ class RepresentationModel(KgenModel):
         encoder = self._submodel(self.code_layer_name)
 
         def serve(inputs):
-            return {"codes": encoder(inputs, training=False), "reconstruction": self(inputs, training=False)}
+            codes = ops.cast(encoder(inputs, training=False), "float32")  # bfloat16 under mixed precision
+            return {"codes": codes, "reconstruction": self(inputs, training=False)}
 
         spec = tf.TensorSpec(shape=(None,) + tuple(self.input_shape_), dtype=tf.float32, name="inputs")
         return [("serve", serve, [spec])]
