@@ -52,11 +52,20 @@ def test_train_evaluate_sample_export(tmp_path, capsys, recipe):
 
     from PIL import Image
 
-    assert cli.main(["sample", str(run), "--out", str(tmp_path / "grid.png"), "--num", "4", "--seed", "1"]) == 0
+    capsys.readouterr()
+    # --verbose 1: a progress bar over the batches on stderr; stdout keeps the one result line.
+    assert cli.main(["sample", str(run), "--out", str(tmp_path / "grid.png"), "--num", "4", "--seed", "1",
+                     "--verbose", "1"]) == 0
     assert Image.open(tmp_path / "grid.png").size[0] > 28
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"wrote 4 samples to {tmp_path / 'grid.png'}"]
+    assert "1/1" in captured.err and "/batch" in captured.err
 
-    assert cli.main(["export", str(run / "model.keras"), str(tmp_path / "serving" / "1")]) == 0
+    assert cli.main(["export", str(run / "model.keras"), str(tmp_path / "serving" / "1"), "--verbose", "1"]) == 0
     assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file()
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"exported a SavedModel with a 'serve' signature to {tmp_path / 'serving' / '1'}"]
+    assert "kgen export: " in captured.err
 
 
 def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
@@ -150,14 +159,18 @@ def test_conditional_train_sample_by_label_and_complete(tmp_path, capsys):
     grid = Image.open(run / "samples.png")
     assert grid.size == (28 * 4, 10 * 28 * 4 + 9)
     capsys.readouterr()
+    # No --verbose and stderr not a terminal: no progress, only the result line.
     assert cli.main(["sample", str(run), "--out", str(tmp_path / "threes.png"), "--num", "4", "--label", "3"]) == 0
-    assert "wrote 4 samples" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"wrote 4 samples to {tmp_path / 'threes.png'}"] and captured.err == ""
     assert cli.main(["sample", str(run), "--out", str(tmp_path / "bad.png"), "--label", "10"]) == 2
     assert "labels" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
     out = tmp_path / "completions.png"
     assert cli.main(["complete", str(run), "--out", str(out), "--num", "2", "--rows", "14", "--completions", "2",
-                     "--data-source", "embedded"]) == 0
-    assert "top 14 rows" in capsys.readouterr().out
+                     "--data-source", "embedded", "--verbose", "1"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 and "top 14 rows" in captured.out
+    assert "1/1" in captured.err and "/batch" in captured.err
     # Per image: occluded, 2 completions, original.
     assert Image.open(out).size == (4 * 28 * 4 + 3, 2 * 28 * 4 + 1)
     assert cli.main(["complete", str(run), "--out", str(tmp_path / "x.png"), "--rows", "28",
