@@ -76,6 +76,24 @@ def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
+def test_resume_refuses_a_finished_run_and_keeps_it(tmp_path, capsys, recipe):
+    """A finished run has no backup/ (Keras removes it): --resume would start again from epoch 0 with fresh
+    weights, repeat epochs in metrics.csv and replace the trained model.keras. It is refused; nothing changes."""
+    run = tmp_path / "run"
+    args = ["train", recipe, "--out", str(run), "--samples", "0", "--no-eval", "--monitor-split", "",
+            "--data-source", "embedded", "--steps-per-epoch", "1", "--batch-size", "16", "--verbose", "0"]
+    assert cli.main(args + ["--epochs", "1"]) == 0
+    assert not (run / "backup").exists()
+    model_bytes, metrics = (run / "model.keras").read_bytes(), (run / "metrics.csv").read_text()
+    capsys.readouterr()
+    assert cli.main(args + ["--epochs", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "the run in" in err and "finished (metrics.csv records 1 epoch(s)" in err
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0]
+    assert (run / "metrics.csv").read_text() == metrics and (run / "model.keras").read_bytes() == model_bytes
+    assert sorted(p.name for p in run.iterdir()) == ["data.json", "metrics.csv", "model.keras", "recipe.json"]
+
+
 @pytest.mark.parametrize(
     "argv,match",
     [
