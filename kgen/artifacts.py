@@ -14,29 +14,70 @@ from kgen.io import atomic_path, save_image_grid
 
 SAMPLES_FILE = "samples.png"
 FILTERS_FILE = "filters.png"
+#: Rows sampled at once by the commands (`kgen sample`, `kgen complete`): the unit of their progress bar.
+SAMPLE_BATCH_SIZE = 16
 
 
-def write_samples(model, path, num_samples=16, seed=0, labels=None):
+def batch_seed(seed, index):
+    """The seed of batch `index` of a batched sampling: `seed` itself for the first batch (a single batch draws what
+    one call with `seed` draws), then seeds derived from (seed, index)."""
+    if index == 0:
+        return seed
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] % (2**31 - 1))
+
+
+def sample_in_batches(draw, num, batch_size=None, seed=0, progress=False, unit_name="batch"):
+    """`num` rows drawn `batch_size` at a time, with a progress bar over the batches where `progress`.
+
+    `draw(indices, seed)` returns one row per index (an int array of the rows to draw). Every call has the same
+    batch size (the last batch repeats its last row, and the extra rows are dropped), so a compiled sampling loop is
+    traced once; batch i is seeded with `batch_seed(seed, i)`. `batch_size` None draws everything in one call.
+    """
+    from kgen.progress import Progress
+
+    batch = num if batch_size is None else max(1, min(int(batch_size), num))
+    starts = range(0, num, batch)
+    bar = Progress(len(starts), unit_name=unit_name, show=progress)
+    out = []
+    for i, start in enumerate(starts):
+        indices = np.minimum(np.arange(start, start + batch), num - 1)
+        out.append(np.asarray(draw(indices, batch_seed(seed, i)))[: min(batch, num - start)])
+        bar.add(1)
+    return np.concatenate(out)
+
+
+def write_samples(model, path, num_samples=16, seed=0, labels=None, batch_size=None, progress=False):
     """Sample images and write them as a PNG grid (pixel levels scaled to 0..255).
 
     For a class-conditional model without `labels`, the grid has one row per class (`num_samples` is rounded up to
     a multiple of the number of classes); with `labels` (an int or one per image) every image has its given class.
+    With `batch_size`, the images are drawn that many at a time (see `sample_in_batches`), with a progress bar over
+    the batches where `progress`.
     """
     ncols = int(math.ceil(math.sqrt(num_samples)))
     if model.conditional and labels is None:
         per_class = max(1, int(math.ceil(num_samples / model.num_classes)))
         labels = np.repeat(np.arange(model.num_classes), per_class)
         num_samples, ncols = len(labels), per_class
-    images = model.sample(num_samples, seed=seed, labels=labels)
+    per_image = labels is not None and np.ndim(labels) > 0
+    if per_image:
+        labels = np.asarray(labels)
+
+    def draw(indices, batch_seed):
+        return model.sample(len(indices), seed=batch_seed, labels=labels[indices] if per_image else labels)
+
+    images = sample_in_batches(draw, num_samples, batch_size, seed, progress)
     save_image_grid(levels_to_uint8(images, model.distribution.num_levels), path, ncols=ncols, scale=4)
     return images
 
 
-def write_completions(model, images, path, rows, num_completions=3, seed=0, labels=None):
+def write_completions(model, images, path, rows, num_completions=3, seed=0, labels=None, batch_size=None,
+                      progress=False):
     """Image completion as in the PixelRNN paper: keep the top `rows` rows of each real image, sample the rest.
 
     Writes a PNG grid with one line per image: the occluded image (hidden part mid-grey), `num_completions`
-    completions, and the original. Returns the completions, shape (N, num_completions, H, W, C).
+    completions, and the original. Returns the completions, shape (N, num_completions, H, W, C). `batch_size` and
+    `progress` as in `write_samples` (the rows are the N * num_completions completions).
     """
     images = model.validate_images(images, "images")
     h = model.image_shape[0]
@@ -49,7 +90,12 @@ def write_completions(model, images, path, rows, num_completions=3, seed=0, labe
     repeated = np.repeat(images, num_completions, axis=0)
     if labels is not None:
         labels = np.repeat(model.validate_labels(labels, n), num_completions)
-    done = model.sample(n * num_completions, seed=seed, prefix=repeated[:, :rows], labels=labels)
+
+    def draw(indices, batch_seed):
+        return model.sample(len(indices), seed=batch_seed, prefix=repeated[indices, :rows],
+                            labels=None if labels is None else labels[indices])
+
+    done = sample_in_batches(draw, n * num_completions, batch_size, seed, progress)
     done = done.reshape((n, num_completions) + model.image_shape)
     levels = model.distribution.num_levels
     occluded = levels_to_uint8(images, levels)
@@ -60,12 +106,13 @@ def write_completions(model, images, path, rows, num_completions=3, seed=0, labe
     return done
 
 
-def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=True):
+def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=True, batch_size=None, progress=False):
     """Next-frame generation from real videos: the first `context` frames given, `frames` generated.
 
     Writes a PNG with three strips per video (its context frames; the generated frames; the true frames), and
     with `gif` an animated GIF beside it (same name, .gif): truth left and generation right, the context frames
-    shown in both. Returns the generated frames, uint8 (N, frames, H, W, C).
+    shown in both. Returns the generated frames, uint8 (N, frames, H, W, C). `batch_size` and `progress` as in
+    `write_samples` (over the videos).
     """
     from PIL import Image
 
@@ -80,7 +127,8 @@ def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=T
             f"got {videos.shape}."
         )
     given = videos[:, :context]
-    generated = model.sample(given, frames, seed=seed)
+    generated = sample_in_batches(lambda indices, batch_seed: model.sample(given[indices], frames, seed=batch_seed),
+                                  len(given), batch_size, seed, progress)
     truth = videos[:, context : context + frames].astype("uint8")
     n, (h, w, c) = len(videos), videos.shape[2:]
     columns = max(context, frames)
@@ -108,7 +156,7 @@ TEXT_PROMPT = "ROMEO:\n"
 
 
 def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RATE, seed=0, method=None,
-                spectrogram=True):
+                spectrogram=True, progress=False):
     """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file, and its
     spectrogram as a PNG beside it (same name, .png; see `spectrogram_path`).
 
@@ -120,21 +168,27 @@ def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RA
         prompt: a float waveform in [-1, 1] to continue (its codes are kept at the start of the file).
         rate: samples per second.
         spectrogram: also write the spectrogram PNG (atomically, after the WAV).
+        progress: print each stage on stderr (the generation is one compiled loop: it has no finer progress).
     Returns:
         the generated codes (int32, prompt included).
     """
     from kgen import audio
+    from kgen.progress import Progress
 
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
         raise ValueError(f"`seconds` must be a positive number, got {seconds!r}.")
     codes = None if prompt is None else audio.mu_law_encode(np.asarray(prompt, "float32"), model.num_levels)
     length = int(round(seconds * rate)) + (0 if codes is None else len(codes))
+    stages = Progress(show=progress, label="kgen sample")
+    stages.stage(f"generating {length - (0 if codes is None else len(codes)):,} samples (one compiled loop)")
     generated = model.sample(1, length, seed=seed, prompt=codes, labels=label, method=method)[0]
     wave = audio.mu_law_decode(generated, model.num_levels)
+    stages.stage("writing the WAV file")
     audio.write_wav(path, wave, rate)
     if spectrogram:
         from kgen.plotting import write_spectrogram
 
+        stages.stage("drawing the spectrogram")
         write_spectrogram(spectrogram_path(path), wave, rate)
     return generated
 
@@ -144,8 +198,10 @@ def spectrogram_path(wav_path):
     return Path(wav_path).with_suffix(".png")
 
 
-def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampler="top_k", seed=0, method=None):
-    """Generate text from a byte-level sequence model continuing `prompt` and write it (UTF-8) to `path`."""
+def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampler="top_k", seed=0, method=None,
+               batch_size=None, progress=False):
+    """Generate text from a byte-level sequence model continuing `prompt` and write it (UTF-8) to `path`.
+    `batch_size` and `progress` as in `write_samples` (over the samples)."""
     from kgen.data.text import tokenize
 
     if not isinstance(prompt, str) or not prompt:
@@ -155,7 +211,11 @@ def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampl
         length = min(length, model.max_length)
     if len(ids) >= length:
         raise ValueError(f"`length` ({length}) must exceed the prompt's {len(ids)} bytes.")
-    tokens = model.sample(num_samples, length, seed=seed, prompt=ids, sampler=sampler, method=method)
+
+    def draw(indices, batch_seed):
+        return model.sample(len(indices), length, seed=batch_seed, prompt=ids, sampler=sampler, method=method)
+
+    tokens = sample_in_batches(draw, num_samples, batch_size, seed, progress)
     texts = [bytes(row.astype("uint8").tolist()).decode("utf-8", errors="replace") for row in tokens]
     with atomic_path(path) as tmp:
         Path(tmp).write_text("\n\n---\n\n".join(texts), encoding="utf-8")
@@ -174,14 +234,22 @@ def write_filters(model, path):
     return True
 
 
-def write_codes(model, recipe, path, split=None, batch_size=256):
+def write_codes(model, recipe, path, split=None, batch_size=256, progress=False):
     """Encode a split of the recipe's data set and write `codes` (and `labels` where the data set has them) to an
-    .npz file, atomically. Returns the codes."""
+    .npz file, atomically, with a progress bar over the batches where `progress`. Returns the codes."""
+    from kgen.progress import Progress
+
     d = recipe["data"]
     split = split or d["eval_split"]
     arrays = kdata.load_arrays(d["name"], split=split, **({"source": d["source"]} if d.get("source") else {}))
     inputs, labels = (arrays[0], arrays[1]) if isinstance(arrays, tuple) else (arrays, None)
-    codes = model.encode(inputs, batch_size=batch_size)
+    starts = range(0, len(inputs), batch_size)
+    bar = Progress(len(starts), unit_name="batch", show=progress)
+    parts = []
+    for start in starts:
+        parts.append(model.encode(inputs[start : start + batch_size], batch_size=batch_size))
+        bar.add(1)
+    codes = np.concatenate(parts) if parts else model.encode(inputs, batch_size=batch_size)
     out = {"codes": codes}
     if labels is not None:
         out["labels"] = np.asarray(labels)

@@ -104,7 +104,7 @@ def _cmd_sample(args):
         args.out, num=args.num, seed=args.seed, label=args.label, seconds=args.seconds, prompt=args.prompt,
         rate=args.rate, text_prompt=args.text_prompt, length=args.length, sampler=args.sampler,
         context=args.context, frames=args.frames, recipe=_run_recipe(args.model) if Path(args.model).exists() else None,
-        data_source=args.data_source,
+        data_source=args.data_source, progress=_progress(args),
     ))
     return 0
 
@@ -119,7 +119,7 @@ def _cmd_complete(args):
         raise ValueError("`--data` is required: the model file has no run recipe beside it to name its data set.")
     print(model.write_completions_file(
         args.out, name, split=args.split, source=args.data_source, num=args.num, rows=args.rows,
-        completions=args.completions, seed=args.seed,
+        completions=args.completions, seed=args.seed, progress=_progress(args),
     ))
     return 0
 
@@ -137,8 +137,16 @@ def _cmd_encode(args):
         recipe["data"]["name"] = args.data
     if args.data_source is not None:
         recipe["data"]["source"] = args.data_source
-    print(model.write_codes_file(args.out, recipe, split=args.split))
+    print(model.write_codes_file(args.out, recipe, split=args.split, progress=_progress(args)))
     return 0
+
+
+def _progress(args):
+    """The one rule of the commands' progress on stderr: --verbose 1 shows it, 0 hides it, and without the flag it
+    is shown when stderr is a terminal (see kgen/progress.py)."""
+    from kgen.progress import wanted
+
+    return wanted(args.verbose)
 
 
 def _run_recipe(model_path):
@@ -154,7 +162,7 @@ def _cmd_export(args):
     from kgen import export, training
 
     model = training.load_model(args.model)
-    export.export_for_serving(model, args.out)
+    export.export_for_serving(model, args.out, progress=_progress(args))
     print(f"exported a SavedModel with a 'serve' signature to {args.out}")
     return 0
 
@@ -187,7 +195,7 @@ def _cmd_compress(args):
     model = _coding_model(args.model)
     report = compression.compress(
         model, args.inputs, args.out, model_name=args.model, labels=args.label, batch_size=args.batch_size,
-        segment_length=args.segment_length, overwrite=args.force, progress=args.verbose > 0)
+        segment_length=args.segment_length, overwrite=args.force, progress=_progress(args))
     bits = 8 * report["payload_bytes"]
     print(
         f"{args.out}: {report['inputs']} {report['kind']} file(s), {report['input_bytes']:,} -> "
@@ -211,7 +219,7 @@ def _cmd_decompress(args):
         env = dict(os.environ, KERAS_BACKEND=backend, KGEN_DECOMPRESS_CHILD="1")
         return subprocess.run([sys.executable, "-m", "kgen.cli"] + list(args.argv), env=env).returncode
     model = _coding_model(args.model or header["model"]["name"])
-    written = compression.decompress(args.file, model, args.out, overwrite=args.force, progress=args.verbose > 0)
+    written = compression.decompress(args.file, model, args.out, overwrite=args.force, progress=_progress(args))
     print(f"{args.out}: {len(written)} {header['kind']} file(s) restored")
     return 0
 
@@ -249,6 +257,12 @@ def _number(kind, low, high=None, low_open=False):
 
     parse.__name__ = kind.__name__  # argparse names the type in some messages
     return parse
+
+
+def _add_progress_flag(parser, unit):
+    parser.add_argument("--verbose", type=_number(int, 0, 1), default=None,
+                        help=f"1: progress on stderr ({unit}), 0: only the result line (default: progress when stderr "
+                             "is a terminal)")
 
 
 _SOURCES = ["local", "tfds", "embedded"]
@@ -346,6 +360,7 @@ def build_parser():
                    help="video: real frames given (default: the model's num_context_frames)")
     s.add_argument("--frames", type=_number(int, 1, 10_000), help="video: frames generated after them (default: as many)")
     s.add_argument("--data-source", choices=_SOURCES, help="video: where the real frames come from")
+    _add_progress_flag(s, "batches of 16 samples, or the stages of an audio sample")
     s.set_defaults(fn=_cmd_sample)
 
     s = sub.add_parser("complete", help="complete the bottom of real images from their top rows into a PNG")
@@ -358,6 +373,7 @@ def build_parser():
     s.add_argument("--rows", type=_number(int, 1, 10_000), help="top rows given (default: half the image)")
     s.add_argument("--completions", type=_number(int, 1, 64), default=3, help="completions per image")
     s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="seed: the same seed, the same completions")
+    _add_progress_flag(s, "batches of 16 completions")
     s.set_defaults(fn=_cmd_complete)
 
     s = sub.add_parser("encode", help="encode a data split with a representation model into an .npz of codes")
@@ -366,6 +382,7 @@ def build_parser():
     s.add_argument("--data", help="data set name (default: the run's recipe)")
     s.add_argument("--split", default=None, help="data split (default: the recipe's evaluation split)")
     s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
+    _add_progress_flag(s, "batches of 256 examples")
     s.set_defaults(fn=_cmd_encode)
 
     s = sub.add_parser(
@@ -383,7 +400,7 @@ def build_parser():
                    help="sequences are cut into segments of at most this many symbols (default 4096 or the "
                         "model's max_length)")
     s.add_argument("--force", action="store_true", help="replace --out if it exists")
-    s.add_argument("--verbose", type=_number(int, 0, 1), default=1, help="1: progress bar, 0: only the result line")
+    _add_progress_flag(s, "symbols")
     s.set_defaults(fn=_cmd_compress)
 
     s = sub.add_parser("decompress", help="restore the files of a .kgz file (made by kgen compress)")
@@ -391,12 +408,13 @@ def build_parser():
     s.add_argument("--out", required=True, help="folder for the restored files (their original names)")
     s.add_argument("--model", help="the model it was made with (default: the preset named in the file)")
     s.add_argument("--force", action="store_true", help="replace files that exist in --out")
-    s.add_argument("--verbose", type=_number(int, 0, 1), default=1, help="1: progress bar, 0: only the result line")
+    _add_progress_flag(s, "symbols")
     s.set_defaults(fn=_cmd_decompress)
 
     s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
     s.add_argument("model", help=".keras file or run folder")
     s.add_argument("out", help="SavedModel folder to create (e.g. serving/NAME/1); it must not exist yet")
+    _add_progress_flag(s, "one line per stage: saving, tracing each signature, writing")
     s.set_defaults(fn=_cmd_export)
 
     s = sub.add_parser("plot", help="draw the learning curves of one or more runs (their metrics.csv) into a PNG: "

@@ -236,9 +236,9 @@ def decode_symbols(model, kind, payload, layout, items, progress=False):
 def _progbar(total, show):
     if not show:
         return None
-    import keras
+    from kgen.progress import Progress
 
-    return keras.utils.Progbar(total, unit_name="symbol", interval=1.0)
+    return Progress(total, unit_name="symbol", show=True, interval=1.0)
 
 
 def _check_labels(model, labels, count):

@@ -41,23 +41,32 @@ from kgen.backends import run_under_backend
 from kgen.io import atomic_path
 
 
-def _export_in_tensorflow(model, path):
-    """Write the SavedModel with the endpoints the model names (`model.export_signatures()`)."""
+def _export_in_tensorflow(model, path, progress=False):
+    """Write the SavedModel with the endpoints the model names (`model.export_signatures()`); with `progress`, each
+    stage (tracing a signature, writing) is a line on stderr."""
+    from kgen.progress import Progress
+
+    stages = Progress(show=progress, label="kgen export")
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, fn, input_signature in model.export_signatures():
+        stages.stage(f"tracing signature {name!r}")
         archive.add_endpoint(name=name, fn=fn, input_signature=input_signature)
+    stages.stage("writing the SavedModel")
     archive.write_out(str(path), verbose=False)
 
 
-def export_for_serving(model, path, overwrite=False):
+def export_for_serving(model, path, overwrite=False, progress=False):
     """Write a TensorFlow SavedModel of `model` at `path` with a `serve` log-probability signature.
 
     Args:
         model: a kgen model: an image or sequence generative model, or a representation model.
         path: the SavedModel folder to create (for TF Serving, a version folder such as "serving/pixelcnn/1").
         overwrite: replace an existing folder at `path`.
+        progress: print each stage on stderr (saving the .keras file, tracing each signature, writing).
     """
+    from kgen.progress import Progress
+
     from kgen.models.kgen_model import KgenModel
 
     if not isinstance(model, KgenModel):
@@ -67,23 +76,28 @@ def export_for_serving(model, path, overwrite=False):
         raise FileExistsError(f"`path` {str(path)!r} already exists; pass overwrite=True to replace it.")
     with atomic_path(path) as tmp:
         if keras.backend.backend() == "tensorflow":
-            _export_in_tensorflow(model, tmp)
+            _export_in_tensorflow(model, tmp, progress)
         else:
             with tempfile.TemporaryDirectory() as td:
                 keras_file = Path(td) / "model.keras"
+                Progress(show=progress, label="kgen export").stage(
+                    "saving the .keras file, to export it under the TensorFlow backend in a child process")
                 model.save(keras_file)
-                _export_in_child(keras_file, tmp)
+                _export_in_child(keras_file, tmp, progress)
     return path
 
 
-def _export_in_child(keras_file, out):
-    run_under_backend("tensorflow", ["-m", "kgen.export", keras_file, out],
-                      what="exporting under the TensorFlow backend")
+def _export_in_child(keras_file, out, progress=False):
+    # With progress, the child's stage lines go straight to this process's stderr (its error then has no stderr tail).
+    run_under_backend("tensorflow", ["-m", "kgen.export", keras_file, out] + (["--progress"] if progress else []),
+                      what="exporting under the TensorFlow backend", capture_stderr=not progress)
 
 
 def _main(argv):
+    progress = "--progress" in argv
+    argv = [a for a in argv if a != "--progress"]
     if len(argv) != 2:
-        print("usage: python -m kgen.export MODEL.keras OUT_DIR", file=sys.stderr)
+        print("usage: python -m kgen.export MODEL.keras OUT_DIR [--progress]", file=sys.stderr)
         return 2
     if keras.backend.backend() != "tensorflow":
         print("kgen.export: run with KERAS_BACKEND=tensorflow", file=sys.stderr)
@@ -91,7 +105,7 @@ def _main(argv):
     import kgen.models  # noqa: F401  (registers the classes)
 
     model = keras.models.load_model(argv[0])
-    _export_in_tensorflow(model, argv[1])
+    _export_in_tensorflow(model, argv[1], progress)
     return 0
 
 

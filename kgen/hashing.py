@@ -18,6 +18,7 @@ padding bits 0).
 
 import numpy as np
 
+from kgen.progress import Progress
 from kgen.validation import check_int
 
 #: Whether numpy has a native popcount (numpy >= 2.0); otherwise a 256-entry lookup table counts bits per byte.
@@ -194,13 +195,14 @@ class HammingIndex:
         db = _word_view(self._packed)
         return popcount(q[:, None, :] ^ db[None, :, :])
 
-    def search(self, queries, k=None, radius=None):
+    def search(self, queries, k=None, radius=None, progress=False):
         """The neighbours of each query code in Hamming distance.
 
         Args:
             queries: {0, 1} codes (Q, num_bits) or packed uint8 codes (Q, ceil(num_bits / 8)).
             k: int >= 1, the number of nearest codes to return per query (at most the index size).
             radius: int >= 0, return every code at distance <= radius. Give exactly one of `k` and `radius`.
+            progress: show a keras Progbar over the queries on stderr (advanced once per chunk of queries).
 
         Returns:
             With `k`: (ids, distances), int64 (Q, k) and int32 (Q, k), ordered by distance, ties by id.
@@ -227,6 +229,7 @@ class HammingIndex:
         else:
             out_ids, out_dist = [], []
         positions = np.arange(n, dtype=np.int64)
+        bar = Progress(len(q), unit_name="query", show=progress)
         for start in range(0, len(q), chunk):
             dist = popcount(q[start : start + chunk, None, :] ^ db[None, :, :])  # (c, n) int32
             if k is not None:
@@ -247,6 +250,7 @@ class HammingIndex:
                     order = hit[np.argsort(row[hit], kind="stable")]
                     out_ids.append(db_ids[order])
                     out_dist.append(row[order].astype(np.int32))
+            bar.add(len(q[start : start + chunk]))
         return out_ids, out_dist
 
 

@@ -195,6 +195,25 @@ def _elapsed_from_metrics(path):
     return 60.0 * float(rows[-1]["elapsed_min"])
 
 
+class RunFinishedError(ValueError):
+    """`--resume` named a run that finished: nothing in it is changed."""
+
+
+def _check_not_finished(out):
+    """A run that finished has its model.keras and metrics.csv but no backup/ (Keras' BackupAndRestore deletes it at
+    the end of training, also when the time budget stopped it). Resuming it would start again from epoch 0 with fresh
+    weights, append repeated epochs to metrics.csv and then replace its trained model.keras: refuse instead."""
+    if (out / BACKUP_DIR).exists() or not (out / MODEL_FILE).is_file():
+        return
+    last = _last_epoch(out / METRICS_FILE)
+    done = f"{METRICS_FILE} records {last + 1} epoch(s)" if last is not None else f"it has no {METRICS_FILE} rows"
+    raise RunFinishedError(
+        f"--resume: the run in {str(out)!r} finished ({done}; {BACKUP_DIR}/, which --resume continues from, is "
+        f"removed at the end of training), so there is nothing to resume and nothing in it was changed. Its trained "
+        f"model is {str(out / MODEL_FILE)!r} (kgen evaluate / sample it); to train longer, start a new run with "
+        f"another --out and a larger --epochs or --time-budget-minutes.")
+
+
 class DataChangedError(ValueError):
     """The data files of a run changed since it started: `--resume` compares them with the run's data.json."""
 
@@ -301,7 +320,8 @@ def train(recipe, out_dir, resume=False, verbose=1, allow_data_change=False):
     is written, unless `allow_data_change` (then data.json records the new files). A run folder without data.json
     (from an older kgen) resumes unchecked and gets one.
 
-    Returns the trained model. Raises FileExistsError when `out_dir` already holds a run and `resume` is False.
+    Returns the trained model. Raises FileExistsError when `out_dir` already holds a run and `resume` is False, and
+    `RunFinishedError` when `resume` names a run that finished (see `_check_not_finished`).
     """
     out = Path(out_dir)
     t = recipe["train"]
@@ -311,6 +331,8 @@ def train(recipe, out_dir, resume=False, verbose=1, allow_data_change=False):
         )
     if resume and not (out / BACKUP_DIR).exists() and not (out / MODEL_FILE).exists():
         raise FileNotFoundError(f"--resume: {str(out)!r} holds no run to resume (no {BACKUP_DIR}/ or {MODEL_FILE}).")
+    if resume:
+        _check_not_finished(out)
     keras.utils.set_random_seed(int(t["seed"]))
     # Model names, arguments, data names, splits, files and devices are all checked before anything is written.
     with distribute.scope(t.get("distribute"), t.get("num_devices")) as plan:

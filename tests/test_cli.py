@@ -52,11 +52,20 @@ def test_train_evaluate_sample_export(tmp_path, capsys, recipe):
 
     from PIL import Image
 
-    assert cli.main(["sample", str(run), "--out", str(tmp_path / "grid.png"), "--num", "4", "--seed", "1"]) == 0
+    capsys.readouterr()
+    # --verbose 1: a progress bar over the batches on stderr; stdout keeps the one result line.
+    assert cli.main(["sample", str(run), "--out", str(tmp_path / "grid.png"), "--num", "4", "--seed", "1",
+                     "--verbose", "1"]) == 0
     assert Image.open(tmp_path / "grid.png").size[0] > 28
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"wrote 4 samples to {tmp_path / 'grid.png'}"]
+    assert "1/1" in captured.err and "/batch" in captured.err
 
-    assert cli.main(["export", str(run / "model.keras"), str(tmp_path / "serving" / "1")]) == 0
+    assert cli.main(["export", str(run / "model.keras"), str(tmp_path / "serving" / "1"), "--verbose", "1"]) == 0
     assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file()
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"exported a SavedModel with a 'serve' signature to {tmp_path / 'serving' / '1'}"]
+    assert "kgen export: " in captured.err
 
 
 def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
@@ -65,6 +74,24 @@ def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
     (run / "metrics.csv").write_text("epoch\n")
     assert cli.main(["train", "demo", "--out", str(run), "--epochs", "1"] + TINY) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_finished_run_and_keeps_it(tmp_path, capsys, recipe):
+    """A finished run has no backup/ (Keras removes it): --resume would start again from epoch 0 with fresh
+    weights, repeat epochs in metrics.csv and replace the trained model.keras. It is refused; nothing changes."""
+    run = tmp_path / "run"
+    args = ["train", recipe, "--out", str(run), "--samples", "0", "--no-eval", "--monitor-split", "",
+            "--data-source", "embedded", "--steps-per-epoch", "1", "--batch-size", "16", "--verbose", "0"]
+    assert cli.main(args + ["--epochs", "1"]) == 0
+    assert not (run / "backup").exists()
+    model_bytes, metrics = (run / "model.keras").read_bytes(), (run / "metrics.csv").read_text()
+    capsys.readouterr()
+    assert cli.main(args + ["--epochs", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "the run in" in err and "finished (metrics.csv records 1 epoch(s)" in err
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0]
+    assert (run / "metrics.csv").read_text() == metrics and (run / "model.keras").read_bytes() == model_bytes
+    assert sorted(p.name for p in run.iterdir()) == ["data.json", "metrics.csv", "model.keras", "recipe.json"]
 
 
 @pytest.mark.parametrize(
@@ -150,14 +177,18 @@ def test_conditional_train_sample_by_label_and_complete(tmp_path, capsys):
     grid = Image.open(run / "samples.png")
     assert grid.size == (28 * 4, 10 * 28 * 4 + 9)
     capsys.readouterr()
+    # No --verbose and stderr not a terminal: no progress, only the result line.
     assert cli.main(["sample", str(run), "--out", str(tmp_path / "threes.png"), "--num", "4", "--label", "3"]) == 0
-    assert "wrote 4 samples" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"wrote 4 samples to {tmp_path / 'threes.png'}"] and captured.err == ""
     assert cli.main(["sample", str(run), "--out", str(tmp_path / "bad.png"), "--label", "10"]) == 2
     assert "labels" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
     out = tmp_path / "completions.png"
     assert cli.main(["complete", str(run), "--out", str(out), "--num", "2", "--rows", "14", "--completions", "2",
-                     "--data-source", "embedded"]) == 0
-    assert "top 14 rows" in capsys.readouterr().out
+                     "--data-source", "embedded", "--verbose", "1"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 and "top 14 rows" in captured.out
+    assert "1/1" in captured.err and "/batch" in captured.err
     # Per image: occluded, 2 completions, original.
     assert Image.open(out).size == (4 * 28 * 4 + 3, 2 * 28 * 4 + 1)
     assert cli.main(["complete", str(run), "--out", str(tmp_path / "x.png"), "--rows", "28",

@@ -66,6 +66,10 @@ def files(tmp_path_factory):
     (root / "short_run").mkdir()
     (root / "short_run" / "metrics.csv").write_text("epoch,elapsed_min,loss,val_loss\n0,0.5,3.0,2.9\n")
     f["short_run"] = str(root / "short_run")
+    (root / "finished_run").mkdir()  # what a finished run keeps: no backup/ (Keras removes it at the end)
+    (root / "finished_run" / "model.keras").write_bytes((root / "pixelcnn.keras").read_bytes())
+    (root / "finished_run" / "metrics.csv").write_text("epoch,elapsed_min,loss\n0,0.1,3.0\n1,0.2,2.5\n")
+    f["finished_run"] = str(root / "finished_run")
     return f
 
 
@@ -101,6 +105,8 @@ CASES = [
     (["train", "{bad_toml}", "--out", "{out}/r"], "not valid TOML"),
     (["train", "{typo_toml}", "--out", "{out}/r"], "batchsize"),
     (["train", "demo", "--out", "{out}/r", "--resume"], "no run to resume"),
+    (["train", "demo", "--out", "{finished_run}", "--resume", "--epochs", "3"],
+     "--resume: the run in {finished_run!r} finished (metrics.csv records 2 epoch(s)"),
     (["train", "demo", "--out", "{out}/r", "--train-split", "train[5:x]"], "split"),
     (["train", "demo", "--out", "{old_run}"], "--resume"),
     (["evaluate", "{root}/nothing.keras"], "`model` file"),

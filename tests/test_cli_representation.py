@@ -71,12 +71,19 @@ def test_train_evaluates_reconstruction_and_writes_filters(run, trained):
 def test_encode_writes_codes_and_labels(run, tmp_path, capsys):
     out = tmp_path / "codes.npz"
     assert cli.main(["encode", str(run), "--split", "test[:10]", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 and captured.out.startswith("wrote 10 codes")
+    assert captured.err == ""  # no --verbose, stderr not a terminal: no progress
+    assert cli.main(["encode", str(run), "--split", "test[:10]", "--out", str(tmp_path / "again.npz"),
+                     "--verbose", "1"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 and captured.out.startswith("wrote 10 codes")
+    assert "1/1" in captured.err and "/batch" in captured.err
     saved = np.load(out)
     model = training.load_model(run)
     images, labels = kgen.data.load_arrays("mnist", split="test[:10]", source="embedded")
     np.testing.assert_allclose(saved["codes"], model.encode(images), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(saved["labels"], labels)
-    assert "wrote 10 codes" in capsys.readouterr().out
     # bad output name: a clear error, nothing written
     assert cli.main(["encode", str(run), "--out", str(tmp_path / "codes.txt")]) == 2
     assert "`--out` must be an .npz" in capsys.readouterr().err

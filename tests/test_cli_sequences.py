@@ -65,8 +65,12 @@ def test_train_evaluate_and_write_wavs(tmp_path, capsys, fsdd_recipe):
 
     # kgen sample RUN --label 7 --seconds 0.05 --out seven.wav; and continuing a real recording
     seven = tmp_path / "seven.wav"
-    assert cli.main(["sample", str(run), "--label", "7", "--seconds", "0.05", "--out", str(seven)]) == 0
-    assert capsys.readouterr().out.strip().endswith(f"to {seven} and its spectrogram to {tmp_path / 'seven.png'}")
+    assert cli.main(["sample", str(run), "--label", "7", "--seconds", "0.05", "--out", str(seven), "--verbose", "1"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1
+    assert captured.out.strip().endswith(f"to {seven} and its spectrogram to {tmp_path / 'seven.png'}")
+    # one compiled loop: its progress is the stages, one line each on stderr
+    assert "kgen sample: generating 400 samples" in captured.err and "kgen sample: writing the WAV" in captured.err
     wave, rate = audio.read_wav(seven, expected_rate=8000)
     assert len(wave) == 400
     assert Image.open(tmp_path / "seven.png").size == (480, 240)
@@ -76,6 +80,8 @@ def test_train_evaluate_and_write_wavs(tmp_path, capsys, fsdd_recipe):
     cont = tmp_path / "cont.wav"
     assert cli.main(["sample", str(run), "--label", "0", "--prompt", str(prompt_path), "--seconds", "0.01",
                      "--out", str(cont)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 and captured.err == ""  # no --verbose, stderr not a terminal
     wave, _ = audio.read_wav(cont)
     assert len(wave) == 280
     # the prompt is kept up to mu-law quantization (16 levels here)

@@ -45,10 +45,17 @@ def test_train_evaluate_sample_and_resume(tmp_path, capsys):
     assert Image.open(run / "samples.gif").n_frames == 4
 
     strip = tmp_path / "strip.png"
-    assert cli.main(["sample", str(run), "--context", "3", "--frames", "1", "--num", "2", "--out", str(strip)]) == 0
-    assert "wrote 2 videos (3 context frames, 1 generated, the truth)" in capsys.readouterr().out
+    assert cli.main(["sample", str(run), "--context", "3", "--frames", "1", "--num", "2", "--out", str(strip),
+                     "--verbose", "1"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1
+    assert "wrote 2 videos (3 context frames, 1 generated, the truth)" in captured.out
+    assert "1/1" in captured.err and "/batch" in captured.err
     assert Image.open(strip).size == (3 * 64 + 2, 6 * 64 + 5) and Image.open(tmp_path / "strip.gif").n_frames == 4
 
-    rows = (run / "metrics.csv").read_text().splitlines()
-    assert cli.main(["train", str(recipe), "--out", str(run), "--resume", "--verbose", "0"]) == 0
-    assert (run / "metrics.csv").read_text().splitlines()[: len(rows)] == rows
+    # --resume of a finished run (no backup/ left): refused, and the run folder is left as it was.
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert cli.main(["train", str(recipe), "--out", str(run), "--resume", "--epochs", "3", "--verbose", "0"]) == 2
+    assert "finished (metrics.csv records 2 epoch(s)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

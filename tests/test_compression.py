@@ -486,14 +486,17 @@ def test_cli_round_trip(lstm_file, tmp_path, capsys):
     inputs = [_write(tmp_path, "a.txt", TEXT), _write(tmp_path, "b.bin", ALL_BYTES[:70])]
     out = tmp_path / "f.kgz"
     assert cli.main(["compress", str(lstm_file)] + [str(p) for p in inputs]
-                    + ["--out", str(out), "--batch-size", "1", "--verbose", "0"]) == 0
-    printed = capsys.readouterr().out
+                    + ["--out", str(out), "--batch-size", "1", "--verbose", "1"]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert len(printed.splitlines()) == 1 and "/symbol" in captured.err  # the progress bar is on stderr
     assert str(out) in printed and "bits/symbol" in printed and "2 bytes file(s)" in printed
     assert compression.read_header(out)["batch_size"] == 1
     restored = tmp_path / "restored"
     assert cli.main(["decompress", str(out), "--out", str(restored), "--model", str(lstm_file),
                      "--verbose", "0"]) == 0
-    assert "2 bytes file(s) restored" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{restored}: 2 bytes file(s) restored"] and captured.err == ""
     assert {n: (restored / n).read_bytes() for n in _listing(restored)} == {"a.txt": TEXT, "b.bin": ALL_BYTES[:70]}
     # Without --model, the model named in the file (here the .keras path it was made with).
     assert cli.main(["decompress", str(out), "--out", str(tmp_path / "again"), "--verbose", "0"]) == 0

@@ -111,6 +111,10 @@ def test_a_full_disk_leaves_the_run_folder_as_it_was_and_resume_continues(tmp_pa
 # --- Damaged checkpoints: model.keras, backup/latest.weights.h5 and its previous copy (.bkp) ---------------------
 
 
+def _interrupting_fit(fit, epoch):
+    return lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=list(callbacks) + [_InterruptAt(epoch)], **k)
+
+
 class _InterruptAt(keras.callbacks.Callback):
     def __init__(self, epoch):
         super().__init__()
@@ -130,8 +134,7 @@ def interrupted_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("interrupted")
     (root / "tiny.toml").write_text(TINY_PIXELCNN_RECIPE)
     fit = keras.Model.fit
-    keras.Model.fit = lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=list(callbacks) + [_InterruptAt(2)],
-                                                              **k)
+    keras.Model.fit = _interrupting_fit(fit, 2)
     try:
         assert cli.main(["train", str(root / "tiny.toml"), "--out", str(root / "run"), "--epochs", "3"] + TINY1) == 130
     finally:
@@ -219,7 +222,7 @@ def test_a_data_file_that_changes_or_vanishes_before_resume_is_named(tmp_path, c
     _write_idx(labels, rng.integers(0, 10, (32,)))
     monkeypatch.setenv("KGEN_DATA_DIR", str(tmp_path / "data"))
     run = tmp_path / "run"
-    argv = ["train", recipe, "--out", str(run), "--epochs", "1"] + ["--data-source", "local"] + TINY1[2:]
+    argv = ["train", recipe, "--out", str(run), "--epochs", "2"] + ["--data-source", "local"] + TINY1[2:]
 
     images.rename(tmp_path / "aside")  # missing before the run starts: the loader's own error, and no run folder
     assert cli.main(argv) == 2
@@ -227,7 +230,14 @@ def test_a_data_file_that_changes_or_vanishes_before_resume_is_named(tmp_path, c
     assert "MNIST file train-images-idx3-ubyte.gz not found" in err and not run.exists()
     (tmp_path / "aside").rename(images)
 
-    assert cli.main(argv) == 0
+    # Interrupted after epoch 0, so that --resume has a backup/ to continue from (a finished run has none).
+    fit = keras.Model.fit
+    keras.Model.fit = _interrupting_fit(fit, 1)
+    try:
+        assert cli.main(argv) == 130
+    finally:
+        keras.Model.fit = fit
+    assert capsys.readouterr().err.strip() == "kgen train: interrupted"
     recorded = json.loads((run / "data.json").read_text())["files"]
     assert [(f["path"], f["size"]) for f in recorded] == [(str(images), images.stat().st_size),
                                                           (str(labels), labels.stat().st_size)]

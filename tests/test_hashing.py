@@ -61,7 +61,7 @@ def test_pack_round_trip_and_both_forms(num_bits):
 
 
 @pytest.mark.parametrize("num_bits,chunk_pairs", [(5, 7), (13, 1000), (32, 64), (64, 1 << 22), (70, 50)])
-def test_knn_matches_brute_force(num_bits, chunk_pairs):
+def test_knn_matches_brute_force(num_bits, chunk_pairs, capsys):
     # Few distinct codes (duplicates, many ties) so the tie-breaking by id is exercised.
     rng = np.random.default_rng(num_bits)
     db = random_bits(120, num_bits, seed=2)
@@ -77,8 +77,12 @@ def test_knn_matches_brute_force(num_bits, chunk_pairs):
         assert got_ids.dtype == np.int64 and got_ids.shape == (len(queries), k)
         np.testing.assert_array_equal(got_dist, ref_dist)
         np.testing.assert_array_equal(got_ids, ref_ids)
-    # Queries in packed form give the same answer.
-    np.testing.assert_array_equal(index.search(np.packbits(queries, axis=1), k=10)[0], index.search(queries, k=10)[0])
+    # Queries in packed form give the same answer; progress=True: a progress bar over the queries on stderr only.
+    capsys.readouterr()
+    np.testing.assert_array_equal(index.search(np.packbits(queries, axis=1), k=10, progress=True)[0],
+                                  index.search(queries, k=10)[0])
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"{len(queries)}/{len(queries)}" in captured.err and "/query" in captured.err
     # A query equal to a stored code finds it at distance 0.
     assert np.all(index.search(db[:5], k=1)[1] == 0)
     np.testing.assert_array_equal(index.distances(queries)[:, :70], brute_distances(queries, db[:70]))

@@ -415,15 +415,16 @@ class AutoregressiveImageModel(KgenModel):
         if Path(path).suffix.lower() != ".png":
             raise ValueError(f"`--out` must be a .png file for {type(self).__name__} (an image model), got {str(path)!r}.")
 
-    def write_sample_file(self, path, num=None, seed=0, label=None, **unused):
+    def write_sample_file(self, path, num=None, seed=0, label=None, progress=False, **unused):
         from kgen import artifacts
 
         self._check_png(path)
-        images = artifacts.write_samples(self, path, num_samples=num or 16, seed=seed, labels=label)
+        images = artifacts.write_samples(self, path, num_samples=num or 16, seed=seed, labels=label,
+                                         batch_size=artifacts.SAMPLE_BATCH_SIZE, progress=progress)
         return f"wrote {len(images)} samples to {path}"
 
     def write_completions_file(self, path, dataset, split="test", source=None, num=8, rows=None, completions=3,
-                               seed=0):
+                               seed=0, progress=False):
         from kgen import artifacts
         from kgen import data as kdata
 
@@ -435,7 +436,7 @@ class AutoregressiveImageModel(KgenModel):
         rows = self.image_shape[0] // 2 if rows is None else rows
         artifacts.write_completions(
             self, images, path, rows=rows, num_completions=completions, seed=seed,
-            labels=labels if self.conditional else None,
+            labels=labels if self.conditional else None, batch_size=artifacts.SAMPLE_BATCH_SIZE, progress=progress,
         )
         return f"wrote completions of {len(images)} {dataset} {split} images (top {rows} rows given) to {path}"
 

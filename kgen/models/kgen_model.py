@@ -306,16 +306,19 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         return ValueError(f"`model` is a {type(self).__name__}, which {what}; {instead}.")
 
     def write_sample_file(self, path, **options):
-        """`kgen sample`: generate into `path`; returns the line to print."""
+        """`kgen sample`: generate into `path`; returns the line to print. Among the options, `progress`: show a
+        progress bar (over batches) or the stages on stderr."""
         raise self._cannot("does not sample", "`kgen encode` gives a representation model's codes")
 
     def write_completions_file(self, path, dataset, split="test", source=None, num=8, rows=None, completions=3,
-                               seed=0):
-        """`kgen complete`: complete real examples of `dataset` from their beginning; returns the line to print."""
+                               seed=0, progress=False):
+        """`kgen complete`: complete real examples of `dataset` from their beginning; returns the line to print;
+        `progress`: show a progress bar over the batches on stderr."""
         raise self._cannot("does not complete images", "`kgen complete` takes an autoregressive image model")
 
-    def write_codes_file(self, path, recipe, split=None):
-        """`kgen encode`: encode a split of the recipe's data into an .npz; returns the line to print."""
+    def write_codes_file(self, path, recipe, split=None, progress=False):
+        """`kgen encode`: encode a split of the recipe's data into an .npz; returns the line to print; `progress`:
+        show a progress bar over the batches on stderr."""
         raise self._cannot("has no codes", "`kgen encode` takes a representation model")
 
     def encode(self, x, batch_size=256):

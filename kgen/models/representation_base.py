@@ -174,14 +174,14 @@ class RepresentationModel(KgenModel):
             return [("filters", path)]
         return []
 
-    def write_codes_file(self, path, recipe, split=None):
+    def write_codes_file(self, path, recipe, split=None, progress=False):
         from pathlib import Path
 
         from kgen import artifacts
 
         if Path(path).suffix != ".npz":
             raise ValueError(f"`--out` must be an .npz file, got {str(path)!r}.")
-        codes = artifacts.write_codes(self, recipe, path, split=split)
+        codes = artifacts.write_codes(self, recipe, path, split=split, progress=progress)
         return (f"wrote {codes.shape[0]} codes of {codes.shape[1]} dimensions ({recipe['data']['name']} "
                 f"{split or recipe['data']['eval_split']}) to {path}")
 

@@ -449,7 +449,7 @@ class AutoregressiveSequenceModel(KgenModel):
         return written
 
     def write_sample_file(self, path, num=None, seed=0, label=None, seconds=1.0, prompt=None, rate=8000,
-                          text_prompt=None, length=600, sampler=None, **unused):
+                          text_prompt=None, length=600, sampler=None, progress=False, **unused):
         """`.wav`: `seconds` of audio (continuing the WAV file `prompt` when given) and its spectrogram beside it
         (same name, .png); `.txt`: `num` text samples of `length` bytes continuing `text_prompt`."""
         from pathlib import Path
@@ -463,7 +463,8 @@ class AutoregressiveSequenceModel(KgenModel):
                 if not Path(prompt).is_file():
                     raise FileNotFoundError(f"`--prompt` file {str(prompt)!r} does not exist (expected a WAV recording).")
                 wave, _ = audio.read_wav(prompt, expected_rate=rate)
-            codes = artifacts.write_audio(self, out, seconds=seconds, label=label, prompt=wave, rate=rate, seed=seed)
+            codes = artifacts.write_audio(self, out, seconds=seconds, label=label, prompt=wave, rate=rate, seed=seed,
+                                          progress=progress)
             given = 0 if wave is None else len(wave)
             return (f"wrote {len(codes) / rate:.2f} s of {rate} Hz audio ({given} prompt samples) to {out} and its "
                     f"spectrogram to {artifacts.spectrogram_path(out)}")
@@ -476,7 +477,7 @@ class AutoregressiveSequenceModel(KgenModel):
             raise ValueError("`--prompt` is a WAV file for audio; give text prompts with `--text-prompt`.")
         texts = artifacts.write_text(
             self, out, prompt=text_prompt or artifacts.TEXT_PROMPT, length=length, num_samples=num or 1,
-            sampler=sampler or "top_k", seed=seed,
+            sampler=sampler or "top_k", seed=seed, batch_size=artifacts.SAMPLE_BATCH_SIZE, progress=progress,
         )
         return f"wrote {len(texts)} text sample(s) of {length} bytes to {out}"
 

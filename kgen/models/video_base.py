@@ -312,7 +312,7 @@ class AutoregressiveVideoModel(KgenModel):
         return [("samples", path), ("samples animation", path.with_suffix(".gif"))]
 
     def write_sample_file(self, path, num=None, seed=0, context=None, frames=None, recipe=None, data_source=None,
-                          **unused):
+                          progress=False, **unused):
         """`kgen sample RUN --context 10 --frames 10 --out strip.png`: strips (and a GIF) of generated frames after
         real context frames of the run's data (Moving MNIST at this frame size without a run recipe)."""
         from kgen import artifacts
@@ -326,7 +326,8 @@ class AutoregressiveVideoModel(KgenModel):
             raise ValueError(f"`--out` must be a .png file (the strips; the GIF goes beside it) for "
                              f"{type(self).__name__}, got {str(path)!r}.")
         videos = self._real_videos(recipe, num or 4, context, frames, source=data_source)
-        artifacts.write_video_strips(self, videos, path, context=context, frames=frames, seed=seed)
+        artifacts.write_video_strips(self, videos, path, context=context, frames=frames, seed=seed,
+                                     batch_size=artifacts.SAMPLE_BATCH_SIZE, progress=progress)
         return (f"wrote {len(videos)} videos ({context} context frames, {frames} generated, the truth) to {path} "
                 f"and {Path(path).with_suffix('.gif')}")
 
