@@ -7,7 +7,8 @@ saved_model_cli's functions and `run` as saved_model_cli runs (a TF1 session wit
 loads a SavedModel), in one child process that never imports kgen (a server has only the SavedModel). The request
 bodies of the README's Serving section run through the same path, so the README is tested too.
 
-`test_keras_file_needs_kgen_imported` shows what loading a `.keras` file without `import kgen` gives, and the fix.
+`test_keras_file_needs_kgen_imported` shows what loading a `.keras` file without `import kgen` gives, and the fix
+(under TensorFlow the serving child does it).
 """
 
 import contextlib
@@ -36,11 +37,28 @@ TF_ONLY = pytest.mark.skipif(
            "TensorFlow backend only; the .keras-to-TensorFlow route of each backend is the families' run_export_test",
 )
 
+#: Loading the .keras file sys.argv[1] in a process that has not imported kgen: keras' error, then `import kgen` and
+#: the model. The server child ends with it under the TensorFlow backend; under the others it runs alone.
+_LOAD_CHECK = """\
+import sys, keras
+try:
+    keras.models.load_model(sys.argv[1])
+except TypeError as e:
+    print("WITHOUT KGEN:", e)
+else:
+    sys.exit("a kgen .keras file loaded without importing kgen")
+assert "kgen" not in sys.modules, "keras imported kgen"
+import kgen
+print("WITH KGEN:", type(keras.models.load_model(sys.argv[1])).__name__)
+"""
+
+
 #: The child that plays the server: it reads one job per line on stdin (one SavedModel: where to write its `show`
 #: text, and the signatures to run with the inputs of an .npz, writing each output as OUTDIR/KEY.npy) while the
 #: parent exports the next models. It shows with saved_model_cli's own functions and runs as `saved_model_cli run`
 #: does (the SavedModel loaded into a TF1 session with `loader.load`, fed and fetched by the tensor names of the
-#: signature), but loads each SavedModel once for all its runs, as a server does. It must not import kgen.
+#: signature), but loads each SavedModel once for all its runs, as a server does. It must not import kgen; it ends
+#: with `_LOAD_CHECK` on sys.argv[1].
 _SERVER_CHILD = """\
 import contextlib, io, json, os, sys
 import numpy as np
@@ -70,7 +88,7 @@ for line in sys.stdin:
                 np.save(os.path.join(outdir, k + ".npy"), v)
 if "kgen" in sys.modules:
     sys.exit("the serving child imported kgen")
-"""
+""" + _LOAD_CHECK
 
 
 def saved_model_cli_command():
@@ -167,8 +185,11 @@ def test_saved_model_cli(tmp_path):
     archs = sorted(zoo.architectures(), key=lambda a: a != cli_model)
     assert set(readme_models) | {cli_model} <= set(archs), f"README names models that are not architectures: " \
                                                             f"{sorted(set(readme_models) - set(archs))}"
+    keras_file = tmp_path / "pixelcnn.keras"
+    zoo.get("pixelcnn.tiny").save(keras_file)
     child_err = open(tmp_path / "server.err", "w+")
-    server = subprocess.Popen([sys.executable, "-c", _SERVER_CHILD], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    server = subprocess.Popen([sys.executable, "-c", _SERVER_CHILD, keras_file], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE,
                               stderr=child_err, env=backend_env("tensorflow"), text=True)
     cli_runs, checks = [], []
     try:
@@ -215,8 +236,8 @@ def test_saved_model_cli(tmp_path):
             server.stdin.write(json.dumps({"dir": str(saved), "show": str(show), "runs": runs}) + "\n")
             server.stdin.flush()
             checks.append((arch, None, (show, signatures)))
-        server.stdin.close()
-        code = server.wait()
+        loaded, _ = server.communicate()
+        code = server.returncode
     finally:
         for _, proc in cli_runs:
             with contextlib.suppress(Exception):
@@ -225,6 +246,7 @@ def test_saved_model_cli(tmp_path):
             server.kill()
     child_err.seek(0)
     assert code == 0, f"saved_model_cli's show/run in the serving child failed:\n{child_err.read()[-3000:]}"
+    check_load_output(loaded)
 
     exported = {}
     for arch, signature, item in checks:
@@ -270,26 +292,19 @@ def test_saved_model_cli(tmp_path):
             assert "Result for output key" in out
 
 
-_LOAD_CHILD = """\
-import sys, keras
-try:
-    keras.models.load_model(sys.argv[1])
-except TypeError as e:
-    print("WITHOUT KGEN:", e)
-else:
-    sys.exit("a kgen .keras file loaded without importing kgen")
-assert "kgen" not in sys.modules, "keras imported kgen"
-import kgen
-print("WITH KGEN:", type(keras.models.load_model(sys.argv[1])).__name__)
-"""
+def check_load_output(out):
+    assert "Could not locate class 'PixelCNN'" in out and "'registered_name': 'kgen>PixelCNN'" in out, out
+    assert "WITH KGEN: PixelCNN" in out, out
+    assert "`import kgen` first" in README.read_text(), "README must say that loading a .keras file needs import kgen"
 
 
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow",
+                    reason="under TensorFlow, test_saved_model_cli's serving child (a TensorFlow process that has not "
+                           "imported kgen) ends with this check, which saves starting TensorFlow once more")
 def test_keras_file_needs_kgen_imported(tmp_path):
     """Keras imports the module named in a .keras file only for its own packages (keras, keras_hub, ...), so a kgen
     model loads after `import kgen` (which registers every kgen class), and not before: the README says so."""
     path = tmp_path / "pixelcnn.keras"
     zoo.get("pixelcnn.tiny").save(path)
-    out = run_under_backend(keras.backend.backend(), ["-c", _LOAD_CHILD, path], what="loading a .keras file").stdout
-    assert "Could not locate class 'PixelCNN'" in out and "'registered_name': 'kgen>PixelCNN'" in out, out
-    assert "WITH KGEN: PixelCNN" in out, out
-    assert "`import kgen` first" in README.read_text(), "README must say that loading a .keras file needs import kgen"
+    check_load_output(run_under_backend(keras.backend.backend(), ["-c", _LOAD_CHECK, path],
+                                        what="loading a .keras file").stdout)
