@@ -44,6 +44,12 @@ source = "embedded"
 """
 
 
+@pytest.fixture(scope="session")
+def tiny_recipe_text():
+    """The text of the tiny PixelCNN recipe (for module-scoped fixtures, which cannot use `recipe`)."""
+    return TINY_PIXELCNN_RECIPE
+
+
 @pytest.fixture
 def recipe(tmp_path):
     """A recipe file for a tiny PixelCNN on the embedded MNIST digits (the CLI and fault tests train it)."""

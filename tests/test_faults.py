@@ -126,13 +126,11 @@ class _InterruptAt(keras.callbacks.Callback):
 
 
 @pytest.fixture(scope="module")
-def interrupted_run(tmp_path_factory):
+def interrupted_run(tmp_path_factory, tiny_recipe_text):
     """A run of the tiny recipe stopped at the start of epoch 2 (0-based): model.keras, metrics.csv (epochs 0 and
     1) and backup/ with both checkpoints (latest: epoch 1 done; .bkp: epoch 0 done). Tests copy it."""
-    from conftest import TINY_PIXELCNN_RECIPE
-
     root = tmp_path_factory.mktemp("interrupted")
-    (root / "tiny.toml").write_text(TINY_PIXELCNN_RECIPE)
+    (root / "tiny.toml").write_text(tiny_recipe_text)
     fit = keras.Model.fit
     keras.Model.fit = _interrupting_fit(fit, 2)
     try:

@@ -243,6 +243,11 @@ class KSparseAutoencoder(Autoencoder):
     Reference: Makhzani & Frey, 2013, "k-Sparse Autoencoders" (arXiv:1312.5663; ICLR 2014).
     """
 
+    #: reference_outputs are the codes after the top-k selection: under bfloat16 two units that nearly tie for the
+    #: k-th place may trade it, which moves a code entry by its whole size. The mixed-precision check still holds the
+    #: policy, the float32 reconstruction and the save/load to account.
+    mixed_precision_tolerance = 1.0
+
     variant_defaults = dict(code_dim=1000, k=25)
 
     def __init__(self, **kwargs):
