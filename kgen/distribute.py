@@ -72,8 +72,7 @@ def local_devices():
     if backend == "jax":
         import jax
 
-        if all(os.environ.get(name) for name in _MULTI_HOST_VARIABLES) and not _jax_initialized():
-            keras.distribution.initialize()
+        _start_multi_host()
         platforms = {d.platform for d in jax.devices()}
         kind = next((k for k in ("gpu", "tpu") if k in platforms), "cpu")
         return keras.distribution.list_devices(kind)
@@ -89,10 +88,21 @@ def local_devices():
     )
 
 
-def _jax_initialized():
-    import jax
+_multi_host_started = False
 
-    return jax.process_count() > 1
+
+def _start_multi_host():
+    """`keras.distribution.initialize()` once, when Keras' coordinator variables are all set (JAX, several hosts);
+    it must run before JAX computes anything, so before the devices are listed."""
+    global _multi_host_started
+    if _multi_host_started or not all(os.environ.get(name) for name in _MULTI_HOST_VARIABLES):
+        return
+    try:
+        keras.distribution.initialize()
+    except RuntimeError as e:  # the user's script started it already (jax.distributed runs once per process)
+        if "once" not in str(e):
+            raise
+    _multi_host_started = True
 
 
 def check_batch_size(batch_size, num_devices):

@@ -159,3 +159,20 @@ def test_more_devices_than_the_machine_has(recipe, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "`num_devices` is 3" in err and len(err.splitlines()) == 1, err
     assert not out.exists()
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the multi-host start is keras.distribution's, on JAX")
+def test_multi_host_variables_start_keras_distribution(monkeypatch):
+    """With Keras' coordinator variables set, listing the devices first calls keras.distribution.initialize() (here
+    replaced by a recorder: one machine cannot start a multi-host job), once."""
+    calls = []
+    monkeypatch.setattr(keras.distribution, "initialize", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(distribute, "_multi_host_started", False)
+    distribute.local_devices()
+    assert calls == []
+    for name, value in (("KERAS_DISTRIBUTION_JOB_ADDRESSES", "host0:1234,host1:1234"),
+                        ("KERAS_DISTRIBUTION_NUM_PROCESSES", "2"), ("KERAS_DISTRIBUTION_PROCESS_ID", "0")):
+        monkeypatch.setenv(name, value)
+    distribute.local_devices()
+    distribute.local_devices()
+    assert calls == [((), {})]
