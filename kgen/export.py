@@ -41,12 +41,9 @@ from kgen.backends import run_under_backend
 from kgen.io import atomic_path
 
 
-def _export_in_tensorflow(model, path, progress=False):
-    """Write the SavedModel with the endpoints the model names (`model.export_signatures()`); with `progress`, each
-    stage (tracing a signature, writing) is a line on stderr."""
-    from kgen.progress import Progress
-
-    stages = Progress(show=progress, label="kgen export")
+def _export_in_tensorflow(model, path, stages):
+    """Write the SavedModel with the endpoints the model names (`model.export_signatures()`); each stage (tracing a
+    signature, writing) goes to `stages`, a `kgen.progress.Progress`."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, fn, input_signature in model.export_signatures():
@@ -74,14 +71,14 @@ def export_for_serving(model, path, overwrite=False, progress=False):
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"`path` {str(path)!r} already exists; pass overwrite=True to replace it.")
+    stages = Progress(show=progress, label="kgen export")
     with atomic_path(path) as tmp:
         if keras.backend.backend() == "tensorflow":
-            _export_in_tensorflow(model, tmp, progress)
+            _export_in_tensorflow(model, tmp, stages)
         else:
             with tempfile.TemporaryDirectory() as td:
                 keras_file = Path(td) / "model.keras"
-                Progress(show=progress, label="kgen export").stage(
-                    "saving the .keras file, to export it under the TensorFlow backend in a child process")
+                stages.stage("saving the .keras file, to export it under the TensorFlow backend in a child process")
                 model.save(keras_file)
                 _export_in_child(keras_file, tmp, progress)
     return path
@@ -104,8 +101,10 @@ def _main(argv):
         return 2
     import kgen.models  # noqa: F401  (registers the classes)
 
+    from kgen.progress import Progress
+
     model = keras.models.load_model(argv[0])
-    _export_in_tensorflow(model, argv[1], progress)
+    _export_in_tensorflow(model, argv[1], Progress(show=progress, label="kgen export"))
     return 0
 
 

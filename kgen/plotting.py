@@ -126,7 +126,7 @@ def read_metrics(run):
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     rows = [row for row in rows if row]
-    if not rows or len(rows) < 2:
+    if len(rows) < 2:
         raise ValueError(f"run {str(run)!r}: {METRICS_FILE} holds no epochs (it is empty or only a header); "
                          "train for at least one epoch first.")
     header = [name.strip() for name in rows[0]]
@@ -210,12 +210,13 @@ def plot_curves(runs, path, metric=None):
         colour = cycle[i % len(cycle)]
         epochs = table["epoch"] + 1 if "epoch" in table else np.arange(1, len(table[metric]) + 1, dtype=float)
         minutes = table.get("elapsed_min")
+        marker = "." if len(epochs) < 30 else None
         for name, style in ((metric, "-"), (f"val_{metric}", "--")):
             if name not in table:
                 continue
-            by_epoch.plot(epochs, table[name], style, color=colour, marker="." if len(epochs) < 30 else None)
+            by_epoch.plot(epochs, table[name], style, color=colour, marker=marker)
             if minutes is not None:
-                by_minute.plot(minutes, table[name], style, color=colour, marker="." if len(epochs) < 30 else None)
+                by_minute.plot(minutes, table[name], style, color=colour, marker=marker)
         handles.append(Line2D([], [], color=colour, label=label))
     handles += [Line2D([], [], color="grey", linestyle="-", label="train"),
                 Line2D([], [], color="grey", linestyle="--", label="held-out (val_)")]

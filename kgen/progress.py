@@ -65,8 +65,3 @@ class Progress:
         """Print that the stage `name` begins, with the seconds since the start."""
         if self.show:
             print(f"{self.label}: {name} (at {time.monotonic() - self._start:.0f} s)", file=sys.stderr, flush=True)
-
-
-def none():
-    """A `Progress` that shows nothing (the default of library calls)."""
-    return Progress(show=False)

@@ -152,11 +152,13 @@ def resume_run(run_dir, devices):
         pass
     finally:
         keras.callbacks.CSVLogger.on_epoch_end = original
-    with open(Path(run_dir) / training.METRICS_FILE, newline="") as f:
-        before = [int(row["epoch"]) for row in csv.DictReader(f)]
+    def logged_epochs():
+        with open(Path(run_dir) / training.METRICS_FILE, newline="") as f:
+            return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+    before = logged_epochs()
     model = training.train(recipe, run_dir, resume=True)
-    with open(Path(run_dir) / training.METRICS_FILE, newline="") as f:
-        after = [int(row["epoch"]) for row in csv.DictReader(f)]
+    after = logged_epochs()
     result = training.evaluate(model, recipe, verbose=0)
     loaded = training.load_model(run_dir)
     x = model.example_inputs(batch_size=4, seed=3)["x"]
