@@ -1,0 +1,270 @@
+"""MkDocs hooks of the kgen documentation site (mkdocs.yml: `hooks: [tools/docs_hooks.py]`).
+
+The site's pages are the files under zoo/ as they are. This hook keeps one source for every text:
+
+- `<!-- kgen:include PATH -->` in a page is replaced by the file PATH (relative to the repository root), with its
+  relative links made relative to the page: zoo/index.md includes README.md, zoo/contributing.md CONTRIBUTING.md.
+- `<!-- kgen:cli -->` is replaced by the help of `kgen` and of each of its commands, asked of the parser in
+  kgen/cli.py (in a child process that starts no Keras).
+- A relative link that leaves zoo/ keeps working: to an included file (README.md, CONTRIBUTING.md) it goes to the page
+  that includes it; to any other file of the repository it goes to a copy of that file in the site, under
+  `_source/` (a Markdown file is rendered as a page there; a folder becomes a page listing its files), so the site
+  stands alone and a strict build checks every such link.
+- The navigation is made from the files: Home, the CLI, every model card (zoo/*.md), every notebook
+  (zoo/notebooks/*.ipynb), the API reference (zoo/api/*.md) and Contributing. A new card or notebook needs no edit.
+- With `KGEN_DOCS_NOTEBOOKS=DIR` (tools/build_docs.sh sets it), each notebook is rendered from its executed copy in
+  DIR (`tools/run_notebooks.py --out DIR` writes them), and a notebook without one is a warning (an error under
+  --strict); without it the notebooks are rendered as they are in zoo/notebooks (kept without outputs).
+"""
+
+import json
+import logging
+import os
+import posixpath
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from mkdocs.structure.files import File, InclusionLevel
+
+log = logging.getLogger("mkdocs.hooks.kgen")
+
+INCLUDE = re.compile(r"^<!--\s*kgen:include\s+(\S+)\s*-->\s*$", re.M)
+CLI = re.compile(r"^<!--\s*kgen:cli\s*-->\s*$", re.M)
+FENCE = re.compile(r"^(```|~~~)", re.M)
+# A Markdown link or image target, `](target)` or `](target "title")`, and HTML src= / href= attributes.
+LINK = re.compile(r"(\]\(\s*)(<[^>]*>|[^)\s]+)((?:\s+\"[^\"]*\")?\))|(\b(?:src|href)=\")([^\"]*)(\")")
+SOURCE_DIR = "_source"  # where the site keeps copies of the repository files that pages link to
+NOT_IN_NAV = InclusionLevel.NOT_IN_NAV  # the _source/ pages: reached by their links, not from the navigation
+FIXED_PAGES = {"index.md": "Home", "cli.md": "The kgen command", "contributing.md": "Contributing"}
+
+_state = {}
+
+
+def _root(config):
+    return Path(config.config_file_path).resolve().parent
+
+
+def _docs(config):
+    return Path(config.docs_dir).resolve()
+
+
+def _is_relative(target):
+    return not (target.startswith(("#", "/", "\\")) or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", target))
+
+
+def _split_code(text):
+    """Yields (is_code, chunk) pieces of Markdown: fenced code blocks are left alone."""
+    pos, in_code, fence = 0, False, None
+    for m in FENCE.finditer(text):
+        if in_code and m.group(1) != fence:
+            continue
+        cut = m.start() if not in_code else text.find("\n", m.end())
+        cut = len(text) if cut < 0 else cut
+        yield in_code, text[pos:cut]
+        pos, in_code, fence = cut, not in_code, m.group(1)
+    yield in_code, text[pos:]
+
+
+def _targets(text):
+    for is_code, chunk in _split_code(text):
+        if not is_code:
+            for m in LINK.finditer(chunk):
+                yield (m.group(2) or m.group(5) or "").strip("<>")
+
+
+def _resolve(target, base):
+    """The absolute path a relative link target names, and its #fragment (with the '#'), or None."""
+    if not target or not _is_relative(target):
+        return None
+    path, hash_, fragment = target.partition("#")
+    if not path:
+        return None
+    return Path(os.path.normpath(base / path)), hash_ + fragment
+
+
+def _includes(config, files):
+    """{included file (absolute): the src_uri of the page that includes it}."""
+    found = {}
+    for f in files.documentation_pages():
+        if f.abs_src_path and f.src_uri.endswith(".md"):
+            for m in INCLUDE.finditer(Path(f.abs_src_path).read_text(encoding="utf-8")):
+                found[(_root(config) / m.group(1)).resolve()] = f.src_uri
+    return found
+
+
+def _source_uri(config, path):
+    return posixpath.join(SOURCE_DIR, path.relative_to(_root(config)).as_posix())
+
+
+def _add_source(config, files, path, queue):
+    """Adds the repository file or folder `path` under _source/ (once); Markdown files are queued for scanning."""
+    uri = _source_uri(config, path)
+    if path.is_dir():
+        uri = posixpath.join(uri, "index.md")
+        if files.get_file_from_path(uri) is None:
+            entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            lines = [f"# {path.relative_to(_root(config)).as_posix()}/", ""]
+            lines += [f"- [{p.name}]({'_' + p.name if p.name == 'index.md' else p.name})" for p in entries]
+            lines += [f"- {p.name}/" for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+            files.append(File.generated(config, uri, content="\n".join(lines) + "\n", inclusion=NOT_IN_NAV))
+            for p in entries:
+                _add_source(config, files, p, queue)
+        return
+    if path.name == "index.md":  # would clash with the folder's listing page
+        uri = posixpath.join(posixpath.dirname(uri), "_index.md")
+    if files.get_file_from_path(uri) is None:
+        files.append(File.generated(config, uri, abs_src_path=str(path), inclusion=NOT_IN_NAV))
+        if path.suffix == ".md":
+            queue.append(path)
+
+
+def _map_target(config, path, page_uri, state):
+    """The link (relative to the page `page_uri`) that replaces a link to the absolute repository path `path`."""
+    docs = _docs(config)
+    if path in state["includes"]:
+        uri = state["includes"][path]
+    elif path == docs or docs in path.parents:
+        uri = path.relative_to(docs).as_posix()
+        if path.is_dir():
+            return posixpath.relpath(uri, posixpath.dirname(page_uri) or ".") + "/"
+    else:
+        uri = _source_uri(config, path)
+        if path.is_dir():
+            uri = posixpath.join(uri, "index.md")
+        elif path.name == "index.md":
+            uri = posixpath.join(posixpath.dirname(uri), "_index.md")
+    return posixpath.relpath(uri, posixpath.dirname(page_uri) or ".")
+
+
+def _rewrite(text, base, page_uri, config, state):
+    """`text` with the relative links it makes from the folder `base` made relative to the page `page_uri`."""
+
+    def one(m):
+        pre, target, post = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
+        resolved = _resolve(target.strip("<>"), base)
+        if resolved is None or not resolved[0].exists():
+            return m.group(0)  # left for MkDocs to report
+        return pre + _map_target(config, resolved[0], page_uri, state) + resolved[1] + post
+
+    return "".join(chunk if is_code else LINK.sub(one, chunk) for is_code, chunk in _split_code(text))
+
+
+def _cli_help(config):
+    """{'': `kgen --help`, 'list': `kgen list --help`, ...} from the parser, in a child process."""
+    code = (
+        "import argparse, json, sys\n"
+        "sys.argv = ['kgen']  # as the command, `import kgen` starts no Keras (kgen/__init__.py)\n"
+        "from kgen import cli\n"
+        "p = cli.build_parser()\n"
+        "out = {'': p.format_help()}\n"
+        "for a in p._actions:\n"
+        "    if isinstance(a, argparse._SubParsersAction):\n"
+        "        out.update((name, s.format_help()) for name, s in a.choices.items())\n"
+        "print(json.dumps(out))\n"
+    )
+    env = dict(os.environ, COLUMNS="110", PYTHONPATH=os.pathsep.join([str(_root(config)), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=_root(config), timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"kgen:cli: the kgen parser could not be built:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def _cli_markdown(config):
+    helps = _cli_help(config)
+    parts = []
+    for name, text in helps.items():
+        title = f"kgen {name}".strip()
+        parts += [f"## `{title}`", "", "```text", text.rstrip(), "```", ""]
+    return "\n".join(parts)
+
+
+def on_config(config):
+    _state.clear()
+    return config
+
+
+def on_files(files, config):
+    state = _state
+    state["includes"] = _includes(config, files)
+
+    # Notebooks: rendered from their executed copies when asked.
+    executed = os.environ.get("KGEN_DOCS_NOTEBOOKS")
+    for f in files:
+        if f.src_uri.endswith(".ipynb") and executed:
+            rel = Path(f.src_uri).relative_to("notebooks") if f.src_uri.startswith("notebooks/") else Path(f.src_uri)
+            for candidate in (Path(executed) / rel, Path(executed) / rel.name):
+                if candidate.is_file():
+                    f.abs_src_path = str(candidate.resolve())
+                    break
+            else:
+                log.warning(f"kgen: no executed copy of {f.src_uri} in {executed} (KGEN_DOCS_NOTEBOOKS); rendered "
+                            "without outputs")
+
+    # Repository files that pages (or the files they include) link to, outside zoo/: copied under _source/.
+    docs = _docs(config)
+    queue = []
+    for f in list(files.documentation_pages()):
+        if f.abs_src_path and f.src_uri.endswith(".md"):
+            queue.append(Path(f.abs_src_path).resolve())
+    queue += list(state["includes"])
+    seen = set()
+    while queue:
+        path = queue.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        for target in _targets(path.read_text(encoding="utf-8")):
+            resolved = _resolve(target, path.parent)
+            if resolved is None or not resolved[0].exists():
+                continue
+            p = resolved[0]
+            if p in state["includes"] or p == docs or docs in p.parents:
+                continue
+            if p == _root(config) or _root(config) not in p.parents or ".git" in p.parts:
+                continue
+            _add_source(config, files, p, queue)
+
+    config.nav = _navigation(files)
+    return files
+
+
+def _navigation(files):
+    pages = sorted(f.src_uri for f in files if f.src_uri.endswith((".md", ".ipynb")) and not
+                   f.src_uri.startswith(SOURCE_DIR + "/"))
+    nav = [{title: uri} for uri, title in FIXED_PAGES.items() if uri in pages and uri != "contributing.md"]
+    cards = [p for p in pages if "/" not in p and p.endswith(".md") and p not in FIXED_PAGES]
+    notebooks = [p for p in pages if p.startswith("notebooks/") and p.endswith(".ipynb")]
+    api = [p for p in pages if p.startswith("api/")]
+    api.sort(key=lambda p: (p != "api/index.md", p))
+    nav.append({"Model zoo": cards})
+    if notebooks:
+        nav.append({"Notebooks": notebooks})
+    if api:
+        nav.append({"API reference": api})
+    if "contributing.md" in pages:
+        nav.append({FIXED_PAGES["contributing.md"]: "contributing.md"})
+    return nav
+
+
+def on_page_markdown(markdown, page, config, files):
+    state = _state
+    uri = page.file.src_uri
+    base = Path(page.file.abs_src_path).resolve().parent if page.file.abs_src_path else _docs(config) / posixpath.dirname(uri)
+    pieces, pos = [], 0
+    for m in INCLUDE.finditer(markdown):
+        pieces.append(_rewrite(markdown[pos:m.start()], base, uri, config, state))
+        path = (_root(config) / m.group(1)).resolve()
+        if not path.is_file():
+            log.warning(f"kgen: {uri} includes {m.group(1)}, which is not a file of the repository")
+            pieces.append(m.group(0))
+        else:
+            pieces.append(_rewrite(path.read_text(encoding="utf-8"), path.parent, uri, config, state))
+        pos = m.end()
+    pieces.append(_rewrite(markdown[pos:], base, uri, config, state))
+    markdown = "".join(pieces)
+    if CLI.search(markdown):
+        markdown = CLI.sub(lambda m: _cli_markdown(config), markdown)
+    return markdown
