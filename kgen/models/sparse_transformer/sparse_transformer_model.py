@@ -178,14 +178,14 @@ class SparseTransformerImage(AutoregressiveImageModel):
     (row, column, channel), and a likelihood head per sub-pixel: "bernoulli" (binary images, e.g. binarized MNIST as
     784 binary tokens) or "categorical" (num_levels levels). A head that models a pixel's channels jointly (the
     logistic mixture) does not fit a sub-pixel sequence and is refused. Generation is cached by default: one
-    position per sub-pixel, each attending to the cached keys its pattern reads.
+    position per sub-pixel, each attending to the cached keys its pattern reads. The transformer's arguments are
+    those of `SparseTransformer` (the sequence is height x width x channels long).
 
     Args:
         image_shape: (height, width, channels).
         likelihood: "bernoulli" or "categorical".
         num_levels: pixel levels of a categorical head.
         num_mixtures: None (in the config of every image model; no head here has mixtures).
-        The transformer's arguments as in `SparseTransformer` (the sequence is height x width x channels long).
     """
 
     def __init__(self, image_shape=(28, 28, 1), likelihood="bernoulli", num_levels=None, num_mixtures=None,
