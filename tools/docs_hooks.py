@@ -120,22 +120,27 @@ def _add_source(config, files, path, queue):
             queue.append(path)
 
 
-def _map_target(config, path, page_uri, state):
-    """The link (relative to the page `page_uri`) that replaces a link to the absolute repository path `path`."""
+def _target_uri(config, path, state):
+    """The src_uri, in the site, of what a link to the absolute repository path `path` should reach."""
     docs = _docs(config)
     if path in state["includes"]:
-        uri = state["includes"][path]
-    elif path == docs or docs in path.parents:
+        return state["includes"][path]
+    if path == docs or docs in path.parents:
         uri = path.relative_to(docs).as_posix()
-        if path.is_dir():
-            return posixpath.relpath(uri, posixpath.dirname(page_uri) or ".") + "/"
-    else:
-        uri = _source_uri(config, path)
-        if path.is_dir():
-            uri = posixpath.join(uri, "index.md")
-        elif path.name == "index.md":
-            uri = posixpath.join(posixpath.dirname(uri), "_index.md")
-    return posixpath.relpath(uri, posixpath.dirname(page_uri) or ".")
+        return posixpath.join(uri, "index.md") if path.is_dir() else uri
+    uri = _source_uri(config, path)
+    if path.is_dir():
+        return posixpath.join(uri, "index.md")
+    return posixpath.join(posixpath.dirname(uri), "_index.md") if path.name == "index.md" else uri
+
+
+def _map_target(config, path, page_uri, state):
+    """The link (relative to the page `page_uri`) that replaces a link to the absolute repository path `path`."""
+    uri = _target_uri(config, path, state)
+    docs = _docs(config)
+    if path.is_dir() and (path == docs or docs in path.parents):  # a folder of zoo/ stays a folder link
+        uri = (posixpath.dirname(uri) or ".") + "/"
+    return posixpath.relpath(uri, posixpath.dirname(page_uri) or ".") + ("/" if uri.endswith("/") else "")
 
 
 def _rewrite(text, base, page_uri, config, state):
@@ -181,6 +186,15 @@ def _cli_markdown(config):
     return "\n".join(parts)
 
 
+def _notebook_markdown(path):
+    """The text of a notebook's Markdown cells."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except ValueError:
+        return ""  # mkdocs-jupyter reports a notebook it cannot read
+    return "\n\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "markdown")
+
+
 def on_config(config):
     _state.clear()
     return config
@@ -205,18 +219,18 @@ def on_files(files, config):
 
     # Repository files that pages (or the files they include) link to, outside zoo/: copied under _source/.
     docs = _docs(config)
-    queue = []
-    for f in list(files.documentation_pages()):
-        if f.abs_src_path and f.src_uri.endswith(".md"):
-            queue.append(Path(f.abs_src_path).resolve())
+    queue = [Path(f.abs_src_path).resolve() for f in files.documentation_pages()
+             if f.abs_src_path and f.src_uri.endswith(".md")]
     queue += list(state["includes"])
+    queue += [docs / f.src_uri for f in files if f.src_uri.endswith(".ipynb")]  # the kept notebook, not the copy
     seen = set()
     while queue:
         path = queue.pop()
         if path in seen or not path.is_file():
             continue
         seen.add(path)
-        for target in _targets(path.read_text(encoding="utf-8")):
+        text = _notebook_markdown(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
+        for target in _targets(text):
             resolved = _resolve(target, path.parent)
             if resolved is None or not resolved[0].exists():
                 continue
@@ -268,3 +282,26 @@ def on_page_markdown(markdown, page, config, files):
     if CLI.search(markdown):
         markdown = CLI.sub(lambda m: _cli_markdown(config), markdown)
     return markdown
+
+
+HTML_LINK = re.compile(r"(\b(?:src|href)=\")([^\"]*)(\")")
+
+
+def on_page_content(html, page, config, files):
+    """A notebook's links (rendered by mkdocs-jupyter, never seen as Markdown) go where a card's would."""
+    if not page.file.src_uri.endswith(".ipynb"):
+        return html
+    base = (_docs(config) / page.file.src_uri).parent  # the kept notebook's folder, also for an executed copy
+
+    def one(m):
+        resolved = _resolve(m.group(2), base)
+        if resolved is None or not resolved[0].exists():
+            return m.group(0)
+        target = files.get_file_from_path(_target_uri(config, resolved[0], _state))
+        if target is None:
+            log.warning(f"kgen: {page.file.src_uri} links to {m.group(2)}, which is not in the site")
+            return m.group(0)
+        url = posixpath.relpath(target.url or ".", posixpath.dirname(page.url) or ".")
+        return m.group(1) + url + resolved[1] + m.group(3)
+
+    return HTML_LINK.sub(one, html)
