@@ -204,7 +204,6 @@ class AutoregressiveImageModel(KgenModel):
         self.num_dims = int(np.prod(self.image_shape))
         self.nats_tracker = keras.metrics.Mean(name="nats")
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
-        self._sampler_cache = {}
 
     # ----------------------------------------------------------------------------------------------- training
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -383,7 +382,8 @@ class AutoregressiveImageModel(KgenModel):
         return np.tril(np.ones((n, n), dtype=bool), k=-1)
 
     # ----------------------------------------------------------------------------------------------- contract
-    contract_checks = KgenModel.contract_checks + ("run_causality_test", "run_sampling_test")
+    contract_checks = KgenModel.contract_checks + ("run_causality_test", "run_sampling_test",
+                                                   "run_export_after_use_test")
 
     def example_inputs(self, batch_size=2, seed=0):
         rng = np.random.default_rng(seed)

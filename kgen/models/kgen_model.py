@@ -261,6 +261,19 @@ class KgenModel(ValidatedFitMixin, keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    @property
+    def _sampler_cache(self):
+        """The generation loops compiled for this model (`kgen.samplers.compiled`), keyed by what they compute.
+
+        A plain dict kept outside the attribute tracking of Keras and TensorFlow: compiled functions are not state,
+        so `save`, `export` and checkpoints never see them (tracked, the dict of `tf.function`s made a SavedModel
+        export after `sample` fail)."""
+        table = self.__dict__.get("_kgen_sampler_cache")
+        if table is None:
+            table = {}
+            object.__setattr__(self, "_kgen_sampler_cache", table)
+        return table
+
     # ------------------------------------------------------------------------------------------ inputs
     @property
     def conditional(self):

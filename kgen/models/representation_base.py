@@ -147,7 +147,7 @@ class RepresentationModel(KgenModel):
 
     # ----------------------------------------------------------------------------------------------- contract
     contract_checks = ("run_serialization_test", "run_representation_test", "run_representation_training_test",
-                       "run_mixed_precision_test")
+                       "run_mixed_precision_test", "run_export_after_use_test")
 
     def example_inputs(self, batch_size=4, seed=0):
         rng = np.random.default_rng(seed)

@@ -103,7 +103,6 @@ class AutoregressiveSequenceModel(KgenModel):
         self.local_upsample = local_upsample
         self.nats_tracker = keras.metrics.Mean(name="nats_per_token")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_token")
-        self._sampler_cache = {}
 
     @property
     def locally_conditioned(self):
@@ -371,7 +370,8 @@ class AutoregressiveSequenceModel(KgenModel):
         raise NotImplementedError(f"{type(self).__name__} must define `receptive_field` (the causality test uses it).")
 
     # ----------------------------------------------------------------------------------------------- contract
-    contract_checks = KgenModel.contract_checks + ("run_sequence_causality_test", "run_sequence_sampling_test")
+    contract_checks = KgenModel.contract_checks + ("run_sequence_causality_test", "run_sequence_sampling_test",
+                                                   "run_export_after_use_test")
 
     #: What a token is, for the printed result line, by data set (bytes unless the data set is audio).
     TOKEN_UNITS = {"fsdd": "sample"}

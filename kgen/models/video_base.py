@@ -80,7 +80,6 @@ class AutoregressiveVideoModel(KgenModel):
         self.num_context_frames = num_context_frames
         self.nats_tracker = keras.metrics.Mean(name="nats_per_frame")
         self.entropy_tracker = keras.metrics.Mean(name="target_entropy_per_frame")
-        self._sampler_cache = {}
 
     # ------------------------------------------------------------------------------------------ likelihood
     def frame_nats(self, video, logits):
@@ -261,7 +260,8 @@ class AutoregressiveVideoModel(KgenModel):
         return np.tril(np.ones((n, n), dtype=bool), k=-1)
 
     # ------------------------------------------------------------------------------------------ contract
-    contract_checks = KgenModel.contract_checks + ("run_video_causality_test", "run_video_sampling_test")
+    contract_checks = KgenModel.contract_checks + ("run_video_causality_test", "run_video_sampling_test",
+                                                   "run_export_after_use_test")
 
     def example_inputs(self, batch_size=2, seed=0):
         rng = np.random.default_rng(seed)

@@ -656,6 +656,29 @@ class TestCase:
             )
         return path
 
+    def run_export_after_use_test(self, model, tmp_dir=None):
+        """A model that has been used exports, saves and samples in any order: it samples (through the sampling
+        checks its `contract_checks` name), trains one step, evaluates, then is exported for serving (every
+        signature checked as in `run_export_test`), saved to .keras and reloaded (`run_model_saving_test`), and
+        samples again. What generation, `fit` and `evaluate` leave on the model (compiled loops, optimizer state,
+        compiled train and test functions) must never reach the SavedModel or the .keras file."""
+        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        x = model.example_inputs(seed=3)["x"]
+        inputs = model.model_inputs(x, **conditioning(model, x))
+        sampling = [name for name in model.contract_checks if name.endswith("_sampling_test")]
+        for name in sampling:
+            getattr(self, name)(model)
+        if not model.compiled:
+            model.compile(optimizer=keras.optimizers.SGD(1e-3))
+        history = model.fit(inputs, epochs=1, batch_size=len(x), verbose=0).history
+        assert np.isfinite(history["loss"][-1]), f"{type(model).__name__}: fit gave the loss {history['loss'][-1]}"
+        model.evaluate(inputs, batch_size=len(x), verbose=0)
+        self.run_export_test(model, x, tmp_dir / "export")
+        (tmp_dir / "saved").mkdir(parents=True, exist_ok=True)
+        self.run_model_saving_test(model, x, tmp_dir / "saved")
+        for name in sampling:
+            getattr(self, name)(model)
+
     # ------------------------------------------------------------------------------------------ family checks
     def run_bad_argument_test(self, build, kwargs, match):
         """`build(**kwargs)` raises a ValueError whose message matches `match` (see `fixtures.bad_arguments`)."""
