@@ -102,8 +102,6 @@ class TestPixelCNN(TestCase):
         self.run_causality_test(mixture)
         self.run_sampling_test(mixture, num_samples=2)
 
-    def test_export(self, tmp_path):
-        self.run_export_test(tiny(), binary_images(4), tmp_path)
 
     def test_log_prob_equals_evaluate_nats(self):
         self.run_log_prob_evaluate_test(tiny(), binary_images(16))

@@ -64,8 +64,6 @@ class TestVideoPixelNetwork(TestCase):
         assert np.all(np.isfinite(history.history["nats_per_frame"]))
         assert history.history["nats_per_frame"][-1] < history.history["nats_per_frame"][0]
 
-    def test_export_serve(self, tmp_path):
-        self.run_export_test(tiny(), tmp_dir=tmp_path)
 
     @pytest.mark.parametrize("kwargs, match", [
         (dict(frame_shape=(5, 5, 3)), "frame_shape"),
