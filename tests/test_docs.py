@@ -110,12 +110,10 @@ def _site_file(site, page_path, link):
     return target / "index.html" if link.split("#")[0].split("?")[0].endswith("/") or target.is_dir() else target
 
 
-def test_every_page_links_only_to_files_of_the_site(site):
-    pages = sorted(site.rglob("*.html"))
-    assert (site / "index.html") in pages and (site / "pixelcnn.html") in pages and (site / "cli.html") in pages
-    assert (site / "api" / "models.html") in pages and (site / "contributing.html") in pages
+def _broken_links(site):
+    """'page: <tag> link' for every link of a built page that stays in the site but names no file of it."""
     broken = []
-    for page in pages:
+    for page in sorted(site.rglob("*.html")):
         rel = page.relative_to(site).as_posix()
         parser = _Links()
         parser.feed(page.read_text(encoding="utf-8"))
@@ -123,6 +121,13 @@ def test_every_page_links_only_to_files_of_the_site(site):
             target = _site_file(site, rel, link)
             if target is not None and not target.is_file():
                 broken.append(f"{rel}: <{tag}> {link}")
+    return broken
+
+
+def test_every_page_links_only_to_files_of_the_site(site):
+    for page in ("index.html", "pixelcnn.html", "cli.html", "contributing.html", "api/index.html", "api/models.html"):
+        assert (site / page).is_file(), f"the site has no {page}"
+    broken = _broken_links(site)
     assert not broken, "links to files that are not in the site:\n" + "\n".join(broken)
 
 
@@ -193,3 +198,56 @@ def test_page_renders_in_chromium(site, server, browser, tmp_path, page_name, pi
     assert not local_failures, f"{page_name}: requests to the site failed: {local_failures}"
     page.close()
 
+
+
+def test_links_that_leave_zoo_and_executed_notebooks(tmp_path):
+    """The hook on a small repository: links out of zoo/ (to README.md, a recipe, a folder) and a notebook's links
+    reach files of the site, and a notebook is rendered from its executed copy (KGEN_DOCS_NOTEBOOKS)."""
+    _require_tools()
+    import nbformat
+
+    repo = tmp_path / "repo"
+    (repo / "zoo" / "notebooks").mkdir(parents=True)
+    (repo / "recipes").mkdir()
+    (repo / "recipes" / "demo.toml").write_text("[model]\nname = 'pixelcnn.tiny'\n")
+    (repo / "README.md").write_text("# Tiny\n\n## Using it\n\nThe [card](zoo/card.md) and [how to add one](CONTRIBUTING.md).\n")
+    (repo / "CONTRIBUTING.md").write_text("# Contributing\n\nBack [home](README.md#using-it).\n")
+    (repo / "zoo" / "index.md").write_text("<!-- kgen:include README.md -->\n")
+    (repo / "zoo" / "contributing.md").write_text("<!-- kgen:include CONTRIBUTING.md -->\n")
+    (repo / "zoo" / "card.md").write_text(
+        "# Card\n\nThe [recipe](../recipes/demo.toml), [all recipes](../recipes/), the [README](../README.md#using-it)"
+        " and [contributing](../CONTRIBUTING.md).\n\n```text\n[not a link](../nowhere.md)\n```\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A notebook\n\nThe [card](../card.md), the "
+                                              "[recipe](../../recipes/demo.toml)."),
+                nbformat.v4.new_code_cell("print(6 * 7)")]
+    nbformat.write(nb, repo / "zoo" / "notebooks" / "demo.ipynb")
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="EXECUTED 42\n")]
+    (repo / "executed").mkdir()
+    nbformat.write(nb, repo / "executed" / "demo.ipynb")
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config = config.replace("  - tools/docs_hooks.py", f"  - {ROOT / 'tools' / 'docs_hooks.py'}")
+    config = config.replace("  - mkdocstrings:", "  - mkdocstrings:\n      enabled: false")  # no API pages here
+    (repo / "mkdocs.yml").write_text(config)
+
+    site = tmp_path / "site"
+    env = dict(os.environ, KGEN_DOCS_NOTEBOOKS=str(repo / "executed"), NO_MKDOCS_2_WARNING="1")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(repo / "mkdocs.yml"),
+                           "-d", str(site)], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    card = (site / "card.html").read_text(encoding="utf-8")
+    for link in ('href="_source/recipes/demo.toml"', 'href="_source/recipes/index.html"',
+                 'href="index.html#using-it"', 'href="contributing.html"'):
+        assert link in card
+    assert (site / "_source" / "recipes" / "demo.toml").read_text() == (repo / "recipes" / "demo.toml").read_text()
+    assert 'href="index.html#using-it"' in (site / "contributing.html").read_text(encoding="utf-8")
+    assert 'href="card.html"' in (site / "index.html").read_text(encoding="utf-8")
+    notebook = (site / "notebooks" / "demo.html").read_text(encoding="utf-8")
+    assert "EXECUTED 42" in notebook
+    assert 'href="../card.html"' in notebook and 'href="../_source/recipes/demo.toml"' in notebook
+    assert not _broken_links(site)
+
+    (repo / "executed" / "demo.ipynb").unlink()  # asked for executed copies, one is missing: an error
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(repo / "mkdocs.yml"),
+                           "-d", str(site)], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "no executed copy of notebooks/demo.ipynb" in done.stderr

@@ -107,7 +107,8 @@ def _add_source(config, files, path, queue):
             entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
             lines = [f"# {path.relative_to(_root(config)).as_posix()}/", ""]
             lines += [f"- [{p.name}]({'_' + p.name if p.name == 'index.md' else p.name})" for p in entries]
-            lines += [f"- {p.name}/" for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+            folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+            lines += [f"- {p.name}/" for p in folders]
             files.append(File.generated(config, uri, content="\n".join(lines) + "\n", inclusion=NOT_IN_NAV))
             for p in entries:
                 _add_source(config, files, p, queue)
@@ -151,7 +152,8 @@ def _rewrite(text, base, page_uri, config, state):
         resolved = _resolve(target.strip("<>"), base)
         if resolved is None or not resolved[0].exists():
             return m.group(0)  # left for MkDocs to report
-        return pre + _map_target(config, resolved[0], page_uri, state) + resolved[1] + post
+        link = _map_target(config, resolved[0], page_uri, state) + resolved[1]
+        return pre + (f"<{link}>" if target.startswith("<") else link) + post
 
     return "".join(chunk if is_code else LINK.sub(one, chunk) for is_code, chunk in _split_code(text))
 
@@ -169,7 +171,8 @@ def _cli_help(config):
         "        out.update((name, s.format_help()) for name, s in a.choices.items())\n"
         "print(json.dumps(out))\n"
     )
-    env = dict(os.environ, COLUMNS="110", PYTHONPATH=os.pathsep.join([str(_root(config)), os.environ.get("PYTHONPATH", "")]))
+    path = os.pathsep.join(p for p in (str(_root(config)), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, COLUMNS="88", PYTHONPATH=path)  # 88: the help fits the page's code blocks
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=_root(config), timeout=120)
     if done.returncode != 0:
@@ -266,7 +269,10 @@ def _navigation(files):
 def on_page_markdown(markdown, page, config, files):
     state = _state
     uri = page.file.src_uri
-    base = Path(page.file.abs_src_path).resolve().parent if page.file.abs_src_path else _docs(config) / posixpath.dirname(uri)
+    if page.file.abs_src_path:
+        base = Path(page.file.abs_src_path).resolve().parent
+    else:
+        base = _docs(config) / posixpath.dirname(uri)
     pieces, pos = [], 0
     for m in INCLUDE.finditer(markdown):
         pieces.append(_rewrite(markdown[pos:m.start()], base, uri, config, state))
