@@ -1,4 +1,4 @@
-"""Data loaders: local files (KGEN_DATA_DIR), tensorflow_datasets, the embedded subset.
+"""Data loaders: local files (KGEN_DATA_DIR), tensorflow_datasets, the embedded data shipped with kgen.
 
 A small core (``kgen.data.core``: sources, splits, errors, cached files, tf.data helpers) and one module per data
 set, which registers its names in ``core.DATASETS``. ``load(name, ...)`` and ``load_arrays(name, ...)`` dispatch
@@ -9,6 +9,12 @@ on ``name``:
 - ``"tinyshakespeare"``: text as byte ids (``kgen.data.text``);
 - ``"photo_patches"``: whitened grey patches of two photographs (``kgen.data.patches``).
 
+``source="embedded"`` reads data shipped inside kgen, with no files and no network: the first 8,000 train and
+2,000 test MNIST digits, 180 FSDD recordings (index 5 and 6 of every speaker and digit for train, index 0 for test:
+the usual split) and the whole of Tiny Shakespeare (md5-checked, so its splits are the local ones).
+``source=None`` never falls back to them: without a data folder or a prepared tensorflow_datasets copy it raises a
+``DataNotFoundError`` naming every way to provide the data.
+
 Example:
 
 ```python
@@ -17,6 +23,8 @@ train = kgen.data.load("binarized_mnist", split="train", batch_size=64)
 test = kgen.data.load("binarized_mnist", split="test")   # fixed binarisation
 images, labels = kgen.data.load_arrays("mnist", split="test[:1000]")
 small = kgen.data.load("mnist", source="embedded")       # no files needed
+speech = kgen.data.load("fsdd", split="train", segment_length=4000, source="embedded")
+shakespeare = kgen.data.load("tinyshakespeare", split="train", source="embedded")
 audio = kgen.data.load("fsdd", split="train", segment_length=4000)  # (x, tokens, weights)
 waves, digits, speakers = kgen.data.load_arrays("fsdd", split="test")
 chars = kgen.data.load("tinyshakespeare", split="test", sequence_length=256)
@@ -56,8 +64,8 @@ def load(name, *args, **kwargs):
       ``(x, tokens, weights)``.
     - ``"tinyshakespeare"``: ``kgen.data.text.load(name, split="train",
       batch_size=32, sequence_length=256, shuffle=None, seed=0,
-      drop_remainder=False, data_dir=None)``; elements are ``(tokens, tokens,
-      weights)``.
+      drop_remainder=False, data_dir=None, source=None)``; elements are
+      ``(tokens, tokens, weights)``.
     - ``"photo_patches"``: ``kgen.data.patches.load(name, split="train",
       batch_size=256, patch_size=8, num_patches=None, shuffle=None, seed=0,
       drop_remainder=False, whitening="zca", whitening_epsilon=0.01)``;
@@ -81,8 +89,8 @@ def load_arrays(name, *args, **kwargs):
     - ``"fsdd"``: ``kgen.data.fsdd.load_arrays(name, split="train",
       data_dir=None, source=None)`` -> ``(waves, digits, speakers)``.
     - ``"tinyshakespeare"``: ``kgen.data.text.load_arrays(name,
-      split="train", data_dir=None)`` -> the ``int32`` byte ids of the split
-      (``load_text`` gives the string).
+      split="train", data_dir=None, source=None)`` -> the ``int32`` byte ids
+      of the split (``load_text`` gives the string).
     - ``"photo_patches"``: ``kgen.data.patches.load_arrays(name,
       split="train", patch_size=8, num_patches=None, seed=0, whitening="zca",
       whitening_epsilon=0.01)`` -> ``float32 (N, patch_size ** 2)``.

@@ -9,19 +9,32 @@ Where data comes from (a data set module offers the sources that fit it):
   (``builder.is_prepared()``); only when the caller chose ``source="tfds"`` is a missing copy downloaded
   (``builder.download_and_prepare()``, through whatever network and proxy settings tfds uses), and a failed
   download is a ``DataNotFoundError`` that says how else to provide the data.
-- ``"embedded"``: a small real subset shipped inside kgen (MNIST only).
+- ``"embedded"``: data shipped inside kgen (``kgen/data/embedded/``, package data): a small real subset of MNIST
+  and of FSDD, and the whole of Tiny Shakespeare. Each file is made reproducibly from the real data by
+  ``tools/make_embedded_*.py`` and is read as untrusted: its size and every size it claims are bounded before
+  memory is spent, and a missing, corrupt or altered file is one error naming it.
 
 ``source=None`` (automatic) means: the local folder when one is set (and then only it), otherwise a copy
-already prepared by tensorflow_datasets, otherwise ``DataNotFoundError``; it never starts a download.
+already prepared by tensorflow_datasets, otherwise ``DataNotFoundError``; it never starts a download and never
+falls back to the embedded data (a subset would silently change every result); the error says
+``source="embedded"`` is there.
 
 Each data set module calls ``register`` with its names; ``kgen.data.load`` dispatches through ``DATASETS``.
 """
 
 import contextlib
+import functools
+import hashlib
+import importlib.resources
+import io
 import os
 import re
 import sys
+import zipfile
+import zlib
 from pathlib import Path
+
+import numpy as np
 
 from kgen.validation import check_bool, check_int
 
@@ -160,7 +173,7 @@ _RECORDINGS = []
 def recording_files():
     """Collects the data files the loaders read inside the block: yields a list that fills with their resolved paths
     (``str``, each once, in the order they were first read). Every local file a loader finds (``find_local``) or
-    reads (``read_cached``) and the embedded MNIST subset are noted; tensorflow_datasets copies are not (tfds checks
+    reads (``read_cached``) and every embedded file (when it is on disk) are noted; tensorflow_datasets copies are not (tfds checks
     its own files).
 
     Example:
@@ -223,6 +236,142 @@ def read_cached(reader, path, *args, what="file"):
         raise DataNotFoundError(f"{what} not found: {path}") from e
     note_file(path)
     return reader(str(path.resolve()), stat.st_mtime_ns, stat.st_size, *args)
+
+
+# ----------------------------------------------------------------------------
+# Embedded files (package data, read as untrusted)
+# ----------------------------------------------------------------------------
+
+# The folder of the embedded files (an importlib.resources Traversable: a Path on disk, or inside a zip).
+EMBEDDED_DIR = importlib.resources.files(__package__).joinpath("embedded")
+_NPY_MAX_HEADER = 10_000
+
+
+def embedded_resource(file_name):
+    """The embedded file ``file_name`` (an ``importlib.resources`` Traversable in ``EMBEDDED_DIR``)."""
+    return EMBEDDED_DIR.joinpath(file_name)
+
+
+def read_embedded(file_name, title, max_bytes, rebuild, reader, *args):
+    """``reader(raw bytes, where, *args)`` of the embedded file ``file_name``, cached per (file, modification time,
+    size) when the file is on disk.
+
+    The file is noted (``recording_files``) and read only up to ``max_bytes``. ``reader`` validates the bytes and
+    raises a ValueError naming ``where`` (``"embedded <title> <file>"``) for anything wrong.
+
+    Raises:
+        DataNotFoundError: when the file is missing from the installation (saying how to rebuild it: ``rebuild``).
+        ValueError: when it is larger than ``max_bytes`` or ``reader`` finds it corrupt.
+    """
+    resource = embedded_resource(file_name)
+    if not resource.is_file():
+        raise DataNotFoundError(
+            f"The embedded {title} {resource} is missing from this kgen installation; rebuild it with {rebuild} "
+            "or use another source."
+        )
+    if isinstance(resource, Path):  # package data on disk (not inside a zip)
+        return read_cached(_read_embedded_cached, resource, title, max_bytes, reader, args, what=f"embedded {title}")
+    return _read_embedded_cached(resource, None, None, title, max_bytes, reader, args)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_embedded_cached(resource, mtime_ns, size, title, max_bytes, reader, args):
+    # mtime_ns and size are part of the cache key so a changed file is read again.
+    del mtime_ns, size
+    if isinstance(resource, str):
+        resource = Path(resource)
+    where = f"embedded {title} {resource}"
+    with resource.open("rb") as f:
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ValueError(f"Corrupt {where}: larger than {max_bytes} bytes, the most this file may be.")
+    return reader(raw, where, *args)
+
+
+def gunzip_bounded(raw, where, max_bytes):
+    """The contents of the single-member gzip stream ``raw``, at most ``max_bytes`` of them (CRC and size checked).
+
+    Raises:
+        ValueError: naming ``where``, when ``raw`` is not one whole valid gzip stream or holds more.
+    """
+    if raw[:2] != b"\x1f\x8b":
+        raise ValueError(f"Corrupt {where}: not a gzip file (it starts with {raw[:2].hex() or 'nothing'}, not 1f8b).")
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        out = decompressor.decompress(raw, max_bytes + 1)
+    except zlib.error as e:
+        raise ValueError(f"Corrupt {where}: not a valid gzip stream ({e}).") from e
+    if len(out) > max_bytes:
+        raise ValueError(f"Corrupt {where}: it decompresses to more than {max_bytes} bytes, the most expected.")
+    if not decompressor.eof:
+        raise ValueError(f"Corrupt {where}: the gzip stream is truncated.")
+    if decompressor.unused_data:
+        raise ValueError(f"Corrupt {where}: {len(decompressor.unused_data)} bytes after the gzip stream.")
+    return out
+
+
+def check_md5(content, expected, where):
+    """Raises a ValueError naming ``where`` unless the md5 of ``content`` is ``expected`` (hex)."""
+    digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
+    if digest != expected:
+        raise ValueError(f"Corrupt {where}: wrong md5 {digest} of its contents; expected {expected}.")
+
+
+def read_npz_bounded(raw, where, names, max_bytes):
+    """The arrays ``names`` of the ``.npz`` file ``raw`` (exactly those, no others), as read-only arrays.
+
+    Every member's size is bounded by ``max_bytes`` (all of them together too) before it is decompressed, each
+    ``.npy`` header is checked against the member's size before any array is made, and object (pickled) arrays
+    are refused.
+
+    Raises:
+        ValueError: naming ``where`` and what is wrong.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ValueError(f"Corrupt {where}: not a valid .npz (zip) file ({e}).") from e
+    with archive:
+        members = sorted(archive.namelist())
+        expected = sorted(f"{name}.npy" for name in names)
+        if members != expected:
+            raise ValueError(f"Corrupt {where}: it holds {members}; expected exactly {expected}.")
+        arrays, total = {}, 0
+        for name in names:
+            info = archive.getinfo(f"{name}.npy")
+            total += info.file_size
+            if total > max_bytes:
+                raise ValueError(f"Corrupt {where}: its arrays hold more than {max_bytes} bytes, the most expected.")
+            try:
+                data = archive.read(info)  # at most info.file_size bytes, CRC-checked
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
+                raise ValueError(f"Corrupt {where}: cannot read {name}.npy ({e}).") from e
+            arrays[name] = _parse_npy(data, f"{where}: {name}.npy")
+    return arrays
+
+
+def _parse_npy(data, where):
+    buffer = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(buffer)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(buffer, max_header_size=_NPY_MAX_HEADER)
+    except (ValueError, EOFError, SyntaxError) as e:
+        raise ValueError(f"Corrupt {where}: not a valid .npy array ({e}).") from e
+    if dtype.hasobject:
+        raise ValueError(f"Corrupt {where}: an object array (pickled data is never loaded).")
+    count = 1
+    for dim in shape:
+        count *= dim
+    if len(data) - buffer.tell() != count * dtype.itemsize:
+        raise ValueError(
+            f"Corrupt {where}: {len(data) - buffer.tell()} data bytes, but its header claims shape {shape} of "
+            f"{dtype} ({count * dtype.itemsize} bytes)."
+        )
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=buffer.tell())
+    array = array.reshape(shape, order="F" if fortran_order else "C")
+    array.flags.writeable = False
+    return array
 
 
 # ----------------------------------------------------------------------------

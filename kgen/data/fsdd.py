@@ -19,12 +19,31 @@ Two sources hold the recordings:
   the TFDS data folder, or (only with ``source="tfds"``) downloaded and
   prepared there (see ``kgen.data.core``). It has only a train split; the
   train/test split above is made from each example's file name.
+- ``"embedded"``: a small real subset shipped inside kgen
+  (``kgen/data/embedded/fsdd_subset.npz``, made by
+  ``tools/make_embedded_fsdd.py``): for every speaker and digit, the
+  recordings with index 5 and 6 (train, 120 recordings) and index 0 (test, 60),
+  180 in all, their 16-bit samples exactly as in the WAV files. It follows the
+  usual split, so its test recordings are real test recordings. Needs no files
+  and no network.
+
+``source=None`` (automatic) is the local folder when ``data_dir`` or
+``KGEN_DATA_DIR`` is set, otherwise a copy already prepared by
+tensorflow_datasets, otherwise a ``DataNotFoundError`` that names the ways to
+provide the data; it never downloads and never falls back to the embedded
+subset (which would silently change every result).
 
 Recordings come in a fixed order: by speaker (in ``FSDD_SPEAKERS`` order), then
 digit, then index.
+
+Source and licence: the Free Spoken Digit Dataset by Zohar Jackson
+(Jakobovski) et al., https://github.com/Jakobovski/free-spoken-digit-dataset,
+licensed CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/); the
+embedded subset is shared under the same licence, and its metadata says so.
 """
 
 import functools
+import json
 import os
 import re
 
@@ -37,7 +56,7 @@ from kgen.validation import check_bool, check_int
 
 NAME = "fsdd"
 NAMES = (NAME,)
-SOURCES = ("local", "tfds")
+SOURCES = ("local", "tfds", "embedded")
 LABELS = ("digit", "speaker")
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 NUM_DIGITS = 10
@@ -45,6 +64,13 @@ SAMPLE_RATE = 8000
 # Recordings with an index below this are the test split.
 NUM_TEST_INDICES = 5
 TFDS_NAME = "spoken_digit"
+EMBEDDED_FILE = "fsdd_subset.npz"
+# Bounds on the embedded file (it is read as untrusted): the file, its arrays together, its recordings.
+EMBEDDED_MAX_BYTES = 2 * 1024 * 1024
+_EMBEDDED_MAX_ARRAY_BYTES = 16 * 1024 * 1024
+_EMBEDDED_MAX_RECORDINGS = 3000
+_EMBEDDED_ARRAYS = ("samples", "lengths", "file_names", "digits", "speakers", "indices", "metadata")
+_EMBEDDED_REBUILD = "tools/make_embedded_fsdd.py"
 
 _FILE_RE = re.compile(r"^([0-9])_([a-z]+)_(0|[1-9][0-9]*)\.wav$")
 _FILE_FORM = (
@@ -59,6 +85,8 @@ _HOW_TO_PROVIDE = core.how_to_provide(
     others=(
         f'use source="tfds" to download it with tensorflow_datasets ({TFDS_NAME!r}); a copy already prepared '
         "there is used automatically",
+        'use source="embedded" for the small real subset shipped with kgen (180 recordings: index 5 and 6 of '
+        "every speaker and digit for train, index 0 for test)",
     ),
 )
 
@@ -202,8 +230,81 @@ def _tfds_records(tfds_dir):
     return tuple(records)
 
 
+# ----------------------------------------------------------------------------
+# The embedded subset
+# ----------------------------------------------------------------------------
+
+
+def _embedded_error(where, problem):
+    return ValueError(f"Corrupt {where}: {problem}; rebuild it with {_EMBEDDED_REBUILD}.")
+
+
+def _check_embedded_array(arrays, name, where, kind, ndim):
+    array = arrays[name]
+    if array.dtype.kind != kind or array.ndim != ndim or (kind in "iu" and array.dtype.itemsize > 8):
+        raise _embedded_error(where, f"array {name!r} is {array.dtype} of shape {array.shape}")
+    return array
+
+
+def _parse_embedded(raw, where):
+    """All ``(speaker, digit, index, wave)`` records of the embedded subset, sorted, after checking everything."""
+    arrays = core.read_npz_bounded(raw, where, _EMBEDDED_ARRAYS, _EMBEDDED_MAX_ARRAY_BYTES)
+    samples = _check_embedded_array(arrays, "samples", where, "i", 1)
+    if samples.dtype != np.int16:
+        raise _embedded_error(where, f"samples are {samples.dtype}; expected int16 PCM")
+    lengths = _check_embedded_array(arrays, "lengths", where, "i", 1)
+    count = lengths.shape[0]
+    if not 0 < count <= _EMBEDDED_MAX_RECORDINGS:
+        raise _embedded_error(where, f"{count} recordings; expected 1 to {_EMBEDDED_MAX_RECORDINGS}")
+    columns = {name: _check_embedded_array(arrays, name, where, "u", 1) for name in ("digits", "speakers", "indices")}
+    names = _check_embedded_array(arrays, "file_names", where, "U", 1)
+    if any(a.shape[0] != count for a in (names, *columns.values())):
+        raise _embedded_error(where, "the arrays file_names, digits, speakers, indices and lengths differ in length")
+    if lengths.min() < 1 or int(lengths.astype(np.int64).sum()) != samples.shape[0]:
+        raise _embedded_error(
+            where, f"lengths (from {lengths.min()}) do not split the {samples.shape[0]} samples into recordings"
+        )
+    metadata = _check_embedded_array(arrays, "metadata", where, "U", 1)
+    if metadata.shape != (1,):
+        raise _embedded_error(where, f"array 'metadata' has shape {metadata.shape}; expected (1,), one JSON text")
+    try:
+        metadata = json.loads(str(metadata[0]))
+    except json.JSONDecodeError as e:
+        raise _embedded_error(where, f"its metadata is not JSON ({e})") from e
+    if not isinstance(metadata, dict) or metadata.get("sample_rate") != SAMPLE_RATE:
+        rate = metadata.get("sample_rate") if isinstance(metadata, dict) else None
+        raise _embedded_error(where, f"its metadata gives sample rate {rate!r}; expected {SAMPLE_RATE}")
+    if metadata.get("speakers") != list(FSDD_SPEAKERS) or "CC BY-SA 4.0" not in str(metadata.get("license")):
+        raise _embedded_error(where, "its metadata does not list the FSDD speakers and the CC BY-SA 4.0 licence")
+    records = []
+    offsets = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))])
+    for row, file_name in enumerate(names.tolist()):
+        parsed = parse_file_name(file_name, where=f"{file_name} in {where}")
+        stored = tuple(int(columns[k][row]) for k in ("digits", "speakers", "indices"))
+        if parsed != stored:
+            raise _embedded_error(where, f"{file_name} is stored as digit, speaker, index {stored}")
+        wave = _pcm_to_float(samples[offsets[row] : offsets[row + 1]], f"{file_name} in {where}")
+        wave.flags.writeable = False
+        records.append((parsed[1], parsed[0], parsed[2], wave))
+    keys = [r[:3] for r in records]
+    if keys != sorted(set(keys)):
+        raise _embedded_error(where, "its recordings are not in order (speaker, digit, index) or repeat")
+    return tuple(records)
+
+
+def _embedded_records(base):
+    records = core.read_embedded(EMBEDDED_FILE, "FSDD subset", EMBEDDED_MAX_BYTES, _EMBEDDED_REBUILD, _parse_embedded)
+    selected = [r for r in records if _in_split(r[2], base)]
+    if not selected:
+        where = f"embedded FSDD subset {core.embedded_resource(EMBEDDED_FILE)}"
+        raise _embedded_error(where, f"it holds no recordings of the {base} split")
+    return selected
+
+
 def _records(base, data_dir, source):
     """Chooses the source and returns the sorted records of the base split and the source's name."""
+    if source == "embedded":
+        return _embedded_records(base), "embedded"
     if source in ("local", None):
         path, where = core.local_data_dir(data_dir, source == "local", _HOW_TO_PROVIDE)
         if path is not None:
@@ -238,10 +339,12 @@ def load_arrays(name="fsdd", split="train", data_dir=None, source=None):
             or the WAV files themselves). Defaults to the ``KGEN_DATA_DIR``
             environment variable. Only read, never written.
         source: ``"local"``, ``"tfds"`` (a prepared tensorflow_datasets copy,
-            downloaded first if there is none) or ``None`` (auto: local if
-            ``data_dir`` or ``KGEN_DATA_DIR`` is set, otherwise a copy already
-            prepared by tensorflow_datasets, otherwise ``DataNotFoundError``;
-            auto never downloads).
+            downloaded first if there is none), ``"embedded"`` (the 180
+            recordings shipped with kgen: train 120, test 60; no files or
+            network needed) or ``None`` (auto: local if ``data_dir`` or
+            ``KGEN_DATA_DIR`` is set, otherwise a copy already prepared by
+            tensorflow_datasets, otherwise ``DataNotFoundError``; auto never
+            downloads and never falls back to the embedded subset).
 
     Returns:
         ``(waves, digits, speakers)``: a list of 1-D ``float32`` waveforms in
@@ -251,9 +354,16 @@ def load_arrays(name="fsdd", split="train", data_dir=None, source=None):
 
     Raises:
         ValueError: for an unknown ``name``, ``split`` or ``source``, a slice
-            that selects nothing, or a bad file (naming it and what is wrong).
+            that selects nothing, or a bad file (naming it and what is wrong;
+            the embedded file too).
         DataNotFoundError: when the data cannot be found (naming where it
             looked and how to provide it).
+
+    Example (offline, no data folder):
+
+    ```python
+    waves, digits, speakers = kgen.data.load_arrays("fsdd", "test", source="embedded")  # 60 recordings
+    ```
     """
     core.check_name(name, NAMES, "FSDD")
     base, index = parse_split(split)

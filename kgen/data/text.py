@@ -1,11 +1,26 @@
 """Character-level text corpora: Tiny Shakespeare.
 
-Tiny Shakespeare (``"tinyshakespeare"``) is 1,115,394 characters of plays, read
-from ``<data_dir>/tinyshakespeare/input.txt`` (or ``<data_dir>/input.txt``);
-``data_dir`` defaults to the ``KGEN_DATA_DIR`` environment variable and is only
-ever read. The ``"train"`` split is the first 90% of the characters
-(``len(text) * 9 // 10``), ``"test"`` the last 10%, held out. A slice such as
-``"test[:5000]"`` takes characters of a split.
+Tiny Shakespeare (``"tinyshakespeare"``) is 1,115,394 characters of plays
+(Shakespeare's works, public domain, as collected by Andrej Karpathy for
+char-rnn, https://github.com/karpathy/char-rnn, MIT). The ``"train"`` split is
+the first 90% of the characters (``len(text) * 9 // 10``), ``"test"`` the last
+10%, held out. A slice such as ``"test[:5000]"`` takes characters of a split.
+
+Two sources hold the text:
+
+- ``"local"``: ``<data_dir>/tinyshakespeare/input.txt`` (or
+  ``<data_dir>/input.txt``); ``data_dir`` defaults to the ``KGEN_DATA_DIR``
+  environment variable and is only ever read.
+- ``"embedded"``: the whole corpus shipped inside kgen, gzip-compressed
+  (``kgen/data/embedded/tinyshakespeare.txt.gz``, made by
+  ``tools/make_embedded_shakespeare.py``). Its md5 (``EMBEDDED``) is checked on
+  every read, so its splits are byte-identical to those of the local file.
+  Needs no files and no network.
+
+``source=None`` (automatic) is the local folder; without ``data_dir`` or
+``KGEN_DATA_DIR`` it is a ``DataNotFoundError`` naming the ways to provide the
+text (``source="embedded"`` among them), like every kgen loader: automatic
+never falls back to the embedded data.
 
 Text becomes byte ids (vocabulary 256) with
 ``keras_hub.tokenizers.ByteTokenizer`` (UTF-8 bytes, no lowercasing); Tiny
@@ -22,7 +37,12 @@ from kgen.data.core import parse_split
 from kgen.validation import check_int
 
 NAMES = ("tinyshakespeare",)
+SOURCES = ("local", "embedded")
 FILES = {"tinyshakespeare": ("tinyshakespeare", "input.txt")}
+# The embedded copy of each corpus: (file in kgen/data/embedded, md5 of the text, most bytes the file may have).
+EMBEDDED = {"tinyshakespeare": ("tinyshakespeare.txt.gz", "6fb458f1232090904fb40fe944165e91", 1024 * 1024)}
+_EMBEDDED_MAX_TEXT_BYTES = 4 * 1024 * 1024
+_EMBEDDED_REBUILD = "tools/make_embedded_shakespeare.py"
 TRAIN_FRACTION_TENTHS = 9  # train is the first 9/10 of the characters
 VOCABULARY_SIZE = 256
 PAD_ID = 0  # the byte id of padding (always with weight 0)
@@ -30,7 +50,10 @@ PAD_ID = 0  # the byte id of padding (always with weight 0)
 
 def _how_to_provide(name):
     folder, file_name = FILES[name]
-    return core.how_to_provide(name, f"{folder}/{file_name}", functions="kgen.data.load / kgen.data.load_text")
+    return core.how_to_provide(
+        name, f"{folder}/{file_name}", functions="kgen.data.load / kgen.data.load_text",
+        others=('use source="embedded" for the copy shipped with kgen (the whole corpus, md5-checked)',),
+    )
 
 
 def _find_file(name, data_dir, where):
@@ -39,26 +62,49 @@ def _find_file(name, data_dir, where):
     return core.find_local(data_dir, where, candidates, f"{name} text file {file_name}", _how_to_provide(name))
 
 
-@functools.lru_cache(maxsize=4)
-def _read_text(path_str, mtime_ns, size):
-    # mtime_ns and size are part of the cache key so a changed file is re-read.
-    del mtime_ns, size
-    raw = Path(path_str).read_bytes()
+def _decode(raw, where):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"Bad text file {path_str}: not valid UTF-8 ({e}).") from e
+        raise ValueError(f"Bad text file {where}: not valid UTF-8 ({e}).") from e
     if "\x00" in text:
-        raise ValueError(f"Bad text file {path_str}: it holds NUL characters; expected plain text.")
+        raise ValueError(f"Bad text file {where}: it holds NUL characters; expected plain text.")
     if len(text) < 10:
         raise ValueError(
-            f"Bad text file {path_str}: {len(text)} characters; expected a corpus of "
+            f"Bad text file {where}: {len(text)} characters; expected a corpus of "
             "at least 10 characters to split 90/10."
         )
     return text
 
 
-def load_text(name="tinyshakespeare", split="train", data_dir=None):
+@functools.lru_cache(maxsize=4)
+def _read_text(path_str, mtime_ns, size):
+    # mtime_ns and size are part of the cache key so a changed file is re-read.
+    del mtime_ns, size
+    return _decode(Path(path_str).read_bytes(), path_str)
+
+
+def _parse_embedded(raw, where, md5):
+    content = core.gunzip_bounded(raw, where, _EMBEDDED_MAX_TEXT_BYTES)
+    core.check_md5(content, md5, where)
+    return _decode(content, where)
+
+
+def _corpus(name, data_dir, source):
+    """The whole text of corpus ``name`` from the chosen source."""
+    if source == "embedded":
+        file_name, md5, max_bytes = EMBEDDED[name]
+        return core.read_embedded(file_name, f"{name} text", max_bytes, _EMBEDDED_REBUILD, _parse_embedded, md5)
+    path, where = core.local_data_dir(data_dir, True, _how_to_provide(name), what=name)
+    return core.read_cached(_read_text, _find_file(name, path, where))
+
+
+def _check_source(source, data_dir):
+    core.check_source(source, SOURCES, "text")
+    core.check_data_dir_source(data_dir, source)
+
+
+def load_text(name="tinyshakespeare", split="train", data_dir=None, source=None):
     """Loads a split of a text corpus as a string.
 
     Args:
@@ -68,20 +114,31 @@ def load_text(name="tinyshakespeare", split="train", data_dir=None):
         data_dir: a folder holding ``tinyshakespeare/input.txt`` (or
             ``input.txt``). Defaults to the ``KGEN_DATA_DIR`` environment
             variable. Only read, never written.
+        source: ``"local"`` (the file in ``data_dir``), ``"embedded"`` (the
+            whole corpus shipped with kgen, md5-checked: the same splits, no
+            files or network needed) or ``None`` (auto: the local file; never
+            the embedded copy).
 
     Returns:
         The text of the split (``str``).
 
     Raises:
-        ValueError: for an unknown ``name`` or ``split``, a slice that selects
-            nothing, or a bad file (naming it).
+        ValueError: for an unknown ``name``, ``split`` or ``source``, a slice
+            that selects nothing, or a bad file (naming it; an embedded file
+            whose contents do not have the recorded md5 too).
         DataNotFoundError: when the file cannot be found (naming where it
             looked and how to provide it).
+
+    Example (offline, no data folder):
+
+    ```python
+    text = kgen.data.load_text("tinyshakespeare", "test", source="embedded")  # 111,540 characters
+    ```
     """
     core.check_name(name, NAMES, "text")
     base, index = parse_split(split)
-    path, where = core.local_data_dir(data_dir, True, _how_to_provide(name), what=name)
-    text = core.read_cached(_read_text, _find_file(name, path, where))
+    _check_source(source, data_dir)
+    text = _corpus(name, data_dir, source)
     cut = len(text) * TRAIN_FRACTION_TENTHS // 10
     base_text = text[:cut] if base == "train" else text[cut:]
     selected = base_text[index]
@@ -107,9 +164,9 @@ def tokenize(text):
     return np.asarray(_tokenizer()(text), dtype=np.int32).reshape(-1)
 
 
-def load_arrays(name="tinyshakespeare", split="train", data_dir=None):
+def load_arrays(name="tinyshakespeare", split="train", data_dir=None, source=None):
     """The byte ids of a split as one ``int32`` array (see ``load_text``)."""
-    return tokenize(load_text(name, split, data_dir=data_dir))
+    return tokenize(load_text(name, split, data_dir=data_dir, source=source))
 
 
 def evaluation_windows(tokens, sequence_length):
@@ -151,7 +208,7 @@ def evaluation_windows(tokens, sequence_length):
 
 
 def load(name="tinyshakespeare", split="train", batch_size=32, sequence_length=256, shuffle=None, seed=0,
-         drop_remainder=False, data_dir=None):
+         drop_remainder=False, data_dir=None, source=None):
     """Loads a text corpus as a batched, prefetched, deterministic ``tf.data.Dataset``.
 
     Elements are ``(tokens, tokens, weights)`` (``x``, ``y`` and
@@ -182,6 +239,7 @@ def load(name="tinyshakespeare", split="train", batch_size=32, sequence_length=2
         seed: a non-negative integer seeding the windows and the shuffle.
         drop_remainder: whether to drop the last partial batch.
         data_dir: see ``load_text``.
+        source: see ``load_text``; ``"embedded"`` works offline.
 
     Returns:
         A ``tf.data.Dataset`` of ``(tokens, tokens, weights)`` batches.
@@ -196,8 +254,9 @@ def load(name="tinyshakespeare", split="train", batch_size=32, sequence_length=2
     is_train, batch_size, shuffle, seed, drop_remainder = core.pipeline_args(
         split, batch_size, shuffle, seed, drop_remainder
     )
+    _check_source(source, data_dir)
 
-    tokens = load_arrays(name, split, data_dir=data_dir)
+    tokens = load_arrays(name, split, data_dir=data_dir, source=source)
     n = tokens.shape[0]
 
     import tensorflow as tf
