@@ -4,12 +4,12 @@ import argparse
 import fnmatch
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
 
 def _cmd_list(args):
+    """Answers from kgen/catalog.json and the recipe files: no Keras, no TensorFlow (see kgen/catalog.py)."""
     if args.recipes:
         from kgen import recipes
 
@@ -17,11 +17,19 @@ def _cmd_list(args):
             if fnmatch.fnmatch(name, args.pattern):
                 print(f"{name:40s} {recipes.load(recipes.find(name))['description']}")
         return 0
-    from kgen import zoo
+    from kgen import catalog
 
-    for name in zoo.list_models(args.pattern, pretrained=args.pretrained):
-        description, _ = zoo.describe(name)
-        print(f"{name:24s} {description}")
+    try:
+        shipped = catalog.load()
+    except FileNotFoundError:  # a package without its catalog: ask the registry itself (seconds, not milliseconds)
+        import kgen.models  # noqa: F401  (registers every family)
+        from kgen import zoo
+
+        for name in zoo.list_models(args.pattern, pretrained=args.pretrained):
+            print(f"{name:24s} {zoo.describe(name)[0]}")
+        return 0
+    for name in catalog.list_models(args.pattern, pretrained=args.pretrained, catalog=shipped):
+        print(f"{name:24s} {catalog.describe(name, catalog=shipped)}")
     return 0
 
 
@@ -289,7 +297,7 @@ def build_parser():
                    help="only the presets whose trained weights ship with kgen (kgen.zoo.get(name, pretrained=True))")
     s.add_argument("--recipes", action="store_true",
                    help="list the shipped training recipes (`kgen train NAME`) instead of the models")
-    s.set_defaults(fn=_cmd_list)
+    s.set_defaults(fn=_cmd_list, needs_models=False)
 
     s = sub.add_parser("train", help="train a recipe (recipes/NAME.toml or a path) or a zoo model")
     s.add_argument("target", help="recipe name (`kgen list --recipes`) or .toml path, or a zoo model name")
@@ -322,8 +330,9 @@ def build_parser():
     s.add_argument("--samples", type=_number(int, 0, 1024),
                    help="samples written at the end of the run (0: none; default: the recipe's)")
     s.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
-    s.add_argument("--verbose", type=_number(int, 0, 2), default=1,
-                   help="0: silent, 1: progress bar, 2: one line per epoch (Keras' verbose)")
+    s.add_argument("--verbose", type=_number(int, 0, 2), default=None,
+                   help="0: silent, 1: Keras progress bars, 2: one line per epoch (default: bars when stdout is a "
+                        "terminal, one line per epoch when it is a file or a pipe; KGEN_PROGRESS=0 or 1 chooses)")
     s.set_defaults(fn=_cmd_train)
 
     s = sub.add_parser("evaluate", help="evaluate a .keras model (or run folder) on a data split")
@@ -333,7 +342,9 @@ def build_parser():
     s.add_argument("--split", default=None, help="split to evaluate (default: the recipe's evaluation split)")
     s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
     s.add_argument("--out", help="also write the result as JSON here")
-    s.add_argument("--verbose", type=_number(int, 0, 2), default=1, help="0: silent, 1: progress bar")
+    s.add_argument("--verbose", type=_number(int, 0, 2), default=None,
+                   help="0: silent, 1: progress bar, 2: one line at the end (default: 1 when stdout is a terminal, "
+                        "else 2)")
     s.set_defaults(fn=_cmd_evaluate)
 
     s = sub.add_parser(
@@ -447,6 +458,10 @@ def main(argv=None):
             raise
         print(f"kgen {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout's reader has stopped (`kgen list | head`): it has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail on the closed pipe again
+        return 141
     except _training_errors() as e:  # the run went wrong, not the input: what happened and what is kept
         if args.debug:
             raise
@@ -470,82 +485,16 @@ def _training_errors():
     return (TrainingDiverged, OSError)
 
 
-# TensorFlow's native (C++) log lines, e.g. "I0000 00:00:1796094602.384100   21525 port.cc:153] oneDNN custom ...":
-# informational and warning lines, and the error lines of a CUDA library on a machine without a GPU.
-_NATIVE_LOG = re.compile(
-    rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
-    rb"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] .*(?:cuInit|CUDA|cuda)"
-    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)"
-)
-
-
-def _is_native_log(line):
-    return _NATIVE_LOG.match(line) is not None
-
-
-def _filter_native_logs():
-    """Drop TensorFlow's native log lines from this process's stderr (file descriptor 2) and pass everything else
-    through unchanged; returns the function that undoes it. TF_CPP_MIN_LOG_LEVEL does not reach the lines TensorFlow
-    writes before its logging is initialised, so they are filtered here, in a thread that reads a pipe."""
-    import threading
-
-    try:
-        sys.stderr.flush()
-        target = os.dup(2)
-        restore_fd = os.dup(2)
-        read_end, write_end = os.pipe()
-        os.dup2(write_end, 2)
-        os.close(write_end)
-    except OSError:
-        return lambda: None
-
-    def emit(data, state={"open": True}):
-        # Once the real stderr is gone (a closed pipe), keep reading and drop the rest: the process must never block.
-        while data and state["open"]:
-            try:
-                data = data[os.write(target, data):]
-            except OSError:
-                state["open"] = False
-
-    def pump():
-        pending = b""
-        while True:
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            *lines, pending = (pending + chunk).split(b"\n")
-            out = b"".join(line + b"\n" for line in lines if not _is_native_log(line))
-            if pending and pending[:1] not in (b"I", b"W", b"E"):  # a partial line (a progress bar): now
-                out, pending = out + pending, b""
-            emit(out)
-        if pending and not _is_native_log(pending):
-            emit(pending)
-        os.close(read_end)
-        os.close(target)
-
-    thread = threading.Thread(target=pump, name="kgen-stderr", daemon=True)
-    thread.start()
-
-    def undo():
-        try:
-            sys.stderr.flush()
-        except Exception:
-            pass
-        os.dup2(restore_fd, 2)  # closes the pipe's last write end: the pump reads to the end and stops
-        os.close(restore_fd)
-        thread.join(timeout=5)
-
-    return undo
-
-
 def run():
     """The console script: `kgen ...`. Quiets TensorFlow's logging before it loads (unless --debug), then runs
     `main`."""
+    from kgen import native_logs
+
     debug = "--debug" in sys.argv[1:]
     undo = lambda: None  # noqa: E731
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        undo = _filter_native_logs()
+        undo = native_logs.filter_stderr()
     try:
         status = main()
     finally:

@@ -1,6 +1,6 @@
-"""The `kgen` command as a shell user meets it: --version, help on every argument, `list --recipes`, a `--help` that
-starts neither Keras nor TensorFlow, no native TensorFlow log lines, and `evaluate` outside a run folder (issue 16,
-point 6)."""
+"""The `kgen` command as a shell user meets it: --version, help on every argument, `list --recipes`, a `--help` and a
+`kgen list` that start neither Keras nor TensorFlow (issue 26, point 2), no native TensorFlow log lines, and
+`evaluate` outside a run folder (issue 16, point 6)."""
 
 import argparse
 import json
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from kgen import __version__, cli, recipes, zoo
+from kgen import __version__, cli, native_logs, recipes, zoo
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
 
@@ -47,8 +47,9 @@ def _python(code, *args):
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=ENV, timeout=300)
 
 
-def test_help_and_version_start_neither_keras_nor_tensorflow():
-    """`kgen --help` imports the package lazily (kgen/__init__.py): argv[0] is the console script's name."""
+def test_help_version_and_list_start_neither_keras_nor_tensorflow():
+    """`kgen --help` imports the package lazily (kgen/__init__.py): argv[0] is the console script's name; `kgen list`
+    answers from kgen/catalog.json and the recipe files."""
     code = (
         "import sys\n"
         "sys.argv = ['kgen'] + sys.argv[1:]\n"
@@ -57,11 +58,36 @@ def test_help_and_version_start_neither_keras_nor_tensorflow():
         "heavy = sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib') if m in sys.modules)\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    for argv in (["--help"], ["--version"], ["train", "--help"], ["compress", "--help"], ["plot", "--help"]):
+    for argv in (["--help"], ["--version"], ["train", "--help"], ["compress", "--help"], ["plot", "--help"],
+                 ["list"], ["list", "pixel*"], ["list", "--pretrained"], ["list", "--pretrained", "*.mnist"],
+                 ["list", "--recipes"], ["list", "--recipes", "wavenet*"], ["list", "nothing*"]):
         result = _python(code, *argv)
         assert result.returncode == 0, result.stderr
         assert "HEAVY []" in result.stderr, (argv, result.stderr)
-        assert "usage: kgen" in result.stdout or result.stdout.startswith("kgen ")
+        if argv[0] == "list":
+            assert bool(result.stdout.strip()) is ("nothing*" not in argv), (argv, result.stdout)
+        else:
+            assert "usage: kgen" in result.stdout or result.stdout.startswith("kgen ")
+
+
+def test_list_as_a_shell_runs_it_imports_neither_keras_nor_tensorflow():
+    """The real command line (`python -m kgen.cli`, the console script's entry), traced with -X importtime."""
+    for argv in (["list"], ["list", "--pretrained"], ["list", "--recipes"]):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "kgen.cli", *argv], capture_output=True,
+                                text=True, env=dict(ENV, KERAS_BACKEND="tensorflow"), timeout=300)
+        assert result.returncode == 0, result.stderr
+        imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "kgen" in imported and not imported & {"keras", "tensorflow", "jax", "torch", "matplotlib"}, argv
+        assert len(result.stdout.splitlines()) >= 10, (argv, result.stdout)
+
+
+def test_list_prints_what_the_registry_holds(capsys):
+    """The catalog's answer is the registry's (tests/test_catalog.py checks the catalog itself)."""
+    for pattern, pretrained in (("*", False), ("pixel*", False), ("*", True), ("*.mnist", True)):
+        assert cli.main(["list", pattern] + (["--pretrained"] if pretrained else [])) == 0
+        assert capsys.readouterr().out == "".join(
+            f"{name:24s} {zoo.describe(name)[0]}\n" for name in zoo.list_models(pattern, pretrained=pretrained))
 
 
 def test_import_kgen_outside_the_command_registers_the_classes(tmp_path):
@@ -74,54 +100,22 @@ def test_import_kgen_outside_the_command_registers_the_classes(tmp_path):
     assert result.stdout.strip().endswith("PixelCNN")
 
 
-def test_the_command_shows_no_native_tensorflow_log_lines():
+def test_the_command_shows_no_native_tensorflow_log_lines(tmp_path):
     """`python -m kgen.cli` runs `cli.run`, the console script's entry: TensorFlow's C++ log lines are filtered out,
-    everything else on stderr passes; --debug shows them all."""
-    result = subprocess.run([sys.executable, "-m", "kgen.cli", "list", "--pretrained"], capture_output=True,
+    everything else on stderr passes; --debug shows them all (see kgen/native_logs.py, tests/test_output.py)."""
+    out = tmp_path / "x.png"
+    result = subprocess.run([sys.executable, "-m", "kgen.cli", "sample", "pixelcnn.tiny", "--out", str(out),
+                             "--num", "1", "--verbose", "0"], capture_output=True,
                             text=True, env=dict(ENV, KERAS_BACKEND="tensorflow"), timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "pixelcnn.mnist" in result.stdout
-    assert not [line for line in result.stderr.splitlines() if cli._is_native_log(line.encode())], result.stderr
-    assert "absl::InitializeLog" not in result.stderr
+    assert out.is_file() and str(out) in result.stdout
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        "note: 'pixelcnn.tiny' is an untrained zoo model; pass a .keras file for a trained one"], result.stderr
     bad = subprocess.run([sys.executable, "-m", "kgen.cli", "sample", "pixelcnn.huge", "--out", "x.png"],
                          capture_output=True, text=True, env=dict(ENV, KERAS_BACKEND="tensorflow"), timeout=300)
     assert bad.returncode == 2
     assert [line for line in bad.stderr.splitlines() if line.strip()] == [
         line for line in bad.stderr.splitlines() if line.startswith("kgen sample: error: Unknown model name")]
-
-
-@pytest.mark.parametrize("line,native", [
-    ("I0000 00:00:1796094602.384100   21525 port.cc:153] oneDNN custom operations are on.", True),
-    ("W0000 00:00:1796094602.389830   21525 cudart_stub.cc:31] something", True),
-    ("E0000 00:00:1796094230.997430   21115 cuda_platform.cc:52] failed call to cuInit: INTERNAL", True),
-    ("E0000 00:00:1796094230.997430   21115 op_kernel.cc:1857] OP_REQUIRES failed: out of memory", False),
-    ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR", True),
-    ("Traceback (most recent call last):", False),
-    ("kgen train: error: argument --epochs: expected an integer at least 1", False),
-    ("Epoch 1/10", False),
-])
-def test_what_counts_as_a_native_log_line(line, native):
-    assert cli._is_native_log(line.encode()) is native
-
-
-def test_the_filter_passes_everything_else_through(tmp_path):
-    """Through a real file descriptor 2: partial lines (progress bars) and ordinary lines arrive, native ones not."""
-    code = (
-        "import os, sys\n"
-        "sys.argv = ['kgen']\n"  # the command's lazy import: nothing else writes to stderr
-        "from kgen import cli\n"
-        "undo = cli._filter_native_logs()\n"
-        "os.write(2, b'I0000 00:00:1796094602.384100   21525 port.cc:153] noise\\n')\n"
-        "os.write(2, b'progress 1/2\\r')\n"
-        "os.write(2, b'progress 2/2\\n')\n"
-        "sys.stderr.write('a Python warning\\n')\n"
-        "os.write(2, b'W0000 00:00:17.1 1 x.cc:1] more noise\\n')\n"
-        "undo()\n"
-        "os.write(2, b'after\\n')\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, timeout=300)  # bytes: \r kept
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == b"progress 1/2\rprogress 2/2\na Python warning\nafter\n"
 
 
 def test_evaluate_outside_its_run_folder_takes_the_data_from_data(tmp_path, capsys):
