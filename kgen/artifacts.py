@@ -26,8 +26,10 @@ def batch_seed(seed, index):
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] % (2**31 - 1))
 
 
-def sample_in_batches(draw, num, batch_size=None, seed=0, progress=False, unit_name="batch"):
-    """`num` rows drawn `batch_size` at a time, with a progress bar over the batches where `progress`.
+def sample_in_batches(draw, num, batch_size=None, seed=0, progress=None, unit_name="batch"):
+    """`num` rows drawn `batch_size` at a time, with a progress bar over the batches where `progress` (True, False or
+    None, the default: where someone watches, a terminal or a notebook; KGEN_PROGRESS=0 turns it off; see
+    kgen.progress).
 
     `draw(indices, seed)` returns one row per index (an int array of the rows to draw). Every call has the same
     batch size (the last batch repeats its last row, and the extra rows are dropped), so a compiled sampling loop is
@@ -46,7 +48,7 @@ def sample_in_batches(draw, num, batch_size=None, seed=0, progress=False, unit_n
     return np.concatenate(out)
 
 
-def write_samples(model, path, num_samples=16, seed=0, labels=None, batch_size=None, progress=False):
+def write_samples(model, path, num_samples=16, seed=0, labels=None, batch_size=None, progress=None):
     """Sample images and write them as a PNG grid (pixel levels scaled to 0..255).
 
     For a class-conditional model without `labels`, the grid has one row per class (`num_samples` is rounded up to
@@ -72,7 +74,7 @@ def write_samples(model, path, num_samples=16, seed=0, labels=None, batch_size=N
 
 
 def write_completions(model, images, path, rows, num_completions=3, seed=0, labels=None, batch_size=None,
-                      progress=False):
+                      progress=None):
     """Image completion as in the PixelRNN paper: keep the top `rows` rows of each real image, sample the rest.
 
     Writes a PNG grid with one line per image: the occluded image (hidden part mid-grey), `num_completions`
@@ -106,7 +108,7 @@ def write_completions(model, images, path, rows, num_completions=3, seed=0, labe
     return done
 
 
-def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=True, batch_size=None, progress=False):
+def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=True, batch_size=None, progress=None):
     """Next-frame generation from real videos: the first `context` frames given, `frames` generated.
 
     Writes a PNG with three strips per video (its context frames; the generated frames; the true frames), and
@@ -156,7 +158,7 @@ TEXT_PROMPT = "ROMEO:\n"
 
 
 def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RATE, seed=0, method=None,
-                spectrogram=True, progress=False):
+                spectrogram=True, progress=None):
     """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file, and its
     spectrogram as a PNG beside it (same name, .png; see `spectrogram_path`).
 
@@ -199,7 +201,7 @@ def spectrogram_path(wav_path):
 
 
 def write_text(model, path, prompt=TEXT_PROMPT, length=600, num_samples=1, sampler="top_k", seed=0, method=None,
-               batch_size=None, progress=False):
+               batch_size=None, progress=None):
     """Generate text from a byte-level sequence model continuing `prompt` and write it (UTF-8) to `path`.
     `batch_size` and `progress` as in `write_samples` (over the samples)."""
     from kgen.data.text import tokenize
@@ -234,7 +236,7 @@ def write_filters(model, path):
     return True
 
 
-def write_codes(model, recipe, path, split=None, batch_size=256, progress=False):
+def write_codes(model, recipe, path, split=None, batch_size=256, progress=None):
     """Encode a split of the recipe's data set and write `codes` (and `labels` where the data set has them) to an
     .npz file, atomically, with a progress bar over the batches where `progress`. Returns the codes."""
     from kgen.progress import Progress

@@ -142,7 +142,7 @@ def _check_batch_args(model, batch_size, segment_length):
     return batch_size, segment_length
 
 
-def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segment_length=None, progress=False):
+def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segment_length=None, progress=None):
     """Range-code items of symbols with the model's tables.
 
     Args:
@@ -197,7 +197,7 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
     return payload, layout, items, {"symbols": int(total), "information_bits": bits[0]}
 
 
-def decode_symbols(model, kind, payload, layout, items, progress=False):
+def decode_symbols(model, kind, payload, layout, items, progress=None):
     """The inverse of `encode_symbols`: the items' symbol arrays (images reshaped to the model's image shape).
     Raises `CompressedFileError` if a decoded item does not match its sha256."""
     constriction = _constriction()
@@ -234,9 +234,10 @@ def decode_symbols(model, kind, payload, layout, items, progress=False):
 
 
 def _progbar(total, show):
-    if not show:
+    from kgen.progress import Progress, wanted
+
+    if not wanted(show):
         return None
-    from kgen.progress import Progress
 
     return Progress(total, unit_name="symbol", show=True, interval=1.0)
 
@@ -443,7 +444,7 @@ def kind_of(path):
 
 
 def compress(model, inputs, out, model_name, labels=None, batch_size=None, segment_length=None, overwrite=False,
-             progress=False):
+             progress=None):
     """Compress input files into one `.kgz` file with `model`'s probabilities.
 
     Args:
@@ -454,7 +455,8 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
         labels: class label of every input (one int for all), for a class-conditional model.
         batch_size, segment_length: the batch layout (see the module docstring).
         overwrite: replace an existing `out`.
-        progress: show a progress bar.
+        progress: show a progress bar on stderr: True, False or None (the default: where someone watches, a
+            terminal or a notebook; KGEN_PROGRESS=0 turns it off; see kgen.progress).
 
     Returns:
         a dict: inputs, symbols, input_bytes, file_bytes, payload_bytes, header_bytes, information_bits (what the
@@ -513,7 +515,7 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
     }
 
 
-def decompress(path, model, out_dir, overwrite=False, progress=False):
+def decompress(path, model, out_dir, overwrite=False, progress=None):
     """Decode a `.kgz` file with `model` (the one it was made with) into `out_dir`, one file per item under its
     original name. Everything is decoded and checked before the first file is written; each is written atomically.
     Returns the paths written."""

@@ -53,19 +53,21 @@ def _export_in_tensorflow(model, path, stages):
     archive.write_out(str(path), verbose=False)
 
 
-def export_for_serving(model, path, overwrite=False, progress=False):
+def export_for_serving(model, path, overwrite=False, progress=None):
     """Write a TensorFlow SavedModel of `model` at `path` with a `serve` log-probability signature.
 
     Args:
         model: a kgen model: an image or sequence generative model, or a representation model.
         path: the SavedModel folder to create (for TF Serving, a version folder such as "serving/pixelcnn/1").
         overwrite: replace an existing folder at `path`.
-        progress: print each stage on stderr (saving the .keras file, tracing each signature, writing).
+        progress: print each stage on stderr (saving the .keras file, tracing each signature, writing): True,
+            False or None (the default: where someone watches, a terminal or a notebook; see kgen.progress).
     """
-    from kgen.progress import Progress
+    from kgen.progress import Progress, wanted
 
     from kgen.models.kgen_model import KgenModel
 
+    progress = wanted(progress)  # resolved here: the child process of a JAX or torch export gets a plain flag
     if not isinstance(model, KgenModel):
         raise ValueError(f"`model` must be a kgen zoo model (a kgen.models.KgenModel), got {type(model).__name__}.")
     path = Path(path)

@@ -195,14 +195,15 @@ class HammingIndex:
         db = _word_view(self._packed)
         return popcount(q[:, None, :] ^ db[None, :, :])
 
-    def search(self, queries, k=None, radius=None, progress=False):
+    def search(self, queries, k=None, radius=None, progress=None):
         """The neighbours of each query code in Hamming distance.
 
         Args:
             queries: {0, 1} codes (Q, num_bits) or packed uint8 codes (Q, ceil(num_bits / 8)).
             k: int >= 1, the number of nearest codes to return per query (at most the index size).
             radius: int >= 0, return every code at distance <= radius. Give exactly one of `k` and `radius`.
-            progress: show a keras Progbar over the queries on stderr (advanced once per chunk of queries).
+            progress: show a keras Progbar over the queries on stderr (advanced once per chunk of queries): True,
+                False or None (the default: where someone watches, a terminal or a notebook; see kgen.progress).
 
         Returns:
             With `k`: (ids, distances), int64 (Q, k) and int32 (Q, k), ordered by distance, ties by id.

@@ -1,28 +1,73 @@
-"""Progress of the long commands on stderr: a keras Progbar over batches (or symbols, queries, ...), or one line per
+"""Progress of the long work on stderr: a keras Progbar over batches (or symbols, queries, ...), or one line per
 stage where the work is a few long steps (exporting: tracing each signature, writing the SavedModel).
 
-One rule for every command that shows progress (`kgen sample`, `complete`, `encode`, `export`, `compress`,
-`decompress`): `--verbose 1` shows it, `--verbose 0` does not, and without the flag it is shown when stderr is a
-terminal (`wanted`). It goes to stderr, so stdout keeps the one result line that scripts read. A compiled loop (a
-whole sampling loop in one XLA call) is never split to fake finer progress: the unit is the batch or the stage.
+One rule for every command and function that shows progress (`kgen sample`, `complete`, `encode`, `export`,
+`compress`, `decompress`; `kgen.compression.compress`, `kgen.export.export_for_serving`, `HammingIndex.search`, the
+`kgen.artifacts` writers): `progress=True` (`--verbose 1`) shows it, `progress=False` (`--verbose 0`) does not, and
+`progress=None`, the default, shows it where someone watches: stderr is a terminal, or the code runs in a Jupyter
+notebook (an IPython kernel), as Keras' own progress bars do. The environment variable `KGEN_PROGRESS=0` turns the
+default off everywhere (a notebook's shared outputs, a CI log) and `KGEN_PROGRESS=1` on; an explicit argument wins.
+It goes to stderr, so stdout keeps the one result line that scripts read. A compiled loop (a whole sampling loop in
+one XLA call) is never split to fake finer progress: the unit is the batch or the stage.
 
->>> bar = Progress(total=4, unit_name="batch", show=True)
+Training follows the same rule on stdout, where Keras writes (`fit_verbose`): Keras' progress bars where someone
+watches, one line per epoch in a file or a pipe.
+
+>>> bar = Progress(total=4, unit_name="batch", show=None)   # None: where someone watches
 >>> for batch in batches:
 ...     work(batch); bar.add(1)
 >>> bar.stage("writing SavedModel")                     # for stage-wise work: one line on stderr
 """
 
 import contextlib
+import os
 import sys
 import time
 
+#: The environment variable that sets the default: "0" no progress, "1" progress (unset: where someone watches).
+ENV = "KGEN_PROGRESS"
 
-def wanted(verbose):
-    """Whether to show progress: `verbose` 1 (or more) yes, 0 no, None (the flag not given): when stderr is a
-    terminal."""
+
+def watched(stream):
+    """Whether someone watches `stream`: a terminal, or a Jupyter notebook (an IPython kernel shows the output of
+    the cell; Keras' Progbar makes the same test)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        if isatty is not None and isatty():
+            return True
+    except ValueError:  # a closed stream
+        return False
+    return "ipykernel" in sys.modules
+
+
+def _default(stream):
+    setting = os.environ.get(ENV, "").strip()
+    if setting in ("0", "1"):
+        return setting == "1"
+    if setting:
+        raise ValueError(f"the environment variable {ENV} must be 0 (no progress) or 1 (progress), got {setting!r}.")
+    return watched(stream)
+
+
+def wanted(verbose=None):
+    """Whether to show progress on stderr: `verbose` (a function's `progress` argument, a command's `--verbose`)
+    True or 1 yes, False or 0 no, None: KGEN_PROGRESS where set, else where stderr is watched (`watched`)."""
     if verbose is None:
-        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+        return _default(sys.stderr)
+    if not isinstance(verbose, (bool, int)) or verbose < 0:
+        raise ValueError(f"`progress` must be True, False or None (where someone watches), got {verbose!r}.")
     return verbose > 0
+
+
+def fit_verbose(verbose=None):
+    """The `verbose` of Keras' `fit` / `evaluate` for kgen's training: 0, 1 or 2 as given; None: 1 (progress bars)
+    where stdout is watched or KGEN_PROGRESS=1, else 2 (one line per epoch: no redrawn bar in a log file)."""
+    if verbose is None:
+        return 1 if _default(sys.stdout) else 2
+    if isinstance(verbose, bool) or not isinstance(verbose, int) or verbose not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 0 (silent), 1 (progress bars), 2 (one line per epoch) or None (bars "
+                         f"where someone watches), got {verbose!r}.")
+    return verbose
 
 
 @contextlib.contextmanager
@@ -38,13 +83,13 @@ class Progress:
     Args:
         total: units of work (None: unknown), e.g. batches.
         unit_name: what a unit is, shown in the time per unit ("batch", "symbol", "query").
-        show: print anything at all (see `wanted`).
+        show: print anything at all: True, False, or None where someone watches (see `wanted`).
         label: the prefix of the stage lines, e.g. "kgen export".
         interval: least seconds between two redraws of the bar.
     """
 
-    def __init__(self, total=None, unit_name="batch", show=False, label="kgen", interval=0.5):
-        self.show = bool(show)
+    def __init__(self, total=None, unit_name="batch", show=None, label="kgen", interval=0.5):
+        self.show = wanted(show)
         self.label = label
         self._start = time.monotonic()
         self._bar = None

@@ -15,6 +15,7 @@ import keras
 from kgen import data as kdata
 from kgen import distribute, zoo
 from kgen.io import atomic_path
+from kgen.progress import fit_verbose
 
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.csv"
@@ -50,6 +51,37 @@ class TimeBudget(keras.callbacks.Callback):
         if logs is not None:
             logs["elapsed_min"] = self.elapsed_s() / 60.0
         self._stop_if_spent()
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One line per epoch on stdout, for a log file or a pipe (no redrawn progress bar, no terminal escapes):
+    `Epoch 3/10 - 200 steps - 41s - loss: 0.1023 - val_loss: 0.0981 - elapsed_min: 2.0412`, every value the epoch's
+    logs hold, in Keras' number format. `train(verbose=2)` and `kgen train --verbose 2` use it (and the default where
+    stdout is not watched: see `kgen.progress.fit_verbose`)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = int(epochs)
+        self._start = None
+        self._steps = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = "".join(f" - {k}: {_keras_number(v)}" for k, v in (logs or {}).items())
+        print(f"Epoch {epoch + 1}/{self.epochs} - {self._steps} steps - {time.perf_counter() - self._start:.0f}s"
+              f"{values}", flush=True)
+
+
+def _keras_number(value):
+    """A metric value as Keras' progress bar prints it: 4 decimals, or 4 significant digits in e-notation when
+    small."""
+    value = float(value)
+    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
 class TrainingDiverged(RuntimeError):
@@ -312,8 +344,12 @@ def datasets(recipe, with_labels=False):
     return train, monitor
 
 
-def train(recipe, out_dir, resume=False, verbose=1, allow_data_change=False):
+def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
     """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json, data.json.
+
+    `verbose`: 0 silent, 1 Keras' progress bars, 2 one line per epoch (`EpochLine`); None (the default): bars where
+    stdout is a terminal or a notebook, one line per epoch in a file or a pipe (KGEN_PROGRESS=0 or 1 chooses; see
+    `kgen.progress.fit_verbose`).
 
     data.json records the size and sha256 of every data file the run reads when it starts; with `resume`, a file
     that has changed or vanished since is an error (`DataChangedError`, `FileNotFoundError`) raised before anything
@@ -325,6 +361,7 @@ def train(recipe, out_dir, resume=False, verbose=1, allow_data_change=False):
     """
     out = Path(out_dir)
     t = recipe["train"]
+    verbose = fit_verbose(verbose)
     if out.exists() and any(out.iterdir()) and not resume:
         raise FileExistsError(
             f"`out` directory {str(out)!r} already holds a run; pass --resume to continue it or choose a new --out."
@@ -372,21 +409,26 @@ def _fit(model, recipe, train_ds, monitor_ds, out, verbose):
         SaveModelAtomically(out / MODEL_FILE),
         keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True),
     ]
+    if verbose == 2:  # last: its line shows what the others add to the epoch's logs (elapsed_min)
+        callbacks.append(EpochLine(t["epochs"]))
     model.fit(
         train_ds,
         epochs=int(t["epochs"]),
         steps_per_epoch=steps,
         validation_data=monitor_ds,
         callbacks=callbacks,
-        verbose=verbose,
+        verbose=1 if verbose == 1 else 0,
         shuffle=False,  # the dataset shuffles itself, seeded
     )
 
 
-def evaluate(model, recipe, split=None, verbose=1):
+def evaluate(model, recipe, split=None, verbose=None):
     """Evaluate on the recipe's evaluation split; returns the model's evaluation summary (a dict: the data set,
     the split, the example count and the model's metrics, e.g. nats per image and bits/dim for an image model,
-    bits per token for a sequence model, the reconstruction error for a representation model)."""
+    bits per token for a sequence model, the reconstruction error for a representation model).
+
+    `verbose`: 0 silent, 1 Keras' progress bar, 2 one line at the end; None (the default): 1 where stdout is a
+    terminal or a notebook, else 2 (see `kgen.progress.fit_verbose`)."""
     d = recipe["data"]
     split = split or d["eval_split"]
     if not model.compiled:  # a model built or loaded without training set-up (e.g. a pretrained preset)
@@ -395,7 +437,7 @@ def evaluate(model, recipe, split=None, verbose=1):
         d["name"], split=split, batch_size=d.get("eval_batch_size", 256),
         **_loader_kwargs(recipe, model.conditional, evaluation=True),
     )
-    result = model.evaluate(ds, verbose=verbose, return_dict=True)
+    result = model.evaluate(ds, verbose=fit_verbose(verbose), return_dict=True)
     return {"dataset": d["name"], "split": split, **model.evaluation_summary(result, ds, d["name"])}
 
 
