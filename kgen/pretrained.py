@@ -1,20 +1,42 @@
-"""Trained weights as keras-hub-style preset folders: `config.json`, `model.weights.h5`, `metadata.json`.
+"""Trained weights as keras-hub preset folders: `config.json`, `model.weights.h5`, `metadata.json`, `README.md`.
 
-A preset folder holds a model's architecture (config.json: the zoo name it was built as and the serialized model),
-its weights (model.weights.h5, Keras' weights file) and what they are (metadata.json: the recipe and commit that
-trained them, the data, the metric on the model card with the command that reproduces it, a check value on a small
-slice of the test split, the parameter count and the sha256 of the weights file).
+A preset folder is what keras-hub's own saver writes (`keras_hub.src.utils.preset_utils.KerasPresetSaver`):
 
-`kgen.zoo.get(name, pretrained=True)` loads the folder a family ships in its package (`kgen/models/<family>/
-pretrained/<tag>/`); `kgen.zoo.get(name, weights=PATH_OR_URI)` and `load_preset(PATH_OR_URI)` load any folder, from
-a local path or from a model hub through the libraries keras-hub uses (`hf://org/model` with huggingface_hub,
-`kaggle://org/model/keras/variant[/version]` with kagglehub). `save_preset` writes one (atomically).
+- config.json: the model as `keras.saving.serialize_keras_object` writes it (class_name, config, module,
+  registered_name; keras-hub drops `build_config` and `compile_config`, and so does kgen), byte for byte what
+  keras-hub writes for the same model;
+- model.weights.h5: Keras' weights file (float32, or float16 to halve it: the loader casts back);
+- metadata.json: keras-hub's fields (keras_version, keras_hub_version, parameter_count, date_saved, tasks) and
+  kgen's: the zoo name the weights are for (`name`), the recipe and commit that trained them, the data, the metric on
+  the model card with the command that reproduces it, a check value on a small slice of the test split, the weight
+  storage type and the sha256 of the weights file;
+- README.md: the preset's model card (Hugging Face YAML header), generated from metadata.json by
+  tools/make_pretrained.py, in the folders kgen ships.
 
->>> model = kgen.zoo.get("bytenet.shakespeare", pretrained=True)
->>> kgen.pretrained.save_preset(model, "my_bytenet", name="bytenet.shakespeare", metadata={"note": "fine-tuned"})
+Loading: `Model.from_preset(NAME_OR_PATH_OR_URI)` (any kgen model class; `kgen.models.KgenModel` takes every one),
+`kgen.zoo.get(name, pretrained=True)` (the folder a family ships in its package, `kgen/models/<family>/pretrained/
+<name>/`), `kgen.zoo.get(name, weights=PATH_OR_URI)` and `load_preset(PATH_OR_URI)`, from a local path or a model
+hub through the libraries keras-hub uses (`hf://org/model` with huggingface_hub, `kaggle://org/model/keras/variant
+[/version]` with kagglehub). They read kgen's folders, folders that keras-hub's saver wrote for a kgen model (no
+zoo name, no sha256: the architecture is checked by building it, the weights by matching every array), and the
+folders of kgen before 0.2 (config.json `{"name": ZOO_NAME, "model": SERIALIZED_MODEL}`).
+
+Checks, each an error naming the file: the zoo name in metadata.json and the class in config.json must be the
+architecture asked for (`kgen.zoo.get(name, ...)`, `Model.from_preset`); the weights file must match its sha256 (a
+folder kgen wrote always records one); every array of the file must go into the model and every weight of the model
+come from the file.
+
+Saving: `model.save_to_preset(FOLDER)` or `save_preset(model, FOLDER, name=...)` writes one, all or nothing; it
+never replaces a folder that is not a preset folder. `keras_hub.upload_preset("hf://org/model", FOLDER)` (or
+`kaggle://...`) uploads it.
+
+>>> model = kgen.models.ByteNet.from_preset("bytenet.shakespeare")
+>>> model.save_to_preset("my_bytenet", metadata={"note": "fine-tuned"})
 >>> again = kgen.zoo.get("bytenet.shakespeare", weights="my_bytenet")
+>>> keras_hub.upload_preset("hf://me/my_bytenet", "my_bytenet")
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -26,8 +48,17 @@ import numpy as np
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
+README_FILE = "README.md"
+#: The files of a preset folder kgen writes (README.md only in the folders kgen ships).
+PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, README_FILE)
 #: The weight storage types a preset folder may use (float16 halves the file; the loader casts back to the model's).
 WEIGHTS_DTYPES = ("float32", "float16")
+#: metadata.json's `library` in a folder kgen wrote (which must then record the sha256 of its weights).
+LIBRARY = "kgen"
+#: keras-hub's format of metadata.json's `date_saved`.
+DATE_FORMAT = "%Y-%m-%d@%H:%M:%S"
+#: The keys of a config.json that kgen wrote before it followed keras-hub's format.
+LEGACY_KEYS = ("name", "model")
 HF_PREFIX = "hf://"
 KAGGLE_PREFIX = "kaggle://"
 
@@ -91,52 +122,129 @@ def read_metadata(preset):
     return _read_json(preset_file(preset, METADATA_FILE))
 
 
-def load_preset(preset, name=None, verify=True, architecture_of=None, **overrides):
+def read_config(preset):
+    """The model a preset folder describes: (serialized Keras object, the zoo name config.json records or None,
+    the local path of config.json).
+
+    config.json is a serialized Keras object (`class_name`, `config`, ...), as keras-hub and kgen write it; the
+    `{"name": ZOO_NAME, "model": SERIALIZED_MODEL}` of kgen's earlier folders is read too."""
+    path = preset_file(preset, CONFIG_FILE)
+    config = _read_json(path)
+    zoo_name = None
+    if "class_name" not in config and set(LEGACY_KEYS) <= set(config):
+        zoo_name, config = config["name"], config["model"]
+        if not isinstance(config, dict) or not isinstance(zoo_name, str):
+            raise ValueError(f"{path}: its 'model' must be a serialized Keras object and its 'name' a zoo name.")
+    for key in ("class_name", "config"):
+        if key not in config:
+            raise ValueError(f"{path}: no {key!r} entry; config.json of a preset folder is a serialized Keras model "
+                             f"(keras.saving.serialize_keras_object, as keras-hub's save_to_preset writes it).")
+    if not isinstance(config["config"], dict):
+        raise ValueError(f"{path}: its 'config' must be a JSON object of constructor arguments.")
+    return config, zoo_name, path
+
+
+def preset_class(preset):
+    """The registered Keras class that the config.json of `preset` names (the model classes must be registered:
+    `import kgen`); a ValueError naming the file if none is."""
+    import keras
+
+    spec, _, path = read_config(preset)
+    cls = keras.saving.get_registered_object(spec.get("registered_name") or spec["class_name"])
+    if cls is None:
+        raise ValueError(f"{path}: names the class {spec.get('registered_name') or spec['class_name']!r}, which is "
+                         f"not a registered Keras class (import kgen first).")
+    return cls
+
+
+def _saved_zoo_name(metadata, legacy_name, metadata_path, config_path):
+    """The zoo name the weights are for, and the file that says so (None, None for a folder without one, such as
+    keras-hub's saver writes)."""
+    if legacy_name is not None:
+        return legacy_name, config_path
+    name = metadata.get("name")
+    if name is None:
+        return None, None
+    if not isinstance(name, str):
+        raise ValueError(f"{metadata_path}: 'name' must be the zoo name of the weights, got {name!r}.")
+    return name, metadata_path
+
+
+def load_preset(preset, name=None, verify=True, architecture_of=None, load_weights=True, **overrides):
     """Build the model of a preset folder and load its weights.
 
     Args:
         preset: a preset folder path, or an `hf://` / `kaggle://` URI of one.
         name: the zoo name the caller asked for (`kgen.zoo.get(name, weights=...)`); the folder must hold a model of
-            that architecture.
-        verify: check the weights file against the sha256 in metadata.json.
-        architecture_of: maps a zoo name to its architecture (`kgen.zoo.get` passes the registry's); needed with
-            `name`. The model classes must be registered (`import kgen`).
+            that architecture: the zoo name in metadata.json must be one of it, and the architecture's builder
+            builds the model from config.json, which must then be of the class config.json names.
+        verify: check the weights file against the sha256 in metadata.json (which a folder kgen wrote must have; one
+            that keras-hub's saver wrote has none and is checked by matching every array).
+        architecture_of: maps a zoo name to its architecture (default: kgen.zoo's registry).
+        load_weights: False builds the model of config.json with freshly initialised weights (keras-hub's
+            `from_preset(..., load_weights=False)`).
         **overrides: constructor arguments that replace the saved ones (those that are not None), e.g. a dropout
             rate for fine-tuning; an override that changes a weight's shape is an error naming the file.
 
+    The model's `zoo_name` is the zoo name of the weights (that `save_to_preset` records again), when known.
     Raises a ValueError naming the file for a wrong architecture, a corrupt or truncated file, or weights whose
-    shapes do not fit.
+    shapes do not fit. The model classes must be registered (`import kgen`).
     """
-    config_path = preset_file(preset, CONFIG_FILE)
-    config = _read_json(config_path)
-    metadata = read_metadata(preset)
-    weights_path = preset_file(preset, WEIGHTS_FILE)
-    for key in ("name", "model"):
-        if key not in config:
-            raise ValueError(f"{config_path}: no {key!r} entry; not a kgen preset folder.")
+    spec, legacy_name, config_path = read_config(preset)
+    metadata_path = preset_file(preset, METADATA_FILE)
+    metadata = _read_json(metadata_path)
+    saved_name, said_by = _saved_zoo_name(metadata, legacy_name, metadata_path, config_path)
+    build = _keras_builder(config_path)
     if name is not None:
-        if architecture_of is None:
-            raise ValueError("load_preset: give `architecture_of` with `name` (kgen.zoo.get does).")
-        saved_arch = architecture_of(config["name"])
+        from kgen import zoo
+
+        architecture_of = architecture_of or zoo.architecture_of
         wanted = architecture_of(name)
-        if saved_arch != wanted:
-            raise ValueError(f"{config_path}: the weights are for {config['name']!r} (architecture {saved_arch!r}), "
-                             f"not for {name!r} (architecture {wanted!r}).")
-    if verify:
-        expected = metadata.get("sha256")
-        if expected is None:
-            raise ValueError(f"{Path(config_path).with_name(METADATA_FILE)}: no 'sha256' of {WEIGHTS_FILE}.")
-        actual = sha256(weights_path)
-        if actual != expected:
-            raise ValueError(f"{weights_path}: sha256 {actual} does not match {expected} in {METADATA_FILE} "
-                             f"(a corrupt or replaced weights file).")
-    model = _build(config["model"], config_path)
+        if saved_name is not None and architecture_of(saved_name) != wanted:
+            raise ValueError(f"{said_by}: the weights are for {saved_name!r} (architecture "
+                             f"{architecture_of(saved_name)!r}), not for {name!r} (architecture {wanted!r}).")
+        build = _architecture_builder(zoo.builder(name), name, wanted, config_path)
+    model = build(spec)
+    zoo_name = saved_name if saved_name is not None else name
+    if load_weights:
+        weights_path = preset_file(preset, WEIGHTS_FILE)
+        if verify:
+            _verify_sha256(metadata, metadata_path, weights_path)
+        _load_weights(model, weights_path, config_path, zoo_name or spec["class_name"])
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides:
+        # Overrides build the model again and take the loaded weights in order: arguments that add or remove layers
+        # without weights (a dropout rate) keep every weight; one that changes a weight's shape is refused.
+        changed = build({**spec, "config": {**spec["config"], **overrides}})  # the builders deep-copy the spec
+        try:
+            changed.set_weights(model.get_weights())
+        except ValueError as e:
+            raise ValueError(f"{Path(config_path).with_name(WEIGHTS_FILE)}: the overrides {sorted(overrides)} change "
+                             f"the weights of {zoo_name or spec['class_name']!r}; these weights do not fit ({e}).") from e
+        model = changed
+    model.zoo_name = zoo_name
+    return model
+
+
+def _verify_sha256(metadata, metadata_path, weights_path):
+    expected = metadata.get("sha256")
+    if expected is None:
+        if metadata.get("library") == LIBRARY:
+            raise ValueError(f"{metadata_path}: no 'sha256' of {WEIGHTS_FILE}.")
+        return  # another saver's folder (keras-hub records no checksum): every array is matched instead
+    actual = sha256(weights_path)
+    if actual != expected:
+        raise ValueError(f"{weights_path}: sha256 {actual} does not match {expected} in {METADATA_FILE} "
+                         f"(a corrupt or replaced weights file).")
+
+
+def _load_weights(model, weights_path, config_path, what):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             model.load_weights(weights_path)
         except Exception as e:  # h5py's OSError for a truncated file, ValueError for shapes that do not fit
-            raise ValueError(f"{weights_path}: cannot load these weights into {config['name']!r} "
+            raise ValueError(f"{weights_path}: cannot load these weights into {what!r} "
                              f"({type(e).__name__}: {e}).") from e
     # Keras only warns where the file's layer structure differs from the model's and leaves those layers as they
     # were initialised: for a preset that is a wrong file, not a partial success.
@@ -149,32 +257,49 @@ def load_preset(preset, name=None, verify=True, architecture_of=None, **override
     unmatched = _unmatched_weights(model, weights_path)
     if unmatched:
         raise ValueError(f"{weights_path}: does not match the model described in {config_path}: {unmatched}.")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if not overrides:
+
+
+def _keras_builder(config_path):
+    """Build a serialized model with Keras (the class that config.json names)."""
+
+    def build(spec):
+        import keras
+
+        try:
+            model = keras.saving.deserialize_keras_object(json.loads(json.dumps(spec)))
+        except Exception as e:  # keras raises TypeError/ValueError/KeyError for configs it cannot rebuild
+            raise ValueError(f"{config_path}: cannot build the model it describes ({type(e).__name__}: {e}).") from e
+        if not isinstance(model, keras.Model):
+            raise ValueError(f"{config_path}: cannot build the model it describes (it names no registered model "
+                             f"class: {spec.get('class_name')!r}).")
         return model
-    # Overrides build the model again and take the loaded weights in order: arguments that add or remove layers
-    # without weights (a dropout rate) keep every weight; one that changes a weight's shape is refused.
-    spec = {**config["model"], "config": {**config["model"].get("config", {}), **overrides}}
-    changed = _build(spec, config_path)  # _build deep-copies the spec
-    try:
-        changed.set_weights(model.get_weights())
-    except ValueError as e:
-        raise ValueError(f"{weights_path}: the overrides {sorted(overrides)} change the weights of "
-                         f"{config['name']!r}; these weights do not fit ({e}).") from e
-    return changed
+
+    return build
 
 
-def _build(spec, config_path):
-    import keras
+def _architecture_builder(builder, name, architecture, config_path):
+    """Build a serialized model's constructor arguments with the zoo builder of `architecture`; the model must be of
+    the class the serialized model names (else the folder holds another architecture)."""
 
-    try:
-        model = keras.saving.deserialize_keras_object(json.loads(json.dumps(spec)))
-    except Exception as e:  # keras raises TypeError/ValueError/KeyError for configs it cannot rebuild
-        raise ValueError(f"{config_path}: cannot build the model it describes ({type(e).__name__}: {e}).") from e
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"{config_path}: cannot build the model it describes (its 'model' entry names no "
-                         f"registered model class: {spec.get('class_name')!r}).")
-    return model
+    def build(spec):
+        import keras
+
+        saved = spec.get("registered_name") or spec["class_name"]
+        if keras.saving.get_registered_object(saved) is None:  # before building anything
+            raise ValueError(f"{config_path}: cannot build the model it describes (it names no registered model "
+                             f"class: {saved!r}).")
+        try:
+            model = builder(**json.loads(json.dumps(spec["config"])))
+        except Exception as e:  # a constructor argument the architecture does not take, or a value it refuses
+            raise ValueError(f"{config_path}: the weights are for a {saved} model, which {name!r} (architecture "
+                             f"{architecture!r}) cannot build ({type(e).__name__}: {e}).") from e
+        built = keras.saving.get_registered_name(type(model))
+        if saved not in (built, type(model).__name__):
+            raise ValueError(f"{config_path}: the weights are for a {saved} model, not for {name!r} (architecture "
+                             f"{architecture!r}, a {built} model).")
+        return model
+
+    return build
 
 
 def _unmatched_weights(model, weights_path):
@@ -220,38 +345,106 @@ def _cast_weights_file(source, target, dtype):
         src.visititems(copy)
 
 
-def save_preset(model, folder, name, metadata=None, weights_dtype="float32"):
-    """Write `model` as a preset folder at `folder` (replaced atomically: nothing half-written is left).
+def serialize_model(model):
+    """config.json of a preset folder: `keras.saving.serialize_keras_object(model)` without `compile_config` and
+    `build_config` at any depth, as keras-hub's saver writes it (a preset is the model, not its training set-up)."""
+    import keras
 
-    Args:
-        model: a kgen zoo model.
-        folder: the folder to write.
-        name: the zoo name the model was built as (e.g. "bytenet.shakespeare").
-        metadata: a dict of what the weights are (recipe, commit, data, metric, command...); the parameter count,
-            the weight storage type, the library versions and the sha256 of the weights file are added.
-        weights_dtype: "float32", or "float16" to halve the file (the loader casts back).
-    Returns the written metadata.
-    """
+    def drop(config):
+        for key in ("compile_config", "build_config"):
+            config.pop(key, None)
+        for value in config.values():
+            if isinstance(value, dict):
+                drop(value)
+        return config
+
+    return drop(keras.saving.serialize_keras_object(model))
+
+
+def config_text(spec):
+    """The text of config.json for a serialized model, formatted as keras-hub writes it."""
+    return json.dumps(spec, indent=4)
+
+
+def hub_metadata(parameter_count, date_saved=None):
+    """metadata.json's fields that keras-hub's saver writes (`KerasPresetSaver._save_metadata`): the Keras and
+    keras-hub versions, the parameter count, the date saved (a datetime, now by default) and the keras-hub tasks
+    that take the model (none: a kgen model is not a keras-hub backbone)."""
     import keras
 
     from importlib import metadata as package_metadata
+
+    try:
+        keras_hub_version = package_metadata.version("keras-hub")
+    except package_metadata.PackageNotFoundError:
+        keras_hub_version = None
+    date_saved = date_saved or datetime.datetime.now()
+    return {
+        "keras_version": keras.version(),
+        "keras_hub_version": keras_hub_version,
+        "parameter_count": int(parameter_count),
+        "date_saved": date_saved.strftime(DATE_FORMAT),
+        "tasks": [],
+    }
+
+
+def check_output_folder(folder):
+    """An output folder may be absent, empty, or a preset folder that kgen wrote (its files all among
+    `PRESET_FILES`, with a metadata.json whose `library` is kgen); anything else is never replaced."""
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if not folder.is_dir() or folder.is_symlink():
+        raise ValueError(f"the output folder {str(folder)!r} exists and is not a folder; kgen does not replace it.")
+    names = {p.name for p in folder.iterdir()}
+    if not names:
+        return
+    others = sorted(names - set(PRESET_FILES))
+    try:
+        library = _read_json(folder / METADATA_FILE).get("library") if METADATA_FILE in names else None
+    except ValueError:
+        library = None
+    if others or library != LIBRARY:
+        held = f"it holds {', '.join(others)}" if others else f"its {METADATA_FILE} is not kgen's"
+        raise ValueError(f"the output folder {str(folder)!r} exists and is not a preset folder kgen wrote ({held}); "
+                         f"kgen only replaces its own. Choose a new or empty folder.")
+
+
+def save_preset(model, folder, name=None, metadata=None, weights_dtype="float32"):
+    """Write `model` as a preset folder at `folder` (all or nothing: written beside it, then renamed into place).
+
+    Args:
+        model: a kgen zoo model.
+        folder: the folder to write: absent, empty, or a preset folder kgen wrote (replaced); any other folder is
+            refused.
+        name: the zoo name the model was built as (e.g. "bytenet.shakespeare"), recorded in metadata.json and
+            checked when it is loaded by name; default: the model's `zoo_name` (set when it came from a preset),
+            or none.
+        metadata: a dict of what the weights are (recipe, commit, data, metric, command...); keras-hub's fields,
+            the parameter count, the weight storage type, the library versions and the sha256 of the weights file
+            are added.
+        weights_dtype: "float32", or "float16" to halve the file (the loader casts back).
+    Returns the written metadata.
+    """
+    from importlib import metadata as package_metadata
+
     from kgen.io import atomic_path
 
-    if not isinstance(name, str) or not name:
+    name = model.zoo_name if name is None else name
+    if name is not None and (not isinstance(name, str) or not name):
         raise ValueError(f"`name` must be the zoo name the model was built as, got {name!r}.")
     if weights_dtype not in WEIGHTS_DTYPES:
         raise ValueError(f"`weights_dtype` must be one of {WEIGHTS_DTYPES}, got {weights_dtype!r}.")
     if metadata is not None and not isinstance(metadata, dict):
         raise ValueError(f"`metadata` must be a dict, got {type(metadata).__name__}.")
+    check_output_folder(folder)
     with atomic_path(folder) as tmp:
         tmp.mkdir()
-        spec = keras.saving.serialize_keras_object(model)
-        spec.pop("compile_config", None)  # a preset is the model, not its training set-up: it loads uncompiled
-        config = {"name": name, "model": spec}
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        spec = serialize_model(model)
+        (tmp / CONFIG_FILE).write_text(config_text(spec), encoding="utf-8")
         # The weights alone: an uncompiled copy, so that a trained model's optimizer state stays out of the file.
         weights = model.get_weights()
-        model = _build(config["model"], tmp / CONFIG_FILE)
+        model = _keras_builder(tmp / CONFIG_FILE)(spec)
         model.set_weights(weights)
         if weights_dtype == "float32":
             model.save_weights(str(tmp / WEIGHTS_FILE))
@@ -259,16 +452,16 @@ def save_preset(model, folder, name, metadata=None, weights_dtype="float32"):
             model.save_weights(str(tmp / "float32.weights.h5"))
             _cast_weights_file(tmp / "float32.weights.h5", tmp / WEIGHTS_FILE, weights_dtype)
             (tmp / "float32.weights.h5").unlink()
-        meta = dict(metadata or {})
+        meta = hub_metadata(model.count_params())
+        meta.update(metadata or {})
         meta.update({
-            "name": name,
-            "library": "kgen",
+            **({"name": name} if name is not None else {}),
+            "library": LIBRARY,
             "kgen_version": package_metadata.version("kgen"),
-            "keras_version": keras.__version__,
             "parameters": int(model.count_params()),
             "weights_dtype": weights_dtype,
             "weights_file": WEIGHTS_FILE,
             "sha256": sha256(tmp / WEIGHTS_FILE),
         })
-        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=4) + "\n", encoding="utf-8")
     return meta

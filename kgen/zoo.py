@@ -11,8 +11,8 @@ registers its architectures and reads its presets table, a `presets.toml` data f
 >>> kgen.zoo.list_models(pretrained=True)          # the presets whose trained weights ship with kgen
 >>> model = kgen.zoo.get("bytenet.shakespeare", pretrained=True)
 
-A family ships trained weights as keras-hub-style preset folders in its package, `pretrained/<tag>/` (config.json,
-model.weights.h5, metadata.json; see `kgen.pretrained`); `register_family` finds them.
+A family ships trained weights as keras-hub preset folders in its package, `pretrained/<name>/` (config.json,
+model.weights.h5, metadata.json, README.md; see `kgen.pretrained`); `register_family` finds them.
 """
 
 import difflib
@@ -153,13 +153,26 @@ def pretrained_folder(name):
     return _PRETRAINED[name]
 
 
+def architecture_of(name):
+    """The architecture of a registered zoo name; an unregistered name stands for itself (so that weights saved
+    for a name this kgen does not know match no architecture but that name)."""
+    return resolve(name)[0] if name in _BUILDERS or name in _PRESETS else name
+
+
+def builder(name):
+    """The builder of the architecture of a registered zoo name (called with every constructor argument, as a
+    preset folder's config.json records them)."""
+    return _BUILDERS[resolve(name)[0]]
+
+
 def get(name, pretrained=False, weights=None, **overrides):
     """Build a model by architecture or preset name; keyword `overrides` that are not None replace preset values.
 
     With `pretrained=True` the model and its trained weights come from the preset folder kgen ships for `name`
     (the run behind its model card); `weights=PATH_OR_URI` loads a preset folder from a path or an `hf://` /
-    `kaggle://` URI instead (see `kgen.pretrained`). Overrides then replace the saved configuration (e.g. a dropout
-    rate); one that changes a weight's shape is an error.
+    `kaggle://` URI instead (see `kgen.pretrained`; a folder that keras-hub's saver wrote for a kgen model too).
+    The folder must hold a model of `name`'s architecture. Overrides then replace the saved configuration (e.g. a
+    dropout rate); one that changes a weight's shape is an error.
     """
     if not isinstance(pretrained, bool):
         raise ValueError(f"`pretrained` must be True or False, got {pretrained!r}.")
@@ -169,10 +182,8 @@ def get(name, pretrained=False, weights=None, **overrides):
         from kgen import pretrained as presets
 
         folder = pretrained_folder(name) if pretrained else weights
-        def architecture_of(n):
-            return resolve(n)[0] if n in _BUILDERS or n in _PRESETS else n
-
-        return presets.load_preset(folder, name=name, architecture_of=architecture_of, **overrides)
+        resolve(name)
+        return presets.load_preset(folder, name=name, **overrides)
     arch, kwargs = resolve(name)
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     return _BUILDERS[arch](**kwargs)

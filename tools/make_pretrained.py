@@ -4,15 +4,18 @@
         --commit 1774591 --metric bits_per_token --card zoo/bytenet.md --check-split "test[:8192]"
 
 It reads the run folder that `kgen train` wrote (model.keras, recipe.json, eval.json: the number on the model card),
-writes `kgen/models/<family>/pretrained/<name>/` (config.json, model.weights.h5, metadata.json) and then loads the
-folder back through `kgen.zoo.get(..., weights=...)` to record:
+writes `kgen/models/<family>/pretrained/<name>/` as a keras-hub preset folder (config.json, model.weights.h5,
+metadata.json; see `kgen.pretrained`) and then loads the folder back through `kgen.zoo.get(..., weights=...)` to
+record:
 
 - the card metric of the stored weights on the run's full evaluation split; with `--weights-dtype float16` the
   folder is refused unless that moves the metric by less than 0.1% against the float32 run (`eval.json`);
 - a check value: the metric on a small slice of the test split (`--check-split`), which the tests recompute on
   every backend (tests/test_pretrained.py).
 
-Nothing is written unless every step succeeds (the folder is replaced atomically).
+Last it writes the folder's model card, README.md, from metadata.json (tools/preset_cards.py, which also converts
+kgen's earlier preset folders to keras-hub's format). Nothing is written unless every step succeeds (the folder is
+replaced atomically).
 """
 
 import argparse
@@ -57,6 +60,10 @@ def main(argv=None):
     model = training.load_model(run)
     family = type(model).__module__.rsplit(".", 1)[0]  # kgen.models.<family>
     out = Path(args.out) if args.out else ROOT.joinpath(*family.split("."), kgen.zoo.PRETRAINED_DIR, args.name)
+    try:
+        pretrained.check_output_folder(out)
+    except ValueError as e:
+        raise SystemExit(f"--out: {e}") from None
 
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / args.name
@@ -87,10 +94,15 @@ def main(argv=None):
             "evaluate_command": f"kgen evaluate {run}",
             "license": "Apache-2.0",
         }
-        # The staged folder's own fields (parameters, storage type, versions, sha256 of its weights) stay.
-        meta = {**metadata, **pretrained.read_metadata(staged)}
-        (staged / pretrained.METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        # The staged folder's own fields (keras-hub's, parameters, storage type, versions, sha256 of its weights)
+        # stay, first.
+        saved = pretrained.read_metadata(staged)
+        meta = {**saved, **metadata, **saved}
+        (staged / pretrained.METADATA_FILE).write_text(json.dumps(meta, indent=4) + "\n", encoding="utf-8")
         from kgen.io import atomic_path
+        from preset_cards import render_card
+
+        (staged / pretrained.README_FILE).write_text(render_card(staged, place=out), encoding="utf-8")
 
         with atomic_path(out) as final:
             shutil.copytree(staged, final)

@@ -363,3 +363,53 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         with the model's own methods (`log_prob`, `encode`, ...) or, for a seeded sampler, the check of its
         outputs. `kgen.testing.TestCase.run_export_test` calls each signature of the exported SavedModel with them."""
         raise NotImplementedError(f"{type(self).__name__} must define serving_examples.")
+
+    # ------------------------------------------------------------------------------------------ presets
+    #: The zoo name of the weights this model was loaded with from a preset folder (`from_preset`, `kgen.zoo.get(...,
+    #: pretrained=True / weights=...)`), which `save_to_preset` records again; None otherwise.
+    zoo_name = None
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Build a model and load its trained weights from a preset, as keras-hub's `Backbone.from_preset` does.
+
+        Args:
+            preset: a zoo name whose weights ship with kgen (`kgen.zoo.list_models(pretrained=True)`, e.g.
+                "bytenet.shakespeare"), a preset folder (`save_to_preset`, or keras-hub's own saver), or an `hf://`
+                / `kaggle://` URI of one.
+            load_weights: False builds the preset's configuration with freshly initialised weights.
+            **kwargs: constructor arguments that replace the saved ones (e.g. `dropout`, `dtype`).
+
+        The preset must hold a model of this class or a subclass (`kgen.models.KgenModel.from_preset` takes any);
+        see `kgen.pretrained` for the checks.
+
+        >>> model = kgen.models.ByteNet.from_preset("bytenet.shakespeare")
+        >>> model = kgen.models.KgenModel.from_preset("hf://me/my_bytenet")
+        """
+        from kgen import pretrained, zoo
+
+        name = None
+        folder = preset
+        if isinstance(preset, str) and preset in zoo.list_models():
+            name, folder = preset, zoo.pretrained_folder(preset)
+        found = pretrained.preset_class(folder)
+        if not issubclass(found, cls):
+            raise ValueError(f"`preset` {str(preset)!r}: {pretrained.preset_file(folder, pretrained.CONFIG_FILE)} "
+                             f"holds a {found.__name__}, not a {cls.__name__}; load it with "
+                             f"{found.__name__}.from_preset or kgen.models.KgenModel.from_preset.")
+        return pretrained.load_preset(folder, name=name, load_weights=load_weights, **kwargs)
+
+    def save_to_preset(self, preset_dir, name=None, metadata=None, weights_dtype="float32"):
+        """Write this model as a keras-hub preset folder (config.json, model.weights.h5, metadata.json), all or
+        nothing; `keras_hub.upload_preset(uri, preset_dir)` uploads it, `from_preset(preset_dir)` loads it.
+
+        Args:
+            preset_dir: the folder to write (absent, empty, or a preset folder kgen wrote, which is replaced).
+            name: the zoo name the model was built as, recorded in metadata.json (default: `zoo_name`).
+            metadata: a dict of what the weights are (recipe, data, metric, command...), stored in metadata.json.
+            weights_dtype: "float32", or "float16" to halve the weights file.
+        Returns the written metadata.
+        """
+        from kgen import pretrained
+
+        return pretrained.save_preset(self, preset_dir, name=name, metadata=metadata, weights_dtype=weights_dtype)
