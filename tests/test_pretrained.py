@@ -1,7 +1,8 @@
-"""Trained weights in the zoo: every shipped preset folder loads on this backend, its weights file matches the sha256
-in its metadata and it reproduces the metric recorded there on a small real slice of its test split; preset folders
-round-trip through `kgen.pretrained`, and wrong, corrupt or truncated ones are refused with an error naming the
-file."""
+"""Trained weights in the zoo: every shipped preset folder is in keras-hub's format, loads on this backend, its weights
+file matches the sha256 in its metadata and it reproduces the metric recorded there on a small real slice of its test
+split; preset folders round-trip through `kgen.pretrained` and `save_to_preset` / `from_preset`, the folders of
+earlier kgen versions still load, and wrong, corrupt or truncated ones are refused with an error naming the file.
+(keras-hub's own saver, loader and uploader: tests/test_presets_keras_hub.py.)"""
 
 import json
 import shutil
@@ -14,6 +15,7 @@ import kgen
 from kgen import pretrained, training, zoo
 
 SHIPPED = zoo.list_models(pretrained=True)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -22,10 +24,16 @@ def test_shipped_model_reproduces_its_recorded_metric(name, shared_data_dir, mon
     folder = zoo.pretrained_folder(name)
     meta = pretrained.read_metadata(folder)
     assert pretrained.sha256(f"{folder}/{pretrained.WEIGHTS_FILE}") == meta["sha256"]
-    for key in ("recipe_name", "commit", "command", "parameters", "metric", "check", "license"):
+    for key in ("recipe_name", "commit", "command", "parameters", "metric", "check", "license",  # kgen's
+                "keras_version", "keras_hub_version", "parameter_count", "date_saved", "tasks"):  # keras-hub's
         assert key in meta, key
+    assert meta["name"] == name and meta["library"] == "kgen"
     model = zoo.get(name, pretrained=True)  # verifies the sha256 again
-    assert model.count_params() == meta["parameters"]
+    assert model.count_params() == meta["parameters"] == meta["parameter_count"]
+    assert model.zoo_name == name
+    # config.json is what keras-hub's saver writes for this model, byte for byte.
+    config_text = Path(folder, pretrained.CONFIG_FILE).read_text(encoding="utf-8")
+    assert config_text == pretrained.config_text(pretrained.serialize_model(model))
     check = meta["check"]
     summary = training.evaluate(model, meta["recipe"], split=check["split"], verbose=0)
     # The recorded value came from TensorFlow; the other backends differ by float32 round-off only (rtol 1e-3).
@@ -63,14 +71,125 @@ def _same_function(a, b, atol=0.0):
 def test_save_and_load_a_preset_folder(saved):
     model, folder, meta = saved
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "metadata.json", "model.weights.h5"]
-    assert meta["note"] == "test" and meta["parameters"] == model.count_params()
+    assert meta["note"] == "test" and meta["parameters"] == meta["parameter_count"] == model.count_params()
     assert meta["sha256"] == pretrained.sha256(folder / "model.weights.h5")
-    assert json.loads((folder / "config.json").read_text())["name"] == "bytenet.tiny"
+    assert meta["name"] == "bytenet.tiny" and json.loads((folder / "metadata.json").read_text()) == meta
+    config = json.loads((folder / "config.json").read_text())
+    assert sorted(config) == ["class_name", "config", "module", "registered_name"]
+    assert config["registered_name"] == "kgen>ByteNet" and config["config"] == model.get_config()
     again = zoo.get("bytenet.tiny", weights=str(folder))
     _same_function(model, again)
     _same_function(model, pretrained.load_preset(folder))
     _same_function(model, zoo.get("bytenet", weights=folder))  # the architecture's name takes it too
     assert not list(folder.parent.glob(".preset.tmp-*"))
+
+
+def test_from_preset_and_save_to_preset_on_every_model_class(saved, tmp_path):
+    model, folder, _ = saved
+    for cls in (kgen.models.ByteNet, kgen.models.AutoregressiveSequenceModel, kgen.models.KgenModel):
+        loaded = cls.from_preset(str(folder))
+        assert type(loaded) is kgen.models.ByteNet and loaded.zoo_name == "bytenet.tiny"
+        _same_function(model, loaded)
+    # The zoo name travels: a model loaded from a preset saves it again.
+    meta = loaded.save_to_preset(tmp_path / "again")
+    assert meta["name"] == "bytenet.tiny" and pretrained.read_metadata(tmp_path / "again")["name"] == "bytenet.tiny"
+    _same_function(model, zoo.get("bytenet.tiny", weights=tmp_path / "again"))
+    # A model built otherwise has no zoo name unless given one; the folder still loads by architecture.
+    meta = zoo.get("bytenet.tiny").save_to_preset(tmp_path / "nameless")
+    assert "name" not in meta and zoo.get("bytenet.tiny", weights=tmp_path / "nameless").zoo_name == "bytenet.tiny"
+    assert model.save_to_preset(tmp_path / "named", name="bytenet.tiny")["name"] == "bytenet.tiny"
+    # Overrides and load_weights=False, as keras-hub's from_preset takes them.
+    assert kgen.models.ByteNet.from_preset(str(folder), dropout=0.25).get_config()["dropout"] == 0.25
+    fresh = kgen.models.ByteNet.from_preset(str(folder), load_weights=False)
+    assert fresh.get_config() == model.get_config()
+
+
+def test_from_preset_takes_a_shipped_name_and_refuses_another_class(saved):
+    _, folder, _ = saved
+    name = SHIPPED[0]
+    cls = type(zoo.get(name, pretrained=True))
+    assert cls.from_preset(name, load_weights=False).zoo_name == name
+    with pytest.raises(ValueError, match=r"config.json holds a ByteNet, not a PixelCNN; load it with ByteNet"):
+        kgen.models.PixelCNN.from_preset(str(folder))
+    with pytest.raises(ValueError, match="'pixelcnn.tiny' has no shipped trained weights"):
+        kgen.models.PixelCNN.from_preset("pixelcnn.tiny")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        kgen.models.KgenModel.from_preset(str(folder.parent / "nowhere"))
+
+
+def test_save_to_preset_never_replaces_a_folder_kgen_did_not_write(saved, tmp_path):
+    model, folder, _ = saved
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"'.*mine' exists and is not a preset folder kgen wrote \(it holds notes.txt"):
+        model.save_to_preset(mine)
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    (mine / "notes.txt").unlink()
+    (mine / "metadata.json").write_text(json.dumps({"keras_version": "3.9"}))  # another library's folder
+    with pytest.raises(ValueError, match="its metadata.json is not kgen's"):
+        model.save_to_preset(mine)
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        model.save_to_preset(tmp_path / "mine" / "metadata.json")
+    (mine / "metadata.json").unlink()
+    model.save_to_preset(mine)  # an empty folder is fine, and so is replacing kgen's own
+    model.save_to_preset(mine, metadata={"note": "again"})
+    assert pretrained.read_metadata(mine)["note"] == "again"
+
+
+def _write_legacy_folder(model, folder, name):
+    """A preset folder as kgen wrote it before following keras-hub's format (config.json {"name", "model"})."""
+    import keras
+
+    folder.mkdir()
+    spec = keras.saving.serialize_keras_object(model)
+    spec.pop("compile_config", None)
+    (folder / "config.json").write_text(json.dumps({"name": name, "model": spec}, indent=2) + "\n")
+    model.save_weights(str(folder / "model.weights.h5"))
+    meta = {"name": name, "library": "kgen", "kgen_version": "0.1.0", "keras_version": keras.__version__,
+            "parameters": model.count_params(), "weights_dtype": "float32", "weights_file": "model.weights.h5",
+            "sha256": pretrained.sha256(folder / "model.weights.h5")}
+    (folder / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def test_folders_of_earlier_kgen_versions_still_load(tmp_path):
+    model = zoo.get("bytenet.tiny")
+    old = tmp_path / "old"
+    _write_legacy_folder(model, old, "bytenet.tiny")
+    assert "build_config" in json.loads((old / "config.json").read_text())["model"]
+    _same_function(model, zoo.get("bytenet.tiny", weights=old))
+    _same_function(model, pretrained.load_preset(old))
+    _same_function(model, kgen.models.ByteNet.from_preset(str(old)))
+    assert pretrained.load_preset(old).zoo_name == "bytenet.tiny"
+    with pytest.raises(ValueError, match=r"config.json: the weights are for 'bytenet.tiny' .* not for 'lstm_lm"):
+        zoo.get("lstm_lm.tiny", weights=old)  # the zoo name of an old folder is in its config.json
+    data = bytearray((old / "model.weights.h5").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (old / "model.weights.h5").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"model.weights.h5: sha256 .* does not match"):
+        zoo.get("bytenet.tiny", weights=old)
+
+
+def test_the_tool_converts_an_old_folder_in_place_keeping_its_weights(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("preset_cards", ROOT / "tools" / "preset_cards.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    model = zoo.get("bytenet.tiny")
+    old = tmp_path / "bytenet.tiny"
+    _write_legacy_folder(model, old, "bytenet.tiny")
+    weights = (old / "model.weights.h5").read_bytes()
+    config_text, meta = tool.converted_files(old)
+    assert config_text == pretrained.config_text(pretrained.serialize_model(model))
+    assert list(meta)[:5] == ["keras_version", "keras_hub_version", "parameter_count", "date_saved", "tasks"]
+    assert meta["name"] == "bytenet.tiny" and meta["parameter_count"] == model.count_params()
+    assert meta["sha256"] == pretrained.sha256(old / "model.weights.h5")
+    (old / "config.json").write_text(config_text)
+    (old / "metadata.json").write_text(json.dumps(meta, indent=4) + "\n")
+    assert (old / "model.weights.h5").read_bytes() == weights
+    _same_function(model, zoo.get("bytenet.tiny", weights=old))
+    assert tool.converted_files(old) == (config_text, meta)  # converting again changes nothing
 
 
 def test_a_trained_models_optimizer_state_stays_out_of_the_preset(tmp_path):
@@ -108,17 +227,31 @@ def test_overrides_replace_the_saved_configuration(saved):
         zoo.get("bytenet.tiny", weights=folder, hidden_dim=model.get_config()["hidden_dim"] * 2)
 
 
-def test_a_preset_of_another_architecture_is_refused(saved):
+def test_a_preset_of_another_architecture_is_refused(saved, tmp_path):
     _, folder, _ = saved
-    with pytest.raises(ValueError, match=r"config.json: the weights are for 'bytenet.tiny' .* not for 'pixelcnn"):
+    with pytest.raises(ValueError, match=r"metadata.json: the weights are for 'bytenet.tiny' .* not for 'pixelcnn"):
         zoo.get("pixelcnn.tiny", weights=folder)
+    # Without a zoo name in metadata.json, the class in config.json must be the one the architecture builds.
+    meta = json.loads((folder / "metadata.json").read_text())
+    del meta["name"]
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"config.json: the weights are for a kgen>ByteNet model, which 'pixelcnn.tiny'"
+                                         r" \(architecture 'pixelcnn'\) cannot build"):
+        zoo.get("pixelcnn.tiny", weights=folder)
+    # Same constructor arguments, another class: a PixelRNN of Row LSTMs asked for as the Diagonal BiLSTM one.
+    rows = zoo.get("pixelrnn_row.tiny")
+    rows.save_to_preset(tmp_path / "rows")
+    assert "name" not in pretrained.read_metadata(tmp_path / "rows")
+    with pytest.raises(ValueError, match=r"config.json: the weights are for a kgen>PixelRNN model, which "
+                                         r"'pixelrnn_diagonal.tiny' .* cannot build .*layer_type"):
+        zoo.get("pixelrnn_diagonal.tiny", weights=tmp_path / "rows")
 
 
 def test_weights_of_another_layer_structure_are_refused_not_half_loaded(saved):
     # The file lacks two of the layers: an error, never a model half of whose layers keep their initial values.
     _, folder, _ = saved
     config = json.loads((folder / "config.json").read_text())
-    config["model"]["config"]["num_layers"] += 2  # two more blocks than the file holds
+    config["config"]["num_layers"] += 2  # two more blocks than the file holds
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="model.weights.h5: cannot load these weights into .bytenet.tiny"):
         zoo.get("bytenet.tiny", weights=folder)
@@ -164,8 +297,22 @@ def test_missing_or_broken_files_name_the_file(saved, tmp_path):
     (broken / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="config.json: not a valid JSON file"):
         zoo.get("bytenet.tiny", weights=broken)
-    (broken / "config.json").write_text(json.dumps({"name": "bytenet.tiny", "model": {"class_name": "NoSuch"}}))
+    (broken / "config.json").write_text(json.dumps({"class_name": "NoSuch", "config": {}}))
+    with pytest.raises(ValueError, match="config.json: cannot build the model it describes .*'NoSuch'"):
+        zoo.get("bytenet.tiny", weights=broken)
     with pytest.raises(ValueError, match="config.json: cannot build the model"):
+        pretrained.load_preset(broken)
+    (broken / "config.json").write_text(json.dumps({"name": "bytenet.tiny", "model": {"class_name": "NoSuch"}}))
+    with pytest.raises(ValueError, match="config.json: no 'config' entry; config.json of a preset folder is a"):
+        zoo.get("bytenet.tiny", weights=broken)
+    (broken / "config.json").write_text(json.dumps({"registered_name": "kgen>ByteNet"}))
+    with pytest.raises(ValueError, match="config.json: no 'class_name' entry"):
+        pretrained.load_preset(broken)
+    shutil.copy(folder / "config.json", broken / "config.json")
+    meta = json.loads((folder / "metadata.json").read_text())
+    del meta["sha256"]  # a folder kgen wrote must have one
+    (broken / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="metadata.json: no 'sha256' of model.weights.h5"):
         zoo.get("bytenet.tiny", weights=broken)
 
 
@@ -208,6 +355,11 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     done = subprocess.run(tool + ["--name", "pixelcnn.mnist"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     meta = pretrained.read_metadata(tmp_path / "preset")
+    assert sorted(p.name for p in (tmp_path / "preset").iterdir()) == sorted(pretrained.PRESET_FILES)
+    assert "class_name" in json.loads((tmp_path / "preset" / "config.json").read_text())
+    assert meta["name"] == "pixelcnn.mnist" and meta["parameter_count"] == meta["parameters"]
+    card = (tmp_path / "preset" / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: keras-hub\n") and "## Reproduce" in card
     evaluated = json.loads((run / "eval.json").read_text())
     assert meta["metric"] == {"name": "nats", "value": evaluated["nats"], "split": "test[:64]",
                               "card": "zoo/pixelcnn.md", "stored_weights_value": pytest.approx(evaluated["nats"])}
