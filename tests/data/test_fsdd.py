@@ -1,15 +1,19 @@
 """Tests for kgen.data's FSDD loader (kgen.data.fsdd)."""
 
+import importlib.util
+import json
 import os
 import re
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.io import wavfile
 
 from kgen import audio, data
-from kgen.data import fsdd
+from kgen.data import core, fsdd
 
 
 @pytest.fixture
@@ -441,3 +445,238 @@ def test_dataset_feeds_keras_fit(fsdd_dir, fits_sequence_model):
         data.load("fsdd", "train[:8]", batch_size=4, segment_length=256, data_dir=fsdd_dir),
         data.load("fsdd", "test[:4]", batch_size=4, segment_length=512, data_dir=fsdd_dir),
     )
+
+
+# ----------------------------------------------------------------------------
+# The embedded subset (source="embedded")
+# ----------------------------------------------------------------------------
+
+EMBEDDED_PATH = Path(fsdd.__file__).parent / "embedded" / fsdd.EMBEDDED_FILE
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _shipped_arrays():
+    with np.load(EMBEDDED_PATH) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+@pytest.fixture
+def embedded_copy(monkeypatch, tmp_path):
+    """``embedded_copy(arrays=None, raw=None)``: kgen reads its embedded files from a folder in tmp_path, holding
+    ``fsdd_subset.npz`` written from ``arrays`` (or ``raw`` bytes; by default a copy of the shipped file); returns
+    the file's path."""
+    folder = tmp_path / "embedded"
+    folder.mkdir()
+    monkeypatch.setattr(core, "EMBEDDED_DIR", folder)
+    core._read_embedded_cached.cache_clear()
+
+    def make(arrays=None, raw=None):
+        path = folder / fsdd.EMBEDDED_FILE
+        if raw is not None:
+            path.write_bytes(raw)
+        elif arrays is not None:
+            _tool("make_embedded_mnist").write_npz(path, arrays)
+        else:
+            shutil.copyfile(EMBEDDED_PATH, path)
+        return path
+
+    yield make
+    core._read_embedded_cached.cache_clear()
+
+
+def test_embedded_counts_rates_licence_and_size():
+    size = EMBEDDED_PATH.stat().st_size
+    assert 800_000 < size <= 1_000_000  # 0.92 MB: 180 recordings of int16 PCM, deflated
+    train = data.load_arrays("fsdd", "train", source="embedded")
+    test = data.load_arrays("fsdd", "test", source="embedded")
+    for (waves, digits, speakers), per_pair in ((train, 2), (test, 1)):
+        assert len(waves) == 60 * per_pair and digits.dtype == np.int64 and speakers.dtype == np.int64
+        assert np.bincount(digits, minlength=10).tolist() == [6 * per_pair] * 10
+        assert np.bincount(speakers, minlength=6).tolist() == [10 * per_pair] * 6
+        order = list(zip(speakers.tolist(), digits.tolist()))
+        assert order == sorted(order)  # the loader's order: speaker, digit (then index)
+        for wave in waves:
+            assert wave.dtype == np.float32 and wave.ndim == 1 and 1148 <= wave.shape[0] <= 18262
+            pcm = wave.astype(np.float64) * 32768
+            np.testing.assert_array_equal(pcm, np.round(pcm))  # 16-bit PCM, unchanged
+            assert -1 <= wave.min() and wave.max() < 1 and wave.std() > 1e-3  # real speech, not silence
+    arrays = _shipped_arrays()
+    assert set(arrays) == {"samples", "lengths", "file_names", "digits", "speakers", "indices", "metadata"}
+    assert arrays["samples"].dtype == np.int16 and int(arrays["lengths"].sum()) == arrays["samples"].shape[0]
+    pairs = {}
+    for name, digit, speaker, index in zip(
+        arrays["file_names"].tolist(), arrays["digits"], arrays["speakers"], arrays["indices"]
+    ):
+        assert name == f"{digit}_{data.FSDD_SPEAKERS[speaker]}_{index}.wav"
+        pairs.setdefault((int(speaker), int(digit)), []).append(int(index))
+    assert pairs == {(s, d): [0, 5, 6] for s in range(6) for d in range(10)}  # test index 0; train 5 and 6
+    metadata = json.loads(arrays["metadata"][0])
+    assert metadata["sample_rate"] == 8000 and metadata["license"].startswith("CC BY-SA 4.0")
+    assert metadata["source"] == "https://github.com/Jakobovski/free-spoken-digit-dataset"
+    assert metadata["speakers"] == list(data.FSDD_SPEAKERS) and "index 0-4 test" in metadata["subset"]
+    assert "CC BY-SA 4.0" in fsdd.__doc__ and "Jakobovski" in fsdd.__doc__
+
+
+def test_embedded_recordings_are_the_local_files(fsdd_dir):
+    """Embedded train and test are subsets of the local splits, sample for sample, in the same places."""
+    folder = fsdd_dir / "fsdd" / "recordings"
+    names = _shipped_arrays()["file_names"].tolist()
+    test_waves, _, _ = data.load_arrays("fsdd", "test", source="embedded")
+    train_waves, _, _ = data.load_arrays("fsdd", "train", source="embedded")
+    for wave, name in zip(test_waves + train_waves, [n for n in names if n.endswith("_0.wav")]
+                          + [n for n in names if not n.endswith("_0.wav")]):
+        np.testing.assert_array_equal(wave, audio.read_wav(folder / name)[0])
+    # Local test holds indices 0-4 per speaker and digit, train 5-49: the embedded ones sit at fixed offsets.
+    local_test = data.load_arrays("fsdd", "test", data_dir=fsdd_dir, source="local")
+    local_train = data.load_arrays("fsdd", "train", data_dir=fsdd_dir, source="local")
+    embedded_test = data.load_arrays("fsdd", "test", source="embedded")
+    embedded_train = data.load_arrays("fsdd", "train", source="embedded")
+    for local, embedded, rows in (
+        (local_test, embedded_test, np.arange(60) * 5),
+        (local_train, embedded_train, (np.arange(60)[:, None] * 45 + np.array([0, 1])).reshape(-1)),
+    ):
+        for a, b in zip([local[0][i] for i in rows], embedded[0]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(local[1][rows], embedded[1])
+        np.testing.assert_array_equal(local[2][rows], embedded[2])
+
+
+def test_embedded_needs_no_files_nor_network(no_env, monkeypatch, tmp_path):
+    waves, digits, speakers = data.load_arrays("fsdd", "test[:3]", source="embedded")
+    assert len(waves) == 3 and digits.tolist() == [0, 1, 2] and speakers.tolist() == [0, 0, 0]
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "missing"))  # ignored by source="embedded"
+    assert len(data.load_arrays("fsdd", "train", source="embedded")[0]) == 120
+    assert no_env.calls == []  # tensorflow_datasets never asked
+    with core.recording_files() as files:
+        data.load_arrays("fsdd", "test", source="embedded")
+    assert files == [str(EMBEDDED_PATH.resolve())]
+    with pytest.raises(ValueError, match="data_dir=.*only used with"):
+        data.load_arrays("fsdd", data_dir=tmp_path, source="embedded")
+
+
+def test_auto_source_does_not_fall_back_to_embedded(no_env):
+    """Automatic never swaps in the 180-recording subset: it says how to get the data, embedded among the ways."""
+    for load in (data.load_arrays, data.load):
+        with pytest.raises(data.DataNotFoundError) as info:
+            load("fsdd", "train")
+        message = str(info.value)
+        assert data.DATA_DIR_ENV in message and 'source="embedded"' in message and "180 recordings" in message
+    with pytest.raises(data.DataNotFoundError, match='(?s)needs a data folder.*source="embedded"'):
+        data.load_arrays("fsdd", source="local")
+
+
+def test_embedded_pipelines():
+    waves, digits, speakers = data.load_arrays("fsdd", "test", source="embedded")
+    total = sum(w.shape[0] for w in waves)
+    # Whole recordings, padded within the batch.
+    batches = _batches(data.load("fsdd", "test", batch_size=8, source="embedded"))
+    assert len(batches) == 8 and sum(b[2].sum() for b in batches) == total
+    first = batches[0]
+    assert first[1].shape == (8, max(w.shape[0] for w in waves[:8]))
+    np.testing.assert_array_equal(first[1][0, : waves[0].shape[0]], audio.mu_law_encode(waves[0]))
+    # Consecutive chunks cover every sample once; labels by speaker.
+    batches = _batches(data.load("fsdd", "test", batch_size=16, segment_length=1000, random_crop=False,
+                                 with_labels=True, label="speaker", source="embedded"))
+    assert all(b[1].shape[1] == 1000 for b in batches) and sum(b[2].sum() for b in batches) == total
+    counts = [-(-w.shape[0] // 1000) for w in waves]
+    np.testing.assert_array_equal(np.concatenate([b[0]["labels"] for b in batches]), np.repeat(speakers, counts))
+    # Random crops of train, digits as labels, 16 mu-law levels.
+    dataset = data.load("fsdd", "train", batch_size=32, segment_length=2000, with_labels=True,
+                        quantization_channels=16, source="embedded", drop_remainder=True)
+    batches = _batches(dataset)
+    assert len(batches) == 120 // 32
+    x, tokens, weights = batches[0]
+    assert tokens.shape == (32, 2000) and tokens.max() <= 15 and x["labels"].dtype == np.int32
+    assert set(x["labels"].tolist()) <= set(range(10)) and weights[:, :1148].min() == 1  # FSDD's shortest: 1148
+    assert np.all(np.diff(weights, axis=1) <= 0)  # real samples, then (for a short recording) padding
+
+
+def test_wavenet_tiny_fits_one_step_on_embedded():
+    import kgen
+
+    model = kgen.zoo.get("wavenet.tiny", num_classes=10)
+    model.compile(optimizer="adam")
+    train = data.load("fsdd", "train", batch_size=2, segment_length=256, with_labels=True,
+                      quantization_channels=16, source="embedded")
+    history = model.fit(train, epochs=1, steps_per_epoch=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def _corrupt_cases():
+    arrays = _shipped_arrays()
+
+    def changed(**updates):
+        return {**arrays, **updates}
+
+    wrong_speaker = arrays["speakers"].copy()
+    wrong_speaker[3] = (wrong_speaker[3] + 1) % 6
+    metadata = json.loads(arrays["metadata"][0])
+    return [
+        ({"raw": b"PK\x03\x04 not really a zip"}, "not a valid .npz"),
+        ({"raw": EMBEDDED_PATH.read_bytes()[:-100]}, "not a valid .npz"),
+        ({"arrays": {k: v for k, v in arrays.items() if k != "lengths"}}, r"expected exactly \["),
+        ({"arrays": changed(extra=np.zeros(3))}, r"expected exactly \["),
+        ({"arrays": changed(samples=arrays["samples"].astype(np.float32))}, "array 'samples' is float32"),
+        ({"arrays": changed(samples=arrays["samples"].astype(np.int32))}, "samples are int32; expected int16"),
+        ({"arrays": changed(lengths=arrays["lengths"][:-1])}, "differ in length"),
+        ({"arrays": changed(lengths=arrays["lengths"] + 1)}, "do not split the"),
+        ({"arrays": changed(speakers=wrong_speaker)}, r"is stored as digit, speaker, index"),
+        ({"arrays": changed(file_names=np.array(["x.wav"] + arrays["file_names"].tolist()[1:]))},
+         "Bad FSDD file name x.wav in embedded"),
+        ({"arrays": changed(metadata=np.array(["{not json"]))}, "metadata is not JSON"),
+        ({"arrays": changed(metadata=np.array([json.dumps({**metadata, "sample_rate": 16000})]))},
+         "sample rate 16000; expected 8000"),
+        ({"arrays": changed(metadata=np.array([json.dumps({**metadata, "license": "unknown"})]))},
+         "CC BY-SA 4.0 licence"),
+    ]
+
+
+def test_corrupt_embedded_file_is_one_clear_error(embedded_copy):
+    for kwargs, message in _corrupt_cases():
+        path = embedded_copy(**kwargs)
+        for load in (lambda: data.load_arrays("fsdd", "test", source="embedded"),
+                     lambda: data.load("fsdd", "train", source="embedded")):
+            with pytest.raises(ValueError, match=message) as info:
+                load()
+            assert str(path) in str(info.value), (message, str(info.value))
+    embedded_copy()  # the real file again: fine
+    assert len(data.load_arrays("fsdd", "test", source="embedded")[0]) == 60
+
+
+def test_embedded_file_missing_or_too_large(embedded_copy, monkeypatch):
+    with pytest.raises(data.DataNotFoundError, match="(?s)embedded FSDD subset .*fsdd_subset.npz is missing.*"
+                       "make_embedded_fsdd.py") as info:
+        data.load_arrays("fsdd", source="embedded")
+    assert isinstance(info.value, FileNotFoundError)
+    path = embedded_copy()
+    monkeypatch.setattr(fsdd, "EMBEDDED_MAX_BYTES", 1000)
+    with pytest.raises(ValueError, match=f"Corrupt embedded FSDD subset {re.escape(str(path))}: larger than 1000"):
+        data.load_arrays("fsdd", source="embedded")
+    monkeypatch.setattr(fsdd, "EMBEDDED_MAX_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(fsdd, "_EMBEDDED_MAX_ARRAY_BYTES", 100_000)
+    with pytest.raises(ValueError, match="its arrays hold more than 100000 bytes"):
+        data.load_arrays("fsdd", source="embedded")
+
+
+def test_embedded_tool_rebuilds_the_shipped_subset(fsdd_dir, tmp_path):
+    tool = _tool("make_embedded_fsdd")
+    out = tmp_path / "again.npz"
+    tool.main(["--data-dir", str(fsdd_dir), "--out", str(out)])
+    with np.load(out) as npz:
+        rebuilt = {key: npz[key] for key in npz.files}
+    shipped = _shipped_arrays()
+    assert sorted(rebuilt) == sorted(shipped)
+    for key in shipped:
+        np.testing.assert_array_equal(rebuilt[key], shipped[key])
+    first = out.read_bytes()
+    tool.main(["--data-dir", str(fsdd_dir), "--out", str(out)])
+    assert out.read_bytes() == first  # byte-for-byte deterministic
+    with pytest.raises(SystemExit, match="not in the test split"):
+        tool.main(["--data-dir", str(fsdd_dir), "--out", str(out), "--test-indices", "7"])
