@@ -131,7 +131,7 @@ def test_every_page_links_only_to_files_of_the_site(site):
     assert not broken, "links to files that are not in the site:\n" + "\n".join(broken)
 
 
-def test_every_card_and_its_pictures_are_in_the_site(site):
+def test_every_card_notebook_and_picture_is_in_the_site(site):
     for card in sorted((ROOT / "zoo").glob("*.md")):
         if card.name in ("index.md", "cli.md", "contributing.md"):
             continue
@@ -142,6 +142,8 @@ def test_every_card_and_its_pictures_are_in_the_site(site):
             for name in _pictures(card, picture):
                 assert f'src="{name}"' in html, f"{card.name}: {name} is not shown on its page"
                 assert (site / name).is_file()
+    for notebook in sorted((ROOT / "zoo" / "notebooks").glob("*.ipynb")):
+        assert (site / "notebooks" / notebook.with_suffix(".html").name).is_file(), f"{notebook.name} has no page"
     cli = (site / "cli.html").read_text(encoding="utf-8")
     for command in ("kgen train", "kgen sample", "kgen compress", "kgen export"):
         assert command in cli, f"the CLI page has no help of `{command}`"

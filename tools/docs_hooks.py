@@ -172,7 +172,7 @@ def _cli_help(config):
         "print(json.dumps(out))\n"
     )
     path = os.pathsep.join(p for p in (str(_root(config)), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, COLUMNS="88", PYTHONPATH=path)  # 88: the help fits the page's code blocks
+    env = dict(os.environ, COLUMNS="80", PYTHONPATH=path)  # 80: the help fits the page's code blocks
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=_root(config), timeout=120)
     if done.returncode != 0:
