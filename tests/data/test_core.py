@@ -1,8 +1,12 @@
 """Tests for kgen.data.core (the shared data core) and the data set registry."""
 
 import ast
+import gzip
+import io
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import kgen.data
@@ -90,3 +94,61 @@ def test_how_to_provide_lists_the_ways():
         "  - pass data_dir=<that folder> to kgen.data.load / kgen.data.load_arrays;\n"
         '  - or use source="embedded".'
     )
+
+
+# ----------------------------------------------------------------------------
+# Bounded reads of embedded files
+# ----------------------------------------------------------------------------
+
+
+def _zip(members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _npy(array, allow_pickle=False):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+def test_read_npz_bounded_reads_exactly_the_named_arrays():
+    raw = _zip({"a.npy": _npy(np.arange(6, dtype=np.int16).reshape(2, 3)), "b.npy": _npy(np.array(["x", "yz"]))})
+    arrays = core.read_npz_bounded(raw, "F", ("a", "b"), 1000)
+    assert arrays["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and arrays["b"].tolist() == ["x", "yz"]
+    assert not arrays["a"].flags.writeable
+    fortran = np.asfortranarray(np.arange(6, dtype=np.int32).reshape(2, 3))
+    assert core.read_npz_bounded(_zip({"f.npy": _npy(fortran)}), "F", ("f",), 1000)["f"].tolist() == fortran.tolist()
+    with pytest.raises(ValueError, match=r"Corrupt F: it holds \['a.npy', 'b.npy'\]; expected exactly \['a.npy'\]"):
+        core.read_npz_bounded(raw, "F", ("a",), 1000)
+    with pytest.raises(ValueError, match="Corrupt F: its arrays hold more than 100 bytes"):
+        core.read_npz_bounded(raw, "F", ("a", "b"), 100)
+
+
+def test_read_npz_bounded_refuses_lies_and_pickles_before_allocating():
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    huge = _zip({"a.npy": header.getvalue() + b"\0" * 64})  # claims 8 TB, holds 64 bytes
+    with pytest.raises(ValueError, match=r"Corrupt F: a.npy: 64 data bytes, but its header claims shape \(1000000000000,\)"):
+        core.read_npz_bounded(huge, "F", ("a",), 10_000)
+    pickled = _zip({"a.npy": _npy(np.array([{"x": 1}], dtype=object), allow_pickle=True)})
+    with pytest.raises(ValueError, match="Corrupt F: a.npy: an object array"):
+        core.read_npz_bounded(pickled, "F", ("a",), 10_000)
+    for raw, message in ((b"not a zip", "not a valid .npz"), (_zip({"a.npy": b"\x93NUMPY junk"}), "not a valid .npy")):
+        with pytest.raises(ValueError, match=f"Corrupt F: .*{message}"):
+            core.read_npz_bounded(raw, "F", ("a",), 10_000)
+
+
+def test_gunzip_bounded_and_md5():
+    assert core.gunzip_bounded(gzip.compress(b"hello" * 10), "G", 50) == b"hello" * 10
+    with pytest.raises(ValueError, match="Corrupt G: it decompresses to more than 49 bytes"):
+        core.gunzip_bounded(gzip.compress(b"hello" * 10), "G", 49)
+    with pytest.raises(ValueError, match="Corrupt G: .*after the gzip stream"):
+        core.gunzip_bounded(gzip.compress(b"a") * 2, "G", 50)  # a second member is not expected
+    core.check_md5(b"abc", "900150983cd24fb0d6963f7d28e17f72", "M")
+    with pytest.raises(ValueError, match="Corrupt M: wrong md5 900150983cd24fb0d6963f7d28e17f72 of its contents; "
+                       "expected 0+"):
+        core.check_md5(b"abc", "0" * 32, "M")

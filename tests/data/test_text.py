@@ -1,14 +1,18 @@
 """Tests for kgen.data's text loader (Tiny Shakespeare, kgen.data.text)."""
 
+import gzip
+import hashlib
+import importlib.util
 import itertools
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from kgen import data
-from kgen.data import text
+from kgen.data import core, text
 
 NUM_CHARS = 1115394
 NUM_TRAIN = NUM_CHARS * 9 // 10  # 1,003,854
@@ -252,6 +256,8 @@ def test_bad_text_file_names_it(tmp_path, content, message):
         ({"seed": -3}, "`seed` must be an integer >= 0"),
         ({"drop_remainder": 1}, "`drop_remainder` must be True or False"),
         ({"data_dir": ""}, "data_dir must be a non-empty path"),
+        ({"source": "web"}, "source='web' for text.*'local', 'embedded'"),
+        ({"source": "embedded"}, "data_dir=.*only used with"),
     ],
 )
 def test_bad_arguments_raise_before_any_work(load_rejects, kwargs, message):
@@ -277,3 +283,156 @@ def test_dataset_feeds_keras_fit(text_dir, fits_sequence_model):
         data.load("tinyshakespeare", "train[:2000]", batch_size=8, sequence_length=64, data_dir=text_dir),
         data.load("tinyshakespeare", "test[:1000]", batch_size=8, sequence_length=64, data_dir=text_dir),
     )
+
+
+# ----------------------------------------------------------------------------
+# The embedded copy (source="embedded")
+# ----------------------------------------------------------------------------
+
+MD5 = "6fb458f1232090904fb40fe944165e91"
+EMBEDDED_PATH = Path(text.__file__).parent / "embedded" / text.EMBEDDED["tinyshakespeare"][0]
+
+
+@pytest.fixture
+def embedded_copy(monkeypatch, tmp_path):
+    """``embedded_copy(raw=None)``: kgen reads its embedded files from a folder in tmp_path holding the text file
+    with ``raw`` bytes (by default a copy of the shipped one); returns its path."""
+    folder = tmp_path / "embedded"
+    folder.mkdir()
+    monkeypatch.setattr(core, "EMBEDDED_DIR", folder)
+    core._read_embedded_cached.cache_clear()
+
+    def make(raw=None):
+        path = folder / EMBEDDED_PATH.name
+        path.write_bytes(EMBEDDED_PATH.read_bytes() if raw is None else raw)
+        return path
+
+    yield make
+    core._read_embedded_cached.cache_clear()
+
+
+def test_embedded_is_the_whole_corpus_md5_checked():
+    assert 400_000 < EMBEDDED_PATH.stat().st_size <= 450_000  # 0.43 MB of gzip
+    assert text.EMBEDDED["tinyshakespeare"][1] == MD5
+    raw = gzip.decompress(EMBEDDED_PATH.read_bytes())
+    assert hashlib.md5(raw).hexdigest() == MD5 and len(raw) == NUM_CHARS
+    train = data.load_text("tinyshakespeare", "train", source="embedded")
+    test = data.load_text("tinyshakespeare", "test", source="embedded")
+    assert len(train) == NUM_TRAIN and len(test) == NUM_TEST and (train + test).encode() == raw
+    assert train.startswith("First Citizen:\n")
+    tokens = data.load_arrays("tinyshakespeare", "test[:1000]", source="embedded")
+    assert tokens.dtype == np.int32 and tokens.shape == (1000,)
+    np.testing.assert_array_equal(tokens, np.frombuffer(test[:1000].encode(), np.uint8))
+
+
+def test_embedded_splits_are_the_local_ones(text_dir):
+    local_bytes = (text_dir / "tinyshakespeare" / "input.txt").read_bytes()
+    for split in ("train", "test", "test[:777]", "train[-50:]"):
+        embedded = data.load_text("tinyshakespeare", split, source="embedded")
+        assert embedded == data.load_text("tinyshakespeare", split, data_dir=text_dir, source="local")
+    both = data.load_text("tinyshakespeare", "train", source="embedded") + data.load_text(
+        "tinyshakespeare", "test", source="embedded")
+    assert both.encode() == local_bytes
+    for split, length in (("train[:5000]", 64), ("test[:3000]", 128)):
+        kwargs = dict(batch_size=16, sequence_length=length, seed=3)
+        for a, b in zip(_batches(data.load("tinyshakespeare", split, source="embedded", **kwargs)),
+                        _batches(data.load("tinyshakespeare", split, data_dir=text_dir, **kwargs))):
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_embedded_needs_no_files_nor_network(no_env, monkeypatch, tmp_path):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "missing"))  # ignored by source="embedded"
+    assert len(data.load_text("tinyshakespeare", "test", source="embedded")) == NUM_TEST
+    with core.recording_files() as files:
+        data.load_arrays("tinyshakespeare", "test[:10]", source="embedded")
+    assert files == [str(EMBEDDED_PATH.resolve())] and no_env.calls == []
+    with pytest.raises(ValueError, match="data_dir=.*only used with"):
+        data.load_text("tinyshakespeare", data_dir=tmp_path, source="embedded")
+    with pytest.raises(ValueError, match="source='tfds' for text.*'local', 'embedded'"):
+        data.load_text("tinyshakespeare", source="tfds")
+
+
+def test_auto_source_does_not_fall_back_to_embedded(monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    for load in (data.load_text, data.load_arrays, data.load):
+        with pytest.raises(data.DataNotFoundError, match='(?s)needs a data folder.*KGEN_DATA_DIR.*source="embedded"'):
+            load("tinyshakespeare", "test")
+
+
+def test_embedded_pipelines():
+    test = data.load_arrays("tinyshakespeare", "test[:5000]", source="embedded")
+    batches = _batches(data.load("tinyshakespeare", "test[:5000]", batch_size=64, sequence_length=100,
+                                 source="embedded"))
+    tokens, weights = _scored(batches)
+    assert tokens.shape[1] == 100 and weights.sum() == 5000
+    np.testing.assert_array_equal(tokens[weights == 1], test)  # every byte scored once, in order
+    dataset = data.load("tinyshakespeare", "train", batch_size=128, sequence_length=256, source="embedded")
+    assert int(dataset.cardinality()) == -(-(NUM_TRAIN // 256) // 128)
+    corpus = data.load_text("tinyshakespeare", "train", source="embedded").encode()
+    x, w = _batches(dataset.take(1))[0]
+    assert x.shape == (128, 256) and w.min() == 1
+    assert all(bytes(row.astype(np.uint8)) in corpus for row in x[:8])
+
+
+def test_bytenet_tiny_fits_one_step_on_embedded():
+    import kgen
+
+    model = kgen.zoo.get("bytenet.tiny")
+    model.compile(optimizer="adam")
+    train = data.load("tinyshakespeare", "train[:20000]", batch_size=4, sequence_length=64, source="embedded")
+    history = model.fit(train, epochs=1, steps_per_epoch=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def _gzip(content):
+    return gzip.compress(content, mtime=0)
+
+
+@pytest.mark.parametrize(
+    "make_raw, message",
+    [
+        (lambda raw: b"First Citizen:\n" * 100, "not a gzip file"),
+        (lambda raw: raw[: len(raw) // 2], "truncated"),
+        (lambda raw: raw[:-8] + b"\x00" * 8, "not a valid gzip stream"),  # CRC and size
+        (lambda raw: raw[:5000] + bytes(b ^ 0xFF for b in raw[5000:5100]) + raw[5100:], "not a valid gzip stream"),
+        (lambda raw: raw + b"extra", "5 bytes after the gzip stream"),
+        (lambda raw: _gzip(gzip.decompress(raw).replace(b"Citizen", b"Citoyen", 1)),
+         f"wrong md5 [0-9a-f]{{32}} of its contents; expected {MD5}"),
+        (lambda raw: _gzip(b"a" * (5 * 1024 * 1024)), "decompresses to more than 4194304 bytes"),
+    ],
+)
+def test_corrupt_embedded_text_is_one_clear_error(embedded_copy, make_raw, message):
+    path = embedded_copy(make_raw(EMBEDDED_PATH.read_bytes()))
+    for load in (data.load_text, data.load_arrays, data.load):
+        with pytest.raises(ValueError, match=message) as info:
+            load("tinyshakespeare", "test", source="embedded")
+        assert f"embedded tinyshakespeare text {path}" in str(info.value)
+
+
+def test_embedded_text_missing_or_too_large(embedded_copy, monkeypatch):
+    with pytest.raises(data.DataNotFoundError, match="(?s)tinyshakespeare.txt.gz is missing.*"
+                       "make_embedded_shakespeare.py") as info:
+        data.load_text("tinyshakespeare", source="embedded")
+    assert isinstance(info.value, FileNotFoundError)
+    path = embedded_copy()
+    monkeypatch.setitem(text.EMBEDDED, "tinyshakespeare", (path.name, MD5, 1000))
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: larger than 1000 bytes"):
+        data.load_text("tinyshakespeare", source="embedded")
+
+
+def test_embedded_tool_rebuilds_the_shipped_file(text_dir, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "make_embedded_shakespeare", Path(__file__).resolve().parents[2] / "tools" / "make_embedded_shakespeare.py"
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "again.txt.gz"
+    tool.main(["--data-dir", str(text_dir), "--out", str(out)])
+    first = out.read_bytes()
+    assert gzip.decompress(first) == gzip.decompress(EMBEDDED_PATH.read_bytes())
+    assert first == tool.build(text_dir)  # deterministic: no name, no timestamp in the gzip header
+    _write_corpus(tmp_path / "other", "Not Shakespeare at all.\n" * 10)
+    with pytest.raises(SystemExit, match=f"expected {MD5}"):
+        tool.main(["--data-dir", str(tmp_path / "other"), "--out", str(tmp_path / "never.gz")])
+    assert not (tmp_path / "never.gz").exists()
