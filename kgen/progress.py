@@ -29,15 +29,24 @@ ENV = "KGEN_PROGRESS"
 
 
 def watched(stream):
-    """Whether someone watches `stream`: a terminal, or a Jupyter notebook (an IPython kernel shows the output of
-    the cell; Keras' Progbar makes the same test)."""
+    """Whether someone watches `stream`: a terminal, or a Jupyter notebook (or Colab, or any IPython kernel: it shows
+    the output of the cell)."""
     isatty = getattr(stream, "isatty", None)
     try:
         if isatty is not None and isatty():
             return True
     except ValueError:  # a closed stream
         return False
-    return "ipykernel" in sys.modules
+    return in_notebook()
+
+
+def in_notebook():
+    """Whether this code runs in an IPython kernel (Jupyter, Colab): IPython is imported and its shell has a kernel.
+    A process that merely imported ipykernel or nbclient (a test driving notebooks) is not one."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def _default(stream):

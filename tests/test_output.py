@@ -116,7 +116,7 @@ def test_train_into_a_file_writes_one_line_per_epoch(tmp_path):
 
 def test_fit_verbose_follows_the_output(monkeypatch):
     monkeypatch.delenv(progress.ENV, raising=False)
-    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
     monkeypatch.setattr(sys, "stdout", _Stream(tty=False))
     assert progress.fit_verbose(None) == 2
     monkeypatch.setattr(sys, "stdout", _Stream(tty=True))
@@ -127,6 +127,14 @@ def test_fit_verbose_follows_the_output(monkeypatch):
     for bad in (3, -1, True, "auto"):
         with pytest.raises(ValueError, match="`verbose` must be 0"):
             progress.fit_verbose(bad)
+
+
+def _pretend_a_notebook(monkeypatch):
+    """What an IPython kernel looks like from the code it runs: IPython imported, its shell with a kernel."""
+    ipython = types.ModuleType("IPython")
+    shell = types.SimpleNamespace(kernel=object())
+    ipython.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
 
 
 class _Stream:
@@ -148,17 +156,20 @@ def test_progress_shows_in_a_notebook_and_turns_off(monkeypatch):
     """The default (None) shows progress in a terminal and in a notebook (an IPython kernel is loaded, stderr is its
     stream, not a terminal); `progress=False` and KGEN_PROGRESS=0 turn it off; True shows it anywhere."""
     monkeypatch.delenv(progress.ENV, raising=False)
-    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
     monkeypatch.setattr(sys, "stderr", _Stream(tty=False))
     assert progress.wanted(None) is False  # a script with stderr to a file
     assert progress.wanted(True) is True and progress.wanted(1) is True
-    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    _pretend_a_notebook(monkeypatch)
     assert progress.wanted(None) is True  # a notebook
+    monkeypatch.setattr(sys.modules["IPython"], "get_ipython", lambda: None)
+    assert progress.wanted(None) is False  # IPython imported, no kernel: a script
+    _pretend_a_notebook(monkeypatch)
     assert progress.wanted(False) is False and progress.wanted(0) is False
     monkeypatch.setenv(progress.ENV, "0")
     assert progress.wanted(None) is False and progress.wanted(True) is True  # an explicit argument wins
     monkeypatch.setenv(progress.ENV, "1")
-    monkeypatch.delitem(sys.modules, "ipykernel")
+    monkeypatch.delitem(sys.modules, "IPython")
     assert progress.wanted(None) is True
     monkeypatch.setenv(progress.ENV, "yes")
     with pytest.raises(ValueError, match="KGEN_PROGRESS must be 0"):
@@ -175,10 +186,38 @@ def test_the_library_shows_progress_by_default_in_a_notebook(monkeypatch):
     from kgen import artifacts
 
     monkeypatch.delenv(progress.ENV, raising=False)
-    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    _pretend_a_notebook(monkeypatch)
     for kwargs, shown in (({}, True), ({"progress": False}, False)):
         stream = _Stream(tty=False)
         monkeypatch.setattr(sys, "stderr", stream)
         rows = artifacts.sample_in_batches(lambda idx, seed: np.zeros((len(idx), 2)), 5, batch_size=2, **kwargs)
         assert rows.shape == (5, 2)
         assert ("3/3" in "".join(stream.text)) is shown, stream.text
+
+
+def test_in_a_real_notebook_kernel(tmp_path):
+    """A Jupyter kernel runs `import kgen`: no TensorFlow lines in the cell's output; a kgen loop called without
+    `progress` draws its bar in the cell (on stderr), and progress=False draws none."""
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("ipykernel")
+    cells = [
+        "import kgen\nmodel = kgen.zoo.get('pixelcnn.tiny')",
+        "import numpy as np\nfrom kgen import artifacts\n"
+        "rows = artifacts.sample_in_batches(lambda idx, seed: np.zeros((len(idx), 2)), 5, batch_size=2)",
+        "rows = artifacts.sample_in_batches(lambda idx, seed: np.zeros((len(idx), 2)), 5, batch_size=2, "
+        "progress=False)\nprint('done', rows.shape)",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    env = dict(ENV, KERAS_BACKEND="tensorflow")
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+
+    def text(cell, name):
+        return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"
+                       and o.get("name") == name)
+
+    first, bar, quiet = notebook.cells
+    assert text(first, "stderr") == "" and text(first, "stdout") == "", first.outputs
+    assert "3/3" in text(bar, "stderr"), bar.outputs
+    assert text(quiet, "stderr") == "" and text(quiet, "stdout").strip() == "done (5, 2)", quiet.outputs
