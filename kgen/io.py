@@ -85,6 +85,19 @@ def atomic_path(path):
         raise
 
 
+def _stretch_levels(images, levels):
+    """Integer pixel levels 0..levels-1 as uint8 0..255; ValueError naming `levels` or `images` otherwise."""
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 2 <= levels <= 256:
+        raise ValueError(f"`levels` must be an int in 2..256 (the number of pixel levels), got {levels!r}.")
+    array = np.asarray(images)
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"`images` with `levels` must hold integer pixel levels, got dtype {array.dtype}.")
+    if array.size and (np.any(array != np.round(array)) or array.min() < 0 or array.max() > levels - 1):
+        raise ValueError(f"`images` must hold integer levels in 0..{levels - 1} (levels={levels}); got values in "
+                         f"[{array.min()}, {array.max()}].")
+    return np.round(array.astype(np.float64) * (255.0 / (levels - 1))).astype(np.uint8)
+
+
 def _to_uint8(images):
     """Validates an (N, H, W, C) image batch and returns it as uint8."""
     try:
@@ -118,7 +131,7 @@ def _to_uint8(images):
     )
 
 
-def save_image_grid(images, path, ncols=None, scale=1):
+def save_image_grid(images, path, ncols=None, scale=1, levels=None):
     """Tiles a batch of images into one PNG grid, written atomically.
 
     Tiles are laid out row by row with a 1 pixel white gutter between them
@@ -132,6 +145,9 @@ def save_image_grid(images, path, ncols=None, scale=1):
         path: where to write the PNG; its parent folder is created if missing.
         ncols: tiles per row; defaults to ``ceil(sqrt(N))``.
         scale: a positive integer upscaling factor (nearest neighbour).
+        levels: the number of pixel levels of integer images, such as a model's samples (2 for binary images,
+            256 for 8-bit ones; `model.distribution.num_levels`): levels 0..levels-1 are stretched to 0..255.
+            None: uint8 images are taken as 0..255 as they are.
 
     Returns:
         The ``pathlib.Path`` written.
@@ -143,13 +159,15 @@ def save_image_grid(images, path, ncols=None, scale=1):
 
     ```python
     binary = model.sample(16, seed=0)                      # levels 0/1
-    save_image_grid(binary * 255, "samples/grid.png", scale=2)
+    save_image_grid(binary, "samples/grid.png", scale=2, levels=2)
     ```
     """
     from PIL import Image
 
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
         raise ValueError(f"path must be a non-empty str or os.PathLike, got {path!r}.")
+    if levels is not None:
+        images = _stretch_levels(images, levels)
     array = _to_uint8(images)
     n, height, width, channels = array.shape
     if ncols is None:

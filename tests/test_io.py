@@ -97,6 +97,29 @@ class TestSaveImageGrid:
         with Image.open(path) as image:
             assert np.asarray(image)[0, 0] == 255 and image.size == (9, 4)
 
+    def test_levels_stretch_model_samples(self, tmp_path):
+        # A binary model's samples are levels 0/1: as uint8 0..255 they would be a black picture.
+        images = np.zeros((2, 3, 3, 1), np.uint8)
+        images[0, 1, 1, 0] = 1
+        path = save_image_grid(images, tmp_path / "s.png", ncols=2, levels=2)
+        with Image.open(path) as image:
+            pixels = np.asarray(image)
+        assert pixels[1, 1] == 255 and pixels[0, 0] == 0 and pixels[1, 5] == 0
+        eight = np.arange(16, dtype=np.uint8).reshape(1, 4, 4, 1)
+        with Image.open(save_image_grid(eight, tmp_path / "g.png", levels=16)) as image:
+            np.testing.assert_array_equal(np.asarray(image), eight[0, ..., 0] * 17)
+
+    @pytest.mark.parametrize("images, levels, message", [
+        (np.full((1, 2, 2, 1), 2, np.uint8), 2, r"levels in 0..1"),
+        (np.full((1, 2, 2, 1), 0.5, np.float32), 2, r"integer levels"),
+        (np.zeros((1, 2, 2, 1), np.uint8), 1, "`levels` must be an int in 2..256"),
+        (np.zeros((1, 2, 2, 1), np.uint8), 2.0, "`levels` must be an int in 2..256"),
+    ])
+    def test_rejects_bad_levels(self, tmp_path, images, levels, message):
+        with pytest.raises(ValueError, match=message):
+            save_image_grid(images, tmp_path / "x.png", levels=levels)
+        assert not (tmp_path / "x.png").exists()
+
     @pytest.mark.parametrize(
         "images, message",
         [
