@@ -37,6 +37,8 @@ FENCE = re.compile(r"^(```|~~~)", re.M)
 LINK = re.compile(r"(\]\(\s*)(<[^>]*>|[^)\s]+)((?:\s+\"[^\"]*\")?\))|(\b(?:src|href)=\")([^\"]*)(\")")
 SOURCE_DIR = "_source"  # where the site keeps copies of the repository files that pages link to
 NOT_IN_NAV = InclusionLevel.NOT_IN_NAV  # the _source/ pages: reached by their links, not from the navigation
+CARDS_PAGE = "model_zoo.md"  # generated: the list of the cards (what a link to zoo/ itself reaches)
+NOTEBOOKS_PAGE = "notebooks/index.md"  # generated unless written: the list of the notebooks
 FIXED_PAGES = {"index.md": "Home", "cli.md": "The kgen command", "contributing.md": "Contributing"}
 
 _state = {}
@@ -126,7 +128,9 @@ def _target_uri(config, path, state):
     docs = _docs(config)
     if path in state["includes"]:
         return state["includes"][path]
-    if path == docs or docs in path.parents:
+    if path == docs:  # zoo/ itself: the model cards
+        return CARDS_PAGE
+    if docs in path.parents:
         uri = path.relative_to(docs).as_posix()
         return posixpath.join(uri, "index.md") if path.is_dir() else uri
     uri = _source_uri(config, path)
@@ -137,11 +141,7 @@ def _target_uri(config, path, state):
 
 def _map_target(config, path, page_uri, state):
     """The link (relative to the page `page_uri`) that replaces a link to the absolute repository path `path`."""
-    uri = _target_uri(config, path, state)
-    docs = _docs(config)
-    if path.is_dir() and (path == docs or docs in path.parents):  # a folder of zoo/ stays a folder link
-        uri = (posixpath.dirname(uri) or ".") + "/"
-    return posixpath.relpath(uri, posixpath.dirname(page_uri) or ".") + ("/" if uri.endswith("/") else "")
+    return posixpath.relpath(_target_uri(config, path, state), posixpath.dirname(page_uri) or ".")
 
 
 def _rewrite(text, base, page_uri, config, state):
@@ -220,6 +220,8 @@ def on_files(files, config):
                 log.warning(f"kgen: no executed copy of {f.src_uri} in {executed} (KGEN_DOCS_NOTEBOOKS); rendered "
                             "without outputs")
 
+    _add_overviews(config, files, executed)
+
     # Repository files that pages (or the files they include) link to, outside zoo/: copied under _source/.
     docs = _docs(config)
     queue = [Path(f.abs_src_path).resolve() for f in files.documentation_pages()
@@ -248,17 +250,51 @@ def on_files(files, config):
     return files
 
 
+def _title(path):
+    """The first level-1 heading of a Markdown file or of a notebook's Markdown cells, else the file's name."""
+    text = _notebook_markdown(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem.replace("_", " ")
+
+
+def _cards(files):
+    return sorted(f.src_uri for f in files if "/" not in f.src_uri and f.src_uri.endswith(".md")
+                  and f.src_uri not in FIXED_PAGES and f.src_uri != CARDS_PAGE)
+
+
+def _notebooks(files):
+    return sorted(f.src_uri for f in files if f.src_uri.startswith("notebooks/") and f.src_uri.endswith(".ipynb"))
+
+
+def _add_overviews(config, files, executed):
+    """The generated list of the model cards, and of the notebooks (unless notebooks/index.md is written)."""
+    docs = _docs(config)
+    lines = ["# Model zoo", "", "One card per model family: what it is, its presets, and measured results with the "
+             "command that reproduces them.", "", "| card | file |", "| --- | --- |"]
+    lines += [f"| [{_title(docs / uri)}]({uri}) | `zoo/{uri}` |" for uri in _cards(files)]
+    if files.get_file_from_path(CARDS_PAGE) is None:
+        files.append(File.generated(config, CARDS_PAGE, content="\n".join(lines) + "\n"))
+    notebooks = _notebooks(files)
+    if notebooks and files.get_file_from_path(NOTEBOOKS_PAGE) is None:
+        shown = ("shown with the outputs of a run with tiny settings (`tools/run_notebooks.py --tiny`)" if executed
+                 else "shown as they are kept, without outputs (`tools/run_notebooks.py` runs them)")
+        lines = ["# Notebooks", "", f"Tutorials, kept in `zoo/notebooks/` and {shown}.", ""]
+        lines += [f"- [{_title(docs / uri)}]({posixpath.basename(uri)})" for uri in notebooks]
+        files.append(File.generated(config, NOTEBOOKS_PAGE, content="\n".join(lines) + "\n"))
+
+
 def _navigation(files):
     pages = sorted(f.src_uri for f in files if f.src_uri.endswith((".md", ".ipynb")) and not
                    f.src_uri.startswith(SOURCE_DIR + "/"))
     nav = [{title: uri} for uri, title in FIXED_PAGES.items() if uri in pages and uri != "contributing.md"]
-    cards = [p for p in pages if "/" not in p and p.endswith(".md") and p not in FIXED_PAGES]
-    notebooks = [p for p in pages if p.startswith("notebooks/") and p.endswith(".ipynb")]
+    cards, notebooks = _cards(files), _notebooks(files)
     api = [p for p in pages if p.startswith("api/")]
     api.sort(key=lambda p: (p != "api/index.md", p))
-    nav.append({"Model zoo": cards})
+    nav.append({"Model zoo": [{"Overview": CARDS_PAGE}] + cards})
     if notebooks:
-        nav.append({"Notebooks": notebooks})
+        nav.append({"Notebooks": [NOTEBOOKS_PAGE] + notebooks})
     if api:
         nav.append({"API reference": api})
     if "contributing.md" in pages:
