@@ -12,6 +12,8 @@ The site's pages are the files under zoo/ as they are. This hook keeps one sourc
   stands alone and a strict build checks every such link.
 - The navigation is made from the files: Home, the CLI, every model card (zoo/*.md), every notebook
   (zoo/notebooks/*.ipynb), the API reference (zoo/api/*.md) and Contributing. A new card or notebook needs no edit.
+  Two generated pages list the cards (model_zoo.md) and the notebooks (notebooks/index.md): links to the folders
+  zoo/ and zoo/notebooks/ reach them.
 - With `KGEN_DOCS_NOTEBOOKS=DIR` (tools/build_docs.sh sets it), each notebook is rendered from its executed copy in
   DIR (`tools/run_notebooks.py --out DIR` writes them), and a notebook without one is a warning (an error under
   --strict); without it the notebooks are rendered as they are in zoo/notebooks (kept without outputs).
