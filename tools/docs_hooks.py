@@ -10,8 +10,9 @@ The site's pages are the files under zoo/ as they are. This hook keeps one sourc
   that includes it; to any other file of the repository it goes to a copy of that file in the site, under
   `_source/` (a Markdown file is rendered as a page there; a folder becomes a page listing its files), so the site
   stands alone and a strict build checks every such link.
-- The navigation is made from the files: Home, the CLI, every model card (zoo/*.md), every notebook
-  (zoo/notebooks/*.ipynb), the API reference (zoo/api/*.md) and Contributing. A new card or notebook needs no edit.
+- The navigation is made from the files: Getting started (README.md), the CLI, every model card (zoo/*.md), every
+  notebook (zoo/notebooks/*.ipynb), the API reference (zoo/api/*.md) and Contributing. A new card or notebook needs
+  no edit.
   Two generated pages list the cards (model_zoo.md) and the notebooks (notebooks/index.md): links to the folders
   zoo/ and zoo/notebooks/ reach them.
 - With `KGEN_DOCS_NOTEBOOKS=DIR` (tools/build_docs.sh sets it), each notebook is rendered from its executed copy in
@@ -41,7 +42,7 @@ SOURCE_DIR = "_source"  # where the site keeps copies of the repository files th
 NOT_IN_NAV = InclusionLevel.NOT_IN_NAV  # the _source/ pages: reached by their links, not from the navigation
 CARDS_PAGE = "model_zoo.md"  # generated: the list of the cards (what a link to zoo/ itself reaches)
 NOTEBOOKS_PAGE = "notebooks/index.md"  # generated unless written: the list of the notebooks
-FIXED_PAGES = {"index.md": "Home", "cli.md": "The kgen command", "contributing.md": "Contributing"}
+FIXED_PAGES = {"index.md": "Getting started", "cli.md": "The kgen command", "contributing.md": "Contributing"}
 
 _state = {}
 
