@@ -134,8 +134,6 @@ def test_every_page_links_only_to_files_of_the_site(site):
 
 def test_every_card_notebook_and_picture_is_in_the_site(site):
     for card in sorted((ROOT / "zoo").glob("*.md")):
-        if card.name in ("index.md", "cli.md", "contributing.md"):
-            continue
         built = site / card.with_suffix(".html").name
         assert built.is_file(), f"{card.name} has no page"
         html = built.read_text(encoding="utf-8")
@@ -217,8 +215,6 @@ def test_links_that_leave_zoo_and_executed_notebooks(tmp_path):
     (repo / "README.md").write_text("# Tiny\n\n## Using it\n\nThe [card](zoo/card.md), [all cards](zoo/), the "
                                     "[notebooks](zoo/notebooks/) and [how to add one](CONTRIBUTING.md).\n")
     (repo / "CONTRIBUTING.md").write_text("# Contributing\n\nBack [home](README.md#using-it).\n")
-    (repo / "zoo" / "index.md").write_text("<!-- kgen:include README.md -->\n")
-    (repo / "zoo" / "contributing.md").write_text("<!-- kgen:include CONTRIBUTING.md -->\n")
     (repo / "zoo" / "card.md").write_text(
         "# Card\n\nThe [recipe](../recipes/demo.toml), [all recipes](../recipes/), the [README](../README.md#using-it)"
         " and [contributing](../CONTRIBUTING.md).\n\n```text\n[not a link](../nowhere.md)\n```\n")

@@ -1,11 +1,11 @@
 """MkDocs hooks of the kgen documentation site (mkdocs.yml: `hooks: [tools/docs_hooks.py]`).
 
-The site's pages are the files under zoo/ as they are. This hook keeps one source for every text:
+The site's pages are the files under zoo/ as they are (the model cards and their pictures, the notebooks, the API
+pages zoo/api/*.md), and pages this hook makes, so that every text has one source and zoo/*.md stays the cards:
 
-- `<!-- kgen:include PATH -->` in a page is replaced by the file PATH (relative to the repository root), with its
-  relative links made relative to the page: zoo/index.md includes README.md, zoo/contributing.md CONTRIBUTING.md.
-- `<!-- kgen:cli -->` is replaced by the help of `kgen` and of each of its commands, asked of the parser in
-  kgen/cli.py (in a child process that starts no Keras).
+- index.md is README.md and contributing.md is CONTRIBUTING.md, their relative links made relative to the page.
+- cli.md is the help of `kgen` and of each of its commands, asked of the parser in kgen/cli.py (in a child process
+  that starts no Keras).
 - A relative link that leaves zoo/ keeps working: to an included file (README.md, CONTRIBUTING.md) it goes to the page
   that includes it; to any other file of the repository it goes to a copy of that file in the site, under
   `_source/` (a Markdown file is rendered as a page there; a folder becomes a page listing its files), so the site
@@ -33,8 +33,6 @@ from mkdocs.structure.files import File, InclusionLevel
 
 log = logging.getLogger("mkdocs.hooks.kgen")
 
-INCLUDE = re.compile(r"^<!--\s*kgen:include\s+(\S+)\s*-->\s*$", re.M)
-CLI = re.compile(r"^<!--\s*kgen:cli\s*-->\s*$", re.M)
 FENCE = re.compile(r"^(```|~~~)", re.M)
 # A Markdown link or image target, `](target)` or `](target "title")`, and HTML src= / href= attributes.
 LINK = re.compile(r"(\]\(\s*)(<[^>]*>|[^)\s]+)((?:\s+\"[^\"]*\")?\))|(\b(?:src|href)=\")([^\"]*)(\")")
@@ -43,6 +41,16 @@ NOT_IN_NAV = InclusionLevel.NOT_IN_NAV  # the _source/ pages: reached by their l
 CARDS_PAGE = "model_zoo.md"  # generated: the list of the cards (what a link to zoo/ itself reaches)
 NOTEBOOKS_PAGE = "notebooks/index.md"  # generated unless written: the list of the notebooks
 FIXED_PAGES = {"index.md": "Getting started", "cli.md": "The kgen command", "contributing.md": "Contributing"}
+INCLUDED = {"README.md": "index.md", "CONTRIBUTING.md": "contributing.md"}  # repository file -> page
+CLI_INTRO = """# The `kgen` command
+
+`kgen` trains, evaluates, samples, completes, encodes, compresses and exports the zoo's models from a shell; the
+[getting started](index.md#using-it) page shows it at work. Bad input is one line on stderr naming the argument and
+what was expected, exit status 2, and nothing written; `kgen --debug COMMAND ...` shows the Python traceback instead.
+
+The help of every command follows, as `kgen COMMAND --help` prints it (this page is made from the parser in
+`kgen/cli.py` when the site is built).
+"""
 
 _state = {}
 
@@ -89,14 +97,9 @@ def _resolve(target, base):
     return Path(os.path.normpath(base / path)), hash_ + fragment
 
 
-def _includes(config, files):
-    """{included file (absolute): the src_uri of the page that includes it}."""
-    found = {}
-    for f in files.documentation_pages():
-        if f.abs_src_path and f.src_uri.endswith(".md"):
-            for m in INCLUDE.finditer(Path(f.abs_src_path).read_text(encoding="utf-8")):
-                found[(_root(config) / m.group(1)).resolve()] = f.src_uri
-    return found
+def _includes(config):
+    """{included repository file (absolute): the src_uri of its page}."""
+    return {(_root(config) / name).resolve(): uri for name, uri in INCLUDED.items()}
 
 
 def _source_uri(config, path):
@@ -179,13 +182,13 @@ def _cli_help(config):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=_root(config), timeout=120)
     if done.returncode != 0:
-        raise RuntimeError(f"kgen:cli: the kgen parser could not be built:\n{done.stderr}")
+        raise RuntimeError(f"kgen docs: the kgen parser could not be built for cli.md:\n{done.stderr}")
     return json.loads(done.stdout)
 
 
 def _cli_markdown(config):
     helps = _cli_help(config)
-    parts = []
+    parts = [CLI_INTRO]
     for name, text in helps.items():
         title = f"kgen {name}".strip()
         parts += [f"## `{title}`", "", "```text", text.rstrip(), "```", ""]
@@ -208,7 +211,12 @@ def on_config(config):
 
 def on_files(files, config):
     state = _state
-    state["includes"] = _includes(config, files)
+    state["includes"] = _includes(config)
+    for path, uri in state["includes"].items():
+        if files.get_file_from_path(uri) is None and path.is_file():
+            files.append(File.generated(config, uri, abs_src_path=str(path)))
+    if files.get_file_from_path("cli.md") is None:
+        files.append(File.generated(config, "cli.md", content=_cli_markdown(config)))
 
     # Notebooks: rendered from their executed copies when asked.
     executed = os.environ.get("KGEN_DOCS_NOTEBOOKS")
@@ -229,7 +237,6 @@ def on_files(files, config):
     docs = _docs(config)
     queue = [Path(f.abs_src_path).resolve() for f in files.documentation_pages()
              if f.abs_src_path and f.src_uri.endswith(".md")]
-    queue += list(state["includes"])
     queue += [docs / f.src_uri for f in files if f.src_uri.endswith(".ipynb")]  # the kept notebook, not the copy
     seen = set()
     while queue:
@@ -312,21 +319,7 @@ def on_page_markdown(markdown, page, config, files):
         base = Path(page.file.abs_src_path).resolve().parent
     else:
         base = _docs(config) / posixpath.dirname(uri)
-    pieces, pos = [], 0
-    for m in INCLUDE.finditer(markdown):
-        pieces.append(_rewrite(markdown[pos:m.start()], base, uri, config, state))
-        path = (_root(config) / m.group(1)).resolve()
-        if not path.is_file():
-            log.warning(f"kgen: {uri} includes {m.group(1)}, which is not a file of the repository")
-            pieces.append(m.group(0))
-        else:
-            pieces.append(_rewrite(path.read_text(encoding="utf-8"), path.parent, uri, config, state))
-        pos = m.end()
-    pieces.append(_rewrite(markdown[pos:], base, uri, config, state))
-    markdown = "".join(pieces)
-    if CLI.search(markdown):
-        markdown = CLI.sub(lambda m: _cli_markdown(config), markdown)
-    return markdown
+    return _rewrite(markdown, base, uri, config, state)
 
 
 HTML_LINK = re.compile(r"(\b(?:src|href)=\")([^\"]*)(\")")
