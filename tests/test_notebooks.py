@@ -6,7 +6,6 @@ CI minutes without testing anything the backend-walking tests of the models do n
 """
 
 import importlib.util
-import os
 from pathlib import Path
 
 import keras
@@ -36,6 +35,9 @@ EXPECTED = {
     "wavenet_audio": {
         "audio": ["audio"],
         "spectrogram": ["image"],
+        "real": ["audio", "image", "60 test recordings"],  # the embedded FSDD subset: no data folder needed
+        "likelihood": ["bits per sample"],
+        "continue": ["audio", "image"],
     },
     "representation": {
         "atoms": ["image"],
@@ -50,11 +52,6 @@ tensorflow_only = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="the notebooks run under the TensorFlow backend only (the suite runs once per backend; CI time is tight)",
 )
-
-
-def _fsdd_available():
-    data_dir = os.environ.get("KGEN_DATA_DIR")
-    return bool(data_dir) and (Path(data_dir) / "fsdd" / "recordings").is_dir()
 
 
 def _tool():
@@ -113,15 +110,7 @@ def test_notebook_runs(name, tmp_path, capsys):
     assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1))
     assert not [o for c in cells for o in c.outputs if o.output_type == "error"]
 
-    expected = dict(EXPECTED[name])
-    if name == "wavenet_audio":
-        # A real recording beside the sample where the FSDD recordings are (KGEN_DATA_DIR); a plain note otherwise.
-        if _fsdd_available():
-            expected.update(real=["audio", "image", "test recording"], likelihood=["bits per sample"],
-                            **{"continue": ["audio", "image"]})
-        else:
-            expected.update(real=["No FSDD recordings on this machine"], likelihood=["skipped"],
-                            **{"continue": ["skipped"]})
+    expected = EXPECTED[name]
     tagged = {}
     for cell in cells:
         for tag in cell.metadata.get("tags", []):
