@@ -40,6 +40,9 @@ def _require_tools():
     missing = [m for m in DOCS_MODULES if importlib.util.find_spec(m.split(".")[0]) is None]
     if missing:
         pytest.skip(f"the docs extra is not installed ({', '.join(missing)}): pip install -e '.[docs]'")
+
+
+def _require_chromium():
     if importlib.util.find_spec("playwright") is None:
         pytest.skip("playwright is not installed: pip install -e '.[docs]'")
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
@@ -65,6 +68,7 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(site):
     """The site over HTTP on a free local port, as a documentation host serves it."""
+    _require_chromium()
     handler = functools.partial(_QuietHandler, directory=str(site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -81,6 +85,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser(server):
+    _require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
