@@ -173,8 +173,8 @@ _RECORDINGS = []
 def recording_files():
     """Collects the data files the loaders read inside the block: yields a list that fills with their resolved paths
     (``str``, each once, in the order they were first read). Every local file a loader finds (``find_local``) or
-    reads (``read_cached``) and every embedded file (when it is on disk) are noted; tensorflow_datasets copies are not (tfds checks
-    its own files).
+    reads (``read_cached``) and every embedded file (when it is on disk) are noted; tensorflow_datasets copies are
+    not (tfds checks its own files).
 
     Example:
 

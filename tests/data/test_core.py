@@ -132,7 +132,8 @@ def test_read_npz_bounded_refuses_lies_and_pickles_before_allocating():
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
     huge = _zip({"a.npy": header.getvalue() + b"\0" * 64})  # claims 8 TB, holds 64 bytes
-    with pytest.raises(ValueError, match=r"Corrupt F: a.npy: 64 data bytes, but its header claims shape \(1000000000000,\)"):
+    claims = r"Corrupt F: a.npy: 64 data bytes, but its header claims shape \(1000000000000,\)"
+    with pytest.raises(ValueError, match=claims):
         core.read_npz_bounded(huge, "F", ("a",), 10_000)
     pickled = _zip({"a.npy": _npy(np.array([{"x": 1}], dtype=object), allow_pickle=True)})
     with pytest.raises(ValueError, match="Corrupt F: a.npy: an object array"):
