@@ -27,6 +27,13 @@ demo: venv
 test: venv
 	@bash tools/test_backends.sh $(PY) $(BACKENDS)
 
+# The documentation site into build/site (mkdocs.yml; pages under zoo/), warnings as errors; the notebooks are shown
+# with the outputs of a tiny run (tools/build_docs.sh). Installs the docs extra into .venv the first time.
+.PHONY: docs
+docs: venv
+	@$(PY) -c "import material, mkdocstrings, mkdocs_jupyter" 2>/dev/null || $(PY) -m pip install -q -e ".[docs]"
+	PYTHON=$(PY) bash tools/build_docs.sh build/site
+
 bench: venv
 	$(PY) tools/bench_pixelcnn.py
 
