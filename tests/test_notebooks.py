@@ -127,3 +127,20 @@ def test_notebook_runs(name, tmp_path, capsys):
                 assert item in kinds, f"{name}: the cell tagged {tag!r} showed no {item} (it showed {sorted(kinds)})"
             else:
                 assert item in text, f"{name}: the cell tagged {tag!r} did not print {item!r}; it printed:\n{text}"
+
+
+@tensorflow_only
+def test_tool_reports_a_failing_notebook(tmp_path, capsys):
+    """A notebook whose cell raises: exit status 1, its error on stderr, no executed copy written."""
+    source = tmp_path / "src" / "broken.ipynb"
+    source.parent.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('before')"),
+                                               nbformat.v4.new_code_cell("raise ValueError('the tutorial broke')")])
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nbformat.write(notebook, source)
+    out = tmp_path / "out"
+    assert _tool().main(["--out", str(out), str(source)]) == 1
+    printed = capsys.readouterr()
+    assert "broken.ipynb: FAILED" in printed.out
+    assert "the tutorial broke" in printed.err
+    assert list(out.iterdir()) == []
