@@ -11,7 +11,7 @@ A preset folder is what keras-hub's own saver writes (`keras_hub.src.utils.prese
   the model card with the command that reproduces it, a check value on a small slice of the test split, the weight
   storage type and the sha256 of the weights file;
 - README.md: the preset's model card (Hugging Face YAML header), generated from metadata.json by
-  tools/make_pretrained.py, in the folders kgen ships.
+  tools/preset_cards.py (which tools/make_pretrained.py runs), in the folders kgen ships.
 
 Loading: `Model.from_preset(NAME_OR_PATH_OR_URI)` (any kgen model class; `kgen.models.KgenModel` takes every one),
 `kgen.zoo.get(name, pretrained=True)` (the folder a family ships in its package, `kgen/models/<family>/pretrained/
@@ -19,7 +19,8 @@ Loading: `Model.from_preset(NAME_OR_PATH_OR_URI)` (any kgen model class; `kgen.m
 hub through the libraries keras-hub uses (`hf://org/model` with huggingface_hub, `kaggle://org/model/keras/variant
 [/version]` with kagglehub). They read kgen's folders, folders that keras-hub's saver wrote for a kgen model (no
 zoo name, no sha256: the architecture is checked by building it, the weights by matching every array), and the
-folders of kgen before 0.2 (config.json `{"name": ZOO_NAME, "model": SERIALIZED_MODEL}`).
+folders that kgen wrote before it followed keras-hub's format (config.json `{"name": ZOO_NAME, "model":
+SERIALIZED_MODEL}`).
 
 Checks, each an error naming the file: the zoo name in metadata.json and the class in config.json must be the
 architecture asked for (`kgen.zoo.get(name, ...)`, `Model.from_preset`); the weights file must match its sha256 (a
@@ -27,8 +28,10 @@ folder kgen wrote always records one); every array of the file must go into the 
 come from the file.
 
 Saving: `model.save_to_preset(FOLDER)` or `save_preset(model, FOLDER, name=...)` writes one, all or nothing; it
-never replaces a folder that is not a preset folder. `keras_hub.upload_preset("hf://org/model", FOLDER)` (or
-`kaggle://...`) uploads it.
+never replaces a folder that is not a preset folder kgen wrote. `keras_hub.upload_preset("hf://org/model", FOLDER)`
+(or `kaggle://org/model/keras/variant`) uploads it. Upload a folder of your own, not one inside the kgen package:
+to a Hugging Face repository without a README.md, keras-hub uploads a card it writes into the folder in place of
+the folder's README.md, and then deletes that file.
 
 >>> model = kgen.models.ByteNet.from_preset("bytenet.shakespeare")
 >>> model.save_to_preset("my_bytenet", metadata={"note": "fine-tuned"})
