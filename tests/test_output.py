@@ -101,8 +101,8 @@ def test_train_into_a_file_writes_one_line_per_epoch(tmp_path):
             [sys.executable, "-m", "kgen.cli", "train", "demo", "--out", str(tmp_path / "run"), "--epochs", "3",
              "--steps-per-epoch", "2", "--batch-size", "8", "--monitor-split", "test[:16]", "--eval-split",
              "test[:16]", "--samples", "0"],
-            stdout=f, stderr=subprocess.PIPE, env=dict(ENV, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow")),
-            timeout=600)
+            stdout=f, stderr=subprocess.PIPE, timeout=600,
+            env=dict(ENV, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow")))
     assert result.returncode == 0, result.stderr.decode()
     text = log.read_bytes().decode()
     assert not ESCAPES.search(text), text[:500]
