@@ -125,8 +125,11 @@ def _cmd_complete(args):
     name = args.data or (recipe["data"]["name"] if recipe is not None else None)
     if name is None:
         raise ValueError("`--data` is required: the model file has no run recipe beside it to name its data set.")
+    source = args.data_source
+    if source is None and args.data is None:  # the run's own data set: from where the run read it
+        source = recipe["data"].get("source")
     print(model.write_completions_file(
-        args.out, name, split=args.split, source=args.data_source, num=args.num, rows=args.rows,
+        args.out, name, split=args.split, source=source, num=args.num, rows=args.rows,
         completions=args.completions, seed=args.seed, progress=_progress(args),
     ))
     return 0

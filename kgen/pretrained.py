@@ -173,7 +173,7 @@ def _saved_zoo_name(metadata, legacy_name, metadata_path, config_path):
     return name, metadata_path
 
 
-def load_preset(preset, name=None, verify=True, architecture_of=None, load_weights=True, **overrides):
+def load_preset(preset, name=None, verify=True, registry=None, load_weights=True, **overrides):
     """Build the model of a preset folder and load its weights.
 
     Args:
@@ -183,7 +183,9 @@ def load_preset(preset, name=None, verify=True, architecture_of=None, load_weigh
             builds the model from config.json, which must then be of the class config.json names.
         verify: check the weights file against the sha256 in metadata.json (which a folder kgen wrote must have; one
             that keras-hub's saver wrote has none and is checked by matching every array).
-        architecture_of: maps a zoo name to its architecture (default: kgen.zoo's registry).
+        registry: with `name`, the registry that knows it: `architecture_of(name)` (its architecture) and
+            `builder(name)` (the function that builds that architecture), as `kgen.zoo` has them; kgen.zoo passes
+            itself (this module sits below the registry and never imports it).
         load_weights: False builds the model of config.json with freshly initialised weights (keras-hub's
             `from_preset(..., load_weights=False)`).
         **overrides: constructor arguments that replace the saved ones (those that are not None), e.g. a dropout
@@ -199,14 +201,15 @@ def load_preset(preset, name=None, verify=True, architecture_of=None, load_weigh
     saved_name, said_by = _saved_zoo_name(metadata, legacy_name, metadata_path, config_path)
     build = _keras_builder(config_path)
     if name is not None:
-        from kgen import zoo
-
-        architecture_of = architecture_of or zoo.architecture_of
+        if registry is None:
+            raise ValueError(f"`registry` is needed with `name` ({name!r}): the registry that knows the name, e.g. "
+                             f"kgen.zoo (or call kgen.zoo.get(name, weights=...)).")
+        architecture_of = registry.architecture_of
         wanted = architecture_of(name)
         if saved_name is not None and architecture_of(saved_name) != wanted:
             raise ValueError(f"{said_by}: the weights are for {saved_name!r} (architecture "
                              f"{architecture_of(saved_name)!r}), not for {name!r} (architecture {wanted!r}).")
-        build = _architecture_builder(zoo.builder(name), name, wanted, config_path)
+        build = _architecture_builder(registry.builder(name), name, wanted, config_path)
     model = build(spec)
     zoo_name = saved_name if saved_name is not None else name
     if load_weights:

@@ -6,7 +6,7 @@ registers its architectures and reads its presets table, a `presets.toml` data f
 
 >>> import kgen
 >>> kgen.zoo.list_models("pixelcnn*")
-['pixelcnn', 'pixelcnn.mnist', 'pixelcnn.tiny']
+['pixelcnn', 'pixelcnn.mnist', 'pixelcnn.mnist_8bit', 'pixelcnn.tiny']
 >>> model = kgen.zoo.get("pixelcnn.mnist", num_residual_blocks=5)
 >>> kgen.zoo.list_models(pretrained=True)          # the presets whose trained weights ship with kgen
 >>> model = kgen.zoo.get("bytenet.shakespeare", pretrained=True)
@@ -17,6 +17,7 @@ model.weights.h5, metadata.json, README.md; see `kgen.pretrained`); `register_fa
 
 import difflib
 import fnmatch
+import sys
 import tomllib
 from importlib import resources
 
@@ -183,7 +184,7 @@ def get(name, pretrained=False, weights=None, **overrides):
 
         folder = pretrained_folder(name) if pretrained else weights
         resolve(name)
-        return presets.load_preset(folder, name=name, **overrides)
+        return presets.load_preset(folder, name=name, registry=sys.modules[__name__], **overrides)
     arch, kwargs = resolve(name)
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     return _BUILDERS[arch](**kwargs)

@@ -415,7 +415,7 @@ class AutoregressiveImageModel(KgenModel):
         if Path(path).suffix.lower() != ".png":
             raise ValueError(f"`--out` must be a .png file for {type(self).__name__} (an image model), got {str(path)!r}.")
 
-    def write_sample_file(self, path, num=None, seed=0, label=None, progress=False, **unused):
+    def write_sample_file(self, path, num=None, seed=0, label=None, progress=None, **unused):
         from kgen import artifacts
 
         self._check_png(path)
@@ -424,7 +424,7 @@ class AutoregressiveImageModel(KgenModel):
         return f"wrote {len(images)} samples to {path}"
 
     def write_completions_file(self, path, dataset, split="test", source=None, num=8, rows=None, completions=3,
-                               seed=0, progress=False):
+                               seed=0, progress=None):
         from kgen import artifacts
         from kgen import data as kdata
 

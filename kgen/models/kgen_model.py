@@ -324,12 +324,12 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         raise self._cannot("does not sample", "`kgen encode` gives a representation model's codes")
 
     def write_completions_file(self, path, dataset, split="test", source=None, num=8, rows=None, completions=3,
-                               seed=0, progress=False):
+                               seed=0, progress=None):
         """`kgen complete`: complete real examples of `dataset` from their beginning; returns the line to print;
         `progress`: show a progress bar over the batches on stderr."""
         raise self._cannot("does not complete images", "`kgen complete` takes an autoregressive image model")
 
-    def write_codes_file(self, path, recipe, split=None, progress=False):
+    def write_codes_file(self, path, recipe, split=None, progress=None):
         """`kgen encode`: encode a split of the recipe's data into an .npz; returns the line to print; `progress`:
         show a progress bar over the batches on stderr."""
         raise self._cannot("has no codes", "`kgen encode` takes a representation model")
@@ -397,7 +397,7 @@ class KgenModel(ValidatedFitMixin, keras.Model):
             raise ValueError(f"`preset` {str(preset)!r}: {pretrained.preset_file(folder, pretrained.CONFIG_FILE)} "
                              f"holds a {found.__name__}, not a {cls.__name__}; load it with "
                              f"{found.__name__}.from_preset or kgen.models.KgenModel.from_preset.")
-        return pretrained.load_preset(folder, name=name, load_weights=load_weights, **kwargs)
+        return pretrained.load_preset(folder, name=name, registry=zoo, load_weights=load_weights, **kwargs)
 
     def save_to_preset(self, preset_dir, name=None, metadata=None, weights_dtype="float32"):
         """Write this model as a keras-hub preset folder (config.json, model.weights.h5, metadata.json), all or

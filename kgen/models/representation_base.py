@@ -174,7 +174,7 @@ class RepresentationModel(KgenModel):
             return [("filters", path)]
         return []
 
-    def write_codes_file(self, path, recipe, split=None, progress=False):
+    def write_codes_file(self, path, recipe, split=None, progress=None):
         from pathlib import Path
 
         from kgen import artifacts

@@ -449,7 +449,7 @@ class AutoregressiveSequenceModel(KgenModel):
         return written
 
     def write_sample_file(self, path, num=None, seed=0, label=None, seconds=1.0, prompt=None, rate=8000,
-                          text_prompt=None, length=600, sampler=None, progress=False, **unused):
+                          text_prompt=None, length=600, sampler=None, progress=None, **unused):
         """`.wav`: `seconds` of audio (continuing the WAV file `prompt` when given) and its spectrogram beside it
         (same name, .png); `.txt`: `num` text samples of `length` bytes continuing `text_prompt`."""
         from pathlib import Path

@@ -312,7 +312,7 @@ class AutoregressiveVideoModel(KgenModel):
         return [("samples", path), ("samples animation", path.with_suffix(".gif"))]
 
     def write_sample_file(self, path, num=None, seed=0, context=None, frames=None, recipe=None, data_source=None,
-                          progress=False, **unused):
+                          progress=None, **unused):
         """`kgen sample RUN --context 10 --frames 10 --out strip.png`: strips (and a GIF) of generated frames after
         real context frames of the run's data (Moving MNIST at this frame size without a run recipe)."""
         from kgen import artifacts
