@@ -104,7 +104,10 @@ def _cmd_sample(args):
     from kgen import training, zoo
 
     if Path(args.model).suffix == ".keras" or Path(args.model).is_dir():
-        model = training.load_model(args.model)
+        model = _coding_model(args.model)  # a .keras file, a run folder or a preset folder
+    elif args.model in zoo.list_models(pretrained=True):
+        model = zoo.get(args.model, pretrained=True)
+        print(f"note: {args.model!r} with the trained weights kgen ships", file=sys.stderr)
     else:
         model = zoo.get(args.model)  # an untrained zoo model: useful to check the pipeline
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
@@ -355,7 +358,8 @@ def build_parser():
         help="sample from a .keras model: images into a PNG grid, video frames into PNG strips and a GIF, audio into "
              "a .wav, text into a .txt",
     )
-    s.add_argument("model", help=".keras file, run folder, or zoo name (untrained)")
+    s.add_argument("model", help=".keras file, run folder, preset folder, or zoo name (with its shipped weights where "
+                   "`kgen list --pretrained` lists it, else untrained)")
     s.add_argument("--out", required=True,
                    help=".png (image models; video models: strips, plus a .gif), .wav (audio models) or .txt (text models)")
     s.add_argument("--num", type=_number(int, 1, 1024), default=None, help="samples (default: 16 images, 1 text)")

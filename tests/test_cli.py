@@ -230,3 +230,17 @@ def test_resume_after_a_kill_while_the_backup_metadata_was_written(tmp_path, rec
         assert cli.main(args + ["--epochs", "3", "--resume", "--verbose", "0"]) == 0
     rows = _rows(run / "metrics.csv")
     assert int(rows[-1]["epoch"]) == 2  # resumed from the previous checkpoint (epoch 1 done) and ran epoch index 2
+
+
+def test_sample_by_name_uses_the_shipped_weights_and_takes_a_preset_folder(tmp_path, capsys):
+    """`kgen sample NAME` samples with the weights kgen ships for NAME (as `kgen compress NAME` codes with them), and
+    a preset folder is a model too; the same seed gives the same picture either way."""
+    by_name = tmp_path / "by_name.png"
+    assert cli.main(["sample", "pixelcnn.mnist", "--num", "2", "--seed", "3", "--out", str(by_name),
+                     "--verbose", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "with the trained weights kgen ships" in captured.err and "untrained" not in captured.err
+    by_folder = tmp_path / "by_folder.png"
+    assert cli.main(["sample", str(zoo.pretrained_folder("pixelcnn.mnist")), "--num", "2", "--seed", "3",
+                     "--out", str(by_folder), "--verbose", "0"]) == 0
+    assert by_name.read_bytes() == by_folder.read_bytes()

@@ -100,12 +100,21 @@ def image_inputs(x):
     return x
 
 
+def _is_tf_dataset(x):
+    """True for a tf.data.Dataset (Keras' own test: its class or a parent is TensorFlow's DatasetV2)."""
+    return any(parent.__name__ == "DatasetV2" and parent.__module__.startswith("tensorflow.python.")
+               for parent in type(x).__mro__)
+
+
 class ValidatedFitMixin:
     """`fit` and `evaluate` that check their data with the model's `_validate_data(data, name)` first (a clear
     error naming the argument instead of a failure deep inside a traced step)."""
 
     def fit(self, x=None, y=None, *args, **kwargs):
         self._validate_data(x, "x")
+        if not args and "shuffle" not in kwargs and _is_tf_dataset(x):
+            # kgen's pipelines come shuffled; Keras' default shuffle=True would only warn that it is ignored.
+            kwargs["shuffle"] = False
         if kwargs.get("validation_data") is not None:
             self._validate_data(kwargs["validation_data"], "validation_data")
         return super().fit(x, y, *args, **kwargs)

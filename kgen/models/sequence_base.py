@@ -441,7 +441,8 @@ class AutoregressiveSequenceModel(KgenModel):
             path = run_dir / "samples" / (f"label{label}.wav" if label is not None else f"sample{i}.wav")
             artifacts.write_audio(self, path, seconds=seconds, label=label, seed=seed + i)
             written += [("sample", path), ("spectrogram", artifacts.spectrogram_path(path))]
-        waves, digits, _ = kdata.load_arrays(d["name"], split=f"{d['eval_split'].split('[')[0]}[:1]")
+        waves, digits, _ = kdata.load_arrays(d["name"], split=f"{d['eval_split'].split('[')[0]}[:1]",
+                                             **({"source": d["source"]} if d.get("source") else {}))
         path = run_dir / "samples" / "continuation.wav"
         artifacts.write_audio(self, path, seconds=0.75 * seconds, label=int(digits[0]) if self.conditional else None,
                               prompt=waves[0][: self.AUDIO_RATE // 4], seed=seed)

@@ -161,3 +161,19 @@ class TestPixelCNN(TestCase):
                    (dict(num_samples=2, batch_size=0), "batch_size"), (dict(num_samples=2, method="fast"), "method"))
     def test_bad_sample_arguments(self, kwargs, match):
         self.run_bad_argument_test(tiny().sample, kwargs, match)
+
+
+def test_fit_on_a_kgen_pipeline_does_not_warn_about_shuffle():
+    """kgen's pipelines come shuffled: `fit` on a tf.data.Dataset does not pass Keras' default shuffle=True (which
+    only warns that it is ignored); on arrays Keras still shuffles."""
+    import warnings
+
+    import tensorflow as tf
+
+    model = tiny()
+    model.compile(optimizer="adam")
+    dataset = tf.data.Dataset.from_tensor_slices(binary_images(8)).batch(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(dataset, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)], [str(w.message) for w in caught]
