@@ -15,6 +15,20 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.one_backend("jax")`: a test of code that does not depend on the Keras backend beyond what the
+    model tests check on every backend (a tool's end-to-end run, say) runs in that backend's suite only, so that CI,
+    which runs the suite once per backend, runs it once. KGEN_EVERY_BACKEND=1 runs it under every backend."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if os.environ.get("KGEN_EVERY_BACKEND") == "1":
+        return
+    for item in items:
+        marker = item.get_closest_marker("one_backend")
+        if marker is not None and marker.args[0] != backend:
+            item.add_marker(pytest.mark.skip(
+                reason=f"backend-independent: runs once, in the {marker.args[0]} suite (KGEN_EVERY_BACKEND=1: every one)"))
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same random state, so weight initialisation is reproducible."""
@@ -56,3 +70,12 @@ def recipe(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_PIXELCNN_RECIPE)
     return str(path)
+
+
+def pytest_runtest_logreport(report):
+    """With KGEN_TEST_TIMES=PATH, append each test phase's seconds to PATH as it ends (`tools/test_times.py`
+    sums them), so that a long suite's cost can be read while it runs."""
+    path = os.environ.get("KGEN_TEST_TIMES")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{report.duration:.2f}\t{report.when}\t{report.nodeid}\n")

@@ -1,4 +1,5 @@
-"""tools/bench_autoencoders.py runs end to end (--quick sizes, current backend only)."""
+"""tools/bench_autoencoders.py runs end to end (--quick sizes), once: in the suite of the backend its `one_backend`
+mark names."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.one_backend("jax")
 @pytest.mark.slow
 def test_bench_autoencoders_quick(tmp_path):
     out = tmp_path / "bench.json"

@@ -12,6 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.one_backend("torch")
 @pytest.mark.slow
 def test_bench_semantic_hashing_quick(tmp_path):
     out = tmp_path / "bench.json"

@@ -1,4 +1,5 @@
-"""tools/bench_sparse_coding.py and tools/bench_psd.py run end to end (--quick, 2 s of training, current backend)."""
+"""tools/bench_sparse_coding.py and tools/bench_psd.py run end to end (--quick, 2 s of training), once: in the
+suite of the backend their `one_backend` marks name."""
 
 import os
 import subprocess
@@ -25,6 +26,7 @@ def _run(tool, tmp_path):
     return lines[start:]
 
 
+@pytest.mark.one_backend("torch")
 @pytest.mark.slow
 def test_bench_sparse_coding_quick(tmp_path):
     lines = _run("bench_sparse_coding.py", tmp_path)
@@ -37,6 +39,7 @@ def test_bench_sparse_coding_quick(tmp_path):
         assert (tmp_path / name).is_file()
 
 
+@pytest.mark.one_backend("torch")
 @pytest.mark.slow
 def test_bench_psd_quick(tmp_path):
     lines = _run("bench_psd.py", tmp_path)

@@ -1,4 +1,5 @@
-"""The benchmark scripts in tools/ run end to end (tiny --smoke sizes, current backend only)."""
+"""The benchmark scripts in tools/ run end to end (tiny --smoke sizes), each once: under the backend its
+`one_backend` mark names (the scripts do not depend on the backend beyond what the model tests check)."""
 
 import json
 import os
@@ -27,6 +28,7 @@ def run_smoke(script, tmp_path, *args, one_torch_thread=True):
     return proc.stdout.splitlines(), json.loads(out.read_text())["results"][0]
 
 
+@pytest.mark.one_backend("jax")
 @pytest.mark.slow
 def test_bench_pixelcnn_smoke(tmp_path):
     backend = keras.backend.backend()
@@ -43,6 +45,7 @@ def test_bench_pixelcnn_smoke(tmp_path):
     assert result["sample_shape"] == [2, 8, 8, 1]
 
 
+@pytest.mark.one_backend("jax")
 @pytest.mark.slow
 def test_bench_sampling_smoke(tmp_path):
     backend = keras.backend.backend()
@@ -54,6 +57,7 @@ def test_bench_sampling_smoke(tmp_path):
     assert result["naive_steps_timed"] == 8  # one row of the 8x8 tiny model
 
 
+@pytest.mark.one_backend("torch")
 @pytest.mark.slow
 def test_bench_sampling_wavenet_smoke(tmp_path):
     backend = keras.backend.backend()
@@ -66,6 +70,7 @@ def test_bench_sampling_wavenet_smoke(tmp_path):
     assert result["rtf"] > 0 and result["cached_state_bytes"] > 0
 
 
+@pytest.mark.one_backend("jax")
 @pytest.mark.slow
 def test_bench_attention_smoke(tmp_path):
     out = tmp_path / "bench.json"
@@ -82,6 +87,7 @@ def test_bench_attention_smoke(tmp_path):
     assert "strided/dense" in proc.stdout
 
 
+@pytest.mark.one_backend("jax")
 @pytest.mark.slow
 def test_bench_video_smoke(tmp_path):
     backend = keras.backend.backend()
@@ -94,6 +100,7 @@ def test_bench_video_smoke(tmp_path):
     assert result["data_s"] > 0 and result["step_s"] > 0 and result["cached_frame_s"] > 0 and result["naive_frame_s"] > 0
 
 
+@pytest.mark.one_backend("torch")
 def test_bench_compression_smoke(tmp_path):
     """tools/bench_compression.py --smoke: tiny untrained models code real slices of every task's data and decode
     them exactly; each row has the generic coders, the model's NLL and a payload within a few bits of it."""
