@@ -39,16 +39,24 @@ class TestEveryArchitecture(TestCase):
         self.run_contract_checks(tiny(arch))
 
 
+#: Variants whose inputs or layers differ from their family's tiny preset (conditioning, another class), also
+#: checked across backends: (preset, overrides).
+CROSS_BACKEND_VARIANTS = [
+    ("gated_pixelcnn.tiny", dict(num_classes=3)),
+    ("wavenet.tiny", dict(num_classes=3, local_channels=2, local_upsample=2)),
+    ("sparse_transformer.tiny_images", {}),
+]
+
+
 class TestEveryArchitectureAcrossBackends(TestCase):
     @pytest.mark.slow
     def test_every_architecture_loads_on_every_backend(self):
-        """Every architecture's tiny preset saved here and loaded under the other two backends gives the same
-        reference outputs (log-probabilities or codes; FISTA codes within 1e-3, as the iterations amplify float
-        differences)."""
-        cases = []
-        for i, arch in enumerate(ARCHITECTURES):
-            model = tiny(arch)
-            cases.append((model, model.example_inputs(seed=i)["x"]))
+        """Every architecture's tiny preset, and the variants above, saved here and loaded under the other two
+        backends give the same reference outputs (log-probabilities or codes; FISTA codes within 1e-3, as the
+        iterations amplify float differences). One child process per other backend checks them all."""
+        models = [tiny(arch) for arch in ARCHITECTURES]
+        models += [kgen.zoo.get(name, **overrides) for name, overrides in CROSS_BACKEND_VARIANTS]
+        cases = [(model, model.example_inputs(seed=i)["x"]) for i, model in enumerate(models)]
         self.run_cross_backend_suite(cases, rtol=1e-3)
 
 

@@ -96,7 +96,7 @@ class SequenceModelChecks:
     bad_argument_cases = ()
     fit_kwargs = dict(learning_rate=1e-2, num_sequences=256, epochs=10)  # 8 batches of 32 per epoch
 
-    def test_saving_cross_backend_and_export(self, tmp_path):
+    def test_saving_and_export(self, tmp_path):
         self.run_round_trip_test(type(self).tiny(**self.round_trip_kwargs), random_tokens(2, 12), tmp_path)
 
     def test_fit_with_weights_learns(self):

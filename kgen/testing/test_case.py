@@ -193,10 +193,20 @@ for j, (name, inputs) in enumerate(plan):
 class TestCase:
     """Base class for kgen tests (pytest collects subclasses named Test*)."""
 
+    #: While `run_contract_checks` runs: {id(model): names of the checks that have run on it so far}.
+    _checks_run = None
+
     def run_contract_checks(self, model):
-        """Every check the model names in its `contract_checks`, each called as `check(model)`."""
-        for name in model.contract_checks:
-            getattr(self, name)(model)
+        """Every check the model names in its `contract_checks`, each called as `check(model)`, in that order (a
+        later check may rely on what an earlier one did to the same model: `run_export_after_use_test` samples
+        only if no sampling check has run yet)."""
+        self._checks_run = {id(model): []}
+        try:
+            for name in model.contract_checks:
+                getattr(self, name)(model)
+                self._checks_run[id(model)].append(name)
+        finally:
+            self._checks_run = {}
 
     # ------------------------------------------------------------------------------------------ layers
     def run_layer_test(self, layer_cls, init_kwargs, input_data, expected_output_shape, run_training_check=True):
@@ -658,16 +668,18 @@ class TestCase:
 
     def run_export_after_use_test(self, model, tmp_dir=None):
         """A model that has been used exports, saves and samples in any order: it samples (through the sampling
-        checks its `contract_checks` name), trains one step, evaluates, then is exported for serving (every
-        signature checked as in `run_export_test`), saved to .keras and reloaded (`run_model_saving_test`), and
-        samples again. What generation, `fit` and `evaluate` leave on the model (compiled loops, optimizer state,
-        compiled train and test functions) must never reach the SavedModel or the .keras file."""
+        checks its `contract_checks` name, unless `run_contract_checks` already ran them on this model), trains
+        one step, evaluates, then is exported for serving (every signature checked as in `run_export_test`), saved
+        to .keras and reloaded (`run_model_saving_test`), and samples again. What generation, `fit` and `evaluate`
+        leave on the model (compiled loops, optimizer state, compiled train and test functions) must never reach
+        the SavedModel or the .keras file."""
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
         x = model.example_inputs(seed=3)["x"]
         inputs = model.model_inputs(x, **conditioning(model, x))
         sampling = [name for name in model.contract_checks if name.endswith("_sampling_test")]
         for name in sampling:
-            getattr(self, name)(model)
+            if name not in (self._checks_run or {}).get(id(model), ()):
+                getattr(self, name)(model)
         if not model.compiled:
             model.compile(optimizer=keras.optimizers.SGD(1e-3))
         history = model.fit(inputs, epochs=1, batch_size=len(x), verbose=0).history
@@ -688,12 +700,12 @@ class TestCase:
             build(**kwargs)
 
     def run_round_trip_test(self, model, input_data, tmp_dir):
-        """Config round trip, .keras save/load, loading under the other backends, and export for serving (every
-        signature the model's `serving_examples` name)."""
+        """Config round trip, .keras save/load and export for serving (every signature the model's
+        `serving_examples` name). Loading under the other backends is `run_cross_backend_suite`, which checks many
+        models for two child processes (tests/test_zoo.py gathers every architecture and the families' variants)."""
         tmp_dir = Path(tmp_dir)
         self.run_serialization_test(model)
         self.run_model_saving_test(model, input_data, tmp_dir)
-        self.run_cross_backend_test(model, input_data)
         self.run_export_test(model, input_data, tmp_dir / "export")
 
     def run_weighted_fit_test(self, model, learning_rate, num_sequences=256, epochs=10, batch_size=32):

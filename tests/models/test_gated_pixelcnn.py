@@ -131,7 +131,7 @@ class TestGatedPixelCNN(TestCase):
         assert not np.array_equal(model.sample(2, seed=0), a)
         np.testing.assert_array_equal(model.sample(2, seed=0), model.sample(2, seed=0, method="naive"))
 
-    def test_saving_cross_backend_and_export(self, tmp_path):
+    def test_saving_and_export(self, tmp_path):
         self.run_round_trip_test(tiny(num_classes=3), binary_images(3), tmp_path)
 
     def test_learns(self):

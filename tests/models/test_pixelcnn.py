@@ -80,8 +80,7 @@ class TestPixelCNN(TestCase):
         self.run_model_saving_test(rgb_model(), np.random.default_rng(0).integers(0, 4, (2, 5, 5, 3)).astype("float32"),
                                    tmp_path)
 
-    def test_cross_backend_loading(self):
-        self.run_cross_backend_test(tiny(), binary_images(4))
+    # Loading under the other backends: tests/test_zoo.py's suite (the tiny preset).
 
     def test_sampling(self):
         # run_sampling_test also asserts that the cached default equals the naive loop for the same seed.

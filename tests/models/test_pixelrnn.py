@@ -122,13 +122,8 @@ class TestPixelRNN(TestCase):
         (tmp_path / "rgb").mkdir()
         self.run_model_saving_test(rgb_model(layer_type), x, tmp_path / "rgb")
 
-    @pytest.mark.parametrize("layer_type", LAYER_TYPES)
-    def test_cross_backend_loading(self, layer_type):
-        self.run_cross_backend_test(tiny(layer_type), binary_images(4))
-
-    @pytest.mark.parametrize("layer_type", LAYER_TYPES)
-    def test_export(self, layer_type, tmp_path):
-        self.run_export_test(tiny(layer_type, image_shape=(5, 5, 1)), binary_images(3, (5, 5, 1)), tmp_path)
+    # Loading under the other backends and export (after sampling, fitting and evaluating) are the test walker's
+    # (tests/test_zoo.py) on both tiny presets.
 
     def test_sampling(self):
         self.run_sampling_test(tiny("row"), num_samples=2)
