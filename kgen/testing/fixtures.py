@@ -88,16 +88,12 @@ def bad_arguments(*cases):
 
 class SequenceModelChecks:
     """Tests every autoregressive sequence family shares, mixed into its `TestCase` subclass: set `tiny` (a
-    `tiny_builder`), `model_class`, `round_trip_kwargs` (the tiny model's overrides for the saving/export test),
-    `fit_kwargs` (for `run_weighted_fit_test`) and `bad_argument_cases`, (kwargs, match) pairs that `model_class`
-    must refuse."""
+    `tiny_builder`), `model_class`, `fit_kwargs` (for `run_weighted_fit_test`) and `bad_argument_cases`, (kwargs,
+    match) pairs that `model_class` must refuse. Saving, loading under the other backends and export (after
+    sampling, fitting and evaluating) are the test walker's, on every family's tiny preset (tests/test_zoo.py)."""
 
-    round_trip_kwargs = {}
     bad_argument_cases = ()
     fit_kwargs = dict(learning_rate=1e-2, num_sequences=256, epochs=10)  # 8 batches of 32 per epoch
-
-    def test_saving_and_export(self, tmp_path):
-        self.run_round_trip_test(type(self).tiny(**self.round_trip_kwargs), random_tokens(2, 12), tmp_path)
 
     def test_fit_with_weights_learns(self):
         # A deterministic pattern (a ramp mod 16) is learnable from the previous token; padding has weight 0.

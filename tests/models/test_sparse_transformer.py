@@ -117,10 +117,6 @@ class TestSparseTransformerImages(TestCase):
         self.run_causality_test(model, num_trials=2)
         self.run_sampling_test(model)
 
-    def test_round_trip_and_export(self, tmp_path):
-        model = tiny_images()
-        self.run_round_trip_test(model, binary_images(2, (6, 6, 1)), tmp_path)
-
     def test_joint_head_refused(self):
         with pytest.raises(ValueError, match="likelihood"):
             tiny_images(likelihood="logistic_mixture", image_shape=(4, 4, 3))
