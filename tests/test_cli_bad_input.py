@@ -13,9 +13,7 @@ import pytest
 
 from kgen import cli, zoo
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 
 def _save(name, path, **kwargs):

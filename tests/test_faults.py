@@ -14,9 +14,7 @@ import keras
 
 from kgen import cli, training
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 TINY = ["--data-source", "embedded", "--steps-per-epoch", "2", "--batch-size", "16", "--monitor-split", "",
         "--samples", "0", "--no-eval", "--verbose", "0"]

@@ -12,9 +12,7 @@ import pytest
 
 from kgen import native_logs, progress
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
 ENV.pop("TF_CPP_MIN_LOG_LEVEL", None)

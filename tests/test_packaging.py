@@ -12,9 +12,7 @@ from pathlib import Path
 import keras
 import pytest
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 # What setuptools reads to build the wheel; copied so the build writes nothing into the working tree (build/,

@@ -13,9 +13,7 @@ import kgen.data
 from kgen import data
 from kgen.data import core
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 
 def test_registry_dispatches_every_name_to_its_module():

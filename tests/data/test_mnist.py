@@ -12,9 +12,7 @@ import pytest
 from kgen import data
 from kgen.data import mnist
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 CANONICAL_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -8,9 +8,7 @@ import pytest
 from kgen import data
 from kgen.data import moving_mnist as mm
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 FREE = mm.FRAME_SIZE - mm.DIGIT_SIZE
 

@@ -14,9 +14,7 @@ import pytest
 from kgen import data
 from kgen.data import core, text
 
-# Backend-independent (the code under test does the same under every Keras backend; the models' own tests
-# run everywhere): CI runs this module once, in the torch suite (tests/conftest.py, `one_backend`).
-pytestmark = pytest.mark.one_backend("torch")
+pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 NUM_CHARS = 1115394
 NUM_TRAIN = NUM_CHARS * 9 // 10  # 1,003,854
