@@ -210,12 +210,13 @@ def _cmd_compress(args):
     report = compression.compress(
         model, args.inputs, args.out, model_name=args.model, labels=args.label, batch_size=args.batch_size,
         segment_length=args.segment_length, overwrite=args.force, progress=_progress(args))
-    bits = 8 * report["payload_bytes"]
-    print(
-        f"{args.out}: {report['inputs']} {report['kind']} file(s), {report['input_bytes']:,} -> "
-        f"{report['file_bytes']:,} bytes ({report['header_bytes']:,} of header); payload {bits / report['symbols']:.4f} "
-        f"bits/symbol, the model's own information content {report['information_bits'] / report['symbols']:.4f}"
-    )
+    methods = ", ".join(f"{count} {method}" for method, count in sorted(report["methods"].items()))
+    line = (f"{args.out}: {report['inputs']} {report['kind']} file(s), {report['input_bytes']:,} -> "
+            f"{report['file_bytes']:,} bytes ({report['header_bytes']:,} of header; items: {methods})")
+    if report["symbols"]:
+        line += (f"; {report['bits_per_symbol']:.4f} bits/symbol in all, the model's own information content "
+                 f"{report['information_bits'] / report['symbols']:.4f}")
+    print(line)
     return 0
 
 
@@ -339,7 +340,7 @@ def build_parser():
     s.add_argument("--verbose", type=_number(int, 0, 2), default=None,
                    help="0: silent, 1: Keras progress bars, 2: one line per epoch (default: bars when stdout is a "
                         "terminal, one line per epoch when it is a file or a pipe; KGEN_PROGRESS=0 or 1 chooses)")
-    s.set_defaults(fn=_cmd_train)
+    s.set_defaults(fn=_cmd_train, output=("folder", "--out"))
 
     s = sub.add_parser("evaluate", help="evaluate a .keras model (or run folder) on a data split")
     s.add_argument("model", help=".keras file or run folder")
@@ -351,7 +352,7 @@ def build_parser():
     s.add_argument("--verbose", type=_number(int, 0, 2), default=None,
                    help="0: silent, 1: progress bar, 2: one line at the end (default: 1 when stdout is a terminal, "
                         "else 2)")
-    s.set_defaults(fn=_cmd_evaluate)
+    s.set_defaults(fn=_cmd_evaluate, output=("file", "--out"))
 
     s = sub.add_parser(
         "sample",
@@ -379,7 +380,7 @@ def build_parser():
     s.add_argument("--frames", type=_number(int, 1, 10_000), help="video: frames generated after them (default: as many)")
     s.add_argument("--data-source", choices=_SOURCES, help="video: where the real frames come from")
     _add_progress_flag(s, "batches of 16 samples, or the stages of an audio sample")
-    s.set_defaults(fn=_cmd_sample)
+    s.set_defaults(fn=_cmd_sample, output=("file", "--out"))
 
     s = sub.add_parser("complete", help="complete the bottom of real images from their top rows into a PNG")
     s.add_argument("model", help=".keras file or run folder")
@@ -392,7 +393,7 @@ def build_parser():
     s.add_argument("--completions", type=_number(int, 1, 64), default=3, help="completions per image")
     s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="seed: the same seed, the same completions")
     _add_progress_flag(s, "batches of 16 completions")
-    s.set_defaults(fn=_cmd_complete)
+    s.set_defaults(fn=_cmd_complete, output=("file", "--out"))
 
     s = sub.add_parser("encode", help="encode a data split with a representation model into an .npz of codes")
     s.add_argument("model", help=".keras file or run folder")
@@ -401,7 +402,7 @@ def build_parser():
     s.add_argument("--split", default=None, help="data split (default: the recipe's evaluation split)")
     s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
     _add_progress_flag(s, "batches of 256 examples")
-    s.set_defaults(fn=_cmd_encode)
+    s.set_defaults(fn=_cmd_encode, output=("file", "--out"))
 
     s = sub.add_parser(
         "compress",
@@ -419,7 +420,7 @@ def build_parser():
                         "model's max_length)")
     s.add_argument("--force", action="store_true", help="replace --out if it exists")
     _add_progress_flag(s, "symbols")
-    s.set_defaults(fn=_cmd_compress)
+    s.set_defaults(fn=_cmd_compress, output=("file", "--out"))
 
     s = sub.add_parser("decompress", help="restore the files of a .kgz file (made by kgen compress)")
     s.add_argument("file", help="the .kgz file")
@@ -427,13 +428,13 @@ def build_parser():
     s.add_argument("--model", help="the model it was made with (default: the preset named in the file)")
     s.add_argument("--force", action="store_true", help="replace files that exist in --out")
     _add_progress_flag(s, "symbols")
-    s.set_defaults(fn=_cmd_decompress)
+    s.set_defaults(fn=_cmd_decompress, output=("folder", "--out"))
 
     s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
     s.add_argument("model", help=".keras file or run folder")
     s.add_argument("out", help="SavedModel folder to create (e.g. serving/NAME/1); it must not exist yet")
     _add_progress_flag(s, "one line per stage: saving, tracing each signature, writing")
-    s.set_defaults(fn=_cmd_export)
+    s.set_defaults(fn=_cmd_export, output=("folder", "OUT"))
 
     s = sub.add_parser("plot", help="draw the learning curves of one or more runs (their metrics.csv) into a PNG: "
                                     "the metric against epochs and against training minutes")
@@ -443,7 +444,7 @@ def build_parser():
     s.add_argument("--metric", help="the metrics.csv column to draw, train solid and its val_ column dashed (default: "
                                     "the first of nats, bits_per_token, nats_per_frame, reconstruction_error, loss "
                                     "that every run has)")
-    s.set_defaults(fn=_cmd_plot, needs_models=False)
+    s.set_defaults(fn=_cmd_plot, needs_models=False, output=("file", "--out"))
     return p
 
 
@@ -456,6 +457,7 @@ def main(argv=None):
         return e.code
     args.argv = argv
     try:
+        _check_output(args)
         if getattr(args, "needs_models", True):  # `kgen plot` reads CSV files: it starts no Keras
             import kgen.models  # noqa: F401  (registers every family; the command imports lazily, see kgen/__init__.py)
 
@@ -483,6 +485,19 @@ def main(argv=None):
         print(f"kgen {args.command}: internal error: {type(e).__name__}: {e} (run again with --debug for the "
               "traceback)", file=sys.stderr)
         return 1
+
+
+def _check_output(args):
+    """Before any work: the command's output path is not empty, is of the kind it writes (a file or a folder), and
+    is none of the command's inputs (kgen never writes over what it reads; kgen/io.py)."""
+    from kgen.io import check_output_path
+
+    what, flag = getattr(args, "output", (None, None))
+    if what is None or args.out is None:
+        return
+    inputs = [getattr(args, name, None) for name in ("model", "file", "prompt")]
+    inputs += list(getattr(args, "inputs", None) or []) + list(getattr(args, "runs", None) or [])
+    check_output_path(args.out, flag, folder=what == "folder", inputs=[p for p in inputs if p])
 
 
 def _training_errors():

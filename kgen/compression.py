@@ -17,12 +17,15 @@ What it codes (`model.coding_kinds` says which the model takes):
   trained). Lossless for the mu-law signal, not for the original samples: the decompressed WAV is the decoded
   mu-law signal as 16-bit PCM, which every player reads and which compresses again to the very same codes.
 
-Container (`.kgz`): `MAGIC`, a 4-byte big-endian header length, a UTF-8 JSON header, then the range coder's payload
-(little-endian 32-bit words). The header names the model (its zoo name or file, and the sha256 of its weights), the
-Keras backend, the data kind, every item (name, shape, class label, the sha256 of its symbols), the batch layout
-and the payload's length and sha256. `decompress` refuses a file made with other weights or another backend,
-a truncated or corrupted file, and checks every decoded item against its sha256 before writing anything; each
-output file is written atomically.
+Container (`.kgz`, format 2, see `pack`): `MAGIC`, a compact binary header (a few dozen bytes plus the model's and
+the items' names: the data kind, the Keras backend, the first 16 bytes of the sha256 of the model's weights and of
+the data, the batch layout, every item's name, method, length and class label), the range coder's payload
+(little-endian 32-bit words), the items stored raw or with LZMA2, and a CRC-32 of it all. Each item is coded with
+the model, stored, or packed with LZMA2, whichever is smallest, so a file the model does not know never grows much.
+`decompress` refuses a file made with other weights or another backend, a truncated or corrupted one, and one that
+claims more than it holds (every size and count is checked against the file's own size before memory or work is
+spent on it; decoding stops once the decoded symbols' information content exceeds the payload's bits); it checks
+the decoded data against its sha256 before writing anything, and writes all the files or none.
 
 Sequences longer than `segment_length` symbols (default `DEFAULT_SEGMENT_LENGTH`, or the model's `max_length`) are
 cut into segments, each coded from an empty context; rows (images or segments) are coded `batch_size` at a time.
@@ -33,7 +36,8 @@ checked), and the same kgen version on the same kind of machine; anything else i
 
 import hashlib
 import io
-import json
+import itertools
+import lzma
 import os
 import struct
 import zlib
@@ -42,12 +46,11 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"\x89KGZ\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".kgz"
 KINDS = ("image", "bytes", "audio")
 DEFAULT_SEGMENT_LENGTH = 4096
 DEFAULT_BATCH_SIZE = 64
-_MAX_HEADER = 64 * 1024 * 1024
 
 
 class CompressedFileError(ValueError):
@@ -68,10 +71,6 @@ def weights_sha256(model):
         digest.update(f"{variable.path}:{value.shape}\n".encode())
         digest.update(np.ascontiguousarray(value, dtype="<f4").tobytes())
     return digest.hexdigest()
-
-
-def _sha256(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def _data_sha256(items):
@@ -100,23 +99,22 @@ def _constriction():
 
 # ================================================================================================ coding loop
 def _rows(lengths, segment_length):
-    """Cut every item into rows of at most `segment_length` symbols: [(item, start, length)]."""
-    rows = []
+    """Cut every item into rows of at most `segment_length` symbols: (item, start, length), one at a time (a
+    generator: a file's claimed lengths cost no memory before they are decoded)."""
     for item, n in enumerate(lengths):
         if n == 0:
             continue
         step = n if segment_length is None else segment_length
         for start in range(0, n, step):
-            rows.append((item, start, min(step, n - start)))
-    return rows
+            yield item, start, min(step, n - start)
 
 
 def _walk(model, rows, labels, batch_size, visit, progress=None):
     """Run the coding steps over `rows`, `batch_size` rows at a time; `visit(batch_rows, t, tables, active)` returns
     the batch's symbols of step t (int32 (B,), anything where not active) and is the only place encoder and decoder
     differ."""
-    for first in range(0, len(rows), batch_size):
-        batch = rows[first : first + batch_size]
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, batch_size)):
         lengths = np.array([r[2] for r in batch])
         row_labels = None if labels is None else np.array([labels[r[0]] for r in batch], dtype="int32")
         steps = model.coding_steps(len(batch), labels=row_labels)
@@ -171,7 +169,7 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
     rows = _rows([len(f) for f in flat], segment_length)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
-    bits = [0.0]
+    item_bits = np.zeros(len(flat))
 
     def visit(batch, t, tables, active):
         symbols = np.zeros(len(batch), np.int32)
@@ -181,7 +179,7 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
         chosen = tables[active]
         encoder.encode(symbols[active], family, chosen)
         picked = chosen[np.arange(len(chosen)), symbols[active]] / chosen.sum(axis=1)
-        bits[0] -= float(np.log2(np.maximum(picked, 1e-300)).sum())
+        np.add.at(item_bits, np.array([r[0] for r in batch])[active], -np.log2(np.maximum(picked, 1e-300)))
         return symbols
 
     total = sum(len(f) for f in flat)
@@ -194,40 +192,58 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
         "data_sha256": _data_sha256(flat),
     }
     items = [{"length": int(len(f)), "label": None if labels is None else int(labels[i])} for i, f in enumerate(flat)]
-    return payload, layout, items, {"symbols": int(total), "information_bits": bits[0]}
+    stats = {"symbols": int(total), "information_bits": float(item_bits.sum()), "item_bits": item_bits.tolist()}
+    return payload, layout, items, stats
 
 
-def decode_symbols(model, kind, payload, layout, items, progress=None):
+def decode_symbols(model, kind, payload, layout, items, progress=None, where="the file"):
     """The inverse of `encode_symbols`: the items' symbol arrays (images reshaped to the model's image shape).
-    Raises `CompressedFileError` if a decoded item does not match its sha256."""
+
+    Work is bounded by the payload: decoding stops with a `CompressedFileError` as soon as the decoded symbols'
+    information content (their -log2 probability under the model's tables) exceeds the payload's bits (plus the
+    coder's 64 bits of slack), which no file the encoder wrote can do; outputs grow as symbols are decoded, not as
+    the header claims. Raises `CompressedFileError` if a decoded item does not match the recorded sha256."""
     constriction = _constriction()
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
     family = constriction.stream.model.Categorical(perfect=False)
     lengths = [int(it["length"]) for it in items]
+    if kind == "image":
+        size = int(np.prod(model.image_shape))
+        for i, n in enumerate(lengths):
+            if n != size:
+                raise CompressedFileError(f"{where}: item {i} claims {n} pixels; this model's images have {size}.")
     labels = None if not items or items[0].get("label") is None else [int(it["label"]) for it in items]
-    segment_length = layout.get("segment_length")
+    if labels is not None:
+        labels = model.validate_labels(labels, len(items))
+    segment_length = None if kind == "image" else layout.get("segment_length")
     rows = _rows(lengths, segment_length)
-    out = [np.zeros(n, np.int32) for n in lengths]
+    out = [{} for _ in lengths]  # per item, {row start: bytearray}: symbols < 256, appended as they are decoded
+    budget = 8.0 * len(payload) + 64.0
+    spent = [0.0]
 
     def visit(batch, t, tables, active):
         symbols = np.zeros(len(batch), np.int32)
         if active.any():
+            chosen = tables[active]
             try:
-                symbols[active] = decoder.decode(family, tables[active])
+                symbols[active] = decoder.decode(family, chosen)
             except Exception as e:  # constriction reports running out of data and invalid states
-                raise CompressedFileError(f"the payload cannot be decoded: {type(e).__name__}: {e}") from e
+                raise CompressedFileError(f"{where}: the payload cannot be decoded: {type(e).__name__}: {e}") from e
+            picked = chosen[np.arange(len(chosen)), symbols[active]] / chosen.sum(axis=1)
+            spent[0] -= float(np.log2(np.maximum(picked, 1e-300)).sum())
+            if spent[0] > budget:
+                raise CompressedFileError(
+                    f"{where} is corrupted: its items claim more data than its payload of {len(payload):,} bytes "
+                    "holds (decoding stopped).")
         for j, (item, start, length) in enumerate(batch):
             if t < length:
-                out[item][start + t] = symbols[j]
+                out[item].setdefault(start, bytearray()).append(int(symbols[j]))
         return symbols
 
     _walk(model, rows, labels, int(layout["batch_size"]), visit, _progbar(sum(lengths), progress))
-    if _data_sha256(out) != layout.get("data_sha256"):
-        raise CompressedFileError(
-            "the decoded data's sha256 differs from the one recorded: the file is corrupted, or the model's "
-            "probabilities differ from those it was made with (another kgen version or machine)."
-        )
+    out = [np.frombuffer(b"".join(rows[start] for start in sorted(rows)), dtype=np.uint8).astype(np.int32)
+           for rows in out]
     if kind == "image":
         return [s.reshape(model.image_shape) for s in out]
     return out
@@ -271,70 +287,207 @@ def _validate_tokens(model, tokens, name, segment_length):
 
 
 # ================================================================================================ container
-def _columns(items):
-    keys = sorted({k for item in items for k in item})
-    return {k: [item.get(k) for item in items] for k in keys}
+_KIND_CODES = {"image": 0, "bytes": 1, "audio": 2}
+_BACKEND_CODES = {"tensorflow": 0, "jax": 1, "torch": 2}
+_METHOD_CODES = {"model": 0, "stored": 1, "lzma": 2}
+_MODE_CODES = {None: 0, "1": 1, "L": 2, "RGB": 3}
+_WHITE_CODES = {None: 0, 1: 1, 255: 2}
+_DIGEST_BYTES = 16  # the weights' and the data's sha256, truncated: 128 bits, no accidental collision
+_FIXED = len(MAGIC) + 4 + 2 * _DIGEST_BYTES  # magic, format, kind, backend, levels-1, the two digests
+#: The most bytes (or symbols) one .kgz file may restore in all: a file claiming more is refused before anything
+#: is decoded (every claim is checked against the file before memory or work is spent).
+MAX_DECODED_BYTES = 1 << 30
+MAX_NAME_BYTES = 255  # a file name on the usual file systems
 
 
-def _rows_of(columns, count):
-    return [{k: v[i] for k, v in columns.items()} for i in range(count)]
+def _varint(value):
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"a container field must be a non-negative int, got {value}.")
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _code(table, value, field):
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise ValueError(f"the header field {field} must be one of {sorted(map(str, table))}, got {value!r}.") from None
 
 
 def pack(header, payload):
-    """The container bytes: MAGIC, header length, the zlib-compressed JSON header (items stored as columns, with
-    the payload's length and sha256), payload."""
+    """The container bytes of a header dict (as `unpack` returns it) and the model's payload.
+
+    Layout (format 2): MAGIC, format, kind, backend, levels - 1 (one byte each), the first 16 bytes of the weights'
+    sha256 and of the data's sha256, then varints: batch size, segment length (0: none), the model name's length and
+    UTF-8 bytes, the item count, every item (name length and bytes, method, symbols, label + 1 (0: none), stored
+    bytes, then per kind the PNG mode and white level or the audio rate), the payload's length; then the model's
+    payload (the range coder's 32-bit words), the items stored raw or with xz, one after the other, and a CRC-32 of
+    everything before it (4 bytes, big-endian).
+    """
     items = header.get("items", [])
-    header = dict(header, items=_columns(items), num_items=len(items), payload_bytes=len(payload),
-                  payload_sha256=_sha256(payload))
-    head = zlib.compress(json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8"), 9)
-    return MAGIC + struct.pack(">I", len(head)) + head + payload
+    levels = int(header["num_levels"])
+    out = bytearray(MAGIC)
+    out += bytes([FORMAT_VERSION, _code(_KIND_CODES, header["kind"], "kind"),
+                  _code(_BACKEND_CODES, header["backend"], "backend"), levels - 1])
+    for field in (header["model"]["weights_sha256"], header["data_sha256"]):
+        out += bytes.fromhex(field)[:_DIGEST_BYTES].ljust(_DIGEST_BYTES, b"\0")
+    name = str(header["model"]["name"]).encode("utf-8")
+    out += _varint(header["batch_size"]) + _varint(header.get("segment_length") or 0)
+    out += _varint(len(name)) + name + _varint(len(items))
+    chunks = []
+    for item in items:
+        item_name = str(item["name"]).encode("utf-8")
+        chunk = item.get("chunk", b"") if item.get("method", "model") != "model" else b""
+        chunks.append(chunk)
+        label = item.get("label")
+        out += _varint(len(item_name)) + item_name + bytes([_code(_METHOD_CODES, item.get("method", "model"), "method")])
+        out += _varint(item["length"]) + _varint(0 if label is None else int(label) + 1) + _varint(len(chunk))
+        if header["kind"] == "image":
+            out += bytes([_code(_MODE_CODES, item.get("mode"), "mode"), _code(_WHITE_CODES, item.get("white"), "white")])
+        elif header["kind"] == "audio":
+            out += _varint(item["rate"])
+    out += _varint(len(payload))
+    out += payload + b"".join(chunks)
+    return bytes(out) + struct.pack(">I", zlib.crc32(out) & 0xFFFFFFFF)
+
+
+class _Reader:
+    """Reads a container's fields, every one bounded by what the file holds."""
+
+    def __init__(self, blob, where):
+        self.blob, self.where, self.at = blob, where, 0
+
+    def fail(self, what):
+        raise CompressedFileError(f"{self.where} has a corrupted header: {what}.")
+
+    def bytes(self, count, what):
+        if count > len(self.blob) - self.at:
+            raise CompressedFileError(f"{self.where} is truncated: it ends inside its {what}.")
+        chunk = self.blob[self.at : self.at + count]
+        self.at += count
+        return chunk
+
+    def byte(self, what):
+        return self.bytes(1, what)[0]
+
+    def varint(self, what, limit):
+        value = shift = 0
+        for _ in range(10):
+            b = self.byte(what)
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                if value > limit:
+                    self.fail(f"{what} is {value:,}, more than the {limit:,} allowed here")
+                return value
+        self.fail(f"{what} is not a valid number")
+
+    def text(self, what, limit):
+        raw = self.bytes(self.varint(f"the length of {what}", limit), what)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail(f"{what} is not UTF-8")
+
+    def choice(self, table, what):
+        code = self.byte(what)
+        for value, c in table.items():
+            if c == code:
+                return value
+        self.fail(f"{what} has the unknown code {code}")
 
 
 def unpack(blob, where="the file"):
     """(header dict, payload bytes) of container bytes; a `CompressedFileError` naming `where` for anything that is
-    not a whole, intact kgen container."""
+    not a whole, intact kgen container. Every count and size in the header is checked against the file's own size
+    (and `MAX_DECODED_BYTES`) before anything is allocated for it; items stored raw or with xz come back as bytes
+    in their item's "chunk"."""
+    blob = bytes(blob)
     if blob[: len(MAGIC)] != MAGIC:
         raise CompressedFileError(f"{where} is not a kgen compressed file (it does not start with the .kgz signature).")
-    start = len(MAGIC) + 4
-    if len(blob) < start:
+    if len(blob) < len(MAGIC) + 1:
         raise CompressedFileError(f"{where} is truncated: it ends inside the header.")
-    (size,) = struct.unpack(">I", blob[len(MAGIC) : start])
-    if size > _MAX_HEADER or len(blob) < start + size:
-        raise CompressedFileError(f"{where} is truncated or corrupted: its header claims {size} bytes, "
-                                  f"{max(len(blob) - start, 0)} follow.")
-    try:
-        header = json.loads(zlib.decompress(blob[start : start + size]).decode("utf-8"))
-        expected = int(header["payload_bytes"])
-        version = header["format"]
-        header["items"] = _rows_of(header["items"], int(header["num_items"]))
-    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError,
-            AttributeError) as e:
-        raise CompressedFileError(f"{where} has a corrupted header ({type(e).__name__}: {e}).") from None
+    version = blob[len(MAGIC)]
     if version != FORMAT_VERSION:
-        raise CompressedFileError(f"{where} has container format {version!r}; this kgen reads format {FORMAT_VERSION}.")
-    payload = blob[start + size :]
-    if expected % 4:
-        raise CompressedFileError(f"{where} has a corrupted header: a payload of {expected} bytes is not a whole "
-                                  "number of the coder's 32-bit words.")
-    if len(payload) < expected:
-        raise CompressedFileError(f"{where} is truncated: {len(payload)} of its {expected} payload bytes are there.")
-    if len(payload) > expected:
-        raise CompressedFileError(f"{where} has {len(payload) - expected} bytes after its payload (corrupted or "
+        raise CompressedFileError(f"{where} has container format {version}; this kgen reads format {FORMAT_VERSION} "
+                                  "(decompress it with the kgen version that made it).")
+    if len(blob) < _FIXED + 4:
+        raise CompressedFileError(f"{where} is truncated: it ends inside the header.")
+    if struct.unpack(">I", blob[-4:])[0] != zlib.crc32(blob[:-4]) & 0xFFFFFFFF:
+        raise CompressedFileError(f"{where} is truncated or corrupted: its CRC-32 does not match its content.")
+    body = blob[:-4]
+    r = _Reader(body, where)
+    r.at = len(MAGIC) + 1
+    kind = r.choice(_KIND_CODES, "the data kind")
+    backend = r.choice(_BACKEND_CODES, "the backend")
+    levels = r.byte("the number of levels") + 1
+    weights = r.bytes(_DIGEST_BYTES, "the weights' digest").hex()
+    data = r.bytes(_DIGEST_BYTES, "the data's digest").hex()
+    size = len(body)
+    batch_size = r.varint("the batch size", 1 << 16)
+    segment_length = r.varint("the segment length", MAX_DECODED_BYTES) or None
+    name = r.text("the model name", 4096)
+    # An item takes at least 6 bytes of header (a 1-byte name and five fields): no more items than that allows.
+    num_items = r.varint("the item count", (size - r.at) // 6)
+    items, total = [], 0
+    for i in range(num_items):
+        item = {"name": r.text(f"the name of item {i}", MAX_NAME_BYTES)}
+        item["method"] = r.choice(_METHOD_CODES, f"the method of item {i}")
+        item["length"] = r.varint(f"the length of item {i}", MAX_DECODED_BYTES)
+        label = r.varint(f"the label of item {i}", 1 << 20)
+        item["label"] = None if label == 0 else label - 1
+        item["chunk_bytes"] = r.varint(f"the stored bytes of item {i}", size)
+        if kind == "image":
+            item["mode"] = r.choice(_MODE_CODES, f"the PNG mode of item {i}")
+            item["white"] = r.choice(_WHITE_CODES, f"the white level of item {i}")
+        elif kind == "audio":
+            item["rate"] = r.varint(f"the sample rate of item {i}", 1 << 20)
+        if item["method"] == "stored" and item["chunk_bytes"] != item["length"]:
+            r.fail(f"item {i} is stored raw with {item['chunk_bytes']} bytes for {item['length']} symbols")
+        if item["method"] == "model" and item["chunk_bytes"]:
+            r.fail(f"item {i} is coded with the model but has stored bytes")
+        total += item["length"]
+        if total > MAX_DECODED_BYTES:
+            r.fail(f"its items claim more than {MAX_DECODED_BYTES:,} symbols in all")
+        items.append(item)
+    payload_bytes = r.varint("the payload length", size)
+    if payload_bytes % 4:
+        r.fail(f"a payload of {payload_bytes} bytes is not a whole number of the coder's 32-bit words")
+    payload = r.bytes(payload_bytes, "payload")
+    for i, item in enumerate(items):
+        item["chunk"] = r.bytes(item.pop("chunk_bytes"), f"stored item {i}")
+    if r.at != len(body):
+        raise CompressedFileError(f"{where} has {len(body) - r.at} bytes after its payload (corrupted or "
                                   "concatenated).")
-    if _sha256(payload) != header.get("payload_sha256"):
-        raise CompressedFileError(f"{where} is corrupted: its payload does not match the sha256 in its header.")
+    labels = {item["label"] is None for item in items if item["method"] == "model"}
+    if len(labels) > 1:
+        r.fail("some model-coded items have class labels and others not")
+    header = {
+        "format": version, "kind": kind, "backend": backend, "num_levels": levels,
+        "model": {"name": name, "weights_sha256": weights}, "data_sha256": data,
+        "batch_size": batch_size, "segment_length": segment_length, "items": items,
+    }
     return header, payload
 
 
 def read_header(path):
-    """The JSON header of a `.kgz` file (checked as `decompress` checks it)."""
+    """The header of a `.kgz` file (checked as `decompress` checks it), without the stored items' bytes."""
     path = Path(path)
-    return unpack(_read(path), str(path))[0]
+    header = unpack(_read(path), str(path))[0]
+    for item in header["items"]:
+        item.pop("chunk", None)
+    return header
 
 
 def _read(path):
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"`file` {str(path)!r} does not exist.") from None
     except IsADirectoryError:
@@ -344,11 +497,12 @@ def _read(path):
 def check_model(header, model, where="the file"):
     """Refuse to decode with another model or backend than the one `header` was made with."""
     recorded = header.get("model", {})
-    if weights_sha256(model) != recorded.get("weights_sha256"):
+    mine = weights_sha256(model)
+    if not mine.startswith(str(recorded.get("weights_sha256"))):
         raise CompressedFileError(
             f"{where} was made with the model {recorded.get('name')!r} (weights sha256 "
             f"{str(recorded.get('weights_sha256'))[:16]}...), not with these weights "
-            f"({weights_sha256(model)[:16]}...): decoding with another model would give garbage."
+            f"({mine[:16]}...): decoding with another model would give garbage."
         )
     if header.get("backend") != _backend():
         raise CompressedFileError(
@@ -443,33 +597,60 @@ def kind_of(path):
     return {".png": "image", ".wav": "audio"}.get(suffix, "bytes")
 
 
+# An 8 MB dictionary (preset 6's): what the decoder allocates whatever a file says.
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6 | lzma.PRESET_EXTREME}]
+
+
+def _lzma(data):
+    """LZMA2, xz's coder, without xz's container (the .kgz checks the data itself)."""
+    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+
+
+def _unlzma(chunk, length, where):
+    decoder = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    try:
+        data = decoder.decompress(chunk, max_length=length + 1)  # never more than the item claims (and one byte)
+    except lzma.LZMAError as e:
+        raise CompressedFileError(f"{where} cannot be decoded: {e}.") from None
+    if len(data) != length:
+        raise CompressedFileError(f"{where} decodes to {len(data):,} bytes, not the {length:,} its header claims.")
+    return data
+
+
 def compress(model, inputs, out, model_name, labels=None, batch_size=None, segment_length=None, overwrite=False,
-             progress=None):
+             progress=None, fallback=True):
     """Compress input files into one `.kgz` file with `model`'s probabilities.
+
+    Each item is coded with the model where that is smallest, else stored as it is or with LZMA2 (xz's coder),
+    whichever is smaller (like zstd's raw blocks): a file the model does not know (random bytes, English that is
+    not Shakespeare for a Shakespeare model) costs at most a few bytes of header more than the better of the two.
+    Items go to the model when its information content (the -log2 probability of the item under its tables, in
+    bytes) is at most the fallback's size; when some items fall back, the others are coded again without them.
 
     Args:
         model: an autoregressive kgen model (trained: `kgen.zoo.get(name, pretrained=True)` or a .keras file).
         inputs: files of one kind (see `kind_of`): PNG images, WAV recordings, or any files as bytes.
-        out: the .kgz file to write (atomically).
+        out: the .kgz file to write (atomically); never one of the inputs, never a folder.
         model_name: how `decompress` finds the model again: a zoo preset name with shipped weights, or a path.
         labels: class label of every input (one int for all), for a class-conditional model.
         batch_size, segment_length: the batch layout (see the module docstring).
-        overwrite: replace an existing `out`.
+        overwrite: replace an existing `out` (a .kgz file: kgen replaces a file only by one of its kind).
         progress: show a progress bar on stderr: True, False or None (the default: where someone watches, a
             terminal or a notebook; KGEN_PROGRESS=0 turns it off; see kgen.progress).
+        fallback: False codes every item with the model, however large (to measure the model).
 
     Returns:
-        a dict: inputs, symbols, input_bytes, file_bytes, payload_bytes, header_bytes, information_bits (what the
-        model's tables say the data costs) and bits_per_symbol (of the payload).
+        a dict: inputs, kind, symbols, input_bytes, file_bytes, payload_bytes (the model's), stored_bytes (items
+        stored raw or with LZMA2), header_bytes, methods ({method: items}), information_bits (what the model's
+        tables say all the data costs) and bits_per_symbol (of the whole file).
     """
-    from kgen import __version__
-    from kgen.io import atomic_path
+    from kgen.io import atomic_path, check_output_path
 
     inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))]
     if not inputs:
         raise ValueError("`inputs` must name at least one file.")
-    out = Path(out)
-    if out.exists() and not overwrite:
+    out = check_output_path(out, "`out`", inputs=inputs)
+    if os.path.lexists(out) and not overwrite:
         raise FileExistsError(f"`out` {str(out)!r} exists; pass overwrite=True (--force) to replace it.")
     kinds = {kind_of(p) for p in inputs}
     if len(kinds) > 1:
@@ -483,25 +664,49 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
     if len(set(names)) != len(names):
         raise ValueError("`inputs` must have distinct file names (they are restored by name).")
     read = [_read_input(p, kind, model) for p in inputs]
+    symbols = [r[0] for r in read]
+    labels = _check_labels(model, labels, len(inputs))
     payload, layout, items, stats = encode_symbols(
-        model, kind, [r[0] for r in read], labels=labels, batch_size=batch_size, segment_length=segment_length,
-        progress=progress)
+        model, kind, symbols, labels=labels, batch_size=batch_size, segment_length=segment_length, progress=progress)
+    raw = [np.asarray(x).reshape(-1).astype(np.uint8).tobytes() for x in symbols]
+    chunks = []
+    for item, data, bits in zip(items, raw, stats["item_bits"]):
+        packed = _lzma(data) if data and fallback else b""
+        option = ("stored", data) if len(data) <= len(packed) else ("lzma", packed)
+        if not fallback or bits / 8.0 <= len(option[1]):
+            item["method"] = "model"
+            chunks.append(b"")
+        else:
+            item["method"], chunk = option
+            item["chunk"] = chunk
+            chunks.append(chunk)
+    coded = [i for i, item in enumerate(items) if item["method"] == "model"]
+    if len(coded) < len(items):  # the model's rows without the items that fall back
+        payload = b""
+        if coded:
+            payload = encode_symbols(model, kind, [symbols[i] for i in coded],
+                                     labels=None if labels is None else [labels[i] for i in coded],
+                                     batch_size=layout["batch_size"], segment_length=layout["segment_length"],
+                                     progress=progress)[0]
     for item, name, (_, info) in zip(items, names, read):
         item.update(name=name, **info)
     header = {
         "format": FORMAT_VERSION,
-        "kgen_version": __version__,
-        "coder": "constriction.stream.queue.RangeEncoder + model.Categorical(perfect=False)",
         "model": {"name": str(model_name), "weights_sha256": weights_sha256(model)},
         "backend": _backend(),
         "kind": kind,
         "items": items,
         **layout,
+        "data_sha256": _data_sha256([np.asarray(x).reshape(-1) for x in symbols]),
     }
     blob = pack(header, payload)
     with atomic_path(out) as tmp:
         tmp.write_bytes(blob)
     input_bytes = sum(p.stat().st_size for p in inputs)
+    stored = sum(len(c) for c in chunks)
+    methods = {}
+    for item in items:
+        methods[item["method"]] = methods.get(item["method"], 0) + 1
     return {
         "inputs": len(inputs),
         "kind": kind,
@@ -509,38 +714,82 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
         "input_bytes": input_bytes,
         "file_bytes": len(blob),
         "payload_bytes": len(payload),
-        "header_bytes": len(blob) - len(payload),
+        "stored_bytes": stored,
+        "header_bytes": len(blob) - len(payload) - stored,
+        "methods": methods,
         "information_bits": stats["information_bits"],
-        "bits_per_symbol": 8.0 * len(payload) / max(stats["symbols"], 1),
+        "bits_per_symbol": 8.0 * len(blob) / stats["symbols"] if stats["symbols"] else 0.0,
     }
+
+
+def _check_names(items, where):
+    """Every item's name is one plain, portable file name, and no two are the same (nor the same but for case)."""
+    seen = {}
+    for i, item in enumerate(items):
+        name = item["name"]
+        if (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
+                or len(name.encode("utf-8")) > MAX_NAME_BYTES):
+            raise CompressedFileError(f"{where} has an item with an unsafe file name {name!r}.")
+        key = name.casefold()
+        if key in seen:
+            raise CompressedFileError(f"{where} names two items {seen[key]!r} and {name!r}: one would replace the "
+                                      "other.")
+        seen[key] = name
 
 
 def decompress(path, model, out_dir, overwrite=False, progress=None):
     """Decode a `.kgz` file with `model` (the one it was made with) into `out_dir`, one file per item under its
-    original name. Everything is decoded and checked before the first file is written; each is written atomically.
-    Returns the paths written."""
-    from kgen.io import atomic_path
+    original name.
+
+    All or nothing: every name is checked first, everything is decoded and checked against the recorded sha256,
+    then every file is written to a temporary beside its place and all are renamed at the end; if any write fails,
+    the files already renamed are taken back and the error says so. Returns the paths written."""
+    from kgen.io import check_output_path, write_files
 
     path = Path(path)
+    out_dir = check_output_path(out_dir, "`out`", folder=True, inputs=[path])
     header, payload = unpack(_read(path), str(path))
     check_model(header, model, str(path))
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"`out` {str(out_dir)!r} is a file; expected a folder for the decompressed files.")
-    items = header["items"]
-    targets = []
-    for item in items:
-        name = str(item.get("name", ""))
-        if not name or Path(name).name != name or name in (".", ".."):
-            raise CompressedFileError(f"{path} has an item with an unsafe file name {name!r}.")
-        target = out_dir / name
-        if target.exists() and not overwrite:
+    if header["num_levels"] != int(model.coding_levels):
+        raise CompressedFileError(f"{path} was coded with {header['num_levels']} levels per symbol; this model has "
+                                  f"{model.coding_levels}.")
+    kind, items = header["kind"], header["items"]
+    if kind not in model.coding_kinds:
+        raise CompressedFileError(f"{path} holds {kind} data; this {type(model).__name__} codes "
+                                  f"{', '.join(model.coding_kinds) or 'nothing'}.")
+    _check_names(items, path)
+    targets = [out_dir / item["name"] for item in items]
+    for target in targets:
+        if target.is_dir():
+            raise IsADirectoryError(f"{str(target)!r} is a folder; kgen never replaces a folder by a file.")
+        if os.path.lexists(target) and not overwrite:
             raise FileExistsError(f"{str(target)!r} exists; pass overwrite=True (--force) to replace it.")
-        targets.append(target)
-    decoded = decode_symbols(model, header["kind"], payload, header, items, progress=progress)
-    data = [_output_bytes(s, header["kind"], item, model) for s, item in zip(decoded, items)]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for target, content in zip(targets, data):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(content)
-    return targets
+        if target.exists() and os.path.samefile(target, path):
+            raise ValueError(f"{str(target)!r} is the .kgz file itself; choose another `out` folder.")
+    coded = [i for i, item in enumerate(items) if item["method"] == "model"]
+    decoded = dict(zip(coded, decode_symbols(model, kind, payload, header, [items[i] for i in coded],
+                                             progress=progress, where=str(path))))
+    symbols = []
+    for i, item in enumerate(items):
+        if i not in decoded:
+            data = item["chunk"] if item["method"] == "stored" else _unlzma(item["chunk"], item["length"],
+                                                                                f"{path}: item {i}")
+            decoded[i] = np.frombuffer(data, dtype=np.uint8).astype(np.int32)
+        values = decoded[i].reshape(-1)
+        if values.size and values.max() >= header["num_levels"]:
+            raise CompressedFileError(f"{path}: item {i} holds symbols beyond the model's {header['num_levels']} "
+                                      "levels.")
+        symbols.append(values)
+    if not _data_sha256(symbols).startswith(header["data_sha256"]):
+        raise CompressedFileError(
+            f"{path}: the decoded data's sha256 differs from the one recorded: the file is corrupted, or the "
+            "model's probabilities differ from those it was made with (another kgen version or machine).")
+    if kind == "image":
+        size = int(np.prod(model.image_shape))
+        for i, values in enumerate(symbols):
+            if values.size != size:
+                raise CompressedFileError(f"{path}: item {i} holds {values.size} pixels; this model's images have "
+                                          f"{size}.")
+        symbols = [values.reshape(model.image_shape) for values in symbols]
+    data = [_output_bytes(s, kind, item, model) for s, item in zip(symbols, items)]
+    return write_files(zip(targets, data))

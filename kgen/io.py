@@ -24,22 +24,122 @@ def _remove(path):
             path.unlink()
 
 
+# The first bytes of the kinds of file kgen writes; anything else is "text" (UTF-8 without NUL) or "data".
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"GIF8", "GIF image"),
+    (b"RIFF", "WAV audio"),
+    (b"PK\x03\x04", "zip archive (.keras, .npz)"),
+    (b"PK\x05\x06", "zip archive (.keras, .npz)"),
+    (b"\x89HDF\r\n\x1a\n", "HDF5 file"),
+    (b"\x89KGZ\r\n\x1a\n", "kgen compressed file"),
+)
+
+
+def file_kind(path):
+    """What kind of file `path` holds, from its first bytes: "empty", one of the kinds kgen writes (a PNG image, a
+    zip archive, a kgen compressed file...), "text" or "data". Follows symlinks."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "empty"
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        text = head[: e.start].decode("utf-8") if e.start > len(head) - 4 else None  # a character cut at 4096
+    return "text" if text is not None and "\x00" not in text else "data"
+
+
+def _relative_files(folder):
+    return {os.path.relpath(os.path.join(d, n), folder) for d, dirs, names in os.walk(folder) for n in names + dirs}
+
+
+def _check_replaceable(path, tmp):
+    """Raise unless the new `tmp` may take the place of what stands at `path`: kgen replaces a file only by a file
+    of the same kind, and a folder only by a folder that holds everything the old one held (what it writes anew);
+    never a folder by a file or a file by a folder. Nothing kgen did not write is ever deleted."""
+    old_is_dir = path.is_dir() and not path.is_symlink()
+    new_is_dir = tmp.is_dir()
+    if old_is_dir and not new_is_dir:
+        raise IsADirectoryError(f"{str(path)!r} is a folder; kgen writes a file there and never replaces a folder: "
+                                "choose another path.")
+    if new_is_dir and not old_is_dir:
+        raise FileExistsError(f"{str(path)!r} is a file; kgen writes a folder there and never replaces a file by a "
+                              "folder: choose another path.")
+    if new_is_dir:
+        kept = sorted(_relative_files(path) - _relative_files(tmp))
+        if kept:
+            shown = ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+            raise FileExistsError(f"{str(path)!r} holds files that kgen would not write again ({shown}); kgen "
+                                  "replaces a folder only by one with the same files: choose another path.")
+        return
+    try:
+        old_kind = file_kind(path)
+    except OSError as e:
+        raise FileExistsError(f"{str(path)!r} exists and cannot be read ({e.strerror}); kgen does not replace "
+                              "it.") from None
+    new_kind = file_kind(tmp)
+    generic = ("text", "data")  # no signature: one kind (a restored file is whatever its owner had)
+    if old_kind not in ("empty", new_kind) and not (old_kind in generic and new_kind in generic):
+        raise FileExistsError(f"{str(path)!r} holds a {old_kind}, not a {new_kind} like the file kgen writes there; "
+                              "kgen replaces a file only by one of the same kind: choose another path.")
+
+
+def check_output_path(path, name, folder=False, inputs=()):
+    """Check an output path before any work is spent on what goes there; raise a ValueError or FileExistsError
+    naming `name`.
+
+    Args:
+        path: the file (or, with `folder`, the folder) to be written.
+        name: the argument's name for the message (e.g. "--out" or "`out`").
+        folder: whether a folder is written there (else a file).
+        inputs: paths the same command reads: the output may not be one of them.
+
+    Returns:
+        `path` as a `pathlib.Path`.
+    """
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise ValueError(f"{name} must be a non-empty path, got {path!r}.")
+    path = Path(path)
+    if not folder and path.is_dir():
+        raise IsADirectoryError(f"{name} {str(path)!r} is a folder; expected a file path (kgen never replaces a "
+                                "folder by a file).")
+    if folder and os.path.lexists(path) and not path.is_dir():
+        raise FileExistsError(f"{name} {str(path)!r} is a file; expected a folder path (kgen never replaces a file "
+                              "by a folder).")
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if path.exists() and os.path.samefile(path, source):
+                raise ValueError(f"{name} {str(path)!r} is one of the inputs ({str(source)!r}); kgen never "
+                                 "writes over its input: choose another path.")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside ``path`` and renames it into place on success.
 
     The caller writes a file or creates a folder at the yielded path. When the
-    block ends without an exception, it replaces whatever was at ``path``
-    (file or folder). When the block raises, the temporary is removed and the
-    exception propagates, so ``path`` keeps its old content (or stays absent).
-    The parent folder of ``path`` is created if missing.
+    block ends without an exception, it takes the place of ``path``; what stands
+    there is replaced only when nothing kgen did not write is lost: a file only by
+    a file of the same kind (a PNG by a PNG, text by text, an empty file by
+    anything), a folder only by a folder holding every name the old one held;
+    never a folder by a file or a file by a folder (`FileExistsError` or
+    `IsADirectoryError` naming the path, and the old content stays). When the
+    block raises, the temporary is removed and the exception propagates, so
+    ``path`` keeps its old content (or stays absent). The parent folder of
+    ``path`` is created if missing.
 
     Args:
         path: the final file or folder path (str or os.PathLike).
 
     Yields:
         A ``pathlib.Path`` in the same folder, not yet existing, whose name
-        keeps the suffix of ``path``.
+        keeps the suffix of ``path`` (the name is shortened to fit the file
+        system's limit of 255 bytes when ``path``'s own name is long).
 
     Raises:
         FileNotFoundError: if the block wrote nothing at the temporary path.
@@ -55,34 +155,41 @@ def atomic_path(path):
         raise ValueError(f"path must be a non-empty str or os.PathLike, got {path!r}.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:12]
-    tmp = path.with_name(f".{path.stem}.tmp-{token}{path.suffix}")
+    tmp = temporary_sibling(path, "tmp")
     try:
         yield tmp
         if not os.path.lexists(tmp):
             raise FileNotFoundError(
                 f"Nothing was written to the temporary path {tmp} for {path}."
             )
-        if tmp.is_dir() or path.is_dir():
-            # rename() cannot replace a non-empty folder (or a file by a folder):
-            # move the old one aside first and put it back if the rename fails.
-            backup = path.with_name(f".{path.name}.old-{token}")
-            had_old = os.path.lexists(path)
-            if had_old:
-                os.replace(path, backup)
+        if os.path.lexists(path):
+            _check_replaceable(path, tmp)
+        if tmp.is_dir() and path.is_dir():
+            # rename() cannot replace a non-empty folder: move the old one aside first and put it back if the
+            # rename fails. (The old folder holds only names the new one writes again: _check_replaceable.)
+            backup = temporary_sibling(path, "old")
+            os.replace(path, backup)
             try:
                 os.replace(tmp, path)
             except BaseException:
-                if had_old:
-                    os.replace(backup, path)
+                os.replace(backup, path)
                 raise
-            if had_old:
-                _remove(backup)
+            _remove(backup)
         else:
             os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise
+
+
+def temporary_sibling(path, what):
+    """A fresh hidden name beside `path` (".NAME.WHAT-TOKEN.SUFFIX"), kept within 255 bytes however long `path`'s
+    own name is."""
+    token = uuid.uuid4().hex[:12]
+    suffix = path.suffix if len(path.suffix.encode()) <= 16 else ""
+    extra = len(f"..{what}-{token}{suffix}".encode())
+    stem = path.stem.encode()[: 255 - extra].decode("utf-8", "ignore")
+    return path.with_name(f".{stem}.{what}-{token}{suffix}")
 
 
 def _stretch_levels(images, levels):
@@ -194,3 +301,58 @@ def save_image_grid(images, path, ncols=None, scale=1, levels=None):
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
     return path
+
+
+def write_files(files):
+    """Write several files all or nothing: each is written to a temporary beside it, every replacement is checked
+    (as `atomic_path` checks it), and only then are they renamed into place; if anything fails, the files already
+    renamed are taken back (the old content restored where there was one), the temporaries are removed, and an
+    OSError says which files were not written.
+
+    Args:
+        files: a list of (path, bytes) pairs; their parent folders are created if missing.
+
+    Returns:
+        The paths written, as `pathlib.Path`s.
+    """
+    pairs = [(Path(path), content) for path, content in files]
+    temporaries, moved = [], []  # moved: [target, backup or None, renamed]
+    try:
+        for target, content in pairs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temporary_sibling(target, "tmp")
+            temporaries.append(tmp)
+            with open(tmp, "xb") as f:
+                f.write(content)
+        for (target, _), tmp in zip(pairs, temporaries):
+            if os.path.lexists(target):
+                _check_replaceable(target, tmp)
+        for (target, _), tmp in zip(pairs, temporaries):
+            backup = None
+            if os.path.lexists(target):
+                backup = temporary_sibling(target, "old")
+                os.replace(target, backup)
+            moved.append([target, backup, False])
+            os.replace(tmp, target)
+            moved[-1][2] = True
+    except BaseException as error:
+        restored = []
+        for target, backup, renamed in reversed(moved):
+            with contextlib.suppress(OSError):
+                if renamed:
+                    target.unlink()
+                    restored.append(str(target))
+                if backup is not None:
+                    os.replace(backup, target)
+        for tmp in temporaries:
+            with contextlib.suppress(OSError):
+                _remove(tmp)
+        if isinstance(error, OSError) and not isinstance(error, (FileExistsError, IsADirectoryError)):
+            names = ", ".join(repr(str(t)) for t, _ in pairs[:5]) + (" ..." if len(pairs) > 5 else "")
+            raise OSError(error.errno, f"{error.strerror or error}: none of the files was written ({names})"
+                          + (f"; {len(restored)} taken back" if restored else ""), error.filename) from error
+        raise
+    for _, backup, _ in moved:
+        if backup is not None:
+            _remove(backup)
+    return [target for target, _ in pairs]

@@ -107,13 +107,20 @@ def test_bench_compression_smoke(tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND=keras.backend.backend())
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "bench_compression.py"), "--smoke", "--json", str(out)],
+        [sys.executable, str(REPO / "tools" / "bench_compression.py"), "--smoke", "--noise-images", "4", "--json",
+         str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     rows = json.loads(out.read_text())
-    assert {r["task"] for r in rows} == {"binarized_mnist", "shakespeare", "fsdd"}
-    for r in rows:
+    model_rows = [r for r in rows if "units" in r]
+    assert {r["task"] for r in model_rows} == {"binarized_mnist", "shakespeare", "fsdd"}
+    # Out of domain (whole .kgz files with the fallback): never much more than the better of raw and LZMA2.
+    whole = {r["task"]: r for r in rows if "units" not in r}
+    assert set(whole) == {"English prose (LICENSE)", "random bytes", "small file, 230 bytes", "MNIST-shaped noise"}
+    for r in whole.values():
+        assert r["exact"] and r["kgz_bytes"] <= min(r["raw_bytes"], r["lzma2 (kgen's fallback)"]) + r["header_bytes"]
+    for r in model_rows:
         assert r["exact"], r
         assert r["gzip -9"] > 0 and r["bzip2 -9"] > 0 and r["xz -9"] > 0
         # The payload is the NLL plus at most the coder's flush (a few 32-bit words over the whole batch).

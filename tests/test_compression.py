@@ -6,9 +6,11 @@ once per backend (KERAS_BACKEND), and a file is decoded on the backend that made
 """
 
 import math
+import zlib
 from pathlib import Path
 
 import keras
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -64,16 +66,23 @@ def _codes(path, model):
     return audio.mu_law_encode(audio.read_wav(path)[0], model.num_levels)
 
 
+def _compress(*args, **kwargs):
+    """compression.compress with every item coded by the model (the tests of the model's coding; the fallback to
+    stored or LZMA2 items has tests of its own in tests/test_untrusted_files.py)."""
+    return compression.compress(*args, **dict({"fallback": False}, **kwargs))
+
+
 def _header_and_payload(path):
     return compression.unpack(Path(path).read_bytes())
 
 
 def _layout(path):
-    """(header start, header length, payload start) of a .kgz file."""
+    """(header end, payload start, stored items' start) of a .kgz file: its header ends where the payload starts."""
     blob = Path(path).read_bytes()
-    start = len(compression.MAGIC) + 4
-    size = int.from_bytes(blob[len(compression.MAGIC) : start], "big")
-    return start, size, start + size
+    header, payload = compression.unpack(blob)
+    stored = sum(len(item.get("chunk", b"")) for item in header["items"])
+    payload_start = len(blob) - 4 - stored - len(payload)
+    return payload_start, payload_start, payload_start + len(payload)
 
 
 # ================================================================================================ models
@@ -115,7 +124,7 @@ def kgz(tmp_path_factory, lstm):
     folder = tmp_path_factory.mktemp("kgz")
     inputs = [_write(folder, "a.txt", TEXT), _write(folder, "b.bin", ALL_BYTES[:90])]
     out = folder / "texts.kgz"
-    compression.compress(lstm, inputs, out, model_name="lstm_lm.tiny")
+    _compress(lstm, inputs, out, model_name="lstm_lm.tiny")
     return out, {p.name: p.read_bytes() for p in inputs}
 
 
@@ -130,15 +139,17 @@ def test_binary_png_round_trip_keeps_pixels_and_modes(binary_model, tmp_path):
         _save_png(tmp_path / "e.png", np.full((8, 8), 255), "L"),  # all white
     ]
     before = {p.name: _png(p) for p in inputs}
-    report = compression.compress(binary_model, inputs, tmp_path / "x.kgz", model_name="pixelcnn.tiny",
+    report = _compress(binary_model, inputs, tmp_path / "x.kgz", model_name="pixelcnn.tiny",
                                   batch_size=2)  # batches of 2, 2 and 1
     assert report["inputs"] == 5 and report["kind"] == "image" and report["symbols"] == 5 * 64
     assert report["file_bytes"] == (tmp_path / "x.kgz").stat().st_size
-    assert report["file_bytes"] == report["payload_bytes"] + report["header_bytes"]
+    assert report["file_bytes"] == report["payload_bytes"] + report["header_bytes"] + report["stored_bytes"]
+    assert report["stored_bytes"] == 0 and report["methods"] == {"model": 5}
     header = compression.read_header(tmp_path / "x.kgz")
     assert header["kind"] == "image" and header["backend"] == keras.backend.backend()
     assert header["model"]["name"] == "pixelcnn.tiny"
-    assert header["model"]["weights_sha256"] == compression.weights_sha256(binary_model)
+    assert compression.weights_sha256(binary_model).startswith(header["model"]["weights_sha256"])
+    assert len(header["model"]["weights_sha256"]) == 32
     assert [item["name"] for item in header["items"]] == ["a.png", "b.png", "c.png", "d.png", "e.png"]
 
     written = compression.decompress(tmp_path / "x.kgz", binary_model, tmp_path / "out")
@@ -154,7 +165,7 @@ def test_8bit_grey_png_round_trip(grey_model, tmp_path):
     images = [rng.integers(0, 256, (6, 6)), np.full((6, 6), 255), np.zeros((6, 6))]
     images[0][0, :3] = [0, 255, 128]
     inputs = [_save_png(tmp_path / f"g{i}.png", x, "L") for i, x in enumerate(images)]
-    report = compression.compress(grey_model, inputs, tmp_path / "g.kgz", model_name="grey")
+    report = _compress(grey_model, inputs, tmp_path / "g.kgz", model_name="grey")
     expected = -grey_model.log_prob(np.stack(images)[..., None]).sum() / LN2
     np.testing.assert_allclose(report["information_bits"], expected, rtol=1e-4)
     written = compression.decompress(tmp_path / "g.kgz", grey_model, tmp_path / "out")
@@ -170,7 +181,7 @@ def test_rgb_png_round_trip(tmp_path):
                    first_kernel_size=3, likelihood="categorical", num_levels=256)
     images = np.random.default_rng(2).integers(0, 256, (2, 2, 2, 3))
     inputs = [_save_png(tmp_path / f"c{i}.png", x, "RGB") for i, x in enumerate(images)]
-    compression.compress(model, inputs, tmp_path / "c.kgz", model_name="rgb")
+    _compress(model, inputs, tmp_path / "c.kgz", model_name="rgb")
     for path, x in zip(compression.decompress(tmp_path / "c.kgz", model, tmp_path / "out"), images):
         mode, pixels = _png(path)
         assert mode == "RGB"
@@ -183,14 +194,14 @@ def test_class_conditional_round_trip(tmp_path):
     assert model.conditional
     images = _binary_images(3, (4, 4), seed=3)
     inputs = [_save_png(tmp_path / f"{i}.png", x * 255, "L") for i, x in enumerate(images)]
-    report = compression.compress(model, inputs, tmp_path / "c.kgz", model_name="cond", labels=[2, 0, 1])
+    report = _compress(model, inputs, tmp_path / "c.kgz", model_name="cond", labels=[2, 0, 1])
     assert [item["label"] for item in compression.read_header(tmp_path / "c.kgz")["items"]] == [2, 0, 1]
     expected = -model.log_prob(images[..., None], labels=[2, 0, 1]).sum() / LN2
     np.testing.assert_allclose(report["information_bits"], expected, rtol=1e-4)
     for path, x in zip(compression.decompress(tmp_path / "c.kgz", model, tmp_path / "out"), images):
         np.testing.assert_array_equal(_png(path)[1], x * 255)
     # One int labels every input; another label codes the same images differently.
-    compression.compress(model, inputs, tmp_path / "one.kgz", model_name="cond", labels=1)
+    _compress(model, inputs, tmp_path / "one.kgz", model_name="cond", labels=1)
     assert {item["label"] for item in compression.read_header(tmp_path / "one.kgz")["items"]} == {1}
     assert compression.unpack((tmp_path / "one.kgz").read_bytes())[1] != \
         compression.unpack((tmp_path / "c.kgz").read_bytes())[1]
@@ -206,7 +217,7 @@ def test_bytes_round_trip(name, request, tmp_path):
     # Segments of unequal lengths: ByteNet's 28 rows in one batch; the LSTM's 9 rows in batches of 5, the last one
     # smaller.
     layout = {"bytenet": {"segment_length": 16}, "lstm": {"segment_length": 50, "batch_size": 5}}[name]
-    report = compression.compress(model, inputs, tmp_path / "b.kgz", model_name=name, **layout)
+    report = _compress(model, inputs, tmp_path / "b.kgz", model_name=name, **layout)
     header = compression.read_header(tmp_path / "b.kgz")
     assert header["segment_length"] == layout["segment_length"]
     assert header["batch_size"] == layout.get("batch_size", compression.DEFAULT_BATCH_SIZE)
@@ -218,7 +229,7 @@ def test_bytes_round_trip(name, request, tmp_path):
 
 def test_only_empty_files(lstm, tmp_path):
     inputs = [_write(tmp_path, "e1", b""), _write(tmp_path, "e2", b"")]
-    report = compression.compress(lstm, inputs, tmp_path / "e.kgz", model_name="lstm")
+    report = _compress(lstm, inputs, tmp_path / "e.kgz", model_name="lstm")
     assert report["symbols"] == 0 and report["payload_bytes"] <= 8
     written = compression.decompress(tmp_path / "e.kgz", lstm, tmp_path / "out")
     assert [(p.name, p.read_bytes()) for p in written] == [("e1", b""), ("e2", b"")]
@@ -228,7 +239,7 @@ def test_sparse_transformer_codes_text_longer_than_its_context_in_segments(tmp_p
     model = _model("sparse_transformer.tiny", seed=8, num_levels=256)  # the tiny preset has 16 levels
     assert model.max_length == 32 and "bytes" in model.coding_kinds
     inputs = [_write(tmp_path, "long.txt", TEXT), _write(tmp_path, "short.txt", TEXT[:20])]
-    compression.compress(model, inputs, tmp_path / "s.kgz", model_name="st", batch_size=3)
+    _compress(model, inputs, tmp_path / "s.kgz", model_name="st", batch_size=3)
     header = compression.read_header(tmp_path / "s.kgz")
     assert header["segment_length"] == 32  # the model's max_length
     written = compression.decompress(tmp_path / "s.kgz", model, tmp_path / "out")
@@ -238,12 +249,12 @@ def test_sparse_transformer_codes_text_longer_than_its_context_in_segments(tmp_p
 def test_sparse_transformer_codes_text_within_its_context(tmp_path):
     model = _model("sparse_transformer.tiny", seed=8, num_levels=256)
     inputs = [_write(tmp_path, "a.txt", TEXT[:32]), _write(tmp_path, "b.txt", TEXT[40:60])]
-    compression.compress(model, inputs, tmp_path / "s.kgz", model_name="st", batch_size=3, segment_length=8)
+    _compress(model, inputs, tmp_path / "s.kgz", model_name="st", batch_size=3, segment_length=8)
     assert compression.read_header(tmp_path / "s.kgz")["segment_length"] == 8
     written = compression.decompress(tmp_path / "s.kgz", model, tmp_path / "out")
     assert [p.read_bytes() for p in written] == [TEXT[:32], TEXT[40:60]]
     with pytest.raises(ValueError, match="max_length=32"):
-        compression.compress(model, inputs, tmp_path / "t.kgz", model_name="st", segment_length=33)
+        _compress(model, inputs, tmp_path / "t.kgz", model_name="st", segment_length=33)
     assert not (tmp_path / "t.kgz").exists()
 
 
@@ -262,7 +273,7 @@ def test_audio_round_trip_keeps_the_mu_law_codes(name, segment_length, tmp_path)
     inputs = [audio.write_wav(tmp_path / "a.wav", _wave(200), 8000),
               audio.write_wav(tmp_path / "b.wav", _wave(37, seed=1), 8000)]
     codes = {p.name: _codes(p, model) for p in inputs}
-    report = compression.compress(model, inputs, tmp_path / "a.kgz", model_name=name,
+    report = _compress(model, inputs, tmp_path / "a.kgz", model_name=name,
                                   segment_length=segment_length)
     assert report["kind"] == "audio" and report["symbols"] == 237
     written = compression.decompress(tmp_path / "a.kgz", model, tmp_path / "out")
@@ -270,7 +281,7 @@ def test_audio_round_trip_keeps_the_mu_law_codes(name, segment_length, tmp_path)
         assert audio.read_wav(path)[1] == 8000
         np.testing.assert_array_equal(_codes(path, model), codes[path.name])
     # The decompressed recordings compress again to the very same codes, and so to the same payload.
-    compression.compress(model, written, tmp_path / "again.kgz", model_name=name, segment_length=segment_length)
+    _compress(model, written, tmp_path / "again.kgz", model_name=name, segment_length=segment_length)
     again = compression.decompress(tmp_path / "again.kgz", model, tmp_path / "out2")
     for path in again:
         np.testing.assert_array_equal(_codes(path, model), codes[path.name])
@@ -281,14 +292,14 @@ def test_audio_round_trip_keeps_the_mu_law_codes(name, segment_length, tmp_path)
 def test_information_bits_are_the_models_log_prob_and_the_payload_is_close(binary_model, lstm, tmp_path):
     images = _binary_images(4, seed=5)
     inputs = [_save_png(tmp_path / f"{i}.png", x * 255, "L") for i, x in enumerate(images)]
-    report = compression.compress(binary_model, inputs, tmp_path / "i.kgz", model_name="p", batch_size=2)
+    report = _compress(binary_model, inputs, tmp_path / "i.kgz", model_name="p", batch_size=2)
     expected = -binary_model.log_prob(images[..., None]).sum() / LN2
     np.testing.assert_allclose(report["information_bits"], expected, rtol=1e-4)
     assert expected - 1 <= 8 * report["payload_bytes"] <= report["information_bits"] + 64
-    np.testing.assert_allclose(report["bits_per_symbol"], 8 * report["payload_bytes"] / (4 * 64))
+    np.testing.assert_allclose(report["bits_per_symbol"], 8 * report["file_bytes"] / (4 * 64))
 
     tokens = np.frombuffer(TEXT, np.uint8).astype("int32")
-    report = compression.compress(lstm, [_write(tmp_path, "t.txt", TEXT)], tmp_path / "t.kgz", model_name="l")
+    report = _compress(lstm, [_write(tmp_path, "t.txt", TEXT)], tmp_path / "t.kgz", model_name="l")
     expected = -lstm.log_prob(tokens[None]).sum() / LN2
     np.testing.assert_allclose(report["information_bits"], expected, rtol=1e-4)
     assert expected - 1 <= 8 * report["payload_bytes"] <= report["information_bits"] + 64
@@ -318,12 +329,12 @@ def test_weights_sha256_names_the_weights_not_the_object(lstm, tmp_path):
     assert compression.weights_sha256(training.load_model(path)) == compression.weights_sha256(lstm)
 
 
-@pytest.mark.parametrize("where", ["empty", "magic", "length", "header", "payload", "last byte"])
+@pytest.mark.parametrize("where", ["empty", "magic", "format", "header", "payload", "last byte"])
 def test_refuses_a_truncated_file(kgz, lstm, tmp_path, where):
     path, _ = kgz
     blob = path.read_bytes()
-    start, size, payload_start = _layout(path)
-    cut = {"empty": 0, "magic": 5, "length": start - 2, "header": start + size // 2,
+    header_end, payload_start, _ = _layout(path)
+    cut = {"empty": 0, "magic": 5, "format": len(compression.MAGIC) + 1, "header": header_end // 2,
            "payload": payload_start + (len(blob) - payload_start) // 2, "last byte": len(blob) - 1}[where]
     assert 0 <= cut < len(blob)
     bad = _write(tmp_path, "cut.kgz", blob[:cut])
@@ -335,22 +346,26 @@ def test_refuses_a_truncated_file(kgz, lstm, tmp_path, where):
     "what,match",
     [
         ("magic", "not a kgen compressed file"),
-        ("length", "truncated or corrupted"),
-        ("header", "corrupted header"),
-        ("payload", "payload does not match the sha256"),
-        ("last payload byte", "payload does not match the sha256"),
-        ("trailing", "bytes after its payload"),
+        ("format", "container format"),
+        ("header", "CRC-32 does not match"),
+        ("payload", "CRC-32 does not match"),
+        ("last byte", "CRC-32 does not match"),
+        ("trailing", "CRC-32 does not match"),
+        ("trailing with a new CRC", "bytes after its payload"),
     ],
 )
 def test_refuses_a_corrupted_file(kgz, lstm, tmp_path, what, match):
     path, _ = kgz
     blob = bytearray(path.read_bytes())
-    start, size, payload_start = _layout(path)
+    header_end, payload_start, _ = _layout(path)
     if what == "trailing":
         blob += b"\x00garbage"
+    elif what == "trailing with a new CRC":
+        body = bytes(blob[:-4]) + b"\x00garbage"
+        blob = body + zlib.crc32(body).to_bytes(4, "big")
     else:
-        at = {"magic": 1, "length": start - 4, "header": start + size // 2, "payload": payload_start + 3,
-              "last payload byte": len(blob) - 1}[what]
+        at = {"magic": 1, "format": len(compression.MAGIC), "header": header_end // 2, "payload": payload_start + 3,
+              "last byte": len(blob) - 1}[what]
         blob[at] ^= 0x5A
     bad = _write(tmp_path, "bad.kgz", bytes(blob))
     _refused(bad, lstm, tmp_path / "out", compression.CompressedFileError, match)
@@ -389,9 +404,11 @@ def test_refuses_a_file_made_under_another_backend(kgz, lstm, tmp_path):
 def test_refuses_another_container_format_and_unsafe_names(kgz, lstm, tmp_path):
     path, _ = kgz
     header, payload = _header_and_payload(path)
-    bad = _write(tmp_path, "v2.kgz", compression.pack(dict(header, format=2), payload))
-    _refused(bad, lstm, tmp_path / "out", compression.CompressedFileError, "container format 2")
-    for name in ["../evil.txt", "sub/evil.txt", "", ".."]:
+    blob = bytearray(path.read_bytes())
+    blob[len(compression.MAGIC)] = 1  # the JSON-headed format of kgen before 0.2
+    bad = _write(tmp_path, "v1.kgz", bytes(blob))
+    _refused(bad, lstm, tmp_path / "out", compression.CompressedFileError, "container format 1")
+    for name in ["../evil.txt", "sub/evil.txt", "", "..", "back\\slash", "nul\0byte"]:
         items = [dict(header["items"][0], name=name)] + header["items"][1:]
         bad = _write(tmp_path, "unsafe.kgz", compression.pack(dict(header, items=items), payload))
         _refused(bad, lstm, tmp_path / "out", compression.CompressedFileError, "unsafe file name")
@@ -408,7 +425,7 @@ def test_decompress_does_not_overwrite(kgz, lstm, tmp_path):
     assert _listing(out) == ["b.bin"] and (out / "b.bin").read_bytes() == b"keep me"
     compression.decompress(path, lstm, out, overwrite=True)
     assert {name: (out / name).read_bytes() for name in _listing(out)} == contents
-    with pytest.raises(ValueError, match="is a file"):
+    with pytest.raises(FileExistsError, match="is a file"):
         compression.decompress(path, lstm, out / "b.bin")
 
 
@@ -416,7 +433,7 @@ def test_decompress_does_not_overwrite(kgz, lstm, tmp_path):
 def _refuses_to_compress(model, inputs, folder, error, match, **kwargs):
     before = _listing(folder)
     with pytest.raises(error, match=match):
-        compression.compress(model, inputs, Path(folder) / "out.kgz", model_name="m", **kwargs)
+        _compress(model, inputs, Path(folder) / "out.kgz", model_name="m", **kwargs)
     assert _listing(folder) == before, "a refused input wrote something"
 
 
@@ -474,11 +491,17 @@ def test_compress_does_not_overwrite(lstm, tmp_path):
     source = _write(tmp_path, "t.txt", TEXT)
     out = _write(tmp_path, "out.kgz", b"precious")
     with pytest.raises(FileExistsError, match="exists"):
-        compression.compress(lstm, [source], out, model_name="l")
+        _compress(lstm, [source], out, model_name="l")
     assert out.read_bytes() == b"precious" and _listing(tmp_path) == ["out.kgz", "t.txt"]
-    compression.compress(lstm, [source], out, model_name="l", overwrite=True)
-    assert compression.read_header(out)["kind"] == "bytes"
-    assert _listing(tmp_path) == ["out.kgz", "t.txt"]
+    # Not even with overwrite=True: it is not a .kgz file (kgen replaces a file only by one of the same kind).
+    with pytest.raises(FileExistsError, match="holds a text, not a kgen compressed file"):
+        _compress(lstm, [source], out, model_name="l", overwrite=True)
+    assert out.read_bytes() == b"precious" and _listing(tmp_path) == ["out.kgz", "t.txt"]
+    out.unlink()
+    _compress(lstm, [source], out, model_name="l")
+    _compress(lstm, [_write(tmp_path, "u.txt", TEXT[:50])], out, model_name="l", overwrite=True)
+    assert compression.read_header(out)["items"][0]["name"] == "u.txt"
+    assert _listing(tmp_path) == ["out.kgz", "t.txt", "u.txt"]
 
 
 # ================================================================================================ CLI

@@ -48,16 +48,22 @@ class TestAtomicPath:
         with atomic_path(target) as tmp:
             tmp.mkdir()
             (tmp / "a").write_text("a")
-        with atomic_path(target) as tmp:
+        with atomic_path(target) as tmp:  # a folder with the same names (and more) replaces it
             tmp.mkdir()
+            (tmp / "a").write_text("a2")
             (tmp / "b").write_text("b")
-        assert sorted(p.name for p in target.iterdir()) == ["b"]
+        assert sorted(p.name for p in target.iterdir()) == ["a", "b"] and (target / "a").read_text() == "a2"
+        with pytest.raises(FileExistsError, match="would not write again"):  # one that would lose "a" does not
+            with atomic_path(target) as tmp:
+                tmp.mkdir()
+                (tmp / "b").write_text("b3")
+        assert (target / "a").read_text() == "a2" and (target / "b").read_text() == "b"
         with pytest.raises(ValueError):
             with atomic_path(target) as tmp:
                 tmp.mkdir()
                 (tmp / "c").write_text("c")
                 raise ValueError("fail")
-        assert sorted(p.name for p in target.iterdir()) == ["b"]
+        assert sorted(p.name for p in target.iterdir()) == ["a", "b"]
         assert _leftovers(tmp_path) == []
 
     def test_nothing_written_is_an_error(self, tmp_path):

@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-TASKS = ("binarized_mnist", "mnist_8bit", "shakespeare", "fsdd")
+TASKS = ("binarized_mnist", "mnist_8bit", "shakespeare", "fsdd", "out_of_domain")
 TEXT_MODELS = ("bytenet.shakespeare", "lstm_lm.shakespeare", "sparse_transformer.shakespeare")
 
 
@@ -112,7 +112,8 @@ def code(model, name, kind, items, labels, batch_size, segment_length=None):
     encode_s = time.perf_counter() - t0
     header = {"format": compression.FORMAT_VERSION, "model": {"name": name, "weights_sha256":
               compression.weights_sha256(model)}, "backend": compression._backend(), "kind": kind,
-              "items": item_info, **layout}
+              "items": [dict(item, name=str(i), method="model", rate=8000) for i, item in enumerate(item_info)],
+              **layout}
     blob = compression.pack(header, payload)
     parsed, parsed_payload = compression.unpack(blob)
     t0 = time.perf_counter()
@@ -230,6 +231,67 @@ def task_fsdd(args):
                      "; FLAC: soundfile not installed"))]
 
 
+def task_out_of_domain(args):
+    """Whole .kgz files through `kgen.compression.compress` (each item coded with the model, stored, or packed with
+    LZMA2, whichever is smallest), on data the models were not trained on, and a small in-domain file: English prose
+    that is not Shakespeare (this repository's LICENSE, the Apache License 2.0), random bytes, MNIST-shaped noise
+    (binary images with independent pixels, half of them white), and 230 bytes of held-out Shakespeare."""
+    import tempfile
+    from pathlib import Path
+
+    import kgen
+    from kgen import compression
+
+    rng = np.random.default_rng(0)
+    licence = (Path(__file__).resolve().parents[1] / "LICENSE").read_bytes()
+    held_out = np.asarray(kgen.data.load_arrays("tinyshakespeare", "test"), dtype=np.uint8).tobytes()
+    noise = (rng.random((args.noise_images, 28, 28)) < 0.5).astype(np.uint8)
+    cases = [
+        ("English prose (LICENSE)", "bytenet.shakespeare", {"LICENSE": licence[: args.text_bytes or None]}),
+        ("random bytes", "bytenet.shakespeare", {"random.bin": rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()}),
+        ("small file, 230 bytes", "bytenet.shakespeare", {"romeo.txt": held_out[1000:1230]}),
+        ("MNIST-shaped noise", "pixelcnn.mnist", {f"{i}.png": im for i, im in enumerate(noise)}),
+    ]
+    out = []
+    for task, name, items in cases:
+        model = get_model(name, args.smoke)
+        if args.smoke and name == "pixelcnn.mnist":
+            items = {k: v[10:18, 10:18] for k, v in items.items()}
+        with tempfile.TemporaryDirectory() as folder:
+            paths = []
+            for item_name, data in items.items():
+                path = Path(folder) / item_name
+                if path.suffix == ".png":
+                    from PIL import Image
+
+                    Image.fromarray(data * 255, mode="L").convert("1").save(path)
+                    raw = data.tobytes()
+                else:
+                    path.write_bytes(data)
+                paths.append(path)
+            raw = b"".join(v.tobytes() if isinstance(v, np.ndarray) else v for v in items.values())
+            t0 = time.perf_counter()
+            report = compression.compress(model, paths, Path(folder) / "x.kgz", model_name=name, progress=False)
+            seconds = time.perf_counter() - t0
+            restored = compression.decompress(Path(folder) / "x.kgz", model, Path(folder) / "out", progress=False)
+            exact = all(a.read_bytes() == b.read_bytes() for a, b in zip(paths, restored)
+                        if a.suffix != ".png")
+        layouts = {"bytes": raw}
+        if name == "pixelcnn.mnist":
+            layouts["packed bits"] = np.packbits(np.frombuffer(raw, np.uint8)).tobytes()
+        generic = generic_sizes(layouts)
+        best = min(v[0] for v in generic.values())
+        out.append({
+            "task": task, "model": name, "items": len(items), "raw_bytes": len(raw),
+            **{k: v[0] for k, v in generic.items()},
+            "lzma2 (kgen's fallback)": len(compression._lzma(raw)),
+            "kgz_bytes": report["file_bytes"], "header_bytes": report["header_bytes"], "methods": report["methods"],
+            "model_nll_bytes": report["information_bits"] / 8.0, "kgz_vs_best_generic": best / report["file_bytes"],
+            "kgz_vs_raw": len(raw) / report["file_bytes"], "compress_s": seconds, "exact": bool(exact),
+        })
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
@@ -238,6 +300,7 @@ def main(argv=None):
     p.add_argument("--fsdd-every", type=int, default=10, help="every k-th FSDD test recording (default: 30 of 300)")
     p.add_argument("--batch-size", type=int, default=None, help="rows coded at once (default: kgen's)")
     p.add_argument("--segment-length", type=int, default=None, help="sequence segment length (default: kgen's)")
+    p.add_argument("--noise-images", type=int, default=100, help="out_of_domain: MNIST-shaped noise images")
     p.add_argument("--smoke", action="store_true", help="tiny untrained models and data: checks the script runs")
     p.add_argument("--json", help="also write the rows here")
     args = p.parse_args(argv)
@@ -254,6 +317,16 @@ def main(argv=None):
             new = task_images(task, args)
         elif task == "shakespeare":
             new = task_text(args)
+        elif task == "out_of_domain":
+            new = task_out_of_domain(args)
+            rows += new
+            for r in new:
+                print(f"{r['task']:24s} {r['model']:20s} {r['items']:>4} item(s) {r['raw_bytes']:>8,} B | gzip "
+                      f"{r['gzip -9']:,} bzip2 {r['bzip2 -9']:,} xz {r['xz -9']:,} | .kgz {r['kgz_bytes']:,} B "
+                      f"(header {r['header_bytes']} B; {r['methods']}) | model NLL {r['model_nll_bytes']:,.0f} B | "
+                      f"vs best {r['kgz_vs_best_generic']:.3f}x, vs raw {r['kgz_vs_raw']:.3f}x | exact {r['exact']}",
+                      flush=True)
+            continue
         else:
             new = task_fsdd(args)
         rows += new
