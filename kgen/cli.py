@@ -47,6 +47,8 @@ def _recipe_for(target):
 
 
 def _apply_overrides(recipe, args):
+    from kgen import recipes
+
     t, d = recipe["train"], recipe["data"]
     for key in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "time_budget_minutes", "seed", "dtype",
                 "distribute", "num_devices"):
@@ -59,7 +61,7 @@ def _apply_overrides(recipe, args):
         value = getattr(args, key, None)
         if value is not None:
             d[key] = value
-    return recipe
+    return recipes.validate(recipe, "the recipe with the command's flags")
 
 
 def _cmd_train(args):
@@ -169,7 +171,7 @@ def _run_recipe(model_path):
 
     run_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     recipe_file = run_dir / training.RECIPE_FILE
-    return json.loads(recipe_file.read_text()) if recipe_file.is_file() else None
+    return training.read_run_recipe(recipe_file) if recipe_file.is_file() else None
 
 
 def _cmd_export(args):
@@ -188,11 +190,9 @@ def _coding_model(spec):
 
     path = Path(spec)
     if path.is_dir() and (path / "config.json").is_file() and not (path / training.MODEL_FILE).is_file():
-        from kgen import pretrained
+        from kgen.models import KgenModel
 
-        import kgen.models  # noqa: F401  (registers the classes)
-
-        return pretrained.load_preset(path)
+        return KgenModel.from_preset(str(path))  # checked against the zoo name it records (kgen.pretrained)
     if path.exists() or spec.endswith(".keras"):
         return training.load_model(path)
     if spec not in zoo.list_models(pretrained=True):

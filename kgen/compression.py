@@ -40,6 +40,7 @@ import itertools
 import lzma
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -515,17 +516,28 @@ def check_model(header, model, where="the file"):
 def _read_png(path, model):
     from PIL import Image, UnidentifiedImageError
 
+    h, w, c = model.image_shape
     try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            arr = np.asarray(img.convert("L") if mode == "1" else img)
+        with warnings.catch_warnings():
+            # The size is checked against the model's before any pixel is decoded: no decompression bomb warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=["PNG"]) as img:
+                if img.size != (w, h):
+                    raise ValueError(f"input {str(path)!r} is {img.size[0]}x{img.size[1]}; this model takes {w}x{h} "
+                                     "images.")
+                if getattr(img, "n_frames", 1) > 1:
+                    raise ValueError(f"input {str(path)!r} is an animated PNG of {img.n_frames} frames; kgen "
+                                     "compresses single images (it would drop the other frames).")
+                img.load()
+                mode = img.mode
+                arr = np.asarray(img.convert("L") if mode == "1" else img)
     except FileNotFoundError:
         raise FileNotFoundError(f"input file {str(path)!r} does not exist.") from None
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"input {str(path)!r} is not a PNG kgen reads: {e}") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ValueError(f"input {str(path)!r} is not a readable PNG image ({type(e).__name__}: {e}).") from None
     levels = model.coding_levels
-    h, w, c = model.image_shape
     expected_modes = {1: ("1", "L"), 3: ("RGB",)}.get(c, ())
     if mode not in expected_modes:
         raise ValueError(f"input {str(path)!r} is a {mode!r} image; this model takes {c}-channel images "

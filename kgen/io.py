@@ -5,6 +5,7 @@ under a temporary name in the same folder and renamed into place on success.
 """
 
 import contextlib
+import csv
 import math
 import os
 import shutil
@@ -356,3 +357,16 @@ def write_files(files):
         if backup is not None:
             _remove(backup)
     return [target for target, _ in pairs]
+
+
+def read_csv_rows(path):
+    """The rows of a CSV file that kgen appends to (metrics.csv), as lists of cells, the header first, without
+    blank lines. A last line without its line end was cut short (a full disk, a kill during the write): it is left
+    out, and `cut` says so. Returns (rows, cut)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        text = f.read()
+    cut = bool(text) and not text.endswith(("\n", "\r"))
+    lines = text.splitlines(keepends=True)
+    if cut:
+        lines = lines[:-1]
+    return [row for row in csv.reader(lines) if row], cut

@@ -9,14 +9,13 @@ The curves and spectrograms are drawn with matplotlib's object API on its Agg ca
 display), imported only when a picture is drawn. Every file is written atomically.
 """
 
-import csv
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from kgen.io import atomic_path, save_image_grid
+from kgen.io import atomic_path, read_csv_rows, save_image_grid
 from kgen.validation import check_int
 
 METRICS_FILE = "metrics.csv"
@@ -107,7 +106,7 @@ def read_metrics(run):
         run: a run folder (str or os.PathLike) holding metrics.csv.
 
     Returns:
-        A dict from column name to a float64 array, one value per logged epoch (an empty cell is NaN).
+        A dict from column name to a float64 array, one value per logged epoch (an empty or NA cell is NaN).
 
     Raises:
         FileNotFoundError: if `run` is not a folder or has no metrics.csv.
@@ -123,9 +122,7 @@ def read_metrics(run):
     if not path.is_file():
         raise FileNotFoundError(f"run {str(run)!r} has no {METRICS_FILE}; expected a run folder written by kgen "
                                 "train.")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    rows = [row for row in rows if row]
+    rows, _ = read_csv_rows(path)  # a last row cut short (a full disk, a run killed) is left out
     if len(rows) < 2:
         raise ValueError(f"run {str(run)!r}: {METRICS_FILE} holds no epochs (it is empty or only a header); "
                          "train for at least one epoch first.")
@@ -137,7 +134,7 @@ def read_metrics(run):
                              f"{len(header)} ({', '.join(header)}).")
         for name, cell in zip(header, row):
             try:
-                columns[name].append(float(cell) if cell.strip() else math.nan)
+                columns[name].append(float(cell) if cell.strip() not in ("", "NA") else math.nan)  # CSVLogger's NA
             except ValueError:
                 raise ValueError(f"run {str(run)!r}: line {line} of {METRICS_FILE}, column {name!r}: expected a "
                                  f"number, got {cell!r}.") from None

@@ -87,6 +87,13 @@ def preset_file(preset, filename):
         repo = preset[len(HF_PREFIX):]
         try:
             return huggingface_hub.hf_hub_download(repo_id=repo, filename=filename)
+        except huggingface_hub.errors.LocalEntryNotFoundError as e:  # offline, and not in the local cache
+            from huggingface_hub import constants
+
+            offline = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "no network"
+            raise ConnectionError(f"{preset}: the Hugging Face Hub cannot be reached ({offline}) and `{filename}` "
+                                  "is not in the local Hugging Face cache; connect, or pass a local preset "
+                                  "folder.") from e
         except huggingface_hub.errors.EntryNotFoundError as e:
             raise FileNotFoundError(f"`{filename}` is not in the Hugging Face preset {preset}.") from e
     if preset.startswith(KAGGLE_PREFIX):
@@ -110,11 +117,20 @@ def preset_file(preset, filename):
     return str(path)
 
 
+#: The largest config.json or metadata.json read (kgen's are a few KB): a bigger one is refused unread.
+MAX_JSON_BYTES = 4 * 1024 * 1024
+
+
 def _read_json(path):
+    size = Path(path).stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ValueError(f"{path}: {size:,} bytes; a preset's JSON file is at most {MAX_JSON_BYTES:,}.")
     try:
         obj = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a valid JSON file ({e}).") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a JSON file kgen reads (nested too deep).") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(obj).__name__}.")
     return obj
@@ -183,9 +199,10 @@ def load_preset(preset, name=None, verify=True, registry=None, load_weights=True
             builds the model from config.json, which must then be of the class config.json names.
         verify: check the weights file against the sha256 in metadata.json (which a folder kgen wrote must have; one
             that keras-hub's saver wrote has none and is checked by matching every array).
-        registry: with `name`, the registry that knows it: `architecture_of(name)` (its architecture) and
-            `builder(name)` (the function that builds that architecture), as `kgen.zoo` has them; kgen.zoo passes
-            itself (this module sits below the registry and never imports it).
+        registry: the registry that knows zoo names: `architecture_of(name)` (its architecture), `builder(name)`
+            (the function that builds that architecture) and `list_models()`, as `kgen.zoo` has them; kgen.zoo
+            passes itself (this module sits below the registry and never imports it). Needed with `name`; without
+            `name`, it checks that the model is of the architecture of the zoo name the folder records.
         load_weights: False builds the model of config.json with freshly initialised weights (keras-hub's
             `from_preset(..., load_weights=False)`).
         **overrides: constructor arguments that replace the saved ones (those that are not None), e.g. a dropout
@@ -210,6 +227,11 @@ def load_preset(preset, name=None, verify=True, registry=None, load_weights=True
             raise ValueError(f"{said_by}: the weights are for {saved_name!r} (architecture "
                              f"{architecture_of(saved_name)!r}), not for {name!r} (architecture {wanted!r}).")
         build = _architecture_builder(registry.builder(name), name, wanted, config_path)
+    elif saved_name is not None and registry is not None and saved_name in registry.list_models():
+        # The zoo name the folder records is the model's identity (`zoo_name`, what compress records, what
+        # save_to_preset writes again): the model must be of that name's architecture, whatever config.json says.
+        build = _architecture_builder(registry.builder(saved_name), saved_name, registry.architecture_of(saved_name),
+                                      config_path)
     model = build(spec)
     zoo_name = saved_name if saved_name is not None else name
     if load_weights:
@@ -244,7 +266,35 @@ def _verify_sha256(metadata, metadata_path, weights_path):
                          f"(a corrupt or replaced weights file).")
 
 
+def _check_declared_sizes(model, weights_path):
+    """Before any array is read: the arrays the weights file declares (its datasets' shapes, read from the HDF5
+    metadata alone) hold at most twice the model's own weights, plus 1 MB; a file that claims more is refused."""
+    import h5py
+
+    limit = 2 * sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (1 << 20)
+    declared = [0]
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
+            declared[0] += int(obj.size) * obj.dtype.itemsize
+            if declared[0] > limit:
+                raise ValueError(f"{weights_path}: its arrays claim more than {declared[0]:,} bytes; the model it is "
+                                 f"for holds {limit - (1 << 20):,} bytes of weights (refused before reading).")
+
+    try:
+        with h5py.File(weights_path, "r") as f:
+            f.visititems(visit)
+    except (OSError, KeyError, RuntimeError) as e:  # h5py's errors for a file that is not HDF5 or is damaged
+        raise ValueError(f"{weights_path}: not a readable weights file ({type(e).__name__}: {_first_line(e)}).") from e
+
+
+def _first_line(error):
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
 def _load_weights(model, weights_path, config_path, what):
+    _check_declared_sizes(model, weights_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

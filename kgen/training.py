@@ -14,7 +14,7 @@ import keras
 
 from kgen import data as kdata
 from kgen import distribute, zoo
-from kgen.io import atomic_path
+from kgen.io import atomic_path, read_csv_rows
 from kgen.progress import fit_verbose
 
 MODEL_FILE = "model.keras"
@@ -189,9 +189,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         """Rewrite the metrics file without the rows of `epoch` and later (they will be trained again)."""
         if self.metrics_path is None or not self.metrics_path.is_file():
             return
-        with open(self.metrics_path, newline="") as f:
-            reader = csv.DictReader(f)
-            fields, rows = reader.fieldnames, list(reader)
+        fields, rows = _metrics(self.metrics_path)
         kept = [r for r in rows if int(r["epoch"]) < epoch]
         if fields is None or len(kept) == len(rows):
             return
@@ -207,12 +205,46 @@ def _first_line(error):
     return lines[0] if lines else ""
 
 
+def _metrics(path):
+    """(field names or None, rows as dicts) of a run's metrics file: whole rows only (a last row cut short by a full
+    disk or a kill is left out); a ValueError naming the file and the line for a row that is not the metrics of an
+    epoch."""
+    rows, _ = read_csv_rows(path)
+    if not rows:
+        return None, []
+    fields, out = rows[0], []
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            if len(row) != len(fields):
+                raise ValueError(f"{len(row)} cells for the {len(fields)} columns")
+            record = dict(zip(fields, row))
+            int(record["epoch"])
+            float(record.get("elapsed_min") or 0.0)
+        except (ValueError, KeyError) as e:
+            raise ValueError(f"{path}: line {line} is not the metrics of an epoch ({e}); expected the columns "
+                             f"{', '.join(fields)}.") from None
+        out.append(record)
+    return fields, out
+
+
+def _repair_metrics(path):
+    """Rewrite a run's metrics file without a last row cut short, so that the next epoch's row starts a line."""
+    if path.is_file() and read_csv_rows(path)[1]:
+        fields, rows = _metrics(path)
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(rows)
+        warnings.warn(f"--resume: the last row of {path} was cut short (a full disk or a kill) and is dropped: the "
+                      "run continues from its checkpoint, without that epoch's metrics.", stacklevel=2)
+
+
 def _last_epoch(path):
     """The number of the last epoch in a metrics file, or None."""
     if not path.is_file():
         return None
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _metrics(path)[1]
     return int(rows[-1]["epoch"]) if rows else None
 
 
@@ -220,9 +252,8 @@ def _elapsed_from_metrics(path):
     """The `elapsed_min` of the last finished epoch in a metrics file, in seconds (0 if none)."""
     if not path.is_file():
         return 0.0
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or "elapsed_min" not in rows[-1]:
+    rows = _metrics(path)[1]
+    if not rows or not rows[-1].get("elapsed_min"):
         return 0.0
     return 60.0 * float(rows[-1]["elapsed_min"])
 
@@ -392,6 +423,8 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
             Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
         if recorded != current:
             write_json(out / DATA_FILE, {"files": current})
+        if resume:
+            _repair_metrics(out / METRICS_FILE)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
         _fit(model, recipe, train_ds, monitor_ds, out, verbose)
     return model
@@ -444,6 +477,26 @@ def evaluate(model, recipe, split=None, verbose=None):
 def describe_result(model, model_name, result):
     """One printed line for an evaluation result of `model` (the model words it)."""
     return model.result_line(model_name, result)
+
+
+def read_run_recipe(path):
+    """The recipe.json of a run folder, checked as a recipe is (`kgen.recipes.validate`); a ValueError naming the
+    file for one that is not JSON, not an object, or not a valid recipe."""
+    from kgen import recipes
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size > 1 << 20:
+        raise ValueError(f"{path}: {size:,} bytes; a run's recipe.json is at most 1 MB.")
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a valid JSON file ({e}).") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a recipe (nested too deep).") from None
+    if not isinstance(recipe, dict):
+        raise ValueError(f"{path}: expected a JSON object (a run's recipe), got {type(recipe).__name__}.")
+    return recipes.validate(recipe, where=str(path))
 
 
 def write_json(path, obj):

@@ -185,6 +185,20 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(interrupted_
     assert training.load_model(run).count_params() > 0
 
 
+def test_a_metrics_row_cut_by_a_full_disk_does_not_stop_resume(interrupted_run, tmp_path, capsys):
+    """Keras' CSVLogger appends in place, after the checkpoint: a full disk can cut the last row (issue 27, class
+    4). --resume drops the cut row (with a warning), continues from backup/ (epoch 1 done), and every row of the
+    metrics file is whole (epoch 1's metrics are lost with its row); `kgen plot` draws the run meanwhile."""
+    recipe, run = _copy_run(interrupted_run, tmp_path)
+    text = (run / "metrics.csv").read_text()
+    (run / "metrics.csv").write_text(text[: text.rindex(",") + 2])  # the last row ends inside its last cell
+    assert cli.main(["plot", str(run), "--out", str(tmp_path / "curves.png"), "--metric", "loss"]) == 0
+    with pytest.warns(UserWarning, match="was cut short"):
+        assert _resume(recipe, run) == 0
+    assert [int(r["epoch"]) for r in _rows(run / "metrics.csv")] == [0, 2]
+    assert all(None not in r.values() and "" not in r.values() for r in _rows(run / "metrics.csv"))
+
+
 def test_no_readable_checkpoint_is_a_clear_error_and_changes_nothing(interrupted_run, tmp_path, capsys):
     recipe, run = _copy_run(interrupted_run, tmp_path)
     _cut(run / "backup" / "latest.weights.h5")

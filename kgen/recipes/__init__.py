@@ -28,54 +28,84 @@ A recipe names a zoo model and its data and training settings::
     num_devices = 4                 # omitted: all
 """
 
-import copy
 import importlib.resources
 import os
 import tomllib
 from pathlib import Path
+from typing import Any, Literal, Optional
 
-DEFAULTS = {
-    "model": None,
-    "description": "",
-    "model_args": {},
-    "data": {
-        "name": "binarized_mnist",
-        "train_split": "train",
-        "eval_split": "test",
-        "monitor_split": None,
-        "source": None,
-        "options": {},        # extra loader arguments for the training split (e.g. segment_length, sequence_length)
-        "eval_options": {},   # extra loader arguments for the monitor and evaluation splits
-        "eval_batch_size": 256,
-    },
-    "train": {
-        "batch_size": 64,
-        "epochs": 10,
-        "steps_per_epoch": None,
-        "learning_rate": 1e-3,
-        "time_budget_minutes": None,
-        "seed": 0,
-        "num_samples": 16,
-        "sample_seconds": 1.0,  # audio models: length of each WAV sample written after training
-        "dtype": None,  # "mixed_bfloat16" or "mixed_float16": mixed precision (None: the model's default, float32)
-        "distribute": "none",  # "data_parallel": keras.distribution (JAX) / tf.distribute (TensorFlow), kgen.distribute
-        "num_devices": None,  # devices of data-parallel training (None: every local device)
-    },
-}
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# The schema of a recipe: one table, the same checks whether the values come from a TOML file, a run's recipe.json
+# or the command line's flags (which apply the same bounds), all before anything is written. Strict types: 1.9 is not
+# an int, "3" is not a number, true is not 1.
+_STRICT = ConfigDict(extra="forbid", strict=True)
 
 
-def _merge(base, update, where):
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        if key not in base:
-            raise ValueError(f"recipe {where}: unknown key {key!r}; expected one of {sorted(base)}.")
-        if isinstance(base[key], dict) and key not in ("model_args", "options", "eval_options"):
-            if not isinstance(value, dict):
-                raise ValueError(f"recipe {where}: [{key}] must be a table.")
-            out[key] = _merge(base[key], value, f"{where} [{key}]")
-        else:
-            out[key] = value
-    return out
+class DataSection(BaseModel):
+    model_config = _STRICT
+    name: str = "binarized_mnist"
+    train_split: str = "train"
+    eval_split: str = "test"
+    monitor_split: Optional[str] = None  # evaluated after every epoch for the curve ("" or None: none)
+    source: Optional[Literal["local", "tfds", "embedded"]] = None  # None: automatic
+    options: dict[str, Any] = {}  # extra loader arguments for the training split (e.g. segment_length)
+    eval_options: dict[str, Any] = {}  # extra loader arguments for the monitor and evaluation splits
+    eval_batch_size: int = Field(256, ge=1, le=65_536)
+
+
+class TrainSection(BaseModel):
+    model_config = _STRICT
+    batch_size: int = Field(64, ge=1, le=65_536)
+    epochs: int = Field(10, ge=1, le=1_000_000)
+    steps_per_epoch: Optional[int] = Field(None, ge=1, le=10_000_000)  # None: one pass over the data
+    learning_rate: float = Field(1e-3, gt=0.0, le=10.0, allow_inf_nan=False)
+    time_budget_minutes: Optional[float] = Field(None, gt=0.0, le=525_600.0, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    num_samples: int = Field(16, ge=0, le=1024)  # samples written at the end of the run
+    sample_seconds: float = Field(1.0, gt=0.0, le=600.0, allow_inf_nan=False)  # audio models: seconds per sample
+    dtype: Optional[Literal["float32", "mixed_bfloat16", "mixed_float16"]] = None  # None: float32
+    distribute: Literal["none", "data_parallel"] = "none"  # kgen.distribute
+    num_devices: Optional[int] = Field(None, ge=1, le=65_536)  # None: every local device
+
+
+class Recipe(BaseModel):
+    model_config = _STRICT
+    model: str = Field(min_length=1)  # a zoo name
+    description: str = ""
+    model_args: dict[str, Any] = {}  # keyword overrides for kgen.zoo.get
+    data: DataSection = DataSection()
+    train: TrainSection = TrainSection()
+
+
+DEFAULTS = {"model": None, **Recipe.model_construct(model=None).model_dump(exclude={"model"})}
+
+
+def _field(loc):
+    """("train", "epochs") -> "[train] epochs"."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in ("data", "train"):
+        return f"[{parts[0]}] {'.'.join(parts[1:])}"
+    return ".".join(parts) or "the recipe"
+
+
+def validate(recipe, where="recipe"):
+    """A recipe dict checked against the schema (`Recipe`), with the defaults filled in; a ValueError naming
+    `where`, the key and what was expected for the first value that does not fit."""
+    try:
+        return Recipe.model_validate(recipe).model_dump()
+    except ValidationError as e:
+        error = e.errors()[0]
+        key = _field(error["loc"])
+        if error["type"] == "extra_forbidden":
+            section = Recipe if len(error["loc"]) == 1 else {"data": DataSection, "train": TrainSection}.get(
+                str(error["loc"][0]), Recipe)
+            raise ValueError(f"{where}: unknown key {str(error['loc'][-1])!r}; expected one of "
+                             f"{sorted(section.model_fields)}.") from None
+        if error["type"] == "missing":
+            raise ValueError(f"{where}: `{key}` is required (a zoo model name).") from None
+        raise ValueError(f"{where}: `{key}`: {error['msg'][0].lower()}{error['msg'][1:]}, got "
+                         f"{error.get('input')!r}.") from None
 
 
 def _shipped():
@@ -113,14 +143,11 @@ def load(path):
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"recipe {str(path)!r} is not valid TOML: {e}") from None
-    recipe = _merge(DEFAULTS, raw, str(path))
-    if not isinstance(recipe["model"], str):
-        raise ValueError(f"recipe {str(path)!r}: `model` must name a zoo model, got {recipe['model']!r}.")
-    return recipe
+    except RecursionError:
+        raise ValueError(f"recipe {str(path)!r} is not a recipe (nested too deep).") from None
+    return validate(raw, f"recipe {str(path)!r}")
 
 
 def from_model(model_name):
     """A default recipe that trains a zoo model by name."""
-    recipe = copy.deepcopy(DEFAULTS)
-    recipe["model"] = model_name
-    return recipe
+    return validate({"model": model_name}, f"the recipe of {model_name!r}")
