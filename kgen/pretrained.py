@@ -48,6 +48,11 @@ from pathlib import Path
 
 import numpy as np
 
+class PresetError(ValueError):
+    """A preset folder that cannot be loaded as asked: a missing or malformed file, weights that do not match, or
+    another architecture; the message names the file."""
+
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -79,7 +84,7 @@ def preset_file(preset, filename):
     """The local path of `filename` in the preset folder `preset` (a path, or an `hf://` / `kaggle://` URI, which is
     downloaded into the hub library's cache); FileNotFoundError naming both if it is not there."""
     if not isinstance(preset, (str, os.PathLike)) or str(preset) == "":
-        raise ValueError(f"`weights` must be a preset folder path or an hf:// or kaggle:// URI, got {preset!r}.")
+        raise PresetError(f"`weights` must be a preset folder path or an hf:// or kaggle:// URI, got {preset!r}.")
     preset = str(preset)
     if preset.startswith(HF_PREFIX):
         import huggingface_hub
@@ -101,11 +106,11 @@ def preset_file(preset, filename):
 
         handle = preset[len(KAGGLE_PREFIX):]
         if len(handle.split("/")) not in (4, 5):
-            raise ValueError(f"`weights`: a Kaggle preset looks like kaggle://org/model/keras/variant[/version], "
+            raise PresetError(f"`weights`: a Kaggle preset looks like kaggle://org/model/keras/variant[/version], "
                              f"got {preset!r}.")
         return kagglehub.model_download(handle, filename)
     if "://" in preset:
-        raise ValueError(f"`weights`: unknown scheme in {preset!r}; expected a folder path, hf:// or kaggle://.")
+        raise PresetError(f"`weights`: unknown scheme in {preset!r}; expected a folder path, hf:// or kaggle://.")
     folder = Path(preset)
     if not folder.is_dir():
         raise FileNotFoundError(f"`weights` folder {preset!r} does not exist (expected a preset folder with "
@@ -124,15 +129,15 @@ MAX_JSON_BYTES = 4 * 1024 * 1024
 def _read_json(path):
     size = Path(path).stat().st_size
     if size > MAX_JSON_BYTES:
-        raise ValueError(f"{path}: {size:,} bytes; a preset's JSON file is at most {MAX_JSON_BYTES:,}.")
+        raise PresetError(f"{path}: {size:,} bytes; a preset's JSON file is at most {MAX_JSON_BYTES:,}.")
     try:
         obj = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a valid JSON file ({e}).") from None
+        raise PresetError(f"{path}: not a valid JSON file ({e}).") from None
     except RecursionError:
-        raise ValueError(f"{path}: not a JSON file kgen reads (nested too deep).") from None
+        raise PresetError(f"{path}: not a JSON file kgen reads (nested too deep).") from None
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(obj).__name__}.")
+        raise PresetError(f"{path}: expected a JSON object, got {type(obj).__name__}.")
     return obj
 
 
@@ -153,13 +158,17 @@ def read_config(preset):
     if "class_name" not in config and set(LEGACY_KEYS) <= set(config):
         zoo_name, config = config["name"], config["model"]
         if not isinstance(config, dict) or not isinstance(zoo_name, str):
-            raise ValueError(f"{path}: its 'model' must be a serialized Keras object and its 'name' a zoo name.")
+            raise PresetError(f"{path}: its 'model' must be a serialized Keras object and its 'name' a zoo name.")
     for key in ("class_name", "config"):
         if key not in config:
-            raise ValueError(f"{path}: no {key!r} entry; config.json of a preset folder is a serialized Keras model "
+            raise PresetError(f"{path}: no {key!r} entry; config.json of a preset folder is a serialized Keras model "
                              f"(keras.saving.serialize_keras_object, as keras-hub's save_to_preset writes it).")
     if not isinstance(config["config"], dict):
-        raise ValueError(f"{path}: its 'config' must be a JSON object of constructor arguments.")
+        raise PresetError(f"{path}: its 'config' must be a JSON object of constructor arguments.")
+    for key in ("class_name", "registered_name", "module"):
+        value = config.get(key)
+        if not isinstance(value, str) and (key == "class_name" or value is not None):
+            raise PresetError(f"{path}: its {key!r} must be a string (a Keras class name), got {value!r}.")
     return config, zoo_name, path
 
 
@@ -171,7 +180,7 @@ def preset_class(preset):
     spec, _, path = read_config(preset)
     cls = keras.saving.get_registered_object(spec.get("registered_name") or spec["class_name"])
     if cls is None:
-        raise ValueError(f"{path}: names the class {spec.get('registered_name') or spec['class_name']!r}, which is "
+        raise PresetError(f"{path}: names the class {spec.get('registered_name') or spec['class_name']!r}, which is "
                          f"not a registered Keras class (import kgen first).")
     return cls
 
@@ -185,7 +194,7 @@ def _saved_zoo_name(metadata, legacy_name, metadata_path, config_path):
     if name is None:
         return None, None
     if not isinstance(name, str):
-        raise ValueError(f"{metadata_path}: 'name' must be the zoo name of the weights, got {name!r}.")
+        raise PresetError(f"{metadata_path}: 'name' must be the zoo name of the weights, got {name!r}.")
     return name, metadata_path
 
 
@@ -219,12 +228,12 @@ def load_preset(preset, name=None, verify=True, registry=None, load_weights=True
     build = _keras_builder(config_path)
     if name is not None:
         if registry is None:
-            raise ValueError(f"`registry` is needed with `name` ({name!r}): the registry that knows the name, e.g. "
+            raise PresetError(f"`registry` is needed with `name` ({name!r}): the registry that knows the name, e.g. "
                              f"kgen.zoo (or call kgen.zoo.get(name, weights=...)).")
         architecture_of = registry.architecture_of
         wanted = architecture_of(name)
         if saved_name is not None and architecture_of(saved_name) != wanted:
-            raise ValueError(f"{said_by}: the weights are for {saved_name!r} (architecture "
+            raise PresetError(f"{said_by}: the weights are for {saved_name!r} (architecture "
                              f"{architecture_of(saved_name)!r}), not for {name!r} (architecture {wanted!r}).")
         build = _architecture_builder(registry.builder(name), name, wanted, config_path)
     elif saved_name is not None and registry is not None and saved_name in registry.list_models():
@@ -247,7 +256,7 @@ def load_preset(preset, name=None, verify=True, registry=None, load_weights=True
         try:
             changed.set_weights(model.get_weights())
         except ValueError as e:
-            raise ValueError(f"{Path(config_path).with_name(WEIGHTS_FILE)}: the overrides {sorted(overrides)} change "
+            raise PresetError(f"{Path(config_path).with_name(WEIGHTS_FILE)}: the overrides {sorted(overrides)} change "
                              f"the weights of {zoo_name or spec['class_name']!r}; these weights do not fit ({e}).") from e
         model = changed
     model.zoo_name = zoo_name
@@ -258,11 +267,11 @@ def _verify_sha256(metadata, metadata_path, weights_path):
     expected = metadata.get("sha256")
     if expected is None:
         if metadata.get("library") == LIBRARY:
-            raise ValueError(f"{metadata_path}: no 'sha256' of {WEIGHTS_FILE}.")
+            raise PresetError(f"{metadata_path}: no 'sha256' of {WEIGHTS_FILE}.")
         return  # another saver's folder (keras-hub records no checksum): every array is matched instead
     actual = sha256(weights_path)
     if actual != expected:
-        raise ValueError(f"{weights_path}: sha256 {actual} does not match {expected} in {METADATA_FILE} "
+        raise PresetError(f"{weights_path}: sha256 {actual} does not match {expected} in {METADATA_FILE} "
                          f"(a corrupt or replaced weights file).")
 
 
@@ -278,14 +287,14 @@ def _check_declared_sizes(model, weights_path):
         if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
             declared[0] += int(obj.size) * obj.dtype.itemsize
             if declared[0] > limit:
-                raise ValueError(f"{weights_path}: its arrays claim more than {declared[0]:,} bytes; the model it is "
+                raise PresetError(f"{weights_path}: its arrays claim more than {declared[0]:,} bytes; the model it is "
                                  f"for holds {limit - (1 << 20):,} bytes of weights (refused before reading).")
 
     try:
         with h5py.File(weights_path, "r") as f:
             f.visititems(visit)
     except (OSError, KeyError, RuntimeError) as e:  # h5py's errors for a file that is not HDF5 or is damaged
-        raise ValueError(f"{weights_path}: not a readable weights file ({type(e).__name__}: {_first_line(e)}).") from e
+        raise PresetError(f"{weights_path}: not a readable weights file ({type(e).__name__}: {_first_line(e)}).") from e
 
 
 def _first_line(error):
@@ -300,19 +309,19 @@ def _load_weights(model, weights_path, config_path, what):
         try:
             model.load_weights(weights_path)
         except Exception as e:  # h5py's OSError for a truncated file, ValueError for shapes that do not fit
-            raise ValueError(f"{weights_path}: cannot load these weights into {what!r} "
+            raise PresetError(f"{weights_path}: cannot load these weights into {what!r} "
                              f"({type(e).__name__}: {e}).") from e
     # Keras only warns where the file's layer structure differs from the model's and leaves those layers as they
     # were initialised: for a preset that is a wrong file, not a partial success.
     skipped = [str(w.message) for w in caught if "Skipping" in str(w.message) or "freshly" in str(w.message)]
     if skipped:
-        raise ValueError(f"{weights_path}: does not match the model described in {config_path}: {skipped[0]}")
+        raise PresetError(f"{weights_path}: does not match the model described in {config_path}: {skipped[0]}")
     # Keras matches the file to the model by layer paths, so a file of another layer structure can also load
     # silently into the wrong places. Every array of the file must be in the model, and every weight of the
     # model must come from the file.
     unmatched = _unmatched_weights(model, weights_path)
     if unmatched:
-        raise ValueError(f"{weights_path}: does not match the model described in {config_path}: {unmatched}.")
+        raise PresetError(f"{weights_path}: does not match the model described in {config_path}: {unmatched}.")
 
 
 def _keras_builder(config_path):
@@ -324,9 +333,9 @@ def _keras_builder(config_path):
         try:
             model = keras.saving.deserialize_keras_object(json.loads(json.dumps(spec)))
         except Exception as e:  # keras raises TypeError/ValueError/KeyError for configs it cannot rebuild
-            raise ValueError(f"{config_path}: cannot build the model it describes ({type(e).__name__}: {e}).") from e
+            raise PresetError(f"{config_path}: cannot build the model it describes ({type(e).__name__}: {e}).") from e
         if not isinstance(model, keras.Model):
-            raise ValueError(f"{config_path}: cannot build the model it describes (it names no registered model "
+            raise PresetError(f"{config_path}: cannot build the model it describes (it names no registered model "
                              f"class: {spec.get('class_name')!r}).")
         return model
 
@@ -342,16 +351,16 @@ def _architecture_builder(builder, name, architecture, config_path):
 
         saved = spec.get("registered_name") or spec["class_name"]
         if keras.saving.get_registered_object(saved) is None:  # before building anything
-            raise ValueError(f"{config_path}: cannot build the model it describes (it names no registered model "
+            raise PresetError(f"{config_path}: cannot build the model it describes (it names no registered model "
                              f"class: {saved!r}).")
         try:
             model = builder(**json.loads(json.dumps(spec["config"])))
         except Exception as e:  # a constructor argument the architecture does not take, or a value it refuses
-            raise ValueError(f"{config_path}: the weights are for a {saved} model, which {name!r} (architecture "
+            raise PresetError(f"{config_path}: the weights are for a {saved} model, which {name!r} (architecture "
                              f"{architecture!r}) cannot build ({type(e).__name__}: {e}).") from e
         built = keras.saving.get_registered_name(type(model))
         if saved not in (built, type(model).__name__):
-            raise ValueError(f"{config_path}: the weights are for a {saved} model, not for {name!r} (architecture "
+            raise PresetError(f"{config_path}: the weights are for a {saved} model, not for {name!r} (architecture "
                              f"{architecture!r}, a {built} model).")
         return model
 
@@ -451,7 +460,7 @@ def check_output_folder(folder):
     if not folder.exists() and not folder.is_symlink():
         return
     if not folder.is_dir() or folder.is_symlink():
-        raise ValueError(f"the output folder {str(folder)!r} exists and is not a folder; kgen does not replace it.")
+        raise PresetError(f"the output folder {str(folder)!r} exists and is not a folder; kgen does not replace it.")
     names = {p.name for p in folder.iterdir()}
     if not names:
         return
@@ -462,7 +471,7 @@ def check_output_folder(folder):
         library = None
     if others or library != LIBRARY:
         held = f"it holds {', '.join(others)}" if others else f"its {METADATA_FILE} is not kgen's"
-        raise ValueError(f"the output folder {str(folder)!r} exists and is not a preset folder kgen wrote ({held}); "
+        raise PresetError(f"the output folder {str(folder)!r} exists and is not a preset folder kgen wrote ({held}); "
                          f"kgen only replaces its own. Choose a new or empty folder.")
 
 
@@ -488,11 +497,11 @@ def save_preset(model, folder, name=None, metadata=None, weights_dtype="float32"
 
     name = model.zoo_name if name is None else name
     if name is not None and (not isinstance(name, str) or not name):
-        raise ValueError(f"`name` must be the zoo name the model was built as, got {name!r}.")
+        raise PresetError(f"`name` must be the zoo name the model was built as, got {name!r}.")
     if weights_dtype not in WEIGHTS_DTYPES:
-        raise ValueError(f"`weights_dtype` must be one of {WEIGHTS_DTYPES}, got {weights_dtype!r}.")
+        raise PresetError(f"`weights_dtype` must be one of {WEIGHTS_DTYPES}, got {weights_dtype!r}.")
     if metadata is not None and not isinstance(metadata, dict):
-        raise ValueError(f"`metadata` must be a dict, got {type(metadata).__name__}.")
+        raise PresetError(f"`metadata` must be a dict, got {type(metadata).__name__}.")
     check_output_folder(folder)
     with atomic_path(folder) as tmp:
         tmp.mkdir()

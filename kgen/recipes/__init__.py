@@ -36,6 +36,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+class RecipeError(ValueError):
+    """A recipe (a TOML file, a run's recipe.json, or flags) that is not valid: the message names where, the key and
+    what was expected."""
+
+
 # The schema of a recipe: one table, the same checks whether the values come from a TOML file, a run's recipe.json
 # or the command line's flags (which apply the same bounds), all before anything is written. Strict types: 1.9 is not
 # an int, "3" is not a number, true is not 1.
@@ -100,11 +105,11 @@ def validate(recipe, where="recipe"):
         if error["type"] == "extra_forbidden":
             section = Recipe if len(error["loc"]) == 1 else {"data": DataSection, "train": TrainSection}.get(
                 str(error["loc"][0]), Recipe)
-            raise ValueError(f"{where}: unknown key {str(error['loc'][-1])!r}; expected one of "
+            raise RecipeError(f"{where}: unknown key {str(error['loc'][-1])!r}; expected one of "
                              f"{sorted(section.model_fields)}.") from None
         if error["type"] == "missing":
-            raise ValueError(f"{where}: `{key}` is required (a zoo model name).") from None
-        raise ValueError(f"{where}: `{key}`: {error['msg'][0].lower()}{error['msg'][1:]}, got "
+            raise RecipeError(f"{where}: `{key}` is required (a zoo model name).") from None
+        raise RecipeError(f"{where}: `{key}`: {error['msg'][0].lower()}{error['msg'][1:]}, got "
                          f"{error.get('input')!r}.") from None
 
 
@@ -142,9 +147,11 @@ def load(path):
         with path.open("rb") as f:
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"recipe {str(path)!r} is not valid TOML: {e}") from None
+        raise RecipeError(f"recipe {str(path)!r} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"recipe {str(path)!r} is not UTF-8 text (TOML is): {e}") from None
     except RecursionError:
-        raise ValueError(f"recipe {str(path)!r} is not a recipe (nested too deep).") from None
+        raise RecipeError(f"recipe {str(path)!r} is not a recipe (nested too deep).") from None
     return validate(raw, f"recipe {str(path)!r}")
 
 
