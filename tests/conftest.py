@@ -29,6 +29,23 @@ def pytest_collection_modifyitems(config, items):
                 reason=f"backend-independent: runs once, in the {marker.args[0]} suite (KGEN_EVERY_BACKEND=1: every one)"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_each_module():
+    """After each test module, Keras' global state and (on JAX) the compiled functions are dropped, so that one
+    pytest process does not hold every model the suite ever built (CI runs one process per backend side by side)."""
+    yield
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.clear_caches()
+    gc.collect()
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same random state, so weight initialisation is reproducible."""

@@ -7,6 +7,18 @@ py="$1"; shift
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 start=$(date +%s)
+# The memory of all the test processes together (every process of this script's process group: the pytest processes
+# and their children), sampled every 5 seconds; the peak is printed at the end.
+pgid=$(ps -o pgid= $$ | tr -d ' ')
+(
+    peak=0
+    while true; do
+        kb=$(ps -e -o pgid=,rss= | awk -v g="$pgid" '$1 == g {s += $2} END {print s + 0}')
+        if [ "$kb" -gt "$peak" ]; then peak=$kb; echo "$peak" > "$logs/peak_kb"; fi
+        sleep 5
+    done
+) &
+sampler=$!
 pids=()
 for b in "$@"; do
     KERAS_BACKEND="$b" "$py" -m pytest -q -p no:cacheprovider tests >"$logs/$b.log" 2>&1 &
@@ -20,4 +32,7 @@ for b in "$@"; do
     cat "$logs/$b.log"
     i=$((i + 1))
 done
+kill "$sampler" 2>/dev/null
+echo "=== peak memory of the test processes together: $(( $(cat "$logs/peak_kb" 2>/dev/null || echo 0) / 1024 )) MB" \
+     "(resident, sampled every 5 s); all backends: $(( $(date +%s) - start )) s"
 exit $status
