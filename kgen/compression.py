@@ -299,6 +299,8 @@ _FIXED = len(MAGIC) + 4 + 2 * _DIGEST_BYTES  # magic, format, kind, backend, lev
 #: is decoded (every claim is checked against the file before memory or work is spent).
 MAX_DECODED_BYTES = 1 << 30
 MAX_NAME_BYTES = 255  # a file name on the usual file systems
+MAX_ITEMS = 100_000  # files in one .kgz: each costs memory when the header is read
+MAX_TABLE_BYTES = 32 << 20  # the item table: at most MAX_ITEMS items of a 255-byte name and their fields
 
 
 def _varint(value):
@@ -325,10 +327,11 @@ def pack(header, payload):
 
     Layout (format 2): MAGIC, format, kind, backend, levels - 1 (one byte each), the first 16 bytes of the weights'
     sha256 and of the data's sha256, then varints: batch size, segment length (0: none), the model name's length and
-    UTF-8 bytes, the item count, every item (name length and bytes, method, symbols, label + 1 (0: none), stored
-    bytes, then per kind the PNG mode and white level or the audio rate), the payload's length; then the model's
-    payload (the range coder's 32-bit words), the items stored raw or with xz, one after the other, and a CRC-32 of
-    everything before it (4 bytes, big-endian).
+    UTF-8 bytes; the item table (the item count, then every item: name length and bytes, method, symbols, label + 1
+    (0: none), stored bytes, and per kind the PNG mode and white level or the audio rate) as its size, its packed
+    size (0: stored as it is) and its bytes, raw deflate where that is smaller (the fields of many items repeat); the
+    payload's length; then the model's payload (the range coder's 32-bit words), the items stored raw or with LZMA2,
+    one after the other, and a CRC-32 of everything before it (4 bytes, big-endian).
     """
     items = header.get("items", [])
     levels = int(header["num_levels"])
@@ -339,19 +342,26 @@ def pack(header, payload):
         out += bytes.fromhex(field)[:_DIGEST_BYTES].ljust(_DIGEST_BYTES, b"\0")
     name = str(header["model"]["name"]).encode("utf-8")
     out += _varint(header["batch_size"]) + _varint(header.get("segment_length") or 0)
-    out += _varint(len(name)) + name + _varint(len(items))
+    out += _varint(len(name)) + name
+    table = bytearray(_varint(len(items)))
     chunks = []
     for item in items:
         item_name = str(item["name"]).encode("utf-8")
         chunk = item.get("chunk", b"") if item.get("method", "model") != "model" else b""
         chunks.append(chunk)
         label = item.get("label")
-        out += _varint(len(item_name)) + item_name + bytes([_code(_METHOD_CODES, item.get("method", "model"), "method")])
-        out += _varint(item["length"]) + _varint(0 if label is None else int(label) + 1) + _varint(len(chunk))
+        table += _varint(len(item_name)) + item_name + bytes([_code(_METHOD_CODES, item.get("method", "model"), "method")])
+        table += _varint(item["length"]) + _varint(0 if label is None else int(label) + 1) + _varint(len(chunk))
         if header["kind"] == "image":
-            out += bytes([_code(_MODE_CODES, item.get("mode"), "mode"), _code(_WHITE_CODES, item.get("white"), "white")])
+            table += bytes([_code(_MODE_CODES, item.get("mode"), "mode"), _code(_WHITE_CODES, item.get("white"), "white")])
         elif header["kind"] == "audio":
-            out += _varint(item["rate"])
+            table += _varint(item["rate"])
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = packer.compress(bytes(table)) + packer.flush()
+    if len(packed) < len(table):
+        out += _varint(len(table)) + _varint(len(packed)) + packed
+    else:
+        out += _varint(len(table)) + _varint(0) + table
     out += _varint(len(payload))
     out += payload + b"".join(chunks)
     return bytes(out) + struct.pack(">I", zlib.crc32(out) & 0xFFFFFFFF)
@@ -433,29 +443,47 @@ def unpack(blob, where="the file"):
     batch_size = r.varint("the batch size", 1 << 16)
     segment_length = r.varint("the segment length", MAX_DECODED_BYTES) or None
     name = r.text("the model name", 4096)
-    # An item takes at least 6 bytes of header (a 1-byte name and five fields): no more items than that allows.
-    num_items = r.varint("the item count", (size - r.at) // 6)
+    table_bytes = r.varint("the item table's size", MAX_TABLE_BYTES)
+    packed_bytes = r.varint("the packed item table's size", size)
+    if packed_bytes == 0:
+        table = r.bytes(table_bytes, "item table")
+    else:
+        if table_bytes > 1032 * packed_bytes + 64:  # deflate's largest expansion
+            r.fail(f"an item table of {table_bytes:,} bytes cannot come from {packed_bytes:,} packed bytes")
+        packed = r.bytes(packed_bytes, "item table")
+        unpacker = zlib.decompressobj(-15)
+        try:
+            table = unpacker.decompress(packed, table_bytes + 1)  # never more than it claims (and one byte)
+        except zlib.error as e:
+            r.fail(f"its item table cannot be unpacked ({e})")
+        if len(table) != table_bytes or not unpacker.eof or unpacker.unused_data:
+            r.fail(f"its item table unpacks to other than the {table_bytes:,} bytes it claims")
+    t = _Reader(table, where)
+    # An item takes at least 6 bytes of the table (a 1-byte name and five fields): no more items than that allows.
+    num_items = t.varint("the item count", min(MAX_ITEMS, len(table) // 6))
     items, total = [], 0
     for i in range(num_items):
-        item = {"name": r.text(f"the name of item {i}", MAX_NAME_BYTES)}
-        item["method"] = r.choice(_METHOD_CODES, f"the method of item {i}")
-        item["length"] = r.varint(f"the length of item {i}", MAX_DECODED_BYTES)
-        label = r.varint(f"the label of item {i}", 1 << 20)
+        item = {"name": t.text(f"the name of item {i}", MAX_NAME_BYTES)}
+        item["method"] = t.choice(_METHOD_CODES, f"the method of item {i}")
+        item["length"] = t.varint(f"the length of item {i}", MAX_DECODED_BYTES)
+        label = t.varint(f"the label of item {i}", 1 << 20)
         item["label"] = None if label == 0 else label - 1
-        item["chunk_bytes"] = r.varint(f"the stored bytes of item {i}", size)
+        item["chunk_bytes"] = t.varint(f"the stored bytes of item {i}", size)
         if kind == "image":
-            item["mode"] = r.choice(_MODE_CODES, f"the PNG mode of item {i}")
-            item["white"] = r.choice(_WHITE_CODES, f"the white level of item {i}")
+            item["mode"] = t.choice(_MODE_CODES, f"the PNG mode of item {i}")
+            item["white"] = t.choice(_WHITE_CODES, f"the white level of item {i}")
         elif kind == "audio":
-            item["rate"] = r.varint(f"the sample rate of item {i}", 1 << 20)
+            item["rate"] = t.varint(f"the sample rate of item {i}", 1 << 20)
         if item["method"] == "stored" and item["chunk_bytes"] != item["length"]:
-            r.fail(f"item {i} is stored raw with {item['chunk_bytes']} bytes for {item['length']} symbols")
+            t.fail(f"item {i} is stored raw with {item['chunk_bytes']} bytes for {item['length']} symbols")
         if item["method"] == "model" and item["chunk_bytes"]:
-            r.fail(f"item {i} is coded with the model but has stored bytes")
+            t.fail(f"item {i} is coded with the model but has stored bytes")
         total += item["length"]
         if total > MAX_DECODED_BYTES:
-            r.fail(f"its items claim more than {MAX_DECODED_BYTES:,} symbols in all")
+            t.fail(f"its items claim more than {MAX_DECODED_BYTES:,} symbols in all")
         items.append(item)
+    if t.at != len(table):
+        t.fail(f"its item table has {len(table) - t.at} bytes after its last item")
     payload_bytes = r.varint("the payload length", size)
     if payload_bytes % 4:
         r.fail(f"a payload of {payload_bytes} bytes is not a whole number of the coder's 32-bit words")
@@ -517,11 +545,16 @@ def _read_png(path, model):
     from PIL import Image, UnidentifiedImageError
 
     h, w, c = model.image_shape
+    expected_modes = {1: ("1", "L"), 3: ("RGB",)}.get(c, ())
     try:
         with warnings.catch_warnings():
             # The size is checked against the model's before any pixel is decoded: no decompression bomb warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path, formats=["PNG"]) as img:
+                mode = img.mode
+                if mode not in expected_modes:
+                    raise ValueError(f"input {str(path)!r} is a {mode!r} image; this model takes {c}-channel images "
+                                     f"(PNG mode {' or '.join(map(repr, expected_modes)) or 'none'}).")
                 if img.size != (w, h):
                     raise ValueError(f"input {str(path)!r} is {img.size[0]}x{img.size[1]}; this model takes {w}x{h} "
                                      "images.")
@@ -529,7 +562,6 @@ def _read_png(path, model):
                     raise ValueError(f"input {str(path)!r} is an animated PNG of {img.n_frames} frames; kgen "
                                      "compresses single images (it would drop the other frames).")
                 img.load()
-                mode = img.mode
                 arr = np.asarray(img.convert("L") if mode == "1" else img)
     except FileNotFoundError:
         raise FileNotFoundError(f"input file {str(path)!r} does not exist.") from None
@@ -538,10 +570,6 @@ def _read_png(path, model):
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ValueError(f"input {str(path)!r} is not a readable PNG image ({type(e).__name__}: {e}).") from None
     levels = model.coding_levels
-    expected_modes = {1: ("1", "L"), 3: ("RGB",)}.get(c, ())
-    if mode not in expected_modes:
-        raise ValueError(f"input {str(path)!r} is a {mode!r} image; this model takes {c}-channel images "
-                         f"(PNG mode {' or '.join(map(repr, expected_modes)) or 'none'}).")
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.shape != (h, w, c):

@@ -39,13 +39,15 @@ def _item(name, method=0, length=0, label=0, stored=0, image=False):
 
 def _container(items=b"", num_items=0, payload=b"", stored=b"", kind=1, levels=256, weights=bytes(16),
                backend=None, batch=64, segment=4096, name=b"m"):
-    """A format-2 .kgz: MAGIC, format, kind, backend, levels - 1, two 16-byte digests, the varints, the items as
-    given (raw bytes), the payload, the stored items, and the CRC-32 (valid: these files get past it)."""
+    """A format-2 .kgz: MAGIC, format, kind, backend, levels - 1, two 16-byte digests, the varints, the item table
+    (the count and the items as given, raw bytes, not packed), the payload, the stored items, and the CRC-32 (valid:
+    these files get past it)."""
     import keras
 
     backend = {"tensorflow": 0, "jax": 1, "torch": 2}[keras.backend.backend()] if backend is None else backend
     body = compression.MAGIC + bytes([2, kind, backend, levels - 1]) + weights + bytes(16)
-    body += _varint(batch) + _varint(segment) + _varint(len(name)) + name + _varint(num_items) + items
+    table = _varint(num_items) + items  # the item table, stored as it is (packed size 0)
+    body += _varint(batch) + _varint(segment) + _varint(len(name)) + name + _varint(len(table)) + _varint(0) + table
     body += _varint(len(payload)) + payload + stored
     return body + zlib.crc32(body).to_bytes(4, "big")
 
@@ -144,6 +146,28 @@ def test_decoding_stops_when_the_symbols_outgrow_the_payload(image_model, tmp_pa
         compression.decompress(path, image_model, tmp_path / "out")
     assert len(steps) == 1  # one batch of 16 images started, not 1,250
     assert not (tmp_path / "out").exists()
+
+
+def test_a_packed_item_table_unpacks_no_further_than_it_claims(model, tmp_path):
+    """The item table may be deflated; a table that claims 1,000 bytes but would unpack to 50 MB stops at 1,001."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = packer.compress(bytes(50 * MB)) + packer.flush()
+    body = compression.MAGIC + bytes([2, 1, 2, 255]) + bytes(32) + _varint(64) + _varint(0) + _varint(1) + b"m"
+    body += _varint(1000) + _varint(len(packed)) + packed + _varint(0)
+    path = tmp_path / "table.kgz"
+    path.write_bytes(body + zlib.crc32(body).to_bytes(4, "big"))
+    tracemalloc.start()
+    try:
+        with pytest.raises(compression.CompressedFileError, match="unpacks to other than the 1,000 bytes it claims"):
+            compression.decompress(path, model, tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 * MB, f"{peak / MB:.1f} MB"
+    body = body[: body.index(_varint(1000) + _varint(len(packed)))] + _varint(10**8) + _varint(len(packed)) + packed
+    path.write_bytes(body + _varint(0) + zlib.crc32(body + _varint(0)).to_bytes(4, "big"))
+    with pytest.raises(compression.CompressedFileError, match="the item table's size is 100,000,000, more than the"):
+        compression.decompress(path, model, tmp_path / "out")
 
 
 def test_an_item_count_the_names_cannot_hold_is_refused_before_the_items_are_read(model, tmp_path):
