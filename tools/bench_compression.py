@@ -16,8 +16,8 @@ optimize; FLAC at level 8 through soundfile, where installed). Tasks:
 
 Columns, in bits per unit (image, byte/character, sample): each coder's size; `NLL` is the model's information
 content of exactly the coded data (-log2 of each symbol's probability in the tables the coder used); `payload` is
-the range coder's output; `file` adds the .kgz header (model name, weights sha256, item lengths, checksums: a few
-hundred bytes, spread over the items; the items here are arrays, so they carry no file names). `overhead` = payload / NLL - 1. `vs best` = best generic (gzip/bzip2/xz) over
+the range coder's output; `file` adds the .kgz header (the binary header of format 2: the model name, digests, the
+item table packed with deflate, a CRC-32; the items here are arrays, so they carry no file names). `overhead` = payload / NLL - 1. `vs best` = best generic (gzip/bzip2/xz) over
 the .kgz file. Throughput: symbols coded per second (wall clock, after a warm-up that compiles the step), encoding
 and decoding; each symbol is one call of the model's step on its batch of rows, so it grows with the batch size.
 
@@ -112,7 +112,7 @@ def code(model, name, kind, items, labels, batch_size, segment_length=None):
     encode_s = time.perf_counter() - t0
     header = {"format": compression.FORMAT_VERSION, "model": {"name": name, "weights_sha256":
               compression.weights_sha256(model)}, "backend": compression._backend(), "kind": kind,
-              "items": [dict(item, name=str(i), method="model", rate=8000) for i, item in enumerate(item_info)],
+              "items": [dict(item, name="", method="model", rate=8000) for item in item_info],  # arrays: no names
               **layout}
     blob = compression.pack(header, payload)
     parsed, parsed_payload = compression.unpack(blob)
