@@ -110,6 +110,21 @@ def _rows(lengths, segment_length):
             yield item, start, min(step, n - start)
 
 
+# The range coder's probabilities are 24-bit fixed point in which every symbol keeps at least one unit (constriction's
+# leaky quantization): a symbol costs at most 24 bits however small its probability, and the quantization moves any
+# other symbol's cost by well under 1e-3 bits.
+_MIN_PROBABILITY = 2.0**-24
+_QUANTIZATION_SLACK_BITS = 1e-3
+
+
+def _costs(chosen, symbols):
+    """(the information content -log2 p of each symbol under the tables `chosen`, and what the range coder spends
+    on it at most, the probability floored at 2^-24)."""
+    picked = chosen[np.arange(len(chosen)), symbols] / chosen.sum(axis=1)
+    exact = -np.log2(np.maximum(picked, 1e-300))
+    return exact, np.minimum(exact, 24.0)
+
+
 def _walk(model, rows, labels, batch_size, visit, progress=None):
     """Run the coding steps over `rows`, `batch_size` rows at a time; `visit(batch_rows, t, tables, active)` returns
     the batch's symbols of step t (int32 (B,), anything where not active) and is the only place encoder and decoder
@@ -170,7 +185,8 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
     rows = _rows([len(f) for f in flat], segment_length)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
-    item_bits = np.zeros(len(flat))
+    item_bits = np.zeros(len(flat))  # the information content of each item
+    item_coded = np.zeros(len(flat))  # what the coder spends on it (the fallback's yardstick)
 
     def visit(batch, t, tables, active):
         symbols = np.zeros(len(batch), np.int32)
@@ -179,8 +195,10 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
                 symbols[j] = flat[item][start + t]
         chosen = tables[active]
         encoder.encode(symbols[active], family, chosen)
-        picked = chosen[np.arange(len(chosen)), symbols[active]] / chosen.sum(axis=1)
-        np.add.at(item_bits, np.array([r[0] for r in batch])[active], -np.log2(np.maximum(picked, 1e-300)))
+        exact, coded = _costs(chosen, symbols[active])
+        owners = np.array([r[0] for r in batch])[active]
+        np.add.at(item_bits, owners, exact)
+        np.add.at(item_coded, owners, coded)
         return symbols
 
     total = sum(len(f) for f in flat)
@@ -193,7 +211,8 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
         "data_sha256": _data_sha256(flat),
     }
     items = [{"length": int(len(f)), "label": None if labels is None else int(labels[i])} for i, f in enumerate(flat)]
-    stats = {"symbols": int(total), "information_bits": float(item_bits.sum()), "item_bits": item_bits.tolist()}
+    stats = {"symbols": int(total), "information_bits": float(item_bits.sum()), "item_bits": item_bits.tolist(),
+             "item_coded_bits": item_coded.tolist()}
     return payload, layout, items, stats
 
 
@@ -201,8 +220,9 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
     """The inverse of `encode_symbols`: the items' symbol arrays (images reshaped to the model's image shape).
 
     Work is bounded by the payload: decoding stops with a `CompressedFileError` as soon as the decoded symbols'
-    information content (their -log2 probability under the model's tables) exceeds the payload's bits (plus the
-    coder's 64 bits of slack), which no file the encoder wrote can do; outputs grow as symbols are decoded, not as
+    cost to the range coder (their -log2 probability under the model's tables, at most 24 bits each: `_costs`)
+    exceeds the payload's bits (plus 64 bits and 1e-3 bits a symbol for the coder's flush and quantization), which
+    no file the encoder wrote can do; outputs grow as symbols are decoded, not as
     the header claims. Raises `CompressedFileError` if a decoded item does not match the recorded sha256."""
     constriction = _constriction()
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
@@ -221,7 +241,7 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
     rows = _rows(lengths, segment_length)
     out = [{} for _ in lengths]  # per item, {row start: bytearray}: symbols < 256, appended as they are decoded
     budget = 8.0 * len(payload) + 64.0
-    spent = [0.0]
+    spent = [0.0, 0]  # the coder's bits for the symbols decoded so far, and their number
 
     def visit(batch, t, tables, active):
         symbols = np.zeros(len(batch), np.int32)
@@ -231,9 +251,9 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
                 symbols[active] = decoder.decode(family, chosen)
             except Exception as e:  # constriction reports running out of data and invalid states
                 raise CompressedFileError(f"{where}: the payload cannot be decoded: {type(e).__name__}: {e}") from e
-            picked = chosen[np.arange(len(chosen)), symbols[active]] / chosen.sum(axis=1)
-            spent[0] -= float(np.log2(np.maximum(picked, 1e-300)).sum())
-            if spent[0] > budget:
+            spent[0] += float(_costs(chosen, symbols[active])[1].sum())
+            spent[1] += int(active.sum())
+            if spent[0] > budget + _QUANTIZATION_SLACK_BITS * spent[1]:
                 raise CompressedFileError(
                     f"{where} is corrupted: its items claim more data than its payload of {len(payload):,} bytes "
                     "holds (decoding stopped).")
@@ -710,7 +730,7 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
         model, kind, symbols, labels=labels, batch_size=batch_size, segment_length=segment_length, progress=progress)
     raw = [np.asarray(x).reshape(-1).astype(np.uint8).tobytes() for x in symbols]
     chunks = []
-    for item, data, bits in zip(items, raw, stats["item_bits"]):
+    for item, data, bits in zip(items, raw, stats["item_coded_bits"]):
         packed = _lzma(data) if data and fallback else b""
         option = ("stored", data) if len(data) <= len(packed) else ("lzma", packed)
         if not fallback or bits / 8.0 <= len(option[1]):
