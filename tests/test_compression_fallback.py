@@ -112,3 +112,14 @@ def test_lzma_items_are_raw_lzma2_with_a_bounded_dictionary():
     assert lzma.decompress(packed, format=lzma.FORMAT_RAW, filters=compression._LZMA_FILTERS) == data
     with pytest.raises(compression.CompressedFileError, match="decodes to 3,001 bytes, not the 3,000"):
         compression._unlzma(compression._lzma(data + b"x"), len(data), "x")
+
+
+def test_symbols_the_model_finds_nearly_impossible_still_decode(knowing, tmp_path):
+    """Bytes outside the alphabet have probability ~e^-30 (43 bits of information each), but the range coder floors
+    every probability at 2^-24: the payload is smaller than the information content, and the decoder's work bound
+    (what the coder spends, not the information content) lets the file decode."""
+    data = _letters(300, seed=3) + b"xyz!" * 5
+    (tmp_path / "odd.txt").write_bytes(data)
+    report = compression.compress(knowing, [tmp_path / "odd.txt"], tmp_path / "o.kgz", model_name="m", fallback=False)
+    assert report["information_bits"] > 8 * report["payload_bytes"] + 64
+    assert compression.decompress(tmp_path / "o.kgz", knowing, tmp_path / "out")[0].read_bytes() == data
