@@ -494,7 +494,7 @@ def unpack(blob, where="the file"):
             item["white"] = t.choice(_WHITE_CODES, f"the white level of item {i}")
         elif kind == "audio":
             item["rate"] = t.varint(f"the sample rate of item {i}", 1 << 20)
-        if item["method"] == "stored" and item["chunk_bytes"] != item["length"]:
+        if item["method"] == "stored" and item["chunk_bytes"] != _stored_bytes(item["length"], levels):
             t.fail(f"item {i} is stored raw with {item['chunk_bytes']} bytes for {item['length']} symbols")
         if item["method"] == "model" and item["chunk_bytes"]:
             t.fail(f"item {i} is coded with the model but has stored bytes")
@@ -677,12 +677,28 @@ def _unlzma(chunk, length, where):
     return data
 
 
+def _stored_form(symbols, levels):
+    """An item's symbols as the fallback stores them: eight to a byte for two levels, else one a byte."""
+    values = np.asarray(symbols).reshape(-1).astype(np.uint8)
+    return np.packbits(values).tobytes() if levels == 2 else values.tobytes()
+
+
+def _stored_bytes(length, levels):
+    return (length + 7) // 8 if levels == 2 else length
+
+
+def _from_stored_form(data, length, levels):
+    if levels == 2:
+        return np.unpackbits(np.frombuffer(data, dtype=np.uint8))[:length].astype(np.int32)
+    return np.frombuffer(data, dtype=np.uint8).astype(np.int32)
+
+
 def compress(model, inputs, out, model_name, labels=None, batch_size=None, segment_length=None, overwrite=False,
              progress=None, fallback=True):
     """Compress input files into one `.kgz` file with `model`'s probabilities.
 
-    Each item is coded with the model where that is smallest, else stored as it is or with LZMA2 (xz's coder),
-    whichever is smaller (like zstd's raw blocks): a file the model does not know (random bytes, English that is
+    Each item is coded with the model where that is smallest, else stored as it is (eight symbols a byte for a
+    two-level model, else one a byte) or with LZMA2 (xz's coder) over that, whichever is smaller (like zstd's raw blocks): a file the model does not know (random bytes, English that is
     not Shakespeare for a Shakespeare model) costs at most a few bytes of header more than the better of the two.
     Items go to the model when its information content (the -log2 probability of the item under its tables, in
     bytes) is at most the fallback's size; when some items fall back, the others are coded again without them.
@@ -728,7 +744,7 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
     labels = _check_labels(model, labels, len(inputs))
     payload, layout, items, stats = encode_symbols(
         model, kind, symbols, labels=labels, batch_size=batch_size, segment_length=segment_length, progress=progress)
-    raw = [np.asarray(x).reshape(-1).astype(np.uint8).tobytes() for x in symbols]
+    raw = [_stored_form(x, int(model.coding_levels)) for x in symbols]
     chunks = []
     for item, data, bits in zip(items, raw, stats["item_coded_bits"]):
         packed = _lzma(data) if data and fallback else b""
@@ -832,9 +848,9 @@ def decompress(path, model, out_dir, overwrite=False, progress=None):
     symbols = []
     for i, item in enumerate(items):
         if i not in decoded:
-            data = item["chunk"] if item["method"] == "stored" else _unlzma(item["chunk"], item["length"],
-                                                                                f"{path}: item {i}")
-            decoded[i] = np.frombuffer(data, dtype=np.uint8).astype(np.int32)
+            size = _stored_bytes(item["length"], header["num_levels"])
+            data = item["chunk"] if item["method"] == "stored" else _unlzma(item["chunk"], size, f"{path}: item {i}")
+            decoded[i] = _from_stored_form(data, item["length"], header["num_levels"])
         values = decoded[i].reshape(-1)
         if values.size and values.max() >= header["num_levels"]:
             raise CompressedFileError(f"{path}: item {i} holds symbols beyond the model's {header['num_levels']} "

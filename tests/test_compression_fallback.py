@@ -123,3 +123,22 @@ def test_symbols_the_model_finds_nearly_impossible_still_decode(knowing, tmp_pat
     report = compression.compress(knowing, [tmp_path / "odd.txt"], tmp_path / "o.kgz", model_name="m", fallback=False)
     assert report["information_bits"] > 8 * report["payload_bytes"] + 64
     assert compression.decompress(tmp_path / "o.kgz", knowing, tmp_path / "out")[0].read_bytes() == data
+
+
+def test_binary_images_fall_back_to_packed_bits(tmp_path):
+    """A two-level model's items are stored eight pixels a byte: noise costs at most 1 bit a pixel plus the header."""
+    import keras
+    from PIL import Image
+
+    keras.utils.set_random_seed(13)
+    model = zoo.get("pixelcnn.tiny")  # 8x8 binary images
+    noise = (np.random.default_rng(4).random((12, 8, 8)) < 0.5).astype(np.uint8)
+    paths = []
+    for i, image in enumerate(noise):
+        Image.fromarray(image * 255, mode="L").convert("1").save(tmp_path / f"{i:02d}.png")
+        paths.append(tmp_path / f"{i:02d}.png")
+    report = compression.compress(model, paths, tmp_path / "n.kgz", model_name="m")
+    assert report["file_bytes"] <= 12 * 64 // 8 + report["header_bytes"], report
+    for path, image in zip(compression.decompress(tmp_path / "n.kgz", model, tmp_path / "out"), noise):
+        with Image.open(path) as restored:
+            assert restored.mode == "1" and np.array_equal(np.asarray(restored.convert("L")) // 255, image)
