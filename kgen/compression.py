@@ -370,10 +370,12 @@ def pack(header, payload):
         chunk = item.get("chunk", b"") if item.get("method", "model") != "model" else b""
         chunks.append(chunk)
         label = item.get("label")
-        table += _varint(len(item_name)) + item_name + bytes([_code(_METHOD_CODES, item.get("method", "model"), "method")])
+        method = _code(_METHOD_CODES, item.get("method", "model"), "method")
+        table += _varint(len(item_name)) + item_name + bytes([method])
         table += _varint(item["length"]) + _varint(0 if label is None else int(label) + 1) + _varint(len(chunk))
         if header["kind"] == "image":
-            table += bytes([_code(_MODE_CODES, item.get("mode"), "mode"), _code(_WHITE_CODES, item.get("white"), "white")])
+            table += bytes([_code(_MODE_CODES, item.get("mode"), "mode"),
+                            _code(_WHITE_CODES, item.get("white"), "white")])
         elif header["kind"] == "audio":
             table += _varint(item["rate"])
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
@@ -698,10 +700,11 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
     """Compress input files into one `.kgz` file with `model`'s probabilities.
 
     Each item is coded with the model where that is smallest, else stored as it is (eight symbols a byte for a
-    two-level model, else one a byte) or with LZMA2 (xz's coder) over that, whichever is smaller (like zstd's raw blocks): a file the model does not know (random bytes, English that is
-    not Shakespeare for a Shakespeare model) costs at most a few bytes of header more than the better of the two.
-    Items go to the model when its information content (the -log2 probability of the item under its tables, in
-    bytes) is at most the fallback's size; when some items fall back, the others are coded again without them.
+    two-level model, else one a byte) or packed with LZMA2 (xz's coder), whichever is smaller, like zstd's raw
+    blocks: a file the model does not know (random bytes, English that is not Shakespeare for a Shakespeare model)
+    costs at most a few bytes of header more than the better of the two. An item goes to the model when what the
+    range coder would spend on it (its -log2 probability under the model's tables, each symbol at most 24 bits) is at
+    most the fallback's size; when some items fall back, the others are coded again without them.
 
     Args:
         model: an autoregressive kgen model (trained: `kgen.zoo.get(name, pretrained=True)` or a .keras file).

@@ -17,8 +17,8 @@ optimize; FLAC at level 8 through soundfile, where installed). Tasks:
 Columns, in bits per unit (image, byte/character, sample): each coder's size; `NLL` is the model's information
 content of exactly the coded data (-log2 of each symbol's probability in the tables the coder used); `payload` is
 the range coder's output; `file` adds the .kgz header (the binary header of format 2: the model name, digests, the
-item table packed with deflate, a CRC-32; the items here are arrays, so they carry no file names). `overhead` = payload / NLL - 1. `vs best` = best generic (gzip/bzip2/xz) over
-the .kgz file. Throughput: symbols coded per second (wall clock, after a warm-up that compiles the step), encoding
+item table packed with deflate, a CRC-32; the items here are arrays, so they carry no file names). `overhead` =
+payload / NLL - 1. `vs best` = best generic (gzip/bzip2/xz) over the .kgz file. Throughput: symbols coded per second (wall clock, after a warm-up that compiles the step), encoding
 and decoding; each symbol is one call of the model's step on its batch of rows, so it grows with the batch size.
 
 Usage (from the repository root, KGEN_DATA_DIR pointing at the data):
