@@ -229,11 +229,7 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
     decoder = constriction.stream.queue.RangeDecoder(words)
     family = constriction.stream.model.Categorical(perfect=False)
     lengths = [int(it["length"]) for it in items]
-    if kind == "image":
-        size = int(np.prod(model.image_shape))
-        for i, n in enumerate(lengths):
-            if n != size:
-                raise CompressedFileError(f"{where}: item {i} claims {n} pixels; this model's images have {size}.")
+    _check_image_lengths(kind, model, lengths, where)
     labels = None if not items or items[0].get("label") is None else [int(it["label"]) for it in items]
     if labels is not None:
         labels = model.validate_labels(labels, len(items))
@@ -265,9 +261,22 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
     _walk(model, rows, labels, int(layout["batch_size"]), visit, _progbar(sum(lengths), progress))
     out = [np.frombuffer(b"".join(rows[start] for start in sorted(rows)), dtype=np.uint8).astype(np.int32)
            for rows in out]
+    return _as_items(kind, model, out)
+
+
+def _check_image_lengths(kind, model, lengths, where):
+    """Before any decoding: every image item claims exactly the model's number of pixels."""
     if kind == "image":
-        return [s.reshape(model.image_shape) for s in out]
-    return out
+        size = int(np.prod(model.image_shape))
+        for i, n in enumerate(lengths):
+            if n != size:
+                raise CompressedFileError(f"{where}: item {i} claims {n} pixels; this model's images have {size}.")
+
+
+def _as_items(kind, model, arrays):
+    """Decoded symbol arrays as the kind holds them: images in the model's image shape (their lengths checked by
+    `_check_image_lengths`)."""
+    return [a.reshape(model.image_shape) for a in arrays] if kind == "image" else arrays
 
 
 def _progbar(total, show):
@@ -373,11 +382,7 @@ def pack(header, payload):
         method = _code(_METHOD_CODES, item.get("method", "model"), "method")
         table += _varint(len(item_name)) + item_name + bytes([method])
         table += _varint(item["length"]) + _varint(0 if label is None else int(label) + 1) + _varint(len(chunk))
-        if header["kind"] == "image":
-            table += bytes([_code(_MODE_CODES, item.get("mode"), "mode"),
-                            _code(_WHITE_CODES, item.get("white"), "white")])
-        elif header["kind"] == "audio":
-            table += _varint(item["rate"])
+        table += _ITEM_FIELDS[header["kind"]][0](item)
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     packed = packer.compress(bytes(table)) + packer.flush()
     if len(packed) < len(table):
@@ -387,6 +392,25 @@ def pack(header, payload):
     out += _varint(len(payload))
     out += payload + b"".join(chunks)
     return bytes(out) + struct.pack(">I", zlib.crc32(out) & 0xFFFFFFFF)
+
+
+def _write_png_fields(item):
+    return bytes([_code(_MODE_CODES, item.get("mode"), "mode"), _code(_WHITE_CODES, item.get("white"), "white")])
+
+
+def _read_png_fields(t, i):
+    return {"mode": t.choice(_MODE_CODES, f"the PNG mode of item {i}"),
+            "white": t.choice(_WHITE_CODES, f"the white level of item {i}")}
+
+
+#: What an item of each kind records beside its symbols to restore its file: (write(item) -> bytes,
+#: read(reader, index) -> fields).
+_ITEM_FIELDS = {
+    "image": (_write_png_fields, _read_png_fields),
+    "audio": (lambda item: _varint(item["rate"]),
+              lambda t, i: {"rate": t.varint(f"the sample rate of item {i}", 1 << 20)}),
+    "bytes": (lambda item: b"", lambda t, i: {}),
+}
 
 
 class _Reader:
@@ -491,11 +515,7 @@ def unpack(blob, where="the file"):
         label = t.varint(f"the label of item {i}", 1 << 20)
         item["label"] = None if label == 0 else label - 1
         item["chunk_bytes"] = t.varint(f"the stored bytes of item {i}", size)
-        if kind == "image":
-            item["mode"] = t.choice(_MODE_CODES, f"the PNG mode of item {i}")
-            item["white"] = t.choice(_WHITE_CODES, f"the white level of item {i}")
-        elif kind == "audio":
-            item["rate"] = t.varint(f"the sample rate of item {i}", 1 << 20)
+        item.update(_ITEM_FIELDS[kind][1](t, i))
         if item["method"] == "stored" and item["chunk_bytes"] != _stored_bytes(item["length"], levels):
             t.fail(f"item {i} is stored raw with {item['chunk_bytes']} bytes for {item['length']} symbols")
         if item["method"] == "model" and item["chunk_bytes"]:
@@ -837,6 +857,7 @@ def decompress(path, model, out_dir, overwrite=False, progress=None):
         raise CompressedFileError(f"{path} holds {kind} data; this {type(model).__name__} codes "
                                   f"{', '.join(model.coding_kinds) or 'nothing'}.")
     _check_names(items, path)
+    _check_image_lengths(kind, model, [item["length"] for item in items], path)
     targets = [out_dir / item["name"] for item in items]
     for target in targets:
         if target.is_dir():
@@ -863,12 +884,5 @@ def decompress(path, model, out_dir, overwrite=False, progress=None):
         raise CompressedFileError(
             f"{path}: the decoded data's sha256 differs from the one recorded: the file is corrupted, or the "
             "model's probabilities differ from those it was made with (another kgen version or machine).")
-    if kind == "image":
-        size = int(np.prod(model.image_shape))
-        for i, values in enumerate(symbols):
-            if values.size != size:
-                raise CompressedFileError(f"{path}: item {i} holds {values.size} pixels; this model's images have "
-                                          f"{size}.")
-        symbols = [values.reshape(model.image_shape) for values in symbols]
-    data = [_output_bytes(s, kind, item, model) for s, item in zip(symbols, items)]
+    data = [_output_bytes(s, kind, item, model) for s, item in zip(_as_items(kind, model, symbols), items)]
     return write_files(zip(targets, data))

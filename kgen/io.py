@@ -370,3 +370,23 @@ def read_csv_rows(path):
     if cut:
         lines = lines[:-1]
     return [row for row in csv.reader(lines) if row], cut
+
+
+def read_json_object(path, max_bytes, what, error=ValueError):
+    """The JSON object in the file `path`, read only if it is at most `max_bytes` (`what` names such a file in the
+    message: "a preset's JSON file"); `error` (a ValueError type) naming the file for one that is larger, not UTF-8
+    JSON, nested without end, or not an object."""
+    import json
+
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise error(f"{path}: {size:,} bytes; {what} is at most {max_bytes:,}.")
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{path}: not a valid JSON file ({e}).") from None
+    except RecursionError:
+        raise error(f"{path}: not a JSON file kgen reads (nested too deep).") from None
+    if not isinstance(obj, dict):
+        raise error(f"{path}: expected a JSON object, got {type(obj).__name__}.")
+    return obj

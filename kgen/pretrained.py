@@ -127,18 +127,9 @@ MAX_JSON_BYTES = 4 * 1024 * 1024
 
 
 def _read_json(path):
-    size = Path(path).stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise PresetError(f"{path}: {size:,} bytes; a preset's JSON file is at most {MAX_JSON_BYTES:,}.")
-    try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PresetError(f"{path}: not a valid JSON file ({e}).") from None
-    except RecursionError:
-        raise PresetError(f"{path}: not a JSON file kgen reads (nested too deep).") from None
-    if not isinstance(obj, dict):
-        raise PresetError(f"{path}: expected a JSON object, got {type(obj).__name__}.")
-    return obj
+    from kgen.io import read_json_object
+
+    return read_json_object(path, MAX_JSON_BYTES, "a preset's JSON file", error=PresetError)
 
 
 def read_metadata(preset):

@@ -14,7 +14,7 @@ import keras
 
 from kgen import data as kdata
 from kgen import distribute, zoo
-from kgen.io import atomic_path, read_csv_rows
+from kgen.io import atomic_path, read_csv_rows, read_json_object
 from kgen.progress import fit_verbose
 
 MODEL_FILE = "model.keras"
@@ -484,18 +484,7 @@ def read_run_recipe(path):
     file for one that is not JSON, not an object, or not a valid recipe."""
     from kgen import recipes
 
-    path = Path(path)
-    size = path.stat().st_size
-    if size > 1 << 20:
-        raise ValueError(f"{path}: {size:,} bytes; a run's recipe.json is at most 1 MB.")
-    try:
-        recipe = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a valid JSON file ({e}).") from None
-    except RecursionError:
-        raise ValueError(f"{path}: not a recipe (nested too deep).") from None
-    if not isinstance(recipe, dict):
-        raise ValueError(f"{path}: expected a JSON object (a run's recipe), got {type(recipe).__name__}.")
+    recipe = read_json_object(path, 1 << 20, "a run's recipe.json")
     return recipes.validate(recipe, where=str(path))
 
 
