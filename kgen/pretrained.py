@@ -232,12 +232,16 @@ def load_preset(preset, name=None, verify=True, registry=None, load_weights=True
         # save_to_preset writes again): the model must be of that name's architecture, whatever config.json says.
         build = _architecture_builder(registry.builder(saved_name), saved_name, registry.architecture_of(saved_name),
                                       config_path)
-    model = build(spec)
+    weights_path = preset_file(preset, WEIGHTS_FILE) if load_weights else None
+    if load_weights and verify:
+        _verify_sha256(metadata, metadata_path, weights_path)
+    # The model config.json describes may hold at most twice the weights the weights file declares (plus 1 MB, as the
+    # file may declare at most twice the model's): counted before any weight is allocated, so an edited width cannot
+    # make the build take the machine's memory. (A smaller misfit is named by the weights loader.)
+    declared = _declared_elements(weights_path) if load_weights else None
+    model = _bounded_build(build, spec, declared, config_path, weights_path)
     zoo_name = saved_name if saved_name is not None else name
     if load_weights:
-        weights_path = preset_file(preset, WEIGHTS_FILE)
-        if verify:
-            _verify_sha256(metadata, metadata_path, weights_path)
         _load_weights(model, weights_path, config_path, zoo_name or spec["class_name"])
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
@@ -264,6 +268,43 @@ def _verify_sha256(metadata, metadata_path, weights_path):
     if actual != expected:
         raise PresetError(f"{weights_path}: sha256 {actual} does not match {expected} in {METADATA_FILE} "
                          f"(a corrupt or replaced weights file).")
+
+
+def _bounded_build(build, spec, declared, config_path, weights_path):
+    """`build(spec)` with the model's weights created but not yet allocated (Keras defers a variable's initial value
+    inside a `StatelessScope`); a model of more than twice the `declared` elements (plus 2^18) is refused, else its
+    weights are allocated and initialised. (Constants a layer computes from its config, such as a masked
+    convolution's mask, are made during the build.)"""
+    import keras
+
+    with keras.StatelessScope(initialize_variables=False):
+        model = build(spec)
+    count = sum(int(np.prod(w.shape)) for w in model.weights)
+    if declared is not None and count > 2 * declared + (1 << 18):
+        raise PresetError(f"{config_path}: describes a model of {count:,} weights, but {weights_path} declares "
+                         f"{declared:,} (refused before allocating them).")
+    with keras.StatelessScope():  # leaving a scope initialises every variable whose value was deferred
+        pass
+    return model
+
+
+def _declared_elements(weights_path):
+    """The number of elements of the arrays a weights file declares (its datasets' shapes, read from the HDF5
+    metadata alone; an optimizer's arrays not counted)."""
+    import h5py
+
+    declared = [0]
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
+            declared[0] += int(obj.size)
+
+    try:
+        with h5py.File(weights_path, "r") as f:
+            f.visititems(visit)
+    except (OSError, KeyError, RuntimeError) as e:  # h5py's errors for a file that is not HDF5 or is damaged
+        raise PresetError(f"{weights_path}: not a readable weights file ({type(e).__name__}: {_first_line(e)}).") from e
+    return declared[0]
 
 
 def _check_declared_sizes(model, weights_path):

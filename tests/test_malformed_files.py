@@ -48,6 +48,12 @@ def _set_weights_file(folder, write):
     (folder / "metadata.json").write_text(json.dumps(meta))
 
 
+def _edit_config(folder, **config):
+    spec = json.loads((folder / "config.json").read_text())
+    spec["config"].update(config)
+    (folder / "config.json").write_text(json.dumps(spec))
+
+
 def _h5_bomb(path):
     import h5py
 
@@ -81,6 +87,9 @@ def files(tmp_path_factory):
     f["h5_bomb"] = _preset_variant(base, root, "h5_bomb", lambda p: _set_weights_file(p, _h5_bomb))
     f["not_h5"] = _preset_variant(base, root, "not_h5", lambda p: _set_weights_file(
         p, lambda w: w.write_bytes(b"not an HDF5 file at all")))
+    lstm_base = root / "lstm_preset"
+    lstm.save_to_preset(lstm_base, name="lstm_lm.tiny")
+    f["wide"] = _preset_variant(lstm_base, root, "wide", lambda p: _edit_config(p, units=1_000_000))
     for name, text in {"recipe_garbage": "{not json", "recipe_list": "[1, 2]",
                        "recipe_bad": json.dumps({"model": "pixelcnn.tiny", "train": {"epochs": 0}})}.items():
         (root / name).mkdir()
@@ -116,6 +125,8 @@ CASES = [
     (["sample", "{huge_json}", "--out", "{out}/g.png"], 2, "{huge_json}/config.json: 5,000,002 bytes; a preset's"),
     (["sample", "{meta_list}", "--out", "{out}/g.png"], 2, "{meta_list}/metadata.json: expected a JSON object"),
     (["sample", "{h5_bomb}", "--out", "{out}/g.png"], 2, "{h5_bomb}/model.weights.h5: its arrays claim more than"),
+    # 1,000,000 LSTM units: 32 TB of LSTM weights, counted (not allocated) before the build is refused.
+    (["sample", "{wide}", "--out", "{out}/g.txt"], 2, "{wide}/config.json: describes a model of"),
     (["sample", "{not_h5}", "--out", "{out}/g.png"], 2, "{not_h5}/model.weights.h5: not a readable weights file"),
     (["sample", "{recipe_garbage}", "--out", "{out}/g.png"], 2, "{recipe_garbage}/recipe.json: not a valid JSON"),
     (["sample", "{recipe_list}", "--out", "{out}/g.png"], 2, "{recipe_list}/recipe.json: expected a JSON object"),

@@ -25,7 +25,8 @@ pgid=$(ps -o pgid= $$ | tr -d ' ')
 sampler=$!
 pids=()
 for b in "$@"; do
-    KERAS_BACKEND="$b" "$py" -m pytest -q -p no:cacheprovider tests >"$logs/$b.log" 2>&1 &
+    # With KGEN_TEST_TIMES=DIR/NAME.tsv each backend records its test times in DIR/NAME_BACKEND.tsv.
+    KGEN_TEST_TIMES="${KGEN_TEST_TIMES:+${KGEN_TEST_TIMES%.tsv}_$b.tsv}" KERAS_BACKEND="$b" "$py" -m pytest -q -p no:cacheprovider tests >"$logs/$b.log" 2>&1 &
     pids+=("$!")
 done
 status=0
