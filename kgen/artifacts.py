@@ -113,12 +113,14 @@ def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=T
 
     Writes a PNG with three strips per video (its context frames; the generated frames; the true frames), and
     with `gif` an animated GIF beside it (same name, .gif): truth left and generation right, the context frames
-    shown in both. Returns the generated frames, uint8 (N, frames, H, W, C). `batch_size` and `progress` as in
+    shown in both; both files or neither (`kgen.io.write_files`). Returns the generated frames, uint8 (N, frames, H, W, C). `batch_size` and `progress` as in
     `write_samples` (over the videos).
     """
+    import io
+
     from PIL import Image
 
-    from kgen.io import atomic_path
+    from kgen.io import image_grid_png, write_files
 
     videos = np.asarray(videos)
     if not isinstance(context, (int, np.integer)) or not isinstance(frames, (int, np.integer)) or frames < 1:
@@ -140,7 +142,7 @@ def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=T
     strips[1][:, :frames] = generated
     strips[2][:, :frames] = truth
     grid = np.stack(strips, axis=1).reshape((-1, h, w, c))
-    save_image_grid(grid, path, ncols=columns, scale=2)
+    files = [(path, image_grid_png(grid, ncols=columns, scale=2))]
     if gif:
         gutter = np.full((n, context + frames, h, 2, c), 255, "uint8")
         left = np.concatenate([given.astype("uint8"), truth], axis=1)
@@ -148,8 +150,10 @@ def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=T
         panels = np.concatenate([left, gutter, right], axis=3)  # (N, T, H, 2W + 2, C)
         movie = np.concatenate(list(panels), axis=1)[..., 0]  # the videos one above the other: (T, N * H, 2W + 2)
         images = [Image.fromarray(f).resize((f.shape[1] * 2, f.shape[0] * 2), Image.NEAREST) for f in movie]
-        with atomic_path(Path(path).with_suffix(".gif")) as tmp:
-            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=200, loop=0)
+        animation = io.BytesIO()
+        images[0].save(animation, format="GIF", save_all=True, append_images=images[1:], duration=200, loop=0)
+        files.append((Path(path).with_suffix(".gif"), animation.getvalue()))
+    write_files(files)
     return generated
 
 

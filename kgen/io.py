@@ -270,10 +270,21 @@ def save_image_grid(images, path, ncols=None, scale=1, levels=None):
     save_image_grid(binary, "samples/grid.png", scale=2, levels=2)
     ```
     """
-    from PIL import Image
-
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
         raise ValueError(f"path must be a non-empty str or os.PathLike, got {path!r}.")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(image_grid_png(images, ncols=ncols, scale=scale, levels=levels))
+    return path
+
+
+def image_grid_png(images, ncols=None, scale=1, levels=None):
+    """The PNG file (bytes) that `save_image_grid` writes, for a caller that writes it with other files
+    (`write_files`)."""
+    import io
+
+    from PIL import Image
+
     if levels is not None:
         images = _stretch_levels(images, levels)
     array = _to_uint8(images)
@@ -297,11 +308,9 @@ def save_image_grid(images, path, ncols=None, scale=1, levels=None):
             index = row * ncols + col
             tile = array[index] if index < n else 0
             grid[top : top + tile_h, left : left + tile_w] = tile
-    image = Image.fromarray(grid[..., 0] if channels == 1 else grid)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
-    return path
+    out = io.BytesIO()
+    Image.fromarray(grid[..., 0] if channels == 1 else grid).save(out, format="PNG")
+    return out.getvalue()
 
 
 def write_files(files):

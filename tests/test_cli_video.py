@@ -53,6 +53,13 @@ def test_train_evaluate_sample_and_resume(tmp_path, capsys):
     assert "1/1" in captured.err and "/batch" in captured.err
     assert Image.open(strip).size == (3 * 64 + 2, 6 * 64 + 5) and Image.open(tmp_path / "strip.gif").n_frames == 4
 
+    # The strips and the GIF are written both or neither: a folder where the GIF goes keeps the PNG from being made.
+    (tmp_path / "taken.gif").mkdir()
+    status = cli.main(["sample", str(run), "--num", "1", "--out", str(tmp_path / "taken.png"), "--verbose", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status != 0 and len(err) == 1 and "taken.gif" in err[0], err
+    assert not (tmp_path / "taken.png").exists() and not any((tmp_path / "taken.gif").iterdir())
+
     # --resume of a finished run (no backup/ left): refused, and the run folder is left as it was.
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     capsys.readouterr()
