@@ -108,7 +108,13 @@ def preset_file(preset, filename):
         if len(handle.split("/")) not in (4, 5):
             raise PresetError(f"`weights`: a Kaggle preset looks like kaggle://org/model/keras/variant[/version], "
                              f"got {preset!r}.")
-        return kagglehub.model_download(handle, filename)
+        import requests
+
+        try:
+            return kagglehub.model_download(handle, filename)
+        except requests.exceptions.ConnectionError as e:  # no network (kagglehub asks the API before its cache)
+            raise ConnectionError(f"{preset}: Kaggle cannot be reached (no network), so `{filename}` cannot be "
+                                  "fetched; connect, or pass a local preset folder.") from e
     if "://" in preset:
         raise PresetError(f"`weights`: unknown scheme in {preset!r}; expected a folder path, hf:// or kaggle://.")
     folder = Path(preset)

@@ -89,3 +89,15 @@ def test_an_offline_hub_says_it_is_offline(monkeypatch):
     with pytest.raises(ConnectionError, match=r"hf://nobody/nothing: the Hugging Face Hub cannot be reached "
                                               r"\(HF_HUB_OFFLINE is set\) and `config.json` is not in the local"):
         zoo.get("bytenet.tiny", weights="hf://nobody/nothing")
+
+
+def test_an_unreachable_kaggle_says_so(monkeypatch):
+    import kagglehub
+    import requests
+
+    def unreachable(handle, path=None, **kwargs):
+        raise requests.exceptions.ConnectionError("Failed to resolve 'api.kaggle.com'")
+
+    monkeypatch.setattr(kagglehub, "model_download", unreachable)
+    with pytest.raises(ConnectionError, match=r"kaggle://org/model/keras/v1: Kaggle cannot be reached \(no network\)"):
+        zoo.get("bytenet.tiny", weights="kaggle://org/model/keras/v1")
