@@ -23,7 +23,7 @@ demo: venv
 	rm -rf runs/demo
 	KERAS_BACKEND=tensorflow $(VENV)/bin/kgen train demo --out runs/demo --verbose 2
 
-# The whole test suite, once per Keras backend (the backends run side by side, one pytest process each).
+# The whole test suite, once per Keras backend (one backend after the other, each on two pytest-xdist workers).
 test: venv
 	@bash tools/test_backends.sh $(PY) $(BACKENDS)
 

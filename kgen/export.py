@@ -101,13 +101,19 @@ def _main(argv):
     if keras.backend.backend() != "tensorflow":
         print("kgen.export: run with KERAS_BACKEND=tensorflow", file=sys.stderr)
         return 2
+    export_keras_file(argv[0], argv[1], progress)
+    return 0
+
+
+def export_keras_file(keras_file, out, progress=False):
+    """Under the TensorFlow backend: load a .keras file (saved under any backend) and write its SavedModel at `out`
+    (what `export_for_serving` does under JAX and torch, in a child process)."""
     import kgen.models  # noqa: F401  (registers the classes)
 
     from kgen.progress import Progress
 
-    model = keras.models.load_model(argv[0])
-    _export_in_tensorflow(model, argv[1], Progress(show=progress, label="kgen export"))
-    return 0
+    model = keras.models.load_model(keras_file)
+    _export_in_tensorflow(model, out, Progress(show=progress, label="kgen export"))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ def pytest_collection_modifyitems(config, items):
     """`@pytest.mark.one_backend("jax")`: a test of code that does not depend on the Keras backend beyond what the
     model tests check on every backend (a tool's end-to-end run, say) runs in that backend's suite only, so that CI,
     which runs the suite once per backend, runs it once. KGEN_EVERY_BACKEND=1 runs it under every backend."""
+    _group_modules_with_shared_fixtures(config, items)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if os.environ.get("KGEN_EVERY_BACKEND") == "1":
         return
@@ -29,10 +30,23 @@ def pytest_collection_modifyitems(config, items):
                 reason=f"backend-independent: runs once, in the {marker.args[0]} suite (KGEN_EVERY_BACKEND=1: every one)"))
 
 
+def _group_modules_with_shared_fixtures(config, items):
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, tools/test_backends.sh) the tests of a module that builds a
+    module- or class-scoped fixture (a trained model, a set of made files) stay on one worker, which builds it once;
+    every other test goes to whichever worker is free."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        defs = [d for ds in item._fixtureinfo.name2fixturedefs.values() for d in ds]
+        module = item.nodeid.split("::")[0]
+        if any(d.scope in ("module", "class") and d.baseid.startswith(module) for d in defs):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_each_module():
     """After each test module, Keras' global state and (on JAX) the compiled functions are dropped, so that one
-    pytest process does not hold every model the suite ever built (CI runs one process per backend side by side)."""
+    pytest process does not hold every model the suite ever built."""
     yield
     import gc
 

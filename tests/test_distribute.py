@@ -28,7 +28,7 @@ def test_data_parallel_matches_one_device_and_resumes(tmp_path):
     out = tmp_path / "result.json"
     run_dir = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "kgen.testing.distribution", str(out), "--devices", "1,2,4", "--run-dir",
+        [sys.executable, "-m", "kgen.testing.distribution", str(out), "--devices", "1,4", "--run-dir",
          str(run_dir)],
         env=child_env(BACKEND, 4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600,
     )
@@ -39,7 +39,7 @@ def test_data_parallel_matches_one_device_and_resumes(tmp_path):
     for name, runs in result["compare"].items():
         one = runs["1"]
         assert one["replicas"] == 1
-        for devices in ("2", "4"):
+        for devices in ("4",):  # (2 devices: the resume below trains on 2)
             run = runs[devices]
             assert run["replicas"] == int(devices), f"{name}: the weights live on {run['replicas']} devices"
             np.testing.assert_allclose(run["loss"], one["loss"], rtol=LOSS_RTOL, err_msg=f"{name} on {devices}")

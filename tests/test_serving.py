@@ -34,7 +34,8 @@ TF_ONLY = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="exporting and saved_model_cli are TensorFlow work under every backend (from JAX or torch, "
            "export_for_serving reloads the .keras file under TensorFlow in a child), so this runs under the "
-           "TensorFlow backend only; the .keras-to-TensorFlow route of each backend is the families' run_export_test",
+           "TensorFlow backend only; the .keras-to-TensorFlow route of each backend is the families' run_export_test "
+           "and test_export_for_serving_from_this_backend",
 )
 
 #: Loading the .keras file sys.argv[1] in a process that has not imported kgen: keras' error, then `import kgen` and
@@ -308,3 +309,15 @@ def test_keras_file_needs_kgen_imported(tmp_path):
     zoo.get("pixelcnn.tiny").save(path)
     check_load_output(run_under_backend(keras.backend.backend(), ["-c", _LOAD_CHECK, path],
                                         what="loading a .keras file").stdout)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow",
+                    reason="under TensorFlow, export_for_serving exports in-process: every model's run_export_test")
+def test_export_for_serving_from_this_backend(tmp_path):
+    """`export_for_serving` under JAX or torch (a .keras file exported in a TensorFlow child), as users call it: the
+    families' `run_export_test` checks each model by one child that exports and serves (`one_child`), and this
+    checks the public route once per backend, for a model with a seeded sampler and a conditioned one."""
+    from kgen.testing import TestCase
+
+    TestCase().run_export_test(zoo.get("gated_pixelcnn.tiny", num_classes=3), tmp_dir=tmp_path / "gated",
+                               one_child=False)

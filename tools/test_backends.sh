@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Run the whole test suite once per Keras backend, the backends side by side (one pytest process each), and fail
-# if any of them fails. Each backend's output goes to a log that is printed when it ends.
+# Run the whole test suite once per Keras backend and fail if any of them fails. The backends run one after the
+# other, each on KGEN_TEST_WORKERS pytest-xdist workers (default 2, the CI machine's cores): two processes at a time
+# hold about half the memory of three side by side (one per backend) and keep both cores as busy. A module that
+# builds a shared fixture keeps its tests on one worker (tests/conftest.py). Each backend's output is printed when
+# it ends.
 # Usage: tools/test_backends.sh PYTHON BACKEND...
 set -uo pipefail
 py="$1"; shift
+workers="${KGEN_TEST_WORKERS:-2}"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 # XLA (JAX, and TensorFlow's compiled samplers) compiles each tiny test model with its optimisations off: the JAX
@@ -11,7 +15,7 @@ trap 'rm -rf "$logs"' EXIT
 # Speed settings for the tests only; the tools/ benchmarks and kgen itself use XLA's defaults.
 export XLA_FLAGS="${XLA_FLAGS:+$XLA_FLAGS }--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 start=$(date +%s)
-# The memory of all the test processes together (every process of this script's process group: the pytest processes
+# The memory of all the test processes together (every process of this script's process group: pytest, its workers
 # and their children), sampled every 5 seconds; the peak is printed at the end.
 pgid=$(ps -o pgid= $$ | tr -d ' ')
 (
@@ -23,19 +27,19 @@ pgid=$(ps -o pgid= $$ | tr -d ' ')
     done
 ) &
 sampler=$!
-pids=()
-for b in "$@"; do
-    # With KGEN_TEST_TIMES=DIR/NAME.tsv each backend records its test times in DIR/NAME_BACKEND.tsv.
-    KGEN_TEST_TIMES="${KGEN_TEST_TIMES:+${KGEN_TEST_TIMES%.tsv}_$b.tsv}" KERAS_BACKEND="$b" "$py" -m pytest -q -p no:cacheprovider tests >"$logs/$b.log" 2>&1 &
-    pids+=("$!")
-done
 status=0
-i=0
 for b in "$@"; do
-    if wait "${pids[$i]}"; then result=passed; else result=FAILED; status=1; fi
-    echo "=== KERAS_BACKEND=$b: $result ($(( $(date +%s) - start )) s since the start)"
+    if [ "$workers" -gt 1 ]; then parallel=(-n "$workers" --dist loadgroup); else parallel=(); fi
+    began=$(date +%s)
+    # With KGEN_TEST_TIMES=DIR/NAME.tsv each backend records its test times in DIR/NAME_BACKEND.tsv.
+    if KGEN_TEST_TIMES="${KGEN_TEST_TIMES:+${KGEN_TEST_TIMES%.tsv}_$b.tsv}" KERAS_BACKEND="$b" \
+        "$py" -m pytest -q -p no:cacheprovider "${parallel[@]}" tests >"$logs/$b.log" 2>&1; then
+        result=passed
+    else
+        result=FAILED; status=1
+    fi
+    echo "=== KERAS_BACKEND=$b: $result ($(( $(date +%s) - began )) s; $(( $(date +%s) - start )) s since the start)"
     cat "$logs/$b.log"
-    i=$((i + 1))
 done
 kill "$sampler" 2>/dev/null
 echo "=== peak memory of the test processes together: $(( $(cat "$logs/peak_kb" 2>/dev/null || echo 0) / 1024 )) MB" \

@@ -172,11 +172,15 @@ def run_child_check(backend, args, what):
         raise AssertionError(str(e)) from None
 
 
-#: The child process of `run_export_test`: load the SavedModel (argv[1]) with tf.saved_model.load, write its
+#: The child process of `run_export_test`: (when given a .keras file, argv[4], first export it to argv[1] as
+#: `export_for_serving` does under JAX and torch) load the SavedModel (argv[1]) with tf.saved_model.load, write its
 #: signature names, then call each planned signature with the inputs of its .npz file and save the outputs.
 _SERVE_CHILD = """\
 import json, sys, numpy as np, tensorflow as tf
 path, td, plan = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+if len(sys.argv) > 4:
+    from kgen.export import export_keras_file
+    export_keras_file(sys.argv[4], path)
 m = tf.saved_model.load(path)
 with open(f"{td}/served_signatures.json", "w") as f:
     json.dump(sorted(m.signatures.keys()), f)
@@ -607,21 +611,32 @@ class TestCase:
         return history
 
     # ------------------------------------------------------------------------------------------ export
-    def run_export_test(self, model, input_data=None, tmp_dir=None, atol=1e-4):
+    def run_export_test(self, model, input_data=None, tmp_dir=None, atol=1e-4, one_child=True):
         """`export_for_serving` writes a SavedModel that, loaded with `tf.saved_model.load` in a child process under
         the TensorFlow backend, has exactly the signatures of `model.serving_examples(input_data, ...)` and answers
         each as the model says: a deterministic signature (`serve`) gives the outputs the model computes itself
         (log_prob, or codes and reconstruction) within `atol`; a seeded sampler (`sample`) gives identical outputs
         for the same seed, other outputs for another seed, and outputs the model's own check accepts (shape,
         range, finite log_prob). `input_data` defaults to the model's `example_inputs`; its conditioning is the
-        model's `example_conditioning`."""
+        model's `example_conditioning`.
+
+        Under JAX and torch `export_for_serving` saves a .keras file and exports it in a TensorFlow child process;
+        with `one_child` (the default) the check saves the .keras file itself and its child exports it
+        (`kgen.export.export_keras_file`, what that child runs) before serving it: one TensorFlow start instead of
+        two. `one_child=False` calls `export_for_serving` itself (tests/test_serving.py does, once per backend)."""
         from kgen.export import export_for_serving
 
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
         if input_data is None:
             input_data = model.example_inputs()["x"]
         path = tmp_dir / "serving" / "1"
-        export_for_serving(model, path)
+        export_in_child = []
+        if one_child and keras.backend.backend() != "tensorflow":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(tmp_dir / "exported.keras")
+            export_in_child = [tmp_dir / "exported.keras"]
+        else:
+            export_for_serving(model, path)
         examples = model.serving_examples(input_data, **conditioning(model, input_data))
         plan, calls = [], {}  # (signature, inputs file) per call; the call indices of each signature
         for i, (name, example) in enumerate(examples.items()):
@@ -634,8 +649,9 @@ class TestCase:
                 calls[name].append(len(plan))
                 plan.append((name, str(tmp_dir / f"serving_in_{i}_{k}.npz")))
         # A child process, so the check does not depend on which backend (or import order) this test runs under.
-        run_child_check("tensorflow", ["-c", _SERVE_CHILD, path, tmp_dir, json.dumps(plan)],
-                        what="loading and calling the SavedModel with tf.saved_model.load")
+        run_child_check("tensorflow", ["-c", _SERVE_CHILD, path, tmp_dir, json.dumps(plan)] + export_in_child,
+                        what=("exporting the .keras file and " if export_in_child else "") +
+                        "loading and calling the SavedModel with tf.saved_model.load")
         # Keras also registers its first endpoint as "serving_default" (TF Serving's default): an alias, not checked.
         served_names = [n for n in json.loads((tmp_dir / "served_signatures.json").read_text())
                         if n != "serving_default"]
