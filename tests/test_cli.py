@@ -166,6 +166,8 @@ source = "embedded"
 """
 
 
+# CLI flags, run once; conditional sampling under every backend: tests/models/test_gated_pixelcnn.py
+@pytest.mark.one_backend("jax")
 def test_conditional_train_sample_by_label_and_complete(tmp_path, capsys):
     from PIL import Image
 
@@ -232,6 +234,8 @@ def test_resume_after_a_kill_while_the_backup_metadata_was_written(tmp_path, rec
     assert int(rows[-1]["epoch"]) == 2  # resumed from the previous checkpoint (epoch 1 done) and ran epoch index 2
 
 
+# CLI names, run once; the shipped weights under every backend: tests/test_pretrained.py
+@pytest.mark.one_backend("tensorflow")
 def test_sample_by_name_uses_the_shipped_weights_and_takes_a_preset_folder(tmp_path, capsys):
     """`kgen sample NAME` samples with the weights kgen ships for NAME (as `kgen compress NAME` codes with them), and
     a preset folder is a model too; the same seed gives the same picture either way."""

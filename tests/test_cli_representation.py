@@ -14,6 +14,10 @@ import pytest
 import kgen
 from kgen import cli, training
 
+# The CLI's representation paths run once (they do backend-independent work); the models' training, encoding and
+# export run under every backend in tests/test_zoo.py.
+pytestmark = pytest.mark.one_backend("tensorflow")
+
 RECIPE = """
 model = "deep_autoencoder.tiny"
 [data]

@@ -9,6 +9,10 @@ from PIL import Image
 
 from kgen import audio, cli
 
+# The CLI's sequence paths run once (they do backend-independent work); WaveNet's and ByteNet's training and
+# sampling run under every backend in tests/models.
+pytestmark = pytest.mark.one_backend("jax")
+
 RECIPE = """
 model = "wavenet.tiny"
 [model_args]

@@ -329,6 +329,8 @@ def test_kgen_exposes_the_preset_module():
     assert kgen.pretrained.WEIGHTS_FILE == "model.weights.h5"
 
 
+# A run folder to a preset folder is file work, run once; presets load under every backend in the tests above.
+@pytest.mark.one_backend("jax")
 def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     import os
     import subprocess
