@@ -105,8 +105,10 @@ def recipe(tmp_path):
 
 def pytest_runtest_logreport(report):
     """With KGEN_TEST_TIMES=PATH, append each test phase's seconds to PATH as it ends (`tools/test_times.py`
-    sums them), so that a long suite's cost can be read while it runs."""
+    sums them), so that a long suite's cost can be read while it runs. Under pytest-xdist each worker records its
+    own tests (the controller, which gets every report again from the workers, records none)."""
     path = os.environ.get("KGEN_TEST_TIMES")
-    if path:
+    relayed = getattr(report, "node", None) is not None  # a worker's report, in the xdist controller
+    if path and not relayed:
         with open(path, "a") as f:
             f.write(f"{report.duration:.2f}\t{report.when}\t{report.nodeid}\n")
