@@ -1,5 +1,7 @@
 """Tests for kgen.io (atomic writes and image grids)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -157,12 +159,12 @@ class TestSaveImageGrid:
         assert list(tmp_path.iterdir()) == []
 
     def test_failed_write_leaves_nothing(self, tmp_path, monkeypatch):
-        def broken_save(self, fp, *args, **kwargs):
-            with open(fp, "wb") as f:
-                f.write(b"\x89PNG half")
+        def broken_write(self, data):  # the PNG is encoded in memory, then written: half of it reaches the disk
+            with open(self, "wb") as f:
+                f.write(data[: len(data) // 2])
             raise OSError("disk full")
 
-        monkeypatch.setattr(Image.Image, "save", broken_save)
+        monkeypatch.setattr(Path, "write_bytes", broken_write)
         with pytest.raises(OSError, match="disk full"):
             save_image_grid(np.zeros((1, 4, 4, 1), np.uint8), tmp_path / "g.png")
         assert list(tmp_path.iterdir()) == []
