@@ -282,13 +282,22 @@ def _bounded_build(build, spec, declared, config_path, weights_path):
     weights are allocated and initialised. (Constants a layer computes from its config, such as a masked
     convolution's mask, are made during the build.)"""
     import keras
+    from keras.src.backend.common import global_state
 
-    with keras.StatelessScope(initialize_variables=False):
-        model = build(spec)
-    count = sum(int(np.prod(w.shape)) for w in model.weights)
-    if declared is not None and count > 2 * declared + (1 << 18):
-        raise PresetError(f"{config_path}: describes a model of {count:,} weights, but {weights_path} declares "
-                         f"{declared:,} (refused before allocating them).")
+    # Keras keeps the deferred variables in one global list, which the next scope to close initialises: a build that
+    # fails or is refused takes its own back out, or a later load would allocate them.
+    pending = "uninitialized_variables"
+    before = list(global_state.get_global_attribute(pending) or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            model = build(spec)
+        count = sum(int(np.prod(w.shape)) for w in model.weights)
+        if declared is not None and count > 2 * declared + (1 << 18):
+            raise PresetError(f"{config_path}: describes a model of {count:,} weights, but {weights_path} declares "
+                             f"{declared:,} (refused before allocating them).")
+    except BaseException:
+        global_state.set_global_attribute(pending, before)
+        raise
     with keras.StatelessScope():  # leaving a scope initialises every variable whose value was deferred
         pass
     return model

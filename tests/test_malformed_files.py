@@ -89,6 +89,7 @@ def files(tmp_path_factory):
         p, lambda w: w.write_bytes(b"not an HDF5 file at all")))
     lstm_base = root / "lstm_preset"
     lstm.save_to_preset(lstm_base, name="lstm_lm.tiny")
+    f["lstm_preset"] = str(lstm_base)
     f["wide"] = _preset_variant(lstm_base, root, "wide", lambda p: _edit_config(p, units=1_000_000))
     for name, text in {"recipe_garbage": "{not json", "recipe_list": "[1, 2]",
                        "recipe_bad": json.dumps({"model": "pixelcnn.tiny", "train": {"epochs": 0}})}.items():
@@ -181,3 +182,13 @@ def test_the_table_covers_every_kind_of_file():
     for what in ("config.json", "metadata.json", "model.weights.h5", "recipe.json", "PNG", "_kgz}"):
         assert what in said, what
     assert len(CASES) >= 15
+
+
+def test_a_refused_preset_leaves_no_weights_to_allocate_later(files):
+    """The refused model's deferred weights (32 TB) are not left for Keras to allocate at the next load."""
+    from kgen import pretrained
+
+    with pytest.raises(pretrained.PresetError, match="describes a model of"):
+        pretrained.load_preset(files["wide"])
+    model = zoo.get("lstm_lm.tiny", weights=files["lstm_preset"])  # would try to allocate them
+    assert model.count_params() < 10**6
