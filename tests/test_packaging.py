@@ -16,7 +16,7 @@ pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once 
 
 ROOT = Path(__file__).resolve().parent.parent
 # What setuptools reads to build the wheel; copied so the build writes nothing into the working tree (build/,
-# *.egg-info) and the backends' test runs, which go side by side, never share a build folder.
+# *.egg-info) and test processes that run side by side (pytest-xdist workers) never share a build folder.
 BUILD_INPUTS = ("pyproject.toml", "README.md", "setup.py", "setup.cfg", "MANIFEST.in", "LICENSE")
 
 
