@@ -113,8 +113,8 @@ def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=T
 
     Writes a PNG with three strips per video (its context frames; the generated frames; the true frames), and
     with `gif` an animated GIF beside it (same name, .gif): truth left and generation right, the context frames
-    shown in both; both files or neither (`kgen.io.write_files`). Returns the generated frames, uint8 (N, frames, H, W, C). `batch_size` and `progress` as in
-    `write_samples` (over the videos).
+    shown in both; both files or neither (`kgen.io.write_files`). Returns the generated frames, uint8 (N, frames,
+    H, W, C). `batch_size` and `progress` as in `write_samples` (over the videos).
     """
     import io
 

@@ -244,7 +244,7 @@ def load_preset(preset, name=None, verify=True, registry=None, load_weights=True
     # The model config.json describes may hold at most twice the weights the weights file declares (plus 1 MB, as the
     # file may declare at most twice the model's): counted before any weight is allocated, so an edited width cannot
     # make the build take the machine's memory. (A smaller misfit is named by the weights loader.)
-    declared = _declared_elements(weights_path) if load_weights else None
+    declared = _declared_arrays(weights_path)[0] if load_weights else None
     model = _bounded_build(build, spec, declared, config_path, weights_path)
     zoo_name = saved_name if saved_name is not None else name
     if load_weights:
@@ -303,45 +303,34 @@ def _bounded_build(build, spec, declared, config_path, weights_path):
     return model
 
 
-def _declared_elements(weights_path):
-    """The number of elements of the arrays a weights file declares (its datasets' shapes, read from the HDF5
-    metadata alone; an optimizer's arrays not counted)."""
+def _declared_arrays(weights_path):
+    """The elements and the bytes of the arrays a weights file declares (its datasets' shapes, read from the HDF5
+    metadata alone, before any array is read; an optimizer's arrays not counted)."""
     import h5py
 
-    declared = [0]
+    declared = [0, 0]
 
     def visit(name, obj):
         if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
             declared[0] += int(obj.size)
+            declared[1] += int(obj.size) * obj.dtype.itemsize
 
     try:
         with h5py.File(weights_path, "r") as f:
             f.visititems(visit)
     except (OSError, KeyError, RuntimeError) as e:  # h5py's errors for a file that is not HDF5 or is damaged
         raise PresetError(f"{weights_path}: not a readable weights file ({type(e).__name__}: {_first_line(e)}).") from e
-    return declared[0]
+    return tuple(declared)
 
 
 def _check_declared_sizes(model, weights_path):
-    """Before any array is read: the arrays the weights file declares (its datasets' shapes, read from the HDF5
-    metadata alone) hold at most twice the model's own weights, plus 1 MB; a file that claims more is refused."""
-    import h5py
-
+    """The arrays the weights file declares hold at most twice the model's own weights, plus 1 MB; a file that
+    claims more is refused before any array is read."""
     limit = 2 * sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (1 << 20)
-    declared = [0]
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
-            declared[0] += int(obj.size) * obj.dtype.itemsize
-            if declared[0] > limit:
-                raise PresetError(f"{weights_path}: its arrays claim more than {declared[0]:,} bytes; the model it is "
-                                 f"for holds {limit - (1 << 20):,} bytes of weights (refused before reading).")
-
-    try:
-        with h5py.File(weights_path, "r") as f:
-            f.visititems(visit)
-    except (OSError, KeyError, RuntimeError) as e:  # h5py's errors for a file that is not HDF5 or is damaged
-        raise PresetError(f"{weights_path}: not a readable weights file ({type(e).__name__}: {_first_line(e)}).") from e
+    declared = _declared_arrays(weights_path)[1]
+    if declared > limit:
+        raise PresetError(f"{weights_path}: its arrays claim more than {declared:,} bytes; the model it is for holds "
+                         f"{limit - (1 << 20):,} bytes of weights (refused before reading).")
 
 
 def _first_line(error):
