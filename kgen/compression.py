@@ -34,6 +34,7 @@ Reproducibility: the tables must be recomputed exactly when decoding, so decode 
 checked), and the same kgen version on the same kind of machine; anything else is detected by the checksums.
 """
 
+import collections
 import hashlib
 import io
 import itertools
@@ -265,9 +266,10 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
 
 
 def _check_image_lengths(kind, model, lengths, where):
-    """Before any decoding: every image item claims exactly the model's number of pixels."""
-    if kind == "image":
-        size = int(np.prod(model.image_shape))
+    """Before any decoding: every item of a kind with a fixed item shape (images) claims exactly that many symbols."""
+    shape = _KINDS[kind].item_shape(model)
+    if shape is not None:
+        size = int(np.prod(shape))
         for i, n in enumerate(lengths):
             if n != size:
                 raise CompressedFileError(f"{where}: item {i} claims {n} pixels; this model's images have {size}.")
@@ -276,7 +278,8 @@ def _check_image_lengths(kind, model, lengths, where):
 def _as_items(kind, model, arrays):
     """Decoded symbol arrays as the kind holds them: images in the model's image shape (their lengths checked by
     `_check_image_lengths`)."""
-    return [a.reshape(model.image_shape) for a in arrays] if kind == "image" else arrays
+    shape = _KINDS[kind].item_shape(model)
+    return arrays if shape is None else [a.reshape(shape) for a in arrays]
 
 
 def _progbar(total, show):
@@ -382,7 +385,7 @@ def pack(header, payload):
         method = _code(_METHOD_CODES, item.get("method", "model"), "method")
         table += _varint(len(item_name)) + item_name + bytes([method])
         table += _varint(item["length"]) + _varint(0 if label is None else int(label) + 1) + _varint(len(chunk))
-        table += _ITEM_FIELDS[header["kind"]][0](item)
+        table += _KINDS[header["kind"]].write_fields(item)
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     packed = packer.compress(bytes(table)) + packer.flush()
     if len(packed) < len(table):
@@ -403,13 +406,16 @@ def _read_png_fields(t, i):
             "white": t.choice(_WHITE_CODES, f"the white level of item {i}")}
 
 
-#: What an item of each kind records beside its symbols to restore its file: (write(item) -> bytes,
-#: read(reader, index) -> fields).
-_ITEM_FIELDS = {
-    "image": (_write_png_fields, _read_png_fields),
-    "audio": (lambda item: _varint(item["rate"]),
-              lambda t, i: {"rate": t.varint(f"the sample rate of item {i}", 1 << 20)}),
-    "bytes": (lambda item: b"", lambda t, i: {}),
+class _Kind(collections.namedtuple("_Kind", "write_fields read_fields item_shape")):
+    """What the container does per data kind: write(item) -> bytes and read(reader, index) -> fields, what an item
+    records beside its symbols to restore its file; item_shape(model), the shape every item has (None: any length)."""
+
+
+_KINDS = {
+    "image": _Kind(_write_png_fields, _read_png_fields, lambda model: model.image_shape),
+    "audio": _Kind(lambda item: _varint(item["rate"]),
+                   lambda t, i: {"rate": t.varint(f"the sample rate of item {i}", 1 << 20)}, lambda model: None),
+    "bytes": _Kind(lambda item: b"", lambda t, i: {}, lambda model: None),
 }
 
 
@@ -515,7 +521,7 @@ def unpack(blob, where="the file"):
         label = t.varint(f"the label of item {i}", 1 << 20)
         item["label"] = None if label == 0 else label - 1
         item["chunk_bytes"] = t.varint(f"the stored bytes of item {i}", size)
-        item.update(_ITEM_FIELDS[kind][1](t, i))
+        item.update(_KINDS[kind].read_fields(t, i))
         if item["method"] == "stored" and item["chunk_bytes"] != _stored_bytes(item["length"], levels):
             t.fail(f"item {i} is stored raw with {item['chunk_bytes']} bytes for {item['length']} symbols")
         if item["method"] == "model" and item["chunk_bytes"]:
