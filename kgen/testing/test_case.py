@@ -13,7 +13,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from kgen.backends import BackendProcessError, run_under_backend
+from kgen.backends import BackendProcessError, BackendWorker, run_under_backend
 
 
 def _positions(shape):
@@ -163,13 +163,29 @@ def format_reach(reach, pixel, height, width):
     return "\n".join(rows)
 
 
-def run_child_check(backend, args, what):
+def run_child_check(backend, args, what, worker=False):
     """`run_under_backend` for a check: a child that fails is an AssertionError saying `what` failed, with the end
-    of its stderr."""
+    of its stderr. With `worker`, the job (`["-c", code, *argv]`) runs in this process's long-lived `BackendWorker`
+    for `backend` (one interpreter start for every such check of a test session)."""
     try:
+        if worker:
+            return _worker(backend).run(args, what=what, tail_lines=40)
         return run_under_backend(backend, args, what=what, tail_lines=40)
     except BackendProcessError as e:
         raise AssertionError(str(e)) from None
+
+
+_WORKERS = {}
+
+
+def _worker(backend):
+    """This process's `BackendWorker` for `backend`, started on first use and stopped when the process exits."""
+    if backend not in _WORKERS:
+        import atexit
+
+        _WORKERS[backend] = BackendWorker(backend)
+        atexit.register(_WORKERS[backend].close)
+    return _WORKERS[backend]
 
 
 #: The child process of `run_export_test`: (when given a .keras file, argv[4], first export it to argv[1] as
@@ -622,8 +638,8 @@ class TestCase:
 
         Under JAX and torch `export_for_serving` saves a .keras file and exports it in a TensorFlow child process;
         with `one_child` (the default) the check saves the .keras file itself and its child exports it
-        (`kgen.export.export_keras_file`, what that child runs) before serving it: one TensorFlow start instead of
-        two. `one_child=False` calls `export_for_serving` itself (tests/test_serving.py does, once per backend)."""
+        (`kgen.export.export_keras_file`, what that child runs) in the worker before serving it: no TensorFlow start
+        per check. `one_child=False` calls `export_for_serving` itself (tests/test_serving.py does, once per backend)."""
         from kgen.export import export_for_serving
 
         tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
@@ -648,9 +664,9 @@ class TestCase:
                 np.savez(tmp_dir / f"serving_in_{i}_{k}.npz", **inputs)
                 calls[name].append(len(plan))
                 plan.append((name, str(tmp_dir / f"serving_in_{i}_{k}.npz")))
-        # A child process, so the check does not depend on which backend (or import order) this test runs under.
+        # Another process, so the check does not depend on which backend (or import order) this test runs under.
         run_child_check("tensorflow", ["-c", _SERVE_CHILD, path, tmp_dir, json.dumps(plan)] + export_in_child,
-                        what=("exporting the .keras file and " if export_in_child else "") +
+                        worker=True, what=("exporting the .keras file and " if export_in_child else "") +
                         "loading and calling the SavedModel with tf.saved_model.load")
         # Keras also registers its first endpoint as "serving_default" (TF Serving's default): an alias, not checked.
         served_names = [n for n in json.loads((tmp_dir / "served_signatures.json").read_text())
