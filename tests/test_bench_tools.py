@@ -81,8 +81,7 @@ def test_bench_attention_smoke(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     results = json.loads(out.read_text())["results"]
-    assert {(r["pattern"], r["length"]) for r in results} == {(p, n) for p in ("dense", "strided", "fixed")
-                                                              for n in (64, 128)}
+    assert {(r["pattern"], r["length"]) for r in results} == {(p, 64) for p in ("dense", "strided", "fixed")}
     assert all("error" not in r and r["seconds"] > 0 for r in results), results
     assert "strided/dense" in proc.stdout
 
