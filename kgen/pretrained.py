@@ -279,8 +279,8 @@ def _verify_sha256(metadata, metadata_path, weights_path):
 def _bounded_build(build, spec, declared, config_path, weights_path):
     """`build(spec)` with the model's weights created but not yet allocated (Keras defers a variable's initial value
     inside a `StatelessScope`); a model of more than twice the `declared` elements (plus 2^18) is refused, else its
-    weights are allocated and initialised. (Constants a layer computes from its config, such as a masked
-    convolution's mask, are made during the build.)"""
+    weights are allocated and initialised. The build is symbolic: the layers' masks are made with keras.ops when
+    they run, so none of a kernel's size exists before the count either."""
     import keras
     from keras.src.backend.common import global_state
 
@@ -288,6 +288,8 @@ def _bounded_build(build, spec, declared, config_path, weights_path):
     # fails or is refused takes its own back out, or a later load would allocate them.
     pending = "uninitialized_variables"
     before = list(global_state.get_global_attribute(pending) or [])
+    if declared is not None:
+        _check_config_numbers(spec.get("config"), 2 * declared + (1 << 18), declared, config_path, weights_path)
     try:
         with keras.StatelessScope(initialize_variables=False):
             model = build(spec)
@@ -301,6 +303,23 @@ def _bounded_build(build, spec, declared, config_path, weights_path):
     with keras.StatelessScope():  # leaving a scope initialises every variable whose value was deferred
         pass
     return model
+
+
+def _check_config_numbers(config, limit, declared, config_path, weights_path):
+    """Refuse a config whose integers (widths, lengths, head counts, sizes...) exceed `limit`, twice the elements
+    the weights file declares (plus 2^18): no model needs a dimension larger than its weights, and a layer may build
+    lists or index arrays of such a size while the model is built, before its weights can be counted. (The shipped
+    presets' largest integer is 1,000, against at least 16,384 declared elements.)"""
+    stack = [("config", config)]  # named as in the file: config.json's "config" object
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            raise PresetError(f"{config_path}: `{path}` is {value:,}, larger than a model whose weights file "
+                             f"({weights_path}) declares {declared:,} elements can need (at most {limit:,}).")
 
 
 def _declared_arrays(weights_path):

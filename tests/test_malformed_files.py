@@ -90,7 +90,10 @@ def files(tmp_path_factory):
     lstm_base = root / "lstm_preset"
     lstm.save_to_preset(lstm_base, name="lstm_lm.tiny")
     f["lstm_preset"] = str(lstm_base)
-    f["wide"] = _preset_variant(lstm_base, root, "wide", lambda p: _edit_config(p, units=1_000_000))
+    f["wide"] = _preset_variant(lstm_base, root, "wide", lambda p: _edit_config(p, units=100_000))
+    f["huge_number"] = _preset_variant(lstm_base, root, "huge_number", lambda p: _edit_config(p, units=10**12))
+    f["wide_masked"] = _preset_variant(base, root, "wide_masked", lambda p: _edit_config(
+        p, hidden_dim=200_000, output_dim=200_000))
     for name, text in {"recipe_garbage": "{not json", "recipe_list": "[1, 2]",
                        "recipe_bad": json.dumps({"model": "pixelcnn.tiny", "train": {"epochs": 0}})}.items():
         (root / name).mkdir()
@@ -126,8 +129,14 @@ CASES = [
     (["sample", "{huge_json}", "--out", "{out}/g.png"], 2, "{huge_json}/config.json: 5,000,002 bytes; a preset's"),
     (["sample", "{meta_list}", "--out", "{out}/g.png"], 2, "{meta_list}/metadata.json: expected a JSON object"),
     (["sample", "{h5_bomb}", "--out", "{out}/g.png"], 2, "{h5_bomb}/model.weights.h5: its arrays claim more than"),
-    # 1,000,000 LSTM units: 32 TB of LSTM weights, counted (not allocated) before the build is refused.
+    # 100,000 LSTM units: 160 GB of LSTM weights, counted (not allocated) before the build is refused.
     (["sample", "{wide}", "--out", "{out}/g.txt"], 2, "{wide}/config.json: describes a model of"),
+    # A number no model of these weights needs is refused before the build.
+    (["sample", "{huge_number}", "--out", "{out}/g.txt"], 2,
+     "{huge_number}/config.json: `config.units` is 1,000,000,000,000, larger than a model whose weights file"),
+    # A 200,000-wide PixelCNN: its masked kernels' masks (1.4 TB each) are built with keras.ops when a layer runs,
+    # so the symbolic build makes none of them before the weights are counted and the model refused.
+    (["sample", "{wide_masked}", "--out", "{out}/g.png"], 2, "{wide_masked}/config.json: describes a model of"),
     (["sample", "{not_h5}", "--out", "{out}/g.png"], 2, "{not_h5}/model.weights.h5: not a readable weights file"),
     (["sample", "{recipe_garbage}", "--out", "{out}/g.png"], 2, "{recipe_garbage}/recipe.json: not a valid JSON"),
     (["sample", "{recipe_list}", "--out", "{out}/g.png"], 2, "{recipe_list}/recipe.json: expected a JSON object"),
@@ -185,7 +194,7 @@ def test_the_table_covers_every_kind_of_file():
 
 
 def test_a_refused_preset_leaves_no_weights_to_allocate_later(files):
-    """The refused model's deferred weights (32 TB) are not left for Keras to allocate at the next load."""
+    """The refused model's deferred weights (160 GB) are not left for Keras to allocate at the next load."""
     from kgen import pretrained
 
     with pytest.raises(pretrained.PresetError, match="describes a model of"):

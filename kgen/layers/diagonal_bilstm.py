@@ -1,10 +1,9 @@
 """Diagonal BiLSTM: a 2-D LSTM layer that sweeps an image along its diagonals, in two directions."""
 
-import numpy as np
 import keras
 from keras import ops
 
-from kgen.layers.row_lstm import ImageLSTM, gate_mask, recurrence, resolve_unroll
+from kgen.layers.row_lstm import ImageLSTM, recurrence, resolve_unroll
 
 
 def _shape(x):
@@ -96,7 +95,7 @@ class DiagonalBiLSTM(ImageLSTM):
             )
 
     def build(self, input_shape):
-        height, width, in_channels = self.check_input_shape(input_shape)
+        _, _, in_channels = self.check_input_shape(input_shape)
         u = self.units
         self.input_kernel = self.add_weight(
             name="input_kernel", shape=(2, in_channels, 4 * u), initializer=self.kernel_initializer
@@ -105,10 +104,6 @@ class DiagonalBiLSTM(ImageLSTM):
             name="recurrent_kernel", shape=(2, 2 * u, 4 * u), initializer=self.recurrent_initializer
         )
         self.bias = self.add_weight(name="bias", shape=(2, 4 * u), initializer=self.bias_initializer_with_forget((2,)))
-        self.input_mask = gate_mask((1, 1), in_channels, u, self.mask_type, self.channel_groups)[0, 0]
-        # valid[r, c]: row r, skewed column c holds an image pixel (column c - r of row r).
-        rows, cols = np.meshgrid(np.arange(height), np.arange(width + height - 1), indexing="ij")
-        self.valid = ((cols >= rows) & (cols < rows + width)).astype("float32")
 
     def call(self, inputs):
         height, width = int(inputs.shape[1]), int(inputs.shape[2])
@@ -118,10 +113,13 @@ class DiagonalBiLSTM(ImageLSTM):
         # laid out (direction, H, W, batch, C): a skewed column is one step, the state-to-state shift runs along H.
         x = ops.transpose(inputs, (1, 2, 0, 3))  # (H, W, B, C)
         x = skew(ops.stack([x, ops.flip(x, axis=1)], axis=0))  # (2, H, W, B, C) -> (2, H, wide, B, C)
-        valid = ops.convert_to_tensor(self.valid.reshape(1, height, wide, 1, 1), dtype=x.dtype)
+        # valid[r, c]: row r, skewed column c holds an image pixel (column c - r of row r); from index comparisons,
+        # so no image-sized constant exists before a call.
+        rows = ops.reshape(ops.arange(height, dtype="int32"), (1, height, 1, 1, 1))
+        cols = ops.reshape(ops.arange(wide, dtype="int32"), (1, 1, wide, 1, 1))
+        valid = ops.cast(ops.logical_and(ops.greater_equal(cols, rows), ops.less(cols, rows + width)), x.dtype)
         # One matmul per step and direction: [input (masked 1x1), state above, state to the left] -> gates.
-        mask = ops.convert_to_tensor(self.input_mask, dtype=self.input_kernel.dtype)
-        kernel = ops.concatenate([ops.multiply(self.input_kernel, mask), self.recurrent_kernel], axis=1)
+        kernel = ops.concatenate([self.masked_input_kernel(), self.recurrent_kernel], axis=1)
         bias = ops.reshape(self.bias, (2, 1, 1, 4 * u))
 
         def step(carry, xs):

@@ -1,24 +1,11 @@
 """The gated block of the Gated PixelCNN: a vertical and a horizontal stack without a blind spot."""
 
-import numpy as np
 import keras
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
+from kgen.layers.masked_conv2d import channel_group_ids, group_visibility
 from kgen.validation import check_int
-
-
-def gate_groups(filters, channel_groups):
-    """Colour group of each of the 2 * filters pre-activation channels: the tanh half and the sigmoid half line up,
-    so the gate of channel j mixes only values of one group."""
-    return np.tile(np.arange(filters) * channel_groups // filters, 2)
-
-
-def group_mask(in_groups, out_groups, mask_type):
-    """(in, out) 0/1 matrix: input group may feed output group (earlier groups; the same one too for type B)."""
-    if mask_type == "A":
-        return (in_groups[:, None] < out_groups[None, :]).astype("float32")
-    return (in_groups[:, None] <= out_groups[None, :]).astype("float32")
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -146,19 +133,42 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
         self.condition_kernels = conditioning_kernels("condition", condition_shape)
         self.spatial_kernels = conditioning_kernels("spatial", spatial_condition_shape)
 
-        # Constant masks. Horizontal kernel: columns left of the pixel are free, the pixel's own tap is masked by
-        # colour group. Residual and skip 1x1 kernels keep groups (type B).
-        g = self.channel_groups
-        gates = gate_groups(self.filters, g)
-        hidden = np.arange(self.filters) * g // self.filters
-        mask = np.ones((1, p + 1, ch, f2), dtype="float32")
-        mask[0, p] = group_mask(np.arange(ch) * g // ch, gates, self.mask_type)
-        self.horizontal_mask = mask
-        self.residual_mask = group_mask(hidden, hidden, "B")
-        self.skip_mask = group_mask(hidden, np.arange(self.skip_filters) * g // self.skip_filters, "B")
+    # Masks. Horizontal kernel: columns left of the pixel are free, the pixel's own tap is masked by colour group.
+    # Residual and skip 1x1 kernels keep groups (type B). The calls build them with keras.ops from index comparisons
+    # (no kernel-sized constant exists before a call); the numpy properties below are for reading.
+    def _mask(self, which, dtype):
+        g, f = self.channel_groups, self.filters
+        hidden = channel_group_ids(f, g)
+        if which == "horizontal":
+            ch, p = self.horizontal_kernel.shape[2], self.pad
+            # The 2 * filters pre-activations: the tanh half and the sigmoid half line up, so the gate of channel j
+            # mixes values of one group only.
+            visible = group_visibility(channel_group_ids(ch, g), channel_group_ids(f, g, repeats=2), self.mask_type)
+            cols = ops.reshape(ops.arange(p + 1, dtype="int32"), (1, p + 1, 1, 1))
+            mask = ops.logical_or(ops.less(cols, p), visible[None, None])
+        elif which == "residual":
+            mask = group_visibility(hidden, hidden, "B")
+        else:
+            mask = group_visibility(hidden, channel_group_ids(self.skip_filters, g), "B")
+        return ops.cast(mask, dtype)
 
-    def _masked(self, kernel, mask):
-        return ops.multiply(kernel, ops.convert_to_tensor(mask, dtype=kernel.dtype))
+    def _masked(self, kernel, which):
+        return ops.multiply(kernel, self._mask(which, kernel.dtype))
+
+    @property
+    def horizontal_mask(self):
+        """(1, k // 2 + 1, in, 2 * filters) 0/1 numpy mask of the horizontal kernel."""
+        return ops.convert_to_numpy(self._mask("horizontal", "float32"))
+
+    @property
+    def residual_mask(self):
+        """(filters, filters) 0/1 numpy mask of the residual 1x1 kernel."""
+        return ops.convert_to_numpy(self._mask("residual", "float32"))
+
+    @property
+    def skip_mask(self):
+        """(filters, skip_filters) 0/1 numpy mask of the skip 1x1 kernel."""
+        return ops.convert_to_numpy(self._mask("skip", "float32"))
 
     # ------------------------------------------------------------------------------------------ pieces
     # The pieces below are shared by `call` (whole images) and the cached sampler (one row / one pixel at a time).
@@ -185,12 +195,12 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
         """The masked kernels of the per-pixel pieces, computed once: {"horizontal" (as a matrix), "skip", "residual"}."""
         kernels = {
             "horizontal": ops.reshape(
-                self._masked(self.horizontal_kernel, self.horizontal_mask)[0], (-1, 2 * self.filters)
+                self._masked(self.horizontal_kernel, "horizontal")[0], (-1, 2 * self.filters)
             ),
-            "skip": self._masked(self.skip_kernel, self.skip_mask),
+            "skip": self._masked(self.skip_kernel, "skip"),
         }
         if self.return_stacks:
-            kernels["residual"] = self._masked(self.residual_kernel, self.residual_mask)
+            kernels["residual"] = self._masked(self.residual_kernel, "residual")
         return kernels
 
     def horizontal_patch_preactivation(self, patch, kernels=None):
@@ -202,9 +212,9 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
     def outputs(self, gated, horizontal, kernels=None):
         """(horizontal_out, skip) from the gated horizontal value (horizontal_out None when not returned)."""
         if kernels is None:
-            kernels = {"skip": self._masked(self.skip_kernel, self.skip_mask)}
+            kernels = {"skip": self._masked(self.skip_kernel, "skip")}
             if self.return_stacks:
-                kernels["residual"] = self._masked(self.residual_kernel, self.residual_mask)
+                kernels["residual"] = self._masked(self.residual_kernel, "residual")
         skip = ops.matmul(gated, kernels["skip"]) + self.skip_bias
         if not self.return_stacks:
             return None, skip
@@ -266,7 +276,7 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
         v_pre = self.vertical_preactivation(ops.pad(vertical, [[0, 0], [p, 0], [p, p], [0, 0]]))
         h_pre = ops.conv(
             ops.pad(horizontal, [[0, 0], [0, 0], [p, 0], [0, 0]]),
-            self._masked(self.horizontal_kernel, self.horizontal_mask),
+            self._masked(self.horizontal_kernel, "horizontal"),
             padding="valid",
         ) + self.horizontal_bias
         # The vertical stack reaches row r; shifted down one row it carries only rows above the current pixel.

@@ -30,6 +30,38 @@ def causal_conv_mask(kernel_size, in_channels, out_channels, mask_type, channel_
     return mask
 
 
+def channel_group_ids(count, channel_groups, repeats=1):
+    """The colour group of each of `count` channels (contiguous blocks), repeated `repeats` times, as a keras.ops
+    int32 tensor: the index arithmetic of `causal_conv_mask`."""
+    groups = ops.floor_divide(ops.arange(count, dtype="int32") * channel_groups, count)
+    return ops.tile(groups, (repeats,)) if repeats > 1 else groups
+
+
+def group_visibility(in_groups, out_groups, mask_type):
+    """(in, out) bool tensor: an input group may feed an output group (earlier groups; the same one too for "B")."""
+    in_groups, out_groups = in_groups[:, None], out_groups[None, :]
+    return ops.less(in_groups, out_groups) if mask_type == "A" else ops.less_equal(in_groups, out_groups)
+
+
+def causal_mask(kernel_size, in_channels, out_channels, mask_type, channel_groups=1, dtype="float32", repeats=1):
+    """`causal_conv_mask` as a tensor that keras.ops computes from index comparisons when a layer runs (its output
+    channels tiled `repeats` times, as the four gates of an LSTM are).
+
+    No array of the kernel's size exists while a model is only built (symbolically, or inside
+    `keras.StatelessScope`), so a preset's config.json cannot make kgen allocate one before its weights are counted;
+    compiled functions fold it into a constant."""
+    kh, kw = kernel_size
+    ch, cw = kh // 2, kw // 2
+    rows = ops.reshape(ops.arange(kh, dtype="int32"), (kh, 1, 1, 1))
+    cols = ops.reshape(ops.arange(kw, dtype="int32"), (1, kw, 1, 1))
+    centre_row = ops.equal(rows, ch)
+    above = ops.logical_or(ops.less(rows, ch), ops.logical_and(centre_row, ops.less(cols, cw)))
+    centre = ops.logical_and(centre_row, ops.equal(cols, cw))
+    visible = group_visibility(channel_group_ids(in_channels, channel_groups),
+                               channel_group_ids(out_channels, channel_groups, repeats), mask_type)
+    return ops.cast(ops.logical_or(above, ops.logical_and(centre, visible[None, None])), dtype)
+
+
 def bias_and_activation(layer, outputs):
     """A convolution layer's bias (added with `+` on the 1-D variable) and activation, after its kernel."""
     if layer.use_bias:
@@ -90,6 +122,7 @@ class MaskedConv2D(keras.layers.Conv2D):
         super().__init__(filters, ks, strides=1, padding="same", **kwargs)
         self.mask_type = mask_type.upper()
         self.channel_groups = channel_groups
+        self._kernel_mask = None
 
     def build(self, input_shape):
         in_channels = input_shape[-1]
@@ -99,13 +132,28 @@ class MaskedConv2D(keras.layers.Conv2D):
                 f"`channel_groups` ({self.channel_groups})."
             )
         super().build(input_shape)
-        self.kernel_mask = causal_conv_mask(
-            self.kernel_size, in_channels, self.filters, self.mask_type, self.channel_groups
-        )
+
+    @property
+    def kernel_mask(self):
+        """The (kh, kw, in, out) 0/1 numpy mask (`causal_conv_mask`), computed when asked; the layer's calls build
+        it with keras.ops (`causal_mask`). Assigning an array replaces the mask (a test's deliberately wrong one)."""
+        if self._kernel_mask is not None:
+            return self._kernel_mask
+        return causal_conv_mask(self.kernel_size, self.kernel.shape[2], self.filters, self.mask_type,
+                                self.channel_groups)
+
+    @kernel_mask.setter
+    def kernel_mask(self, value):
+        self._kernel_mask = value
+
+    def _mask(self, dtype):
+        if self._kernel_mask is not None:
+            return ops.convert_to_tensor(self._kernel_mask, dtype=dtype)
+        return causal_mask(self.kernel_size, self.kernel.shape[2], self.filters, self.mask_type, self.channel_groups,
+                           dtype)
 
     def convolution_op(self, inputs, kernel):
-        mask = ops.convert_to_tensor(self.kernel_mask, dtype=kernel.dtype)
-        return super().convolution_op(inputs, ops.multiply(kernel, mask))
+        return super().convolution_op(inputs, ops.multiply(kernel, self._mask(kernel.dtype)))
 
     def call(self, inputs):
         # Same computation as keras' Conv.call, but the bias is added with `+` on the 1-D variable. Under TensorFlow,
@@ -124,8 +172,7 @@ class MaskedConv2D(keras.layers.Conv2D):
         kernel over those rows as one (patch, filters) matrix, computed once. A 1x1 layer keeps no rows."""
         self._check_incremental()
         kh, kw = self.kernel_size
-        mask = ops.convert_to_tensor(self.kernel_mask, dtype=self.kernel.dtype)
-        kernel = ops.multiply(self.kernel, mask)[: kh // 2 + 1]  # rows below the current one are masked out
+        kernel = ops.multiply(self.kernel, self._mask(self.kernel.dtype))[: kh // 2 + 1]  # rows below the current one are masked out
         kernel = ops.reshape(kernel, (-1, self.filters))
         if (kh, kw) == (1, 1):
             return (kernel,)

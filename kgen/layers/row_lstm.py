@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
-from kgen.layers.masked_conv2d import causal_conv_mask
+from kgen.layers.masked_conv2d import causal_conv_mask, causal_mask
 from kgen.validation import check_int
 
 
@@ -125,6 +125,36 @@ class ImageLSTM(ArgumentConfig, keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self._input_mask = None
+
+    #: (kh, kw) of the masked input-to-state kernel: (1, k) for the Row LSTM, (1, 1) for the Diagonal BiLSTM.
+    input_mask_size = (1, 1)
+
+    @property
+    def input_mask(self):
+        """The 0/1 numpy mask of the input-to-state kernel (`gate_mask`; (in, 4 * units) when the kernel is 1x1),
+        computed when asked; the layer's calls build it with keras.ops (`causal_mask`). Assigning an array replaces
+        it (a test's deliberate leak)."""
+        if self._input_mask is not None:
+            return self._input_mask
+        mask = gate_mask(self.input_mask_size, self.input_kernel.shape[-2], self.units, self.mask_type,
+                         self.channel_groups)
+        return mask[0, 0] if self.input_mask_size == (1, 1) else mask
+
+    @input_mask.setter
+    def input_mask(self, value):
+        self._input_mask = value
+
+    def masked_input_kernel(self):
+        """`input_kernel` times its mask (built with keras.ops: no kernel-sized constant exists before a call)."""
+        dtype = self.input_kernel.dtype
+        if self._input_mask is not None:
+            mask = ops.convert_to_tensor(self._input_mask, dtype=dtype)
+        else:
+            mask = causal_mask(self.input_mask_size, self.input_kernel.shape[-2], self.units, self.mask_type,
+                               self.channel_groups, dtype, repeats=4)
+            mask = mask[0, 0] if self.input_mask_size == (1, 1) else mask
+        return ops.multiply(self.input_kernel, mask)
 
     def check_input_shape(self, input_shape):
         """Return (height, width, channels) of a (batch, height, width, channels) input, or raise naming the layer."""
@@ -208,11 +238,14 @@ class RowLSTM(ImageLSTM):
             name="recurrent_kernel", shape=(k, u, 4 * u), initializer=self.recurrent_initializer
         )
         self.bias = self.add_weight(name="bias", shape=(4 * u,), initializer=self.bias_initializer_with_forget())
-        self.input_mask = gate_mask((1, k), in_channels, u, self.mask_type, self.channel_groups)
+
+    @property
+    def input_mask_size(self):
+        return (1, self.kernel_size)
 
     def call(self, inputs):
         u = self.units
-        kernel = ops.multiply(self.input_kernel, ops.convert_to_tensor(self.input_mask, dtype=self.input_kernel.dtype))
+        kernel = self.masked_input_kernel()
         # Input-to-state for every pixel at once: (batch, H, W, 4u), then one row per step.
         gates_in = ops.conv(inputs, kernel, strides=1, padding="same") + self.bias
         k, r = self.kernel_size, self.kernel_size // 2

@@ -255,9 +255,10 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
     def _local_part(self, qb, kb, vb, nb):
         """A1 on the block view: ((scores, mask), reader) with scores (B, g, nb, l, keys)."""
         l = self.block_size
-        r = np.arange(l)
+        # Masks from index comparisons with keras.ops: nothing of the block's size exists before a call.
+        r = ops.arange(l, dtype="int32")
         if self.pattern == "fixed":  # the current block up to the query
-            mask = ops.convert_to_tensor(r[None, :] <= r[:, None])
+            mask = ops.less_equal(r[None, :], r[:, None])
             scores = ops.einsum("bgnqd,bgnkd->bgnqk", qb, kb)
             return (scores, mask), lambda p: ops.einsum("bgnqk,bgnkd->bgnqd", p, vb)
         # strided: the previous block from the query's offset on, and the current block up to the query
@@ -266,10 +267,10 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
             return ops.concatenate([previous, t], axis=3)  # (B, g, nb, 2l, dk)
 
         keys, values = with_previous(kb), with_previous(vb)
-        s = np.arange(2 * l)
-        offsets = np.where(s < l, s >= r[:, None], s - l <= r[:, None])  # (l, 2l)
+        s = ops.arange(2 * l, dtype="int32")[None, :]
+        offsets = ops.where(ops.less(s, l), ops.greater_equal(s, r[:, None]), ops.less_equal(s - l, r[:, None]))  # (l, 2l)
         block = ops.arange(nb, dtype="int32")[:, None, None]
-        mask = ops.logical_and(ops.convert_to_tensor(offsets), ops.logical_or(block > 0, ops.convert_to_tensor(s >= l)))
+        mask = ops.logical_and(offsets, ops.logical_or(block > 0, ops.greater_equal(s, l)))
         scores = ops.einsum("bgnqd,bgnkd->bgnqk", qb, keys)
         return (scores, mask), lambda p: ops.einsum("bgnqk,bgnkd->bgnqd", p, values)
 
@@ -285,9 +286,7 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
         c, g = self.summary_size, qb.shape[1]
         offsets = self.summary_offsets()[first_head : first_head + g]
         groups = self.block_size // c
-        choose = np.zeros((g, groups), "float32")
-        choose[np.arange(g), offsets // c] = 1.0
-        choose = ops.convert_to_tensor(choose)
+        choose = ops.one_hot(ops.convert_to_tensor(offsets // c), groups, dtype="float32")  # (g, groups)
 
         def summary(t):  # (B, g, nb, l, dk) -> (B, g, nb * c, dk)
             grouped = ops.reshape(t, (-1, g, nb, groups, c, self.key_dim))

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kgen.layers import MaskedConv2D, causal_conv_mask
+from kgen.layers.masked_conv2d import causal_mask
 from kgen.testing import TestCase
 
 
@@ -48,6 +49,23 @@ class TestMaskedConv2D(TestCase):
         np.testing.assert_array_equal(b, [[1, 1, 1], [1, 1, 1], [0, 1, 1], [0, 1, 1], [0, 0, 1], [0, 0, 1]])
         # Off-centre taps are all visible whatever the group.
         assert causal_conv_mask((3, 3), 3, 6, "A", channel_groups=3)[0].all()
+
+    @pytest.mark.parametrize("shape", [((3, 3), 1, 1, 1), ((5, 5), 2, 3, 1), ((7, 3), 3, 6, 3), ((1, 1), 6, 3, 3),
+                                       ((1, 3), 12, 9, 3)])
+    @pytest.mark.parametrize("mask_type", ["A", "B"])
+    def test_the_masks_built_with_keras_ops_are_the_numpy_masks(self, shape, mask_type):
+        """The layers' calls build their masks with keras.ops from index comparisons (no kernel-sized constant
+        exists before a call, which bounds what a preset's config can allocate before its weights are counted):
+        the same 0/1 arrays as `causal_conv_mask`, also tiled for the four gates of an LSTM."""
+        kernel_size, cin, cout, groups = shape
+        expected = causal_conv_mask(kernel_size, cin, cout, mask_type, groups)
+        got = ops.convert_to_numpy(causal_mask(kernel_size, cin, cout, mask_type, groups))
+        np.testing.assert_array_equal(got, expected)
+        tiled = ops.convert_to_numpy(causal_mask(kernel_size, cin, cout, mask_type, groups, repeats=4))
+        np.testing.assert_array_equal(tiled, np.concatenate([expected] * 4, axis=-1))
+        layer = MaskedConv2D(cout, kernel_size, mask_type=mask_type, channel_groups=groups)
+        layer.build((None, 8, 8, cin))
+        np.testing.assert_array_equal(layer.kernel_mask, expected)
 
     @pytest.mark.parametrize("mask_type", ["A", "B"])
     def test_matches_reference_with_masked_kernel(self, mask_type):
