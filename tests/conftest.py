@@ -20,6 +20,9 @@ def pytest_collection_modifyitems(config, items):
     model tests check on every backend (a tool's end-to-end run, say) runs in that backend's suite only, so that CI,
     which runs the suite once per backend, runs it once. KGEN_EVERY_BACKEND=1 runs it under every backend."""
     _group_modules_with_shared_fixtures(config, items)
+    # The longest tests (marked slow: the README as typed, the notebooks, the tools' end-to-end runs) first, so that
+    # pytest-xdist, which hands out tests in this order, does not start a five-minute test when the rest is done.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if os.environ.get("KGEN_EVERY_BACKEND") == "1":
         return

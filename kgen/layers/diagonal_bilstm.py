@@ -1,8 +1,10 @@
 """Diagonal BiLSTM: a 2-D LSTM layer that sweeps an image along its diagonals, in two directions."""
 
 import keras
+import numpy as np
 from keras import ops
 
+from kgen.layers.constants import layer_constant
 from kgen.layers.row_lstm import ImageLSTM, recurrence, resolve_unroll
 
 
@@ -113,11 +115,19 @@ class DiagonalBiLSTM(ImageLSTM):
         # laid out (direction, H, W, batch, C): a skewed column is one step, the state-to-state shift runs along H.
         x = ops.transpose(inputs, (1, 2, 0, 3))  # (H, W, B, C)
         x = skew(ops.stack([x, ops.flip(x, axis=1)], axis=0))  # (2, H, W, B, C) -> (2, H, wide, B, C)
-        # valid[r, c]: row r, skewed column c holds an image pixel (column c - r of row r); from index comparisons,
-        # so no image-sized constant exists before a call.
-        rows = ops.reshape(ops.arange(height, dtype="int32"), (1, height, 1, 1, 1))
-        cols = ops.reshape(ops.arange(wide, dtype="int32"), (1, 1, wide, 1, 1))
-        valid = ops.cast(ops.logical_and(ops.greater_equal(cols, rows), ops.less(cols, rows + width)), x.dtype)
+        # valid[r, c]: row r, skewed column c holds an image pixel (column c - r of row r).
+        rows_shape, cols_shape = (1, height, 1, 1, 1), (1, 1, wide, 1, 1)
+
+        def numpy_valid():
+            rows, cols = np.arange(height).reshape(rows_shape), np.arange(wide).reshape(cols_shape)
+            return ((cols >= rows) & (cols < rows + width)).astype("float32")
+
+        def ops_valid():
+            rows = ops.reshape(ops.arange(height, dtype="int32"), rows_shape)
+            cols = ops.reshape(ops.arange(wide, dtype="int32"), cols_shape)
+            return ops.logical_and(ops.greater_equal(cols, rows), ops.less(cols, rows + width))
+
+        valid = layer_constant(self._constants, ("valid", height, width), numpy_valid, ops_valid, x.dtype)
         # One matmul per step and direction: [input (masked 1x1), state above, state to the left] -> gates.
         kernel = ops.concatenate([self.masked_input_kernel(), self.recurrent_kernel], axis=1)
         bias = ops.reshape(self.bias, (2, 1, 1, 4 * u))

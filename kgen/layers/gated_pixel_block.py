@@ -1,11 +1,20 @@
 """The gated block of the Gated PixelCNN: a vertical and a horizontal stack without a blind spot."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
+from kgen.layers.constants import layer_constant
 from kgen.layers.masked_conv2d import channel_group_ids, group_visibility
 from kgen.validation import check_int
+
+
+def group_mask(in_groups, out_groups, mask_type):
+    """(in, out) 0/1 matrix: input group may feed output group (earlier groups; the same one too for type B)."""
+    if mask_type == "A":
+        return (in_groups[:, None] < out_groups[None, :]).astype("float32")
+    return (in_groups[:, None] <= out_groups[None, :]).astype("float32")
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -94,6 +103,7 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.pad = self.kernel_size // 2
+        self._constants = {}
 
     # ------------------------------------------------------------------------------------------ weights
     def build(self, vertical_shape, horizontal_shape, condition_shape=None, spatial_condition_shape=None):
@@ -134,41 +144,55 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
         self.spatial_kernels = conditioning_kernels("spatial", spatial_condition_shape)
 
     # Masks. Horizontal kernel: columns left of the pixel are free, the pixel's own tap is masked by colour group.
-    # Residual and skip 1x1 kernels keep groups (type B). The calls build them with keras.ops from index comparisons
-    # (no kernel-sized constant exists before a call); the numpy properties below are for reading.
-    def _mask(self, which, dtype):
+    # Residual and skip 1x1 kernels keep groups (type B). The 2 * filters pre-activations: the tanh half and the
+    # sigmoid half line up, so the gate of channel j mixes values of one group only. Made with keras.ops while a
+    # model is built symbolically, as numpy arrays (once) when the layer runs (`layer_constant`).
+    def _ops_mask(self, which):
         g, f = self.channel_groups, self.filters
         hidden = channel_group_ids(f, g)
         if which == "horizontal":
             ch, p = self.horizontal_kernel.shape[2], self.pad
-            # The 2 * filters pre-activations: the tanh half and the sigmoid half line up, so the gate of channel j
-            # mixes values of one group only.
             visible = group_visibility(channel_group_ids(ch, g), channel_group_ids(f, g, repeats=2), self.mask_type)
             cols = ops.reshape(ops.arange(p + 1, dtype="int32"), (1, p + 1, 1, 1))
-            mask = ops.logical_or(ops.less(cols, p), visible[None, None])
-        elif which == "residual":
-            mask = group_visibility(hidden, hidden, "B")
-        else:
-            mask = group_visibility(hidden, channel_group_ids(self.skip_filters, g), "B")
-        return ops.cast(mask, dtype)
+            return ops.logical_or(ops.less(cols, p), visible[None, None])
+        if which == "residual":
+            return group_visibility(hidden, hidden, "B")
+        return group_visibility(hidden, channel_group_ids(self.skip_filters, g), "B")
+
+    def _numpy_mask(self, which):
+        g, f = self.channel_groups, self.filters
+        ids = lambda n: np.arange(n) * g // n  # noqa: E731  (the colour group of each of n channels)
+        if which == "horizontal":
+            ch, p = self.horizontal_kernel.shape[2], self.pad
+            mask = np.ones((1, p + 1, ch, 2 * f), dtype="float32")
+            mask[0, p] = group_mask(ids(ch), np.tile(ids(f), 2), self.mask_type)
+            return mask
+        return group_mask(ids(f), ids(f if which == "residual" else self.skip_filters), "B")
 
     def _masked(self, kernel, which):
-        return ops.multiply(kernel, self._mask(which, kernel.dtype))
+        mask = layer_constant(self._constants, which, lambda: self._numpy_mask(which), lambda: self._ops_mask(which),
+                              kernel.dtype)
+        return ops.multiply(kernel, mask)
+
+    def _numpy(self, which):
+        if which not in self._constants:
+            self._constants[which] = self._numpy_mask(which)
+        return self._constants[which]
 
     @property
     def horizontal_mask(self):
         """(1, k // 2 + 1, in, 2 * filters) 0/1 numpy mask of the horizontal kernel."""
-        return ops.convert_to_numpy(self._mask("horizontal", "float32"))
+        return self._numpy("horizontal")
 
     @property
     def residual_mask(self):
         """(filters, filters) 0/1 numpy mask of the residual 1x1 kernel."""
-        return ops.convert_to_numpy(self._mask("residual", "float32"))
+        return self._numpy("residual")
 
     @property
     def skip_mask(self):
         """(filters, skip_filters) 0/1 numpy mask of the skip 1x1 kernel."""
-        return ops.convert_to_numpy(self._mask("skip", "float32"))
+        return self._numpy("skip")
 
     # ------------------------------------------------------------------------------------------ pieces
     # The pieces below are shared by `call` (whole images) and the cached sampler (one row / one pixel at a time).

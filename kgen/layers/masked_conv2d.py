@@ -4,6 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.layers.constants import layer_constant
 from kgen.validation import check_int
 
 
@@ -122,7 +123,7 @@ class MaskedConv2D(keras.layers.Conv2D):
         super().__init__(filters, ks, strides=1, padding="same", **kwargs)
         self.mask_type = mask_type.upper()
         self.channel_groups = channel_groups
-        self._kernel_mask = None
+        self._constants = {}
 
     def build(self, input_shape):
         in_channels = input_shape[-1]
@@ -135,22 +136,24 @@ class MaskedConv2D(keras.layers.Conv2D):
 
     @property
     def kernel_mask(self):
-        """The (kh, kw, in, out) 0/1 numpy mask (`causal_conv_mask`), computed when asked; the layer's calls build
-        it with keras.ops (`causal_mask`). Assigning an array replaces the mask (a test's deliberately wrong one)."""
-        if self._kernel_mask is not None:
-            return self._kernel_mask
-        return causal_conv_mask(self.kernel_size, self.kernel.shape[2], self.filters, self.mask_type,
-                                self.channel_groups)
+        """The (kh, kw, in, out) 0/1 numpy mask (`causal_conv_mask`), computed once when the layer first runs or is
+        asked; while a model is built symbolically the layer makes it with keras.ops (`causal_mask`). Assigning an
+        array replaces the mask (a test's deliberately wrong one)."""
+        if "kernel_mask" not in self._constants:
+            self._constants["kernel_mask"] = self._numpy_mask()
+        return self._constants["kernel_mask"]
 
     @kernel_mask.setter
     def kernel_mask(self, value):
-        self._kernel_mask = value
+        self._constants["kernel_mask"] = value
+
+    def _numpy_mask(self):
+        return causal_conv_mask(self.kernel_size, self.kernel.shape[2], self.filters, self.mask_type,
+                                self.channel_groups)
 
     def _mask(self, dtype):
-        if self._kernel_mask is not None:
-            return ops.convert_to_tensor(self._kernel_mask, dtype=dtype)
-        return causal_mask(self.kernel_size, self.kernel.shape[2], self.filters, self.mask_type, self.channel_groups,
-                           dtype)
+        return layer_constant(self._constants, "kernel_mask", self._numpy_mask, lambda: causal_mask(
+            self.kernel_size, self.kernel.shape[2], self.filters, self.mask_type, self.channel_groups), dtype)
 
     def convolution_op(self, inputs, kernel):
         return super().convolution_op(inputs, ops.multiply(kernel, self._mask(kernel.dtype)))

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
+from kgen.layers.constants import layer_constant
 from kgen.layers.masked_conv2d import causal_conv_mask, causal_mask
 from kgen.validation import check_int
 
@@ -125,7 +126,7 @@ class ImageLSTM(ArgumentConfig, keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self._input_mask = None
+        self._constants = {}
 
     #: (kh, kw) of the masked input-to-state kernel: (1, k) for the Row LSTM, (1, 1) for the Diagonal BiLSTM.
     input_mask_size = (1, 1)
@@ -133,27 +134,30 @@ class ImageLSTM(ArgumentConfig, keras.layers.Layer):
     @property
     def input_mask(self):
         """The 0/1 numpy mask of the input-to-state kernel (`gate_mask`; (in, 4 * units) when the kernel is 1x1),
-        computed when asked; the layer's calls build it with keras.ops (`causal_mask`). Assigning an array replaces
-        it (a test's deliberate leak)."""
-        if self._input_mask is not None:
-            return self._input_mask
+        computed once when the layer first runs or is asked; while a model is built symbolically the layer makes it
+        with keras.ops (`causal_mask`). Assigning an array replaces it (a test's deliberate leak)."""
+        if "input_mask" not in self._constants:
+            self._constants["input_mask"] = self._numpy_input_mask()
+        return self._constants["input_mask"]
+
+    @input_mask.setter
+    def input_mask(self, value):
+        self._constants["input_mask"] = value
+
+    def _numpy_input_mask(self):
         mask = gate_mask(self.input_mask_size, self.input_kernel.shape[-2], self.units, self.mask_type,
                          self.channel_groups)
         return mask[0, 0] if self.input_mask_size == (1, 1) else mask
 
-    @input_mask.setter
-    def input_mask(self, value):
-        self._input_mask = value
+    def _ops_input_mask(self):
+        mask = causal_mask(self.input_mask_size, self.input_kernel.shape[-2], self.units, self.mask_type,
+                           self.channel_groups, repeats=4)
+        return mask[0, 0] if self.input_mask_size == (1, 1) else mask
 
     def masked_input_kernel(self):
-        """`input_kernel` times its mask (built with keras.ops: no kernel-sized constant exists before a call)."""
-        dtype = self.input_kernel.dtype
-        if self._input_mask is not None:
-            mask = ops.convert_to_tensor(self._input_mask, dtype=dtype)
-        else:
-            mask = causal_mask(self.input_mask_size, self.input_kernel.shape[-2], self.units, self.mask_type,
-                               self.channel_groups, dtype, repeats=4)
-            mask = mask[0, 0] if self.input_mask_size == (1, 1) else mask
+        """`input_kernel` times its mask."""
+        mask = layer_constant(self._constants, "input_mask", self._numpy_input_mask, self._ops_input_mask,
+                              self.input_kernel.dtype)
         return ops.multiply(self.input_kernel, mask)
 
     def check_input_shape(self, input_shape):

@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
+from kgen.layers.constants import layer_constant
 from kgen.samplers.cached import dim
 from kgen.validation import check_int
 
@@ -137,6 +138,7 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
             )
         self.interleave_step = check_int(interleave_step, "interleave_step", minimum=0, owner=owner)
         self.output_dim = None if output_dim is None else check_int(output_dim, "output_dim", owner=owner)
+        self._constants = {}
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.output_initializer = (
             None if output_initializer is None else keras.initializers.get(output_initializer)
@@ -255,10 +257,14 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
     def _local_part(self, qb, kb, vb, nb):
         """A1 on the block view: ((scores, mask), reader) with scores (B, g, nb, l, keys)."""
         l = self.block_size
-        # Masks from index comparisons with keras.ops: nothing of the block's size exists before a call.
-        r = ops.arange(l, dtype="int32")
+        # The masks are layer constants: keras.ops while a model is built symbolically, numpy once when it runs.
         if self.pattern == "fixed":  # the current block up to the query
-            mask = ops.less_equal(r[None, :], r[:, None])
+            def fixed(arange, less_equal):
+                r = arange(l)
+                return less_equal(r[None, :], r[:, None])
+
+            mask = layer_constant(self._constants, ("fixed", l), lambda: fixed(np.arange, np.less_equal),
+                                  lambda: fixed(lambda n: ops.arange(n, dtype="int32"), ops.less_equal), "bool")
             scores = ops.einsum("bgnqd,bgnkd->bgnqk", qb, kb)
             return (scores, mask), lambda p: ops.einsum("bgnqk,bgnkd->bgnqd", p, vb)
         # strided: the previous block from the query's offset on, and the current block up to the query
@@ -266,11 +272,20 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
             previous = ops.pad(t, [[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]])[:, :, :-1]
             return ops.concatenate([previous, t], axis=3)  # (B, g, nb, 2l, dk)
 
+        def strided(arange, where, less, greater_equal, less_equal):  # (l, 2l) offsets, (2l,) keys of this block
+            r, s = arange(l)[:, None], arange(2 * l)
+            return where(less(s, l), greater_equal(s, r), less_equal(s - l, r)), greater_equal(s, l)
+
+        numpy_parts = lambda: strided(np.arange, np.where, np.less, np.greater_equal, np.less_equal)  # noqa: E731
+        ops_parts = lambda: strided(lambda n: ops.arange(n, dtype="int32"), ops.where, ops.less,  # noqa: E731
+                                    ops.greater_equal, ops.less_equal)
+        offsets = layer_constant(self._constants, ("strided", l), lambda: numpy_parts()[0], lambda: ops_parts()[0],
+                                 "bool")
+        current = layer_constant(self._constants, ("current", l), lambda: numpy_parts()[1], lambda: ops_parts()[1],
+                                 "bool")
         keys, values = with_previous(kb), with_previous(vb)
-        s = ops.arange(2 * l, dtype="int32")[None, :]
-        offsets = ops.where(ops.less(s, l), ops.greater_equal(s, r[:, None]), ops.less_equal(s - l, r[:, None]))  # (l, 2l)
         block = ops.arange(nb, dtype="int32")[:, None, None]
-        mask = ops.logical_and(offsets, ops.logical_or(block > 0, ops.greater_equal(s, l)))
+        mask = ops.logical_and(offsets, ops.logical_or(block > 0, current))
         scores = ops.einsum("bgnqd,bgnkd->bgnqk", qb, keys)
         return (scores, mask), lambda p: ops.einsum("bgnqk,bgnkd->bgnqd", p, values)
 
@@ -286,7 +301,13 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
         c, g = self.summary_size, qb.shape[1]
         offsets = self.summary_offsets()[first_head : first_head + g]
         groups = self.block_size // c
-        choose = ops.one_hot(ops.convert_to_tensor(offsets // c), groups, dtype="float32")  # (g, groups)
+        def numpy_choose():
+            choose = np.zeros((g, groups), "float32")
+            choose[np.arange(g), offsets // c] = 1.0
+            return choose
+
+        choose = layer_constant(self._constants, ("choose", first_head, g), numpy_choose,
+                                lambda: ops.one_hot(ops.convert_to_tensor(offsets // c), groups), "float32")
 
         def summary(t):  # (B, g, nb, l, dk) -> (B, g, nb * c, dk)
             grouped = ops.reshape(t, (-1, g, nb, groups, c, self.key_dim))

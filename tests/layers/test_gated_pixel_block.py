@@ -65,6 +65,10 @@ class TestGatedPixelBlock(TestCase):
         got = [ops.convert_to_numpy(t) for t in block(v, h, condition=cond)]
         for g, e in zip(got, reference_block(block, v, h, cond)):
             np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
+        # The masks keras.ops makes while a model is built symbolically are the numpy masks the calls use.
+        for which in ("horizontal", "residual", "skip"):
+            np.testing.assert_array_equal(ops.convert_to_numpy(block._ops_mask(which)).astype("float32"),
+                                          getattr(block, f"{which}_mask"), err_msg=which)
 
     def test_shapes_config_and_training(self):
         x = np.random.default_rng(0).normal(size=(2, 6, 6, 2)).astype("float32")

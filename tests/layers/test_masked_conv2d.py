@@ -50,22 +50,19 @@ class TestMaskedConv2D(TestCase):
         # Off-centre taps are all visible whatever the group.
         assert causal_conv_mask((3, 3), 3, 6, "A", channel_groups=3)[0].all()
 
-    @pytest.mark.parametrize("shape", [((3, 3), 1, 1, 1), ((5, 5), 2, 3, 1), ((7, 3), 3, 6, 3), ((1, 1), 6, 3, 3),
-                                       ((1, 3), 12, 9, 3)])
-    @pytest.mark.parametrize("mask_type", ["A", "B"])
-    def test_the_masks_built_with_keras_ops_are_the_numpy_masks(self, shape, mask_type):
-        """The layers' calls build their masks with keras.ops from index comparisons (no kernel-sized constant
-        exists before a call, which bounds what a preset's config can allocate before its weights are counted):
-        the same 0/1 arrays as `causal_conv_mask`, also tiled for the four gates of an LSTM."""
-        kernel_size, cin, cout, groups = shape
-        expected = causal_conv_mask(kernel_size, cin, cout, mask_type, groups)
-        got = ops.convert_to_numpy(causal_mask(kernel_size, cin, cout, mask_type, groups))
-        np.testing.assert_array_equal(got, expected)
-        tiled = ops.convert_to_numpy(causal_mask(kernel_size, cin, cout, mask_type, groups, repeats=4))
-        np.testing.assert_array_equal(tiled, np.concatenate([expected] * 4, axis=-1))
-        layer = MaskedConv2D(cout, kernel_size, mask_type=mask_type, channel_groups=groups)
-        layer.build((None, 8, 8, cin))
-        np.testing.assert_array_equal(layer.kernel_mask, expected)
+    def test_the_masks_built_with_keras_ops_are_the_numpy_masks(self):
+        """While a model is built symbolically the layers make their masks with keras.ops from index comparisons (no
+        kernel-sized constant exists before a call, which bounds what a preset's config can allocate before its
+        weights are counted): the same 0/1 arrays as `causal_conv_mask`, also tiled for the four gates of an LSTM;
+        a built layer's `kernel_mask` is that array."""
+        for kernel_size, cin, cout, groups, mask_type in [((3, 3), 1, 1, 1, "A"), ((5, 5), 2, 3, 1, "B"),
+                                                          ((7, 3), 3, 6, 3, "A"), ((1, 3), 12, 9, 3, "B")]:
+            expected = causal_conv_mask(kernel_size, cin, cout, mask_type, groups)
+            got = ops.convert_to_numpy(causal_mask(kernel_size, cin, cout, mask_type, groups, repeats=4))
+            np.testing.assert_array_equal(got, np.concatenate([expected] * 4, axis=-1))
+        layer = MaskedConv2D(6, (7, 3), mask_type="A", channel_groups=3)
+        layer.build((None, 8, 8, 3))
+        np.testing.assert_array_equal(layer.kernel_mask, causal_conv_mask((7, 3), 3, 6, "A", 3))
 
     @pytest.mark.parametrize("mask_type", ["A", "B"])
     def test_matches_reference_with_masked_kernel(self, mask_type):
