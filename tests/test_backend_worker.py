@@ -17,7 +17,11 @@ def worker():
 
 
 def test_jobs_run_one_after_another_with_their_own_argv_and_globals(worker, tmp_path):
-    code = "import sys, os\nassert 'x' not in globals()\nx = 1\nopen(sys.argv[1], 'w').write(os.environ['KERAS_BACKEND'] + ' ' + sys.argv[2])\nprint('to stderr, not the replies')"
+    code = ("import sys, os\n"
+            "assert 'x' not in globals()\n"  # each job has globals of its own
+            "x = 1\n"
+            "open(sys.argv[1], 'w').write(os.environ['KERAS_BACKEND'] + ' ' + sys.argv[2])\n"
+            "print('to stderr, not the replies')\n")
     worker.run(["-c", code, tmp_path / "a.txt", "one"])
     pid = worker._proc.pid
     worker.run(["-c", code, tmp_path / "b.txt", "two"])

@@ -45,12 +45,10 @@ def group_visibility(in_groups, out_groups, mask_type):
 
 
 def causal_mask(kernel_size, in_channels, out_channels, mask_type, channel_groups=1, dtype="float32", repeats=1):
-    """`causal_conv_mask` as a tensor that keras.ops computes from index comparisons when a layer runs (its output
-    channels tiled `repeats` times, as the four gates of an LSTM are).
-
-    No array of the kernel's size exists while a model is only built (symbolically, or inside
-    `keras.StatelessScope`), so a preset's config.json cannot make kgen allocate one before its weights are counted;
-    compiled functions fold it into a constant."""
+    """`causal_conv_mask` made with keras.ops from index comparisons (its output channels tiled `repeats` times, as
+    the four gates of an LSTM are): what the masked layers use while Keras builds a model symbolically, where it
+    allocates nothing, so a preset's config.json cannot make kgen build an array of a kernel's size before its
+    weights are counted (`kgen.layers.constants.layer_constant`)."""
     kh, kw = kernel_size
     ch, cw = kh // 2, kw // 2
     rows = ops.reshape(ops.arange(kh, dtype="int32"), (kh, 1, 1, 1))
@@ -175,7 +173,8 @@ class MaskedConv2D(keras.layers.Conv2D):
         kernel over those rows as one (patch, filters) matrix, computed once. A 1x1 layer keeps no rows."""
         self._check_incremental()
         kh, kw = self.kernel_size
-        kernel = ops.multiply(self.kernel, self._mask(self.kernel.dtype))[: kh // 2 + 1]  # rows below the current one are masked out
+        # Rows below the current one are masked out.
+        kernel = ops.multiply(self.kernel, self._mask(self.kernel.dtype))[: kh // 2 + 1]
         kernel = ops.reshape(kernel, (-1, self.filters))
         if (kh, kw) == (1, 1):
             return (kernel,)
