@@ -301,6 +301,7 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
         c, g = self.summary_size, qb.shape[1]
         offsets = self.summary_offsets()[first_head : first_head + g]
         groups = self.block_size // c
+
         def numpy_choose():
             choose = np.zeros((g, groups), "float32")
             choose[np.arange(g), offsets // c] = 1.0
