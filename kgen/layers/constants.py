@@ -5,6 +5,14 @@ import keras
 from keras import ops
 
 
+def numpy_constant(cache, key, numpy_fn):
+    """The numpy constant `key` of a layer: `numpy_fn()`, computed once into `cache` (a dict the layer keeps); a
+    value put there beforehand replaces it."""
+    if key not in cache:
+        cache[key] = numpy_fn()
+    return cache[key]
+
+
 def layer_constant(cache, key, numpy_fn, ops_fn, dtype):
     """The constant `key` as a tensor of `dtype`.
 
@@ -18,8 +26,6 @@ def layer_constant(cache, key, numpy_fn, ops_fn, dtype):
 
     if in_symbolic_scope() and key not in cache:
         return ops.cast(ops_fn(), dtype)
-    if key not in cache:
-        cache[key] = numpy_fn()
-    value = ops.convert_to_tensor(cache[key])
+    value = ops.convert_to_tensor(numpy_constant(cache, key, numpy_fn))
     same = keras.backend.standardize_dtype(value.dtype) == keras.backend.standardize_dtype(dtype)
     return value if same else ops.cast(value, dtype)

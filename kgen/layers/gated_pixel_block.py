@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
-from kgen.layers.constants import layer_constant
+from kgen.layers.constants import layer_constant, numpy_constant
 from kgen.layers.masked_conv2d import channel_group_ids, group_visibility
 from kgen.validation import check_int
 
@@ -175,9 +175,7 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
         return ops.multiply(kernel, mask)
 
     def _numpy(self, which):
-        if which not in self._constants:
-            self._constants[which] = self._numpy_mask(which)
-        return self._constants[which]
+        return numpy_constant(self._constants, which, lambda: self._numpy_mask(which))
 
     @property
     def horizontal_mask(self):

@@ -4,7 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from kgen.layers.constants import layer_constant
+from kgen.layers.constants import layer_constant, numpy_constant
 from kgen.validation import check_int
 
 
@@ -137,9 +137,7 @@ class MaskedConv2D(keras.layers.Conv2D):
         """The (kh, kw, in, out) 0/1 numpy mask (`causal_conv_mask`), computed once when the layer first runs or is
         asked; while a model is built symbolically the layer makes it with keras.ops (`causal_mask`). Assigning an
         array replaces the mask (a test's deliberately wrong one)."""
-        if "kernel_mask" not in self._constants:
-            self._constants["kernel_mask"] = self._numpy_mask()
-        return self._constants["kernel_mask"]
+        return numpy_constant(self._constants, "kernel_mask", self._numpy_mask)
 
     @kernel_mask.setter
     def kernel_mask(self, value):

@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig
-from kgen.layers.constants import layer_constant
+from kgen.layers.constants import layer_constant, numpy_constant
 from kgen.layers.masked_conv2d import causal_conv_mask, causal_mask
 from kgen.validation import check_int
 
@@ -136,9 +136,7 @@ class ImageLSTM(ArgumentConfig, keras.layers.Layer):
         """The 0/1 numpy mask of the input-to-state kernel (`gate_mask`; (in, 4 * units) when the kernel is 1x1),
         computed once when the layer first runs or is asked; while a model is built symbolically the layer makes it
         with keras.ops (`causal_mask`). Assigning an array replaces it (a test's deliberate leak)."""
-        if "input_mask" not in self._constants:
-            self._constants["input_mask"] = self._numpy_input_mask()
-        return self._constants["input_mask"]
+        return numpy_constant(self._constants, "input_mask", self._numpy_input_mask)
 
     @input_mask.setter
     def input_mask(self, value):
