@@ -10,13 +10,13 @@ import importlib
 import os
 import sys
 
-__version__ = "0.1.0"
+from kgen.version import __version__  # noqa: F401  (kgen/version.py: the one place of the version)
 
 #: Every public module of the package (tests/test_lazy_imports.py checks this against the files).
 _SUBMODULES = (
     "artifacts", "audio", "backends", "catalog", "cli", "compression", "data", "distribute", "distributions",
     "export", "hashing", "io", "layers", "models", "native_logs", "plotting", "pretrained", "progress", "recipes",
-    "samplers", "testing", "training", "validation", "zoo",
+    "samplers", "testing", "training", "validation", "version", "zoo",
 )
 __all__ = list(_SUBMODULES) + ["__version__"]
 

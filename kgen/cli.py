@@ -33,19 +33,6 @@ def _cmd_list(args):
     return 0
 
 
-def _recipe_for(target):
-    from kgen import recipes, zoo
-
-    path = recipes.find(target)
-    if path is not None:
-        return recipes.load(path)
-    try:
-        zoo.resolve(target)
-    except ValueError as e:
-        raise ValueError(f"{e} Recipes: {', '.join(recipes.available()) or 'none'}.") from None
-    return recipes.from_model(target)
-
-
 def _apply_overrides(recipe, args):
     from kgen import recipes
 
@@ -65,19 +52,16 @@ def _apply_overrides(recipe, args):
 
 
 def _cmd_train(args):
+    """The whole run is `kgen.training.run`'s (a script calling it gets the same run folder); this parses and
+    prints."""
     from kgen import training
 
-    recipe = _apply_overrides(_recipe_for(args.target), args)
-    out = Path(args.out)
-    model = training.train(recipe, out, resume=args.resume, verbose=args.verbose,
-                           allow_data_change=args.allow_data_change)
-    if not args.no_eval:
-        result = training.evaluate(model, recipe, verbose=args.verbose)
-        training.write_json(out / training.EVAL_FILE, result)
-        print(training.describe_result(model, recipe["model"], result))
-    num_samples = recipe["train"]["num_samples"] if args.samples is None else args.samples
-    for what, path in model.write_artifacts(out, recipe, num_samples=num_samples, seed=recipe["train"]["seed"]):
-        print(f"{what}: {path}")
+    recipe = _apply_overrides(training.resolve_recipe(args.target), args)
+    result = training.run(recipe, args.out, resume=args.resume, verbose=args.verbose,
+                          allow_data_change=args.allow_data_change, evaluate=not args.no_eval,
+                          num_samples=args.samples)
+    for line in result.lines():
+        print(line)
     return 0
 
 
@@ -103,7 +87,7 @@ def _cmd_evaluate(args):
 
 
 def _cmd_sample(args):
-    from kgen import training, zoo
+    from kgen import zoo
 
     if Path(args.model).suffix == ".keras" or Path(args.model).is_dir():
         model = _coding_model(args.model)  # a .keras file, a run folder or a preset folder
@@ -113,13 +97,18 @@ def _cmd_sample(args):
     else:
         model = zoo.get(args.model)  # an untrained zoo model: useful to check the pipeline
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
-    print(model.write_sample_file(
-        args.out, num=args.num, seed=args.seed, label=args.label, seconds=args.seconds, prompt=args.prompt,
-        rate=args.rate, text_prompt=args.text_prompt, length=args.length, sampler=args.sampler,
-        context=args.context, frames=args.frames, recipe=_run_recipe(args.model) if Path(args.model).exists() else None,
-        data_source=args.data_source, progress=_progress(args),
-    ))
+    # Only the options the user gave: the model's own defaults (its sample rate, say) apply to the others.
+    options = {name: getattr(args, name) for name in _SAMPLE_OPTIONS if getattr(args, name) is not None}
+    recipe = _run_recipe(args.model) if Path(args.model).exists() else None
+    if recipe is not None:  # a run folder's recipe: its data set (the real frames a video model continues)
+        options["recipe"] = recipe
+    print(model.write_sample_file(args.out, progress=_progress(args), **options))
     return 0
+
+
+#: The `kgen sample` flags that are `write_sample_file` options; each defaults to None, meaning "not given".
+_SAMPLE_OPTIONS = ("num", "seed", "label", "seconds", "prompt", "rate", "text_prompt", "length", "sampler",
+                   "context", "frames", "data_source")
 
 
 def _cmd_complete(args):
@@ -286,7 +275,7 @@ _SOURCE_HELP = ("where the data comes from: local (files under KGEN_DATA_DIR), t
 
 
 def build_parser():
-    from kgen import __version__
+    from kgen.version import __version__
 
     p = _Parser(prog="kgen", description="kgen: Keras 3 generative model zoo. The Keras backend is KERAS_BACKEND "
                                          "(tensorflow, jax or torch).")
@@ -363,17 +352,20 @@ def build_parser():
                    "`kgen list --pretrained` lists it, else untrained)")
     s.add_argument("--out", required=True,
                    help=".png (image models; video models: strips, plus a .gif), .wav (audio models) or .txt (text models)")
-    s.add_argument("--num", type=_number(int, 1, 1024), default=None, help="samples (default: 16 images, 1 text)")
-    s.add_argument("--seconds", type=_number(float, 0.0, 600.0, low_open=True), default=1.0,
-                   help="audio: seconds generated after the prompt")
+    # Every option below defaults to None, "not given": the model's own default applies (see _cmd_sample).
+    s.add_argument("--num", type=_number(int, 1, 1024), default=None,
+                   help="samples (default: 16 images, 4 videos, 1 text)")
+    s.add_argument("--seconds", type=_number(float, 0.0, 600.0, low_open=True), default=None,
+                   help="audio: seconds generated after the prompt (default: 1)")
     s.add_argument("--prompt", help="audio: a WAV recording to continue")
-    s.add_argument("--rate", type=_number(int, 1, 384_000), default=8000,
-                   help="audio: sample rate (8000 for FSDD models)")
+    s.add_argument("--rate", type=_number(int, 1, 384_000), default=None,
+                   help="audio: sample rate of the WAV written and of --prompt (default: the model's own sample rate)")
     s.add_argument("--text-prompt", help="text: the prompt to continue (default: 'ROMEO:\\n')")
-    s.add_argument("--length", type=_number(int, 1, 1_000_000), default=600,
-                   help="text: bytes per sample, prompt included")
+    s.add_argument("--length", type=_number(int, 1, 1_000_000), default=None,
+                   help="text: bytes per sample, prompt included (default: 600)")
     s.add_argument("--sampler", choices=["random", "greedy", "top_k", "top_p"], help="text: keras-nlp sampler (default top_k)")
-    s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="seed: the same seed, the same samples")
+    s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=None,
+                   help="seed: the same seed, the same samples (default: 0)")
     s.add_argument("--label", type=_number(int, 0), help="class of every sample (class-conditional models; default: a row per class)")
     s.add_argument("--context", type=_number(int, 1, 10_000),
                    help="video: real frames given (default: the model's num_context_frames)")
@@ -508,20 +500,12 @@ def _training_errors():
 
 
 def run():
-    """The console script: `kgen ...`. Quiets TensorFlow's logging before it loads (unless --debug), then runs
-    `main`."""
+    """The console script: `kgen ...`. Runs `main` with TensorFlow's native log lines kept off stderr, unless
+    --debug or TF_CPP_MIN_LOG_LEVEL is 0 or 1 (`kgen.native_logs.quiet_command`)."""
     from kgen import native_logs
 
-    debug = "--debug" in sys.argv[1:]
-    undo = lambda: None  # noqa: E731
-    if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        undo = native_logs.filter_stderr()
-    try:
-        status = main()
-    finally:
-        undo()
-    return status
+    with native_logs.quiet_command(debug="--debug" in sys.argv[1:]):
+        return main()
 
 
 if __name__ == "__main__":

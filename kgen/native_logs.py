@@ -9,10 +9,11 @@ are dropped here by reading file descriptor 2 through a pipe, line by line, and 
 - `import kgen` calls `quiet_tensorflow()`: TF_CPP_MIN_LOG_LEVEL=2 unless it is set, and whenever TensorFlow is
   first imported (by kgen, Keras or the user, now or later), its import and its device discovery run under the
   filter. Setting TF_CPP_MIN_LOG_LEVEL to 0 or 1 before `import kgen` keeps every line (nothing is filtered).
-- The `kgen` command filters its whole run (`filter_stderr`), unless `--debug`.
+- The `kgen` command runs under `quiet_command`: TF_CPP_MIN_LOG_LEVEL=2 unless it is set, and its whole run filtered
+  (`filter_stderr`), unless `--debug` or TF_CPP_MIN_LOG_LEVEL is 0 or 1.
 """
 
-import importlib.util
+import contextlib
 import os
 import re
 import sys
@@ -90,6 +91,29 @@ def filter_stderr():
 def user_wants_native_logs():
     """True where TF_CPP_MIN_LOG_LEVEL is set to 0 or 1: the user asked for TensorFlow's info or warning lines."""
     return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1")
+
+
+@contextlib.contextmanager
+def quiet_command(debug=False):
+    """The `kgen` command's run (`kgen.cli.run`): TensorFlow's native log lines kept off stderr for the whole block.
+
+    Sets TF_CPP_MIN_LOG_LEVEL=2 where it is unset and filters file descriptor 2 (`filter_stderr`) until the block
+    ends, so that the lines written before TensorFlow's logging is set up (absl's, the CUDA stubs') are dropped too.
+    The command imports TensorFlow inside the block, if at all (`kgen --help` never does).
+
+    Args:
+        debug: keep every line (`kgen --debug`): nothing is set or filtered. Nothing is either where the user set
+            TF_CPP_MIN_LOG_LEVEL to 0 or 1 (`user_wants_native_logs`).
+    """
+    if debug or user_wants_native_logs():
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    undo = filter_stderr()
+    try:
+        yield
+    finally:
+        undo()
 
 
 class _QuietLoader:

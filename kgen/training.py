@@ -1,10 +1,16 @@
 """Run a recipe: train with progress, checkpoints, a metrics file and resume; evaluate. What a trained run writes
-beside the model (samples, audio, text, filters) is the model's own `write_artifacts`."""
+beside the model (samples, audio, text, filters) is the model's own `write_artifacts`.
+
+`run(recipe, out_dir)` is a whole run, `kgen train` from Python: train, evaluate, eval.json, the model's artifacts
+(the command parses its flags, calls `run` and prints `RunResult.lines()`). `train` and `evaluate` are its parts.
+"""
 
 import csv
+import dataclasses
 import hashlib
 import json
 import math
+import os
 import time
 import warnings
 import zipfile
@@ -339,6 +345,27 @@ def _check_data_unchanged(recorded, current, out):
             f"reads {sorted(now)} (another --data-source, split or KGEN_DATA_DIR?); {_DATA_WAY_OUT}.")
 
 
+def resolve_recipe(target):
+    """The recipe dict of `target`, as `kgen train TARGET` reads it: the name of a shipped recipe (`kgen list
+    --recipes`), a .toml path, or a zoo model name (its default recipe, `kgen.recipes.from_model`).
+
+    Raises ValueError for a name that is neither a recipe nor a zoo model (listing close model names and the
+    recipes), FileNotFoundError for a .toml path that does not exist, `kgen.recipes.RecipeError` for a file that is
+    not a valid recipe.
+    """
+    import kgen.models  # noqa: F401  (registers the families: a zoo name is checked against them)
+    from kgen import recipes
+
+    path = recipes.find(target)
+    if path is not None:
+        return recipes.load(path)
+    try:
+        zoo.resolve(target)
+    except ValueError as e:
+        raise ValueError(f"{e} Recipes: {', '.join(recipes.available()) or 'none'}.") from None
+    return recipes.from_model(target)
+
+
 def build_model(recipe):
     """The recipe's zoo model, with its `[train] dtype` (mixed precision) when it sets one."""
     kwargs = dict(recipe["model_args"])
@@ -472,6 +499,95 @@ def evaluate(model, recipe, split=None, verbose=None):
     )
     result = model.evaluate(ds, verbose=fit_verbose(verbose), return_dict=True)
     return {"dataset": d["name"], "split": split, **model.evaluation_summary(result, ds, d["name"])}
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `run` made (the run folder holds it all on disk).
+
+    Attributes:
+        model: the trained model (saved as `run_dir / MODEL_FILE`).
+        run_dir: the run folder, a `pathlib.Path`.
+        summary: the final evaluation, as `evaluate` returns it and eval.json holds it (a dict: the data set, the
+            split, the example count and the model's metrics); None for a run made with `evaluate=False`.
+        result_line: the model's one line for `summary` ("<model> on <data set> <split> (<count> images): <nats>
+            nats/image, <bits> bits/dim" for an image model); None without an evaluation.
+        artifacts: [(what, path)] of the files the model wrote beside itself (its `write_artifacts`: a sample grid,
+            WAV files and their spectrograms, text, filter pictures); empty with `num_samples=0`.
+    """
+
+    model: keras.Model
+    run_dir: Path
+    summary: dict | None
+    result_line: str | None
+    artifacts: list
+
+    def lines(self):
+        """The lines `kgen train` prints at the end of a run: the result line, then `what: path` for each
+        artifact."""
+        head = [] if self.result_line is None else [self.result_line]
+        return head + [f"{what}: {path}" for what, path in self.artifacts]
+
+
+def run(recipe, out_dir, resume=False, verbose=None, allow_data_change=False, evaluate=True, num_samples=None):
+    """Run `recipe` into the run folder `out_dir`, as `kgen train` does: train, evaluate on the recipe's evaluation
+    split, write eval.json, then the model's artifacts (samples, audio, text or filters).
+
+    The run folder is the command's, file for file: model.keras, metrics.csv, backup/ (while the run is unfinished),
+    recipe.json, data.json, eval.json and what the model writes. Nothing is printed but the progress `verbose` asks
+    for; the lines the command prints are `RunResult.lines()`.
+
+    Args:
+        recipe: a recipe dict (`kgen.recipes.load`, `kgen.recipes.from_model`, or one of your own: it is checked
+            and completed with `kgen.recipes.validate`), or what `kgen train` takes: a shipped recipe's name, a
+            .toml path or a zoo model name (`resolve_recipe`).
+        out_dir: the run folder: new or empty, or (with `resume`) the folder of an unfinished run.
+        resume: continue the interrupted run in `out_dir` from its backup/ (see `train`).
+        verbose: progress of training and evaluation: 0 silent, 1 Keras' progress bars, 2 one line per epoch;
+            None (the default): bars where stdout is a terminal or a notebook, else one line per epoch
+            (`kgen.progress.fit_verbose`).
+        allow_data_change: with `resume`, continue even though the run's data files changed since it started.
+        evaluate: evaluate the trained model and write eval.json (False: `kgen train --no-eval`).
+        num_samples: samples the model writes beside itself, 0 to 1024 (0: none); None (the default): the
+            recipe's `[train] num_samples`. Drawn with the recipe's seed.
+
+    Returns:
+        A `RunResult`: the trained model, the run folder, the evaluation summary and its result line, and the
+        artifacts written.
+
+    Raises:
+        ValueError: a recipe, a name or an argument that does not fit, a finished run to resume (`RunFinishedError`)
+            or changed data (`DataChangedError`); raised before anything is written.
+        FileExistsError: `out_dir` already holds a run and `resume` is False.
+        TrainingDiverged: the loss stopped being finite (the run folder keeps the last finished epoch).
+    """
+    from kgen import recipes
+
+    if isinstance(recipe, (str, os.PathLike)):
+        recipe = resolve_recipe(recipe)
+    elif isinstance(recipe, dict):
+        recipe = recipes.validate(recipe, "`recipe`")
+    else:
+        raise ValueError(f"`recipe` must be a recipe dict, a recipe name, a .toml path or a zoo model name, got "
+                         f"{type(recipe).__name__}.")
+    if num_samples is None:
+        num_samples = recipe["train"]["num_samples"]
+    elif isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 0 <= num_samples <= 1024:
+        raise ValueError(f"`num_samples` must be an integer from 0 to 1024 (0: none), got {num_samples!r}.")
+    out = Path(out_dir)
+    model = train(recipe, out, resume=resume, verbose=verbose, allow_data_change=allow_data_change)
+    summary = line = None
+    if evaluate:
+        summary, line = _final_evaluation(model, recipe, out, verbose)
+    written = model.write_artifacts(out, recipe, num_samples=num_samples, seed=recipe["train"]["seed"])
+    return RunResult(model=model, run_dir=out, summary=summary, result_line=line, artifacts=list(written))
+
+
+def _final_evaluation(model, recipe, out, verbose):
+    """(summary, result line) of a run's final evaluation, with the summary written to eval.json."""
+    summary = evaluate(model, recipe, verbose=verbose)
+    write_json(out / EVAL_FILE, summary)
+    return summary, describe_result(model, recipe["model"], summary)
 
 
 def describe_result(model, model_name, result):

@@ -248,3 +248,24 @@ def test_sample_by_name_uses_the_shipped_weights_and_takes_a_preset_folder(tmp_p
     assert cli.main(["sample", str(zoo.pretrained_folder("pixelcnn.mnist")), "--num", "2", "--seed", "3",
                      "--out", str(by_folder), "--verbose", "0"]) == 0
     assert by_name.read_bytes() == by_folder.read_bytes()
+
+
+def test_sample_passes_only_the_options_given(tmp_path, capsys, monkeypatch):
+    """`kgen sample` hands the model only the flags on its command line, so the model's own defaults (its sample
+    rate, its number of samples) apply to the rest; the progress rule is the command's own."""
+    calls = []
+    model_class = type(zoo.get("pixelcnn.tiny"))
+    monkeypatch.setattr(model_class, "write_sample_file",
+                        lambda self, path, **options: calls.append(options) or f"wrote to {path}")
+    out = str(tmp_path / "g.png")
+    assert cli.main(["sample", "pixelcnn.tiny", "--out", out]) == 0
+    assert cli.main(["sample", "pixelcnn.tiny", "--out", out, "--num", "3", "--seed", "0", "--rate", "16000",
+                     "--seconds", "0.5", "--length", "20", "--text-prompt", "hi", "--sampler", "greedy",
+                     "--label", "1", "--context", "2", "--frames", "1", "--data-source", "embedded",
+                     "--verbose", "1"]) == 0
+    assert calls == [
+        {"progress": False},
+        {"progress": True, "num": 3, "seed": 0, "rate": 16000, "seconds": 0.5, "length": 20, "text_prompt": "hi",
+         "sampler": "greedy", "label": 1, "context": 2, "frames": 1, "data_source": "embedded"},
+    ]
+    assert capsys.readouterr().out.splitlines() == [f"wrote to {out}"] * 2

@@ -94,6 +94,30 @@ def test_the_filter_passes_everything_else_through():
     assert result.stderr == b"progress 1/2\rprogress 2/2\na Python warning\nafter\n"
 
 
+def test_the_command_runs_under_one_quiet_block():
+    """`kgen.cli.run` is `native_logs.quiet_command`: TF_CPP_MIN_LOG_LEVEL=2 unless set and native lines dropped;
+    every line kept with --debug (debug=True) or a level of 0 or 1 the user set."""
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['kgen']\n"
+        "from kgen import native_logs\n"
+        "noise = b'I0000 00:00:1796094602.384100   21525 port.cc:153] noise\\n'\n"
+        "with native_logs.quiet_command():\n"
+        "    os.write(2, noise)\n"
+        "    os.write(2, b'kept\\n')\n"
+        "    print(os.environ['TF_CPP_MIN_LOG_LEVEL'])\n"
+        "with native_logs.quiet_command(debug=True):\n"
+        "    os.write(2, noise)\n"
+        "os.environ['TF_CPP_MIN_LOG_LEVEL'] = '1'\n"
+        "with native_logs.quiet_command():\n"
+        "    os.write(2, noise)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, timeout=300)
+    assert result.returncode == 0, result.stderr
+    noise = b"I0000 00:00:1796094602.384100   21525 port.cc:153] noise\n"
+    assert result.stdout == b"2\n" and result.stderr == b"kept\n" + noise + noise, result.stderr
+
+
 def test_train_into_a_file_writes_one_line_per_epoch(tmp_path):
     """`kgen train` with stdout to a file (not a terminal): no redrawn bars, one line per epoch, then the evaluation's
     one line and the result line."""

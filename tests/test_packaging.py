@@ -12,6 +12,8 @@ from pathlib import Path
 import keras
 import pytest
 
+from kgen.version import __version__
+
 pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +49,7 @@ def test_wheel_ships_recipes_and_data_and_they_load_when_installed(tmp_path):
         names = set(zf.namelist())
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "kgen/recipes/__init__.py" in names
+    assert f"\nVersion: {__version__}\n" in metadata, metadata[:300]  # pyproject.toml reads it from kgen/version.py
     missing = [name for name in data if name not in names]
     assert not missing, f"not in the wheel (add them to [tool.setuptools.package-data]): {missing}"
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]

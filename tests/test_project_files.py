@@ -1,7 +1,8 @@
 """The files people look for at the root of a project: LICENSE (the licence pyproject.toml declares), CHANGELOG.md
 (a section for the package's version) and CITATION.cff (valid Citation File Format, with the paper of every
-registered architecture among its references)."""
+registered architecture among its references); the version is written once, in kgen/version.py."""
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -13,8 +14,24 @@ import kgen
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
 def project():
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return pyproject()["project"]
+
+
+def test_the_version_is_written_once_in_kgen_version():
+    """pyproject.toml reads the version from kgen/version.py (a dynamic field, parsed without importing kgen), which
+    assigns one string literal: the package, `kgen --version` and the metadata agree by construction."""
+    assert "version" not in project() and "version" in project()["dynamic"]
+    assert pyproject()["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "kgen.version.__version__"}
+    tree = ast.parse((ROOT / "kgen" / "version.py").read_text())
+    (literal,) = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                  and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__version__"]
+                  and isinstance(node.value, ast.Constant)]
+    assert literal == kgen.__version__ and re.fullmatch(r"\d+\.\d+\.\d+(\S*)", literal), literal
 
 
 def test_license_is_the_declared_apache_2():
@@ -28,7 +45,7 @@ def test_changelog_has_the_version_and_an_unreleased_section():
     text = (ROOT / "CHANGELOG.md").read_text()
     versions = re.findall(r"^## \[([^\]]+)\]", text, flags=re.M)
     assert versions[0] == "Unreleased", versions
-    assert project()["version"] == kgen.__version__ in versions, (kgen.__version__, versions)
+    assert kgen.__version__ in versions, (kgen.__version__, versions)
 
 
 def test_citation_cff_names_every_architecture_paper():

@@ -1,0 +1,71 @@
+"""`kgen.training.run` is a whole run, the one `kgen train` makes: a script calling it gets the command's run folder,
+file for file, and the lines the command prints; bad arguments are refused before anything is written."""
+
+import json
+
+import pytest
+
+from kgen import cli, training
+
+# As tests/test_cli.py's TINY flags: the embedded digits, 2 steps of 16 per epoch, small evaluation splits.
+FLAGS = ["--epochs", "1", "--data-source", "embedded", "--steps-per-epoch", "2", "--batch-size", "16",
+         "--eval-split", "test[:64]", "--monitor-split", "test[:32]", "--verbose", "0"]
+
+
+def _tiny(recipe_file):
+    """The recipe dict that `kgen train RECIPE_FILE FLAGS` runs."""
+    recipe = training.resolve_recipe(recipe_file)
+    recipe["train"].update(epochs=1, steps_per_epoch=2, batch_size=16)
+    recipe["data"].update(source="embedded", eval_split="test[:64]", monitor_split="test[:32]")
+    return recipe
+
+
+def _files(run_dir):
+    return sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*"))
+
+
+def test_run_makes_the_run_folder_of_kgen_train(tmp_path, capsys, recipe):
+    by_command, by_library = tmp_path / "command", tmp_path / "library"
+    assert cli.main(["train", recipe, "--out", str(by_command), "--samples", "2"] + FLAGS) == 0
+    printed = capsys.readouterr().out.splitlines()
+
+    result = training.run(_tiny(recipe), by_library, verbose=0, num_samples=2)
+    assert capsys.readouterr().out == ""  # the library prints nothing at verbose 0: the lines are returned
+    assert _files(by_library) == _files(by_command)
+    assert _files(by_library) == ["data.json", "eval.json", "metrics.csv", "model.keras", "recipe.json",
+                                  "samples.png"]
+    assert (by_library / "recipe.json").read_text() == (by_command / "recipe.json").read_text()
+    assert result.run_dir == by_library and type(result.model).__name__ == "PixelCNN"
+    assert result.summary == json.loads((by_library / "eval.json").read_text())
+    assert result.summary["num_examples"] == 64 and result.summary["nats"] > 0
+    assert result.artifacts == [("samples", by_library / "samples.png")]
+    # The same lines as the command's: its result line (the model's words for the summary), then each artifact.
+    assert len(result.lines()) == len(printed) == 2
+    assert result.lines()[0] == result.result_line and result.result_line.split(":")[0] == printed[0].split(":")[0]
+    assert result.lines()[1:] == [line.replace(str(by_command), str(by_library)) for line in printed[1:]]
+
+
+def test_run_without_evaluation_or_samples_takes_a_recipe_name(tmp_path, recipe):
+    """`evaluate=False, num_samples=0` is `kgen train --no-eval --samples 0`; the recipe may be given as the command
+    takes it (here a .toml path, checked and completed like a recipe file)."""
+    run_dir = tmp_path / "run"
+    recipe_file = tmp_path / "tiny_run.toml"
+    text = open(recipe).read().replace('[data]\n', '[data]\neval_split = "test[:64]"\n')
+    recipe_file.write_text(text + "[train]\nepochs = 1\nsteps_per_epoch = 1\nbatch_size = 16\n")
+    result = training.run(str(recipe_file), run_dir, verbose=0, evaluate=False, num_samples=0)
+    assert result.summary is None and result.result_line is None and result.artifacts == []
+    assert result.lines() == []
+    assert _files(run_dir) == ["data.json", "metrics.csv", "model.keras", "recipe.json"]
+
+
+@pytest.mark.parametrize("recipe_arg,kwargs,match", [
+    ("pixelcnn.huge", {}, "Unknown model name 'pixelcnn.huge'"),
+    ({"model": "pixelcnn.tiny", "train": {"batchsize": 3}}, {}, "unknown key 'batchsize'"),
+    (42, {}, "`recipe` must be a recipe dict"),
+    ({"model": "pixelcnn.tiny"}, {"num_samples": -1}, "`num_samples` must be an integer from 0 to 1024"),
+    ({"model": "pixelcnn.tiny"}, {"num_samples": 2.0}, "`num_samples` must be an integer"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, recipe_arg, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        training.run(recipe_arg, tmp_path / "run", verbose=0, **kwargs)
+    assert not (tmp_path / "run").exists()
