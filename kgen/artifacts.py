@@ -94,7 +94,7 @@ def write_completions(model, images, path, rows, num_completions=3, seed=0, labe
         labels = np.repeat(model.validate_labels(labels, n), num_completions)
 
     def draw(indices, batch_seed):
-        return model.sample(len(indices), seed=batch_seed, prefix=repeated[indices, :rows],
+        return model.sample(len(indices), seed=batch_seed, prompt=repeated[indices, :rows],
                             labels=None if labels is None else labels[indices])
 
     done = sample_in_batches(draw, n * num_completions, batch_size, seed, progress)
@@ -157,11 +157,10 @@ def write_video_strips(model, videos, path, context=10, frames=10, seed=0, gif=T
     return generated
 
 
-AUDIO_RATE = 8000  # Free Spoken Digit recordings
 TEXT_PROMPT = "ROMEO:\n"
 
 
-def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RATE, seed=0, method=None,
+def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=None, seed=0, method=None,
                 spectrogram=True, progress=None):
     """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file, and its
     spectrogram as a PNG beside it (same name, .png; see `spectrogram_path`).
@@ -172,7 +171,7 @@ def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RA
         seconds: length generated after the prompt.
         label: the class of a class-conditional model (e.g. the spoken digit).
         prompt: a float waveform in [-1, 1] to continue (its codes are kept at the start of the file).
-        rate: samples per second.
+        rate: samples per second (None: the model's own `sample_rate`, which it then must record).
         spectrogram: also write the spectrogram PNG (atomically, after the WAV).
         progress: print each stage on stderr (the generation is one compiled loop: it has no finer progress).
     Returns:
@@ -183,6 +182,11 @@ def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=AUDIO_RA
 
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
         raise ValueError(f"`seconds` must be a positive number, got {seconds!r}.")
+    if rate is None:
+        rate = model.sample_rate
+        if rate is None:
+            raise ValueError(f"`rate` is needed: this {type(model).__name__} records no sample rate "
+                             "(`sample_rate` None in its config).")
     codes = None if prompt is None else audio.mu_law_encode(np.asarray(prompt, "float32"), model.num_levels)
     length = int(round(seconds * rate)) + (0 if codes is None else len(codes))
     stages = Progress(show=progress, label="kgen sample")

@@ -15,7 +15,7 @@ Example:
 
 ```python
 from kgen import audio
-wave, rate = audio.read_wav("0_george_0.wav", expected_rate=8000)
+wave, rate = audio.read_wav("0_george_0.wav", expected_rate=model.sample_rate)  # a WaveNet's rate
 codes = audio.mu_law_encode(wave)          # int32 codes 0..255
 audio.write_wav("copy.wav", audio.mu_law_decode(codes), rate)
 ```

@@ -7,15 +7,18 @@ model family, 24-bit fixed-point probabilities) with the tables of the model's i
 (`model.coding_steps`, `kgen.samplers.coding`). The encoder and the decoder run the same compiled step on the same
 batch layout, so they see bit for bit the same tables, and the round trip is exact.
 
-What it codes (`model.coding_kinds` says which the model takes):
+What it codes (`model.coding_kinds` says which the model takes), one codec per data kind (`CODECS`: the files it
+reads, the symbols it codes, the file bytes it writes back, what each item records in the container and its checks;
+the rest of this module works through that interface only, so a new kind of data is one codec):
 
-- "image": PNG files of the model's image shape. Binary models (two levels) take black-and-white PNGs (mode "1", or
-  "L" holding only 0 and 255, or only 0 and 1); 256-level models take 8-bit greyscale ("L") or "RGB" PNGs. The
-  decompressed PNG holds the same pixels in the same mode (not necessarily the same file bytes).
-- "bytes": any file, byte by byte, with a 256-level sequence model (the text models).
-- "audio": WAV files, coded as the model's mu-law codes (`kgen.audio.mu_law_encode`, as the audio models are
-  trained). Lossless for the mu-law signal, not for the original samples: the decompressed WAV is the decoded
-  mu-law signal as 16-bit PCM, which every player reads and which compresses again to the very same codes.
+- "image" (`ImageCodec`): PNG files of the model's image shape. Binary models (two levels) take black-and-white
+  PNGs (mode "1", or "L" holding only 0 and 255, or only 0 and 1); 256-level models take 8-bit greyscale ("L") or
+  "RGB" PNGs. The decompressed PNG holds the same pixels in the same mode (not necessarily the same file bytes).
+- "bytes" (`BytesCodec`): any other file, byte by byte, with a 256-level sequence model (the text models).
+- "audio" (`AudioCodec`): WAV files, coded as the model's mu-law codes (`kgen.audio.mu_law_encode`, as the audio
+  models are trained), at the model's sample rate where it records one (`model.sample_rate`). Lossless for the
+  mu-law signal, not for the original samples: the decompressed WAV is the decoded mu-law signal as 16-bit PCM at
+  the file's rate, which every player reads and which compresses again to the very same codes.
 
 Container (`.kgz`, format 2, see `pack`): `MAGIC`, a compact binary header (a few dozen bytes plus the model's and
 the items' names: the data kind, the Keras backend, the first 16 bytes of the sha256 of the model's weights and of
@@ -34,7 +37,6 @@ Reproducibility: the tables must be recomputed exactly when decoding, so decode 
 checked), and the same kgen version on the same kind of machine; anything else is detected by the checksums.
 """
 
-import collections
 import hashlib
 import io
 import itertools
@@ -50,7 +52,6 @@ import numpy as np
 MAGIC = b"\x89KGZ\r\n\x1a\n"
 FORMAT_VERSION = 2
 SUFFIX = ".kgz"
-KINDS = ("image", "bytes", "audio")
 DEFAULT_SEGMENT_LENGTH = 4096
 DEFAULT_BATCH_SIZE = 64
 
@@ -162,7 +163,8 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
 
     Args:
         model: an autoregressive kgen model whose `coding_kinds` include `kind`.
-        kind: "image" (each item: (H, W, C) levels) or "bytes" / "audio" (each item: 1-D tokens).
+        kind: a data kind of `CODECS`: "image" (each item: (H, W, C) levels) or "bytes" / "audio" (each item: 1-D
+            tokens).
         symbols_list: the items.
         labels: one class label per item, for a class-conditional model.
         batch_size, segment_length: the batch layout (see the module docstring).
@@ -173,16 +175,14 @@ def encode_symbols(model, kind, symbols_list, labels=None, batch_size=None, segm
         from the tables).
     """
     constriction = _constriction()
+    codec = codec_of(kind)
     if kind not in model.coding_kinds:
         raise ValueError(f"This {type(model).__name__} codes {', '.join(model.coding_kinds) or 'nothing'}, "
                          f"not {kind!r} data.")
     batch_size, segment_length = _check_batch_args(model, batch_size, segment_length)
     labels = _check_labels(model, labels, len(symbols_list))
-    if kind == "image":
-        flat = [_validate_image(model, x, f"item {i}").reshape(-1).astype(np.int32) for i, x in enumerate(symbols_list)]
-        segment_length = None  # an image is one row
-    else:
-        flat = [_validate_tokens(model, x, f"item {i}", segment_length) for i, x in enumerate(symbols_list)]
+    segment_length = codec.row_length(segment_length)
+    flat = [codec.flat_symbols(model, x, f"item {i}", segment_length) for i, x in enumerate(symbols_list)]
     rows = _rows([len(f) for f in flat], segment_length)
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
@@ -226,16 +226,16 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
     no file the encoder wrote can do; outputs grow as symbols are decoded, not as
     the header claims. Raises `CompressedFileError` if a decoded item does not match the recorded sha256."""
     constriction = _constriction()
+    codec = codec_of(kind)
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
     family = constriction.stream.model.Categorical(perfect=False)
     lengths = [int(it["length"]) for it in items]
-    _check_image_lengths(kind, model, lengths, where)
+    codec.check_lengths(model, lengths, where)
     labels = None if not items or items[0].get("label") is None else [int(it["label"]) for it in items]
     if labels is not None:
         labels = model.validate_labels(labels, len(items))
-    segment_length = None if kind == "image" else layout.get("segment_length")
-    rows = _rows(lengths, segment_length)
+    rows = _rows(lengths, codec.row_length(layout.get("segment_length")))
     out = [{} for _ in lengths]  # per item, {row start: bytearray}: symbols < 256, appended as they are decoded
     budget = 8.0 * len(payload) + 64.0
     spent = [0.0, 0]  # the coder's bits for the symbols decoded so far, and their number
@@ -262,24 +262,7 @@ def decode_symbols(model, kind, payload, layout, items, progress=None, where="th
     _walk(model, rows, labels, int(layout["batch_size"]), visit, _progbar(sum(lengths), progress))
     out = [np.frombuffer(b"".join(rows[start] for start in sorted(rows)), dtype=np.uint8).astype(np.int32)
            for rows in out]
-    return _as_items(kind, model, out)
-
-
-def _check_image_lengths(kind, model, lengths, where):
-    """Before any decoding: every item of a kind with a fixed item shape (images) claims exactly that many symbols."""
-    shape = _KINDS[kind].item_shape(model)
-    if shape is not None:
-        size = int(np.prod(shape))
-        for i, n in enumerate(lengths):
-            if n != size:
-                raise CompressedFileError(f"{where}: item {i} claims {n} pixels; this model's images have {size}.")
-
-
-def _as_items(kind, model, arrays):
-    """Decoded symbol arrays as the kind holds them: images in the model's image shape (their lengths checked by
-    `_check_image_lengths`)."""
-    shape = _KINDS[kind].item_shape(model)
-    return arrays if shape is None else [a.reshape(shape) for a in arrays]
+    return [codec.as_item(model, symbols) for symbols in out]
 
 
 def _progbar(total, show):
@@ -302,15 +285,68 @@ def _check_labels(model, labels, count):
     return model.validate_labels(labels, count)  # one int for all, or one per item; errors name `labels`
 
 
-def _validate_image(model, image, name):
-    arr = np.asarray(image)
-    if arr.shape != tuple(model.image_shape):
-        raise ValueError(f"{name} must have the model's image shape {tuple(model.image_shape)}, got {arr.shape}.")
-    model.validate_images(arr[None], name)
-    return arr
+# ================================================================================================ codecs
+class Codec:
+    """How one kind of data meets the models: the files it reads, the symbols it codes, the file bytes it writes
+    back, what each item records beside its symbols in the container, and its checks (the model's, the items',
+    every size a file claims). `CODECS` holds one per data kind; the coding loop, the container and `compress` /
+    `decompress` work through this interface only, so a new kind of data is one codec (and the models'
+    `coding_kinds` naming it).
+
+    Attributes:
+        kind: the kind's name, as `model.coding_kinds` and the header name it.
+        code: its byte in the container (format 2). A shipped code keeps its meaning: new kinds take new codes.
+        suffixes: the input file suffixes it takes (lower case); the codec with `any_file` takes the files no
+            other codec claims.
+        files: its inputs in words, for messages ("PNG images").
+    """
+
+    kind = None
+    code = None
+    suffixes = ()
+    any_file = False
+    files = ""
+
+    # ---------------------------------------------------------------------------------------------- checks
+    def check_model(self, model):
+        """Raise a ValueError where `model`, whose `coding_kinds` name this kind, still cannot code its files."""
+
+    def flat_symbols(self, model, item, name, segment_length):
+        """One item of symbols, checked against the model (a ValueError naming `name`), as 1-D int32."""
+        raise NotImplementedError
+
+    def row_length(self, segment_length):
+        """The longest row the coding loop cuts an item into: `segment_length` (None: every item is one row)."""
+        return segment_length
+
+    def check_lengths(self, model, lengths, where):
+        """Before any decoding: refuse (`CompressedFileError`) item lengths this kind's items cannot have."""
+
+    def as_item(self, model, symbols):
+        """Decoded 1-D symbols as the kind holds an item (its lengths checked by `check_lengths`)."""
+        return symbols
+
+    # ---------------------------------------------------------------------------------------------- files
+    def read(self, path, model):
+        """(symbols, item info) of one input file (an existing file): the info is what `write_fields` records and
+        `to_bytes` needs to restore the file."""
+        raise NotImplementedError
+
+    def to_bytes(self, symbols, info, model):
+        """The bytes of the file an item restores, from its decoded symbols (`as_item`) and its info."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------------------------------- container
+    def write_fields(self, item):
+        """The item's info as container bytes (after the fields every item has)."""
+        return b""
+
+    def read_fields(self, reader, index):
+        """The item's info read back with a `_Reader` (every value bounded)."""
+        return {}
 
 
-def _validate_tokens(model, tokens, name, segment_length):
+def _check_tokens(model, tokens, name, segment_length):
     arr = np.asarray(tokens)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D token sequence, got shape {arr.shape}.")
@@ -319,12 +355,123 @@ def _validate_tokens(model, tokens, name, segment_length):
     return arr.astype(np.int32)
 
 
+class ImageCodec(Codec):
+    """PNG files of the model's image shape, coded pixel by pixel (sub-pixels in the model's channel order); each
+    item is one row of the coding loop and records its PNG mode and white level."""
+
+    kind, code, suffixes, files = "image", 0, (".png",), "PNG images"
+    MODES = {None: 0, "1": 1, "L": 2, "RGB": 3}  # container codes
+    WHITES = {None: 0, 1: 1, 255: 2}
+
+    def check_model(self, model):
+        levels = model.coding_levels
+        if levels not in (2, 256):
+            raise ValueError(f"this model has {levels} levels per pixel; PNG compression takes 2- or 256-level "
+                             "models.")
+
+    def flat_symbols(self, model, item, name, segment_length):
+        arr = np.asarray(item)
+        if arr.shape != tuple(model.image_shape):
+            raise ValueError(f"{name} must have the model's image shape {tuple(model.image_shape)}, got {arr.shape}.")
+        model.validate_images(arr[None], name)
+        return arr.reshape(-1).astype(np.int32)
+
+    def row_length(self, segment_length):
+        return None  # an image is one row
+
+    def check_lengths(self, model, lengths, where):
+        size = int(np.prod(model.image_shape))
+        for i, n in enumerate(lengths):
+            if n != size:
+                raise CompressedFileError(f"{where}: item {i} claims {n} pixels; this model's images have {size}.")
+
+    def as_item(self, model, symbols):
+        return symbols.reshape(model.image_shape)
+
+    def read(self, path, model):
+        return _read_png(path, model)
+
+    def to_bytes(self, symbols, info, model):
+        return _png_bytes(symbols, info)
+
+    def write_fields(self, item):
+        return bytes([_code(self.MODES, item.get("mode"), "mode"), _code(self.WHITES, item.get("white"), "white")])
+
+    def read_fields(self, reader, index):
+        return {"mode": reader.choice(self.MODES, f"the PNG mode of item {index}"),
+                "white": reader.choice(self.WHITES, f"the white level of item {index}")}
+
+
+class BytesCodec(Codec):
+    """Any file, byte by byte (a 256-level sequence model's tokens); cut into rows of `segment_length` bytes."""
+
+    kind, code, any_file, files = "bytes", 1, True, "other files as bytes"
+
+    def flat_symbols(self, model, item, name, segment_length):
+        return _check_tokens(model, item, name, segment_length)
+
+    def read(self, path, model):
+        return np.frombuffer(path.read_bytes(), dtype=np.uint8).astype(np.int32), {}
+
+    def to_bytes(self, symbols, info, model):
+        return np.asarray(symbols, dtype=np.uint8).tobytes()
+
+
+class AudioCodec(Codec):
+    """WAV files as the model's mu-law codes (`coding_levels` channels), at the model's sample rate where it records
+    one (`model.sample_rate`; a model without one takes a file of any rate); each item records its file's rate, and
+    restores the decoded mu-law signal as 16-bit PCM at that rate."""
+
+    kind, code, suffixes, files = "audio", 2, (".wav",), "WAV recordings"
+    MAX_RATE = 1 << 20  # the largest sample rate an item may claim
+
+    def flat_symbols(self, model, item, name, segment_length):
+        return _check_tokens(model, item, name, segment_length)
+
+    def read(self, path, model):
+        from kgen import audio
+
+        wave, rate = audio.read_wav(path, expected_rate=model.sample_rate)
+        return audio.mu_law_encode(wave, model.coding_levels).astype(np.int32), {"rate": rate}
+
+    def to_bytes(self, symbols, info, model):
+        from kgen import audio
+
+        return audio.wav_bytes(audio.mu_law_decode(symbols, model.coding_levels), info["rate"])
+
+    def write_fields(self, item):
+        return _varint(item["rate"])
+
+    def read_fields(self, reader, index):
+        return {"rate": reader.varint(f"the sample rate of item {index}", self.MAX_RATE)}
+
+
+#: The codec of every data kind, by name (the order of `KINDS`).
+CODECS = {codec.kind: codec for codec in (ImageCodec(), BytesCodec(), AudioCodec())}
+KINDS = tuple(CODECS)
+
+
+def codec_of(kind):
+    """The codec of a data kind; a ValueError naming the kinds for another."""
+    if kind not in CODECS:
+        raise ValueError(f"`kind` must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
+    return CODECS[kind]
+
+
+def kind_of(path):
+    """The data kind of an input file, from its suffix (the codecs' `suffixes`): .png -> "image", .wav -> "audio",
+    anything else "bytes"."""
+    suffix = Path(path).suffix.lower()
+    for codec in CODECS.values():
+        if suffix in codec.suffixes:
+            return codec.kind
+    return next(codec.kind for codec in CODECS.values() if codec.any_file)
+
+
 # ================================================================================================ container
-_KIND_CODES = {"image": 0, "bytes": 1, "audio": 2}
+_KIND_CODES = {kind: codec.code for kind, codec in CODECS.items()}
 _BACKEND_CODES = {"tensorflow": 0, "jax": 1, "torch": 2}
 _METHOD_CODES = {"model": 0, "stored": 1, "lzma": 2}
-_MODE_CODES = {None: 0, "1": 1, "L": 2, "RGB": 3}
-_WHITE_CODES = {None: 0, 1: 1, 255: 2}
 _DIGEST_BYTES = 16  # the weights' and the data's sha256, truncated: 128 bits, no accidental collision
 _FIXED = len(MAGIC) + 4 + 2 * _DIGEST_BYTES  # magic, format, kind, backend, levels-1, the two digests
 #: The most bytes (or symbols) one .kgz file may restore in all: a file claiming more is refused before anything
@@ -385,7 +532,7 @@ def pack(header, payload):
         method = _code(_METHOD_CODES, item.get("method", "model"), "method")
         table += _varint(len(item_name)) + item_name + bytes([method])
         table += _varint(item["length"]) + _varint(0 if label is None else int(label) + 1) + _varint(len(chunk))
-        table += _KINDS[header["kind"]].write_fields(item)
+        table += codec_of(header["kind"]).write_fields(item)
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     packed = packer.compress(bytes(table)) + packer.flush()
     if len(packed) < len(table):
@@ -395,28 +542,6 @@ def pack(header, payload):
     out += _varint(len(payload))
     out += payload + b"".join(chunks)
     return bytes(out) + struct.pack(">I", zlib.crc32(out) & 0xFFFFFFFF)
-
-
-def _write_png_fields(item):
-    return bytes([_code(_MODE_CODES, item.get("mode"), "mode"), _code(_WHITE_CODES, item.get("white"), "white")])
-
-
-def _read_png_fields(t, i):
-    return {"mode": t.choice(_MODE_CODES, f"the PNG mode of item {i}"),
-            "white": t.choice(_WHITE_CODES, f"the white level of item {i}")}
-
-
-class _Kind(collections.namedtuple("_Kind", "write_fields read_fields item_shape")):
-    """What the container does per data kind: write(item) -> bytes and read(reader, index) -> fields, what an item
-    records beside its symbols to restore its file; item_shape(model), the shape every item has (None: any length)."""
-
-
-_KINDS = {
-    "image": _Kind(_write_png_fields, _read_png_fields, lambda model: model.image_shape),
-    "audio": _Kind(lambda item: _varint(item["rate"]),
-                   lambda t, i: {"rate": t.varint(f"the sample rate of item {i}", 1 << 20)}, lambda model: None),
-    "bytes": _Kind(lambda item: b"", lambda t, i: {}, lambda model: None),
-}
 
 
 class _Reader:
@@ -521,7 +646,7 @@ def unpack(blob, where="the file"):
         label = t.varint(f"the label of item {i}", 1 << 20)
         item["label"] = None if label == 0 else label - 1
         item["chunk_bytes"] = t.varint(f"the stored bytes of item {i}", size)
-        item.update(_KINDS[kind].read_fields(t, i))
+        item.update(CODECS[kind].read_fields(t, i))
         if item["method"] == "stored" and item["chunk_bytes"] != _stored_bytes(item["length"], levels):
             t.fail(f"item {i} is stored raw with {item['chunk_bytes']} bytes for {item['length']} symbols")
         if item["method"] == "model" and item["chunk_bytes"]:
@@ -633,8 +758,6 @@ def _read_png(path, model):
         else:
             raise ValueError(f"input {str(path)!r} must be black and white (only 0 and 255, or 0 and 1) for this "
                              f"binary model; it has {len(values)} grey levels.")
-    elif levels != 256:
-        raise ValueError(f"this model has {levels} levels per pixel; PNG compression takes 2- or 256-level models.")
     return arr.astype(np.int32), {"mode": mode, "white": white}
 
 
@@ -653,36 +776,13 @@ def _png_bytes(image, info):
     return buffer.getvalue()
 
 
-def _read_input(path, kind, model):
-    """(symbols, item info) of one input file."""
-    from kgen import audio
-
+def _read_input(path, codec, model):
+    """(symbols, item info) of one input file, read by its kind's codec."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"input file {str(path)!r} does not exist." if not path.exists()
                                 else f"input {str(path)!r} is not a file.")
-    if kind == "image":
-        return _read_png(path, model)
-    if kind == "audio":
-        wave, rate = audio.read_wav(path, expected_rate=model.AUDIO_RATE)
-        return audio.mu_law_encode(wave, model.coding_levels).astype(np.int32), {"rate": rate}
-    return np.frombuffer(path.read_bytes(), dtype=np.uint8).astype(np.int32), {}
-
-
-def _output_bytes(symbols, kind, info, model):
-    from kgen import audio
-
-    if kind == "image":
-        return _png_bytes(symbols, info)
-    if kind == "audio":
-        return audio.wav_bytes(audio.mu_law_decode(symbols, model.coding_levels), info["rate"])
-    return np.asarray(symbols, dtype=np.uint8).tobytes()
-
-
-def kind_of(path):
-    """The data kind of an input file, from its suffix: .png -> "image", .wav -> "audio", anything else "bytes"."""
-    suffix = Path(path).suffix.lower()
-    return {".png": "image", ".wav": "audio"}.get(suffix, "bytes")
+    return codec.read(path, model)
 
 
 # An 8 MB dictionary (preset 6's): what the decoder allocates whatever a file says.
@@ -734,7 +834,7 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
 
     Args:
         model: an autoregressive kgen model (trained: `kgen.zoo.get(name, pretrained=True)` or a .keras file).
-        inputs: files of one kind (see `kind_of`): PNG images, WAV recordings, or any files as bytes.
+        inputs: files of one kind (see `kind_of` and `CODECS`): PNG images, WAV recordings, or any files as bytes.
         out: the .kgz file to write (atomically); never one of the inputs, never a folder.
         model_name: how `decompress` finds the model again: a zoo preset name with shipped weights, or a path.
         labels: class label of every input (one int for all), for a class-conditional model.
@@ -759,16 +859,18 @@ def compress(model, inputs, out, model_name, labels=None, batch_size=None, segme
         raise FileExistsError(f"`out` {str(out)!r} exists; pass overwrite=True (--force) to replace it.")
     kinds = {kind_of(p) for p in inputs}
     if len(kinds) > 1:
-        raise ValueError(f"`inputs` must all be of one kind (PNG images, WAV audio, or other files as bytes), got "
+        raise ValueError(f"`inputs` must all be of one kind ({', '.join(c.files for c in CODECS.values())}), got "
                          f"{', '.join(sorted(kinds))}.")
     kind = kinds.pop()
+    codec = CODECS[kind]
     if kind not in model.coding_kinds:
         raise ValueError(f"This {type(model).__name__} codes {', '.join(model.coding_kinds) or 'nothing'}; "
                          f"the inputs are {kind} files ({inputs[0]}).")
+    codec.check_model(model)
     names = [p.name for p in inputs]
     if len(set(names)) != len(names):
         raise ValueError("`inputs` must have distinct file names (they are restored by name).")
-    read = [_read_input(p, kind, model) for p in inputs]
+    read = [_read_input(p, codec, model) for p in inputs]
     symbols = [r[0] for r in read]
     labels = _check_labels(model, labels, len(inputs))
     payload, layout, items, stats = encode_symbols(
@@ -859,11 +961,12 @@ def decompress(path, model, out_dir, overwrite=False, progress=None):
         raise CompressedFileError(f"{path} was coded with {header['num_levels']} levels per symbol; this model has "
                                   f"{model.coding_levels}.")
     kind, items = header["kind"], header["items"]
+    codec = CODECS[kind]
     if kind not in model.coding_kinds:
         raise CompressedFileError(f"{path} holds {kind} data; this {type(model).__name__} codes "
                                   f"{', '.join(model.coding_kinds) or 'nothing'}.")
     _check_names(items, path)
-    _check_image_lengths(kind, model, [item["length"] for item in items], path)
+    codec.check_lengths(model, [item["length"] for item in items], path)
     targets = [out_dir / item["name"] for item in items]
     for target in targets:
         if target.is_dir():
@@ -890,5 +993,5 @@ def decompress(path, model, out_dir, overwrite=False, progress=None):
         raise CompressedFileError(
             f"{path}: the decoded data's sha256 differs from the one recorded: the file is corrupted, or the "
             "model's probabilities differ from those it was made with (another kgen version or machine).")
-    data = [_output_bytes(s, kind, item, model) for s, item in zip(_as_items(kind, model, symbols), items)]
+    data = [codec.to_bytes(codec.as_item(model, s), item, model) for s, item in zip(symbols, items)]
     return write_files(zip(targets, data))

@@ -24,7 +24,7 @@ Sequence models (WaveNet, ByteNet) have the same two signatures over tokens:
 
 - `serve`: `tokens` (batch, time) int32 -> `log_prob` (batch,) float32, the sum over the sequence in nats;
 - `sample`: `num_samples` int32 scalar, `length` int32 scalar and `seed` int32 (2,) -> `tokens` (num_samples,
-  length) int32, drawn from the softmax with the fast per-layer-queue generator (the same seed gives the same
+  length) int32, drawn from the softmax with the cached generator (the same seed gives the same
   tokens).
 
 plus `labels` for a class-conditional model and `features` (batch, time / local_upsample, channels) float32 for a

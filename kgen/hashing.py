@@ -41,7 +41,7 @@ def popcount(words, use_table=None):
         int32 array (...,).
     """
     words = np.asarray(words)
-    if words.dtype.kind != "u":
+    if not np.issubdtype(words.dtype, np.unsignedinteger):
         raise ValueError(f"popcount: `words` must be an unsigned integer array, got dtype {words.dtype}.")
     if use_table is None:
         use_table = not HAS_BITWISE_COUNT

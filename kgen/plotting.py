@@ -3,7 +3,7 @@
 >>> from kgen.plotting import tile_filters, plot_curves, write_spectrogram
 >>> tile_filters(model.filters(), "runs/sparse_coding/filters.png", scale=4)
 >>> plot_curves(["runs/pixelcnn_mnist", "runs/pixelrnn_row_mnist"], "curves.png")       # `kgen plot`
->>> write_spectrogram("digit.png", waveform, 8000)                                     # beside digit.wav
+>>> write_spectrogram("digit.png", waveform, model.sample_rate)                        # beside digit.wav
 
 The curves and spectrograms are drawn with matplotlib's object API on its Agg canvas (no global backend, no
 display), imported only when a picture is drawn. Every file is written atomically.

@@ -2,7 +2,12 @@
 
 Families register themselves when `kgen.models` is imported (which `import kgen` does): each family's `__init__.py`
 registers its architectures and reads its presets table, a `presets.toml` data file beside it with a required
-`tiny` entry (the test walker builds every architecture from it). This module imports no family.
+`tiny` entry (the test walker builds every architecture from it). An entry holds the constructor's keyword arguments
+(the model's facts, e.g. a WaveNet's `sample_rate`), a one-line `description` and, but for the test sizes, the
+`data` set the preset is made for (a data set name, or an inline table of a recipe's [data] keys:
+`data = { name = "moving_mnist", eval_options = { frame_size = 64 } }`), which `default_data` gives to the
+default recipe of `kgen train NAME` (`kgen.recipes.from_model`) and to the models themselves. This module imports no
+family.
 
 >>> import kgen
 >>> kgen.zoo.list_models("pixelcnn*")
@@ -15,6 +20,7 @@ A family ships trained weights as keras-hub preset folders in its package, `pret
 model.weights.h5, metadata.json, README.md; see `kgen.pretrained`); `register_family` finds them.
 """
 
+import copy
 import difflib
 import fnmatch
 import sys
@@ -22,7 +28,7 @@ import tomllib
 from importlib import resources
 
 _BUILDERS = {}  # architecture name -> builder(**kwargs) -> keras.Model
-_PRESETS = {}  # "arch.tag" -> (architecture name, preset kwargs, description)
+_PRESETS = {}  # "arch.tag" -> (architecture name, preset kwargs, description, data table or None)
 _DESCRIPTIONS = {}
 _PRETRAINED = {}  # "arch.tag" -> the shipped preset folder (a path inside the family's package)
 
@@ -49,19 +55,33 @@ def register_model(name=None, description=""):
     return wrap
 
 
-def register_preset(name, architecture, description="", **kwargs):
-    """Register a named configuration `"arch.tag"` of a registered architecture."""
+def register_preset(name, architecture, description="", data=None, **kwargs):
+    """Register a named configuration `"arch.tag"` of a registered architecture: its constructor `kwargs`, a
+    one-line `description` and the `data` set it is made for (a data set name or a table of a recipe's [data] keys
+    with a "name"; None: none, as for the test sizes)."""
     if "." not in name or name.split(".")[0] != architecture:
         raise ValueError(f"register_preset: preset names look like '{architecture}.tag', got {name!r}.")
     if name in _PRESETS:
         raise ValueError(f"register_preset: the name {name!r} is already registered.")
-    _PRESETS[name] = (architecture, dict(kwargs), description)
+    _PRESETS[name] = (architecture, dict(kwargs), description, _check_data(data, name))
+
+
+def _check_data(data, name):
+    """A preset's `data` as a table ({"name": ..., and any of a recipe's other [data] keys}), or None."""
+    if data is None:
+        return None
+    if isinstance(data, str):
+        data = {"name": data}
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
+        raise ValueError(f"register_preset: the `data` of {name!r} must be a data set name or a table of a recipe's "
+                         f"[data] keys with a `name`, got {data!r}.")
+    return copy.deepcopy(dict(data))
 
 
 def read_presets(package, filename="presets.toml"):
-    """The presets table of a family: `{architecture: {tag: {"description": ..., **kwargs}}}` from the TOML file
-    `filename` in `package` (e.g. "kgen.models.pixelcnn"), read with importlib.resources so that it is found in an
-    installed wheel too."""
+    """The presets table of a family: `{architecture: {tag: {"description": ..., "data": ..., **kwargs}}}` from the
+    TOML file `filename` in `package` (e.g. "kgen.models.pixelcnn"), read with importlib.resources so that it is
+    found in an installed wheel too."""
     text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
     try:
         return tomllib.loads(text)
@@ -70,7 +90,8 @@ def read_presets(package, filename="presets.toml"):
 
 
 def register_presets(architecture, table):
-    """Register every entry `{tag: {"description": ..., **kwargs}}` of a presets table as `architecture.tag`.
+    """Register every entry `{tag: {"description": ..., "data": ..., **kwargs}}` of a presets table as
+    `architecture.tag` (`data` optional: see `register_preset`).
 
     The table must hold a `tiny` entry: the small configuration the test walker and the docs use.
     """
@@ -81,7 +102,8 @@ def register_presets(architecture, table):
     for tag, entry in table.items():
         entry = dict(entry)
         description = entry.pop("description", "")
-        register_preset(f"{architecture}.{tag}", architecture, description=description, **entry)
+        data = entry.pop("data", None)
+        register_preset(f"{architecture}.{tag}", architecture, description=description, data=data, **entry)
 
 
 def register_family(package, builders, filename="presets.toml"):
@@ -135,7 +157,7 @@ def resolve(name):
     if not isinstance(name, str):
         raise ValueError(f"`name` must be a model name string, got {name!r}.")
     if name in _PRESETS:
-        arch, kwargs, _ = _PRESETS[name]
+        arch, kwargs = _PRESETS[name][:2]
         return arch, dict(kwargs)
     if name in _BUILDERS:
         return name, {}
@@ -143,6 +165,29 @@ def resolve(name):
     close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(f"Unknown model name {name!r}.{hint} Registered models: {', '.join(known)}.")
+
+
+def default_data(name):
+    """The data set a registered name is made for, as a recipe's `[data]` table (`{"name": ..., **other [data]
+    keys}`, a fresh copy): a preset's `data` from its presets table; for an architecture, the table every one of its
+    presets that names a data set names alike. None where there is none (a test size, an architecture whose presets
+    differ, a name that is not registered)."""
+    if name in _PRESETS:
+        data = _PRESETS[name][3]
+        return None if data is None else copy.deepcopy(data)
+    if name not in _BUILDERS:
+        return None
+    tables = [entry[3] for entry in _PRESETS.values() if entry[0] == name and entry[3] is not None]
+    if not tables or any(table != tables[0] for table in tables):
+        return None
+    return copy.deepcopy(tables[0])
+
+
+def architecture_of_class(cls):
+    """The registered architecture whose builder is the model class `cls`, or None (a class registered under no
+    architecture, or built by a builder function)."""
+    found = [name for name, builder in _BUILDERS.items() if builder is cls]
+    return found[0] if len(found) == 1 else None
 
 
 def pretrained_folder(name):

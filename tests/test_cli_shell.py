@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from kgen import __version__, cli, native_logs, recipes, zoo
+from kgen import __version__, cli, recipes, zoo
 
 pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 

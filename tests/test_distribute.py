@@ -1,10 +1,12 @@
 """Data-parallel training (kgen.distribute) on virtual CPU devices, and mixed precision through the zoo, recipes and
 the shell. The device count is fixed when a backend starts, so the multi-device runs are one child process
-(`kgen.testing.distribution`) with 4 virtual CPU devices."""
+(tools/distribution_check.py) with 4 virtual CPU devices."""
 
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,7 +15,12 @@ import pytest
 import kgen
 from kgen import distribute, recipes, training
 from kgen.cli import main as cli_main
-from kgen.testing.distribution import MODELS, child_env
+
+CHECK = Path(__file__).resolve().parents[1] / "tools" / "distribution_check.py"
+_spec = importlib.util.spec_from_file_location("distribution_check", CHECK)
+distribution_check = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(distribution_check)
+MODELS, child_env = distribution_check.MODELS, distribution_check.child_env
 
 BACKEND = keras.backend.backend()
 
@@ -28,7 +35,7 @@ def test_data_parallel_matches_one_device_and_resumes(tmp_path):
     out = tmp_path / "result.json"
     run_dir = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "kgen.testing.distribution", str(out), "--devices", "1,4", "--run-dir",
+        [sys.executable, str(CHECK), str(out), "--devices", "1,4", "--run-dir",
          str(run_dir)],
         env=child_env(BACKEND, 4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600,
     )

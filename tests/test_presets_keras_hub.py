@@ -4,7 +4,6 @@ writes; keras-hub's loader builds a kgen model from kgen's folder; `keras_hub.up
 as tools/preset_cards.py generates it from metadata.json."""
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 

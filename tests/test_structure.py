@@ -1,12 +1,13 @@
-"""The model contract holds in the code: nothing outside kgen/models asks what kind a model is, kgen/zoo.py imports
-no family, and the import graph of the package has no cycle (function-level imports included)."""
+"""The model contract holds in the code: nothing outside kgen/models asks what kind a model is, no `kind == ...`
+switch outside the codec table, kgen/zoo.py imports no family, and the import graph of the package has no cycle
+and no import back up (function-level imports included)."""
 
-import ast
+import importlib.util
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KIND_CLASSES = ("AutoregressiveImageModel", "AutoregressiveSequenceModel", "RepresentationModel")
+KIND_CLASSES = ("AutoregressiveImageModel", "AutoregressiveSequenceModel", "AutoregressiveVideoModel", "RepresentationModel")
 KIND_PROBE = re.compile(
     r"\b(hasattr|getattr)\(\s*model\b"  # probing a model's attributes to guess its kind
     r"|\bisinstance\(\s*\w+\s*,\s*\(?\s*(" + "|".join(KIND_CLASSES) + r")\b"  # testing its kind class
@@ -15,58 +16,46 @@ KIND_PROBE = re.compile(
 )
 
 
-def _modules():
-    mods = {}
-    for path in (ROOT / "kgen").rglob("*.py"):
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        mods[name.removesuffix(".__init__")] = path
-    return mods
+def _import_graph_tool():
+    """tools/import_graph.py, the package's import graph (imported by path: tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "tools" / "import_graph.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GRAPH = _import_graph_tool()
 
 
 def _import_graph():
-    mods = _modules()
-
-    def resolve(name):
-        while name and name not in mods:
-            name = name.rsplit(".", 1)[0] if "." in name else ""
-        return name
-
-    graph = {m: set() for m in mods}
-    for module, path in mods.items():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            else:
-                continue
-            for target in targets:
-                found = resolve(target) if target.startswith("kgen") else ""
-                # A module's own package (an ancestor) is imported before it anyway: not an edge of the design.
-                if found and found != "kgen" and found != module and not module.startswith(found + "."):
-                    graph[module].add(found)
-    return graph
+    return GRAPH.import_graph(ROOT)[0]
 
 
 def test_import_graph_is_acyclic():
-    graph = _import_graph()
-    state, stack, cycles = {}, [], []
-
-    def visit(u):
-        state[u] = "open"
-        stack.append(u)
-        for v in sorted(graph[u]):
-            if state.get(v) == "open":
-                cycles.append(stack[stack.index(v):] + [v])
-            elif v not in state:
-                visit(v)
-        stack.pop()
-        state[u] = "done"
-
-    for module in sorted(graph):
-        if module not in state:
-            visit(module)
+    cycles = GRAPH.cycles(_import_graph())
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_import_runs_back_up():
+    """No module imports the package root `kgen` (whose __init__ imports most of the package), no family imports
+    another family, and the lower packages (layers, likelihood heads, generation loops) import nothing above them
+    (`tools/import_graph.py`)."""
+    graph, root_imports = GRAPH.import_graph(ROOT)
+    assert not root_imports, f"imports of the package root: {root_imports}"
+    assert not GRAPH.family_imports(graph, GRAPH.modules(ROOT)), "a family imports another family"
+    assert not GRAPH.upward_imports(graph), "a lower package imports a higher one"
+
+
+def test_no_kind_switch_outside_the_codec_table():
+    """Data kinds are told by the codec table of kgen/compression.py and the model contract, not by `kind == ...`
+    switches (the tools and the tests included)."""
+    switch = re.compile(r"""\bkind\s*(==|!=)\s*["']""")
+    offenders = []
+    for path in list((ROOT / "kgen").rglob("*.py")) + list((ROOT / "tools").glob("*.py")):
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if switch.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
+    assert not offenders, "kind switches:\n" + "\n".join(offenders)
 
 
 def test_zoo_imports_no_family():

@@ -4,7 +4,6 @@ Everything here comes from the registry: the architectures, their presets, and e
 whose model names the checks that apply to it (`contract_checks`)."""
 
 import keras
-import numpy as np
 import pytest
 
 import kgen

@@ -37,7 +37,6 @@ import io
 import json
 import lzma
 import math
-import os
 import sys
 import time
 
@@ -83,8 +82,8 @@ def png_sizes(images, binary):
     return per_file, size(grid)
 
 
-def flac_size(code_arrays):
-    """Sum of one FLAC file (8-bit PCM, level 8) per code sequence, or None without soundfile."""
+def flac_size(code_arrays, rate):
+    """Sum of one FLAC file (8-bit PCM at `rate` Hz, level 8) per code sequence, or None without soundfile."""
     try:
         import soundfile
     except ImportError:
@@ -93,7 +92,7 @@ def flac_size(code_arrays):
     for codes in code_arrays:
         buffer = io.BytesIO()
         pcm = ((codes.astype(np.int16) - 128) * 256).astype(np.int16)
-        soundfile.write(buffer, pcm, 8000, format="FLAC", subtype="PCM_S8", compression_level=1.0)
+        soundfile.write(buffer, pcm, rate, format="FLAC", subtype="PCM_S8", compression_level=1.0)
         total += len(buffer.getvalue())
     return total
 
@@ -112,7 +111,8 @@ def code(model, name, kind, items, labels, batch_size, segment_length=None):
     encode_s = time.perf_counter() - t0
     header = {"format": compression.FORMAT_VERSION, "model": {"name": name, "weights_sha256":
               compression.weights_sha256(model)}, "backend": compression._backend(), "kind": kind,
-              "items": [dict(item, name="", method="model", rate=8000) for item in item_info],  # arrays: no names
+              # arrays: no names; an audio item records the model's sample rate (the other kinds ignore it)
+              "items": [dict(item, name="", method="model", rate=model.sample_rate) for item in item_info],
               **layout}
     blob = compression.pack(header, payload)
     parsed, parsed_payload = compression.unpack(blob)
@@ -222,7 +222,7 @@ def task_fsdd(args):
         digits = digits[:3]
     data = b"".join(c.astype(np.uint8).tobytes() for c in codes)
     generic = generic_sizes({"one byte per sample": data})
-    flac = flac_size(codes)
+    flac = flac_size(codes, model.sample_rate)
     labels = digits if model.conditional else None
     coded = code(model, "wavenet.fsdd", "audio", codes, labels, args.batch_size, args.segment_length)
     n = sum(len(c) for c in codes)

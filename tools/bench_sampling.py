@@ -1,4 +1,4 @@
-"""Naive vs cached (fast) sampling time of an image or audio model on every Keras backend, in one run.
+"""Naive vs cached sampling time of an image or audio model on every Keras backend, in one run.
 
 For each backend (one child process each, because Keras fixes the backend at import) it builds the model (default
 `gated_pixelcnn.mnist`: 16 binary 28x28 images, 10 gated layers of 128 channels) with seeded random weights and:
@@ -16,14 +16,14 @@ Sequence models (`--model wavenet.fsdd`): one second of 8 kHz audio (`--length 8
 conditional model), receptive field 2,048 samples. Fast: `model.sample(1, 8000)` with the per-layer queues (the
 default), median of `--repeats` after a warm-up. Naive: every step re-runs the whole network over the sequence; it
 is timed on the last `--naive-steps` steps (the rest given as a prompt, which the naive loop skips) and scaled to the
-length. The real-time factor is generation time / audio duration (below 1: faster than real time). State: the fast
+length. The real-time factor is generation time / audio duration (below 1: faster than real time). State: the cached
 generator's queues against the activations of one forward pass over the whole sequence.
 
 Usage (from the repository root):
 
     python tools/bench_sampling.py                                  # all three backends, gated_pixelcnn.mnist
     python tools/bench_sampling.py --model pixelcnn.mnist --backends tensorflow,jax
-    python tools/bench_sampling.py --model wavenet.fsdd             # 1 s of 8 kHz audio, fast vs naive
+    python tools/bench_sampling.py --model wavenet.fsdd             # 1 s of 8 kHz audio, cached vs naive
     python tools/bench_sampling.py --smoke                          # tiny sizes: checks the script works
 
 It prints one header and one comparable line per backend. A backend whose child fails is reported as failed in its
@@ -128,7 +128,7 @@ def child(backend, config):
     # ------------------------------------------------------------------------------------------------ naive
     if config["full_naive"]:
         _log(backend, "naive: the whole loop (warm-up on one step first)")
-        model.sample(batch, seed=0, method="naive", prefix=np.zeros((batch, h - 1, w, c)))  # compiles
+        model.sample(batch, seed=0, method="naive", prompt=np.zeros((batch, h - 1, w, c)))  # compiles
         t, naive = _timed(lambda: model.sample(batch, seed=0, method="naive"))
         result["naive_steps_timed"] = model.num_steps
         result["naive_s"] = t
@@ -139,13 +139,13 @@ def child(backend, config):
         prefix = cached[:, : h - rows]
         steps = model.num_steps * rows // h
         _log(backend, f"naive: warm-up (compiles), then the last {rows} row(s) = {steps} steps")
-        model.sample(batch, seed=1, method="naive", prefix=cached[:, : h - 1])
-        t, naive = _timed(lambda: model.sample(batch, seed=1, method="naive", prefix=prefix))
+        model.sample(batch, seed=1, method="naive", prompt=cached[:, : h - 1])
+        t, naive = _timed(lambda: model.sample(batch, seed=1, method="naive", prompt=prefix))
         result["naive_steps_timed"] = steps
         result["naive_s_per_step"] = t / steps
         result["naive_s"] = t / steps * model.num_steps
         result["naive_measured"] = f"last {rows} row(s), scaled to {model.num_steps} steps"
-        again = model.sample(batch, seed=1, method="cached", prefix=prefix)
+        again = model.sample(batch, seed=1, method="cached", prompt=prefix)
         result["identical"] = bool(np.array_equal(naive, again))
     result["speedup"] = result["naive_s"] / result["cached_s"]
 
@@ -157,29 +157,29 @@ def child(backend, config):
 
 
 def child_sequence(backend, config, model, result):
-    """The sequence-model half of `child`: fast vs naive generation of `config["length"]` tokens."""
+    """The sequence-model half of `child`: cached vs naive generation of `config["length"]` tokens."""
     import numpy as np
 
     length, batch, rate = config["length"], config["batch"], config["rate"]
     labels = np.full((batch,), 7 % model.num_classes, "int32") if model.conditional else None
     result.update(length=length, num_steps=length, params=int(model.count_params()),
                   receptive_field=int(model.receptive_field), seconds=length / rate)
-    _log(backend, "fast: warm-up (compiles)")
-    result["fast_first_s"], _ = _timed(lambda: model.sample(batch, length, seed=0, labels=labels))
+    _log(backend, "cached: warm-up (compiles)")
+    result["cached_first_s"], _ = _timed(lambda: model.sample(batch, length, seed=0, labels=labels))
     times = []
     for i in range(config["repeats"]):
-        t, fast = _timed(lambda: model.sample(batch, length, seed=0, labels=labels))
+        t, cached = _timed(lambda: model.sample(batch, length, seed=0, labels=labels))
         times.append(t)
-        _log(backend, f"fast run {i + 1}: {t:.3f} s")
+        _log(backend, f"cached run {i + 1}: {t:.3f} s")
         if sum(times) > 120:  # a slow backend (eager torch): fewer repeats rather than minutes of them
             break
     result["cached_s"] = _median(times)
-    result["fast_runs"] = len(times)
+    result["cached_runs"] = len(times)
     result["rtf"] = result["cached_s"] / (length / rate) / batch
     steps = min(config["naive_steps"], length)
-    prompt = fast[:, : length - steps]
+    prompt = cached[:, : length - steps]
     _log(backend, f"naive: warm-up (compiles), then the last {steps} steps")
-    model.sample(batch, length, seed=1, labels=labels, prompt=fast[:, : length - 1], method="naive")
+    model.sample(batch, length, seed=1, labels=labels, prompt=cached[:, : length - 1], method="naive")
     t, naive = _timed(lambda: model.sample(batch, length, seed=1, labels=labels, prompt=prompt, method="naive"))
     result["naive_steps_timed"] = steps
     result["naive_s_per_step"] = t / steps
@@ -188,7 +188,7 @@ def child_sequence(backend, config, model, result):
     again = model.sample(batch, length, seed=1, labels=labels, prompt=prompt)
     result["identical"] = bool(np.array_equal(naive, again))
     result["speedup"] = result["naive_s"] / result["cached_s"]
-    result["cached_state_bytes"] = int(model.cache_bytes(batch))
+    result["cached_state_bytes"] = _state_bytes(model.init_cache(batch))
     total = 0
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
@@ -224,8 +224,7 @@ def _per_step_ms(r):
     return r.get("naive_s_per_step", r["naive_s"] / r.get("num_steps", 1)) * 1e3
 
 
-# (header, width, cell) of every column after the backend's; sequence models call the cached loop "fast" and add
-# the real-time factor.
+# (header, width, cell) of every column after the backend's; sequence models add the real-time factor.
 COLUMNS = (
     ("naive_s", 9, lambda r: f"{r['naive_s']:.1f}"),
     ("naive_ms/step", 13, lambda r: f"{_per_step_ms(r):.1f}"),
@@ -240,7 +239,7 @@ COLUMNS = (
 
 def format_table(results):
     sequence = any("rtf" in r for r in results)
-    columns = [(("fast_s" if sequence and name == "cached_s" else name), width, cell)
+    columns = [(name, width, cell)
                for name, width, cell in COLUMNS if sequence or name != "RTF"]
     lines = [" ".join([f"{'backend':<11}"] + [f"{name:>{width}}" for name, width, _ in columns])]
     for r in results:
@@ -315,8 +314,8 @@ def main(argv=None):
             print(
                 f"model {config['model']} (receptive field {ok[0]['receptive_field']}), batch {config['batch']}, "
                 f"{config['length']} steps = {ok[0]['seconds']:.2f} s of audio at {config['rate']} Hz; naive time "
-                f"measured on {ok[0]['naive_measured']}; fast: median of up to {config['repeats']} (fewer once "
-                f"2 minutes are spent) after a compiling warm-up. RTF = fast time / audio duration."
+                f"measured on {ok[0]['naive_measured']}; cached: median of up to {config['repeats']} (fewer once "
+                f"2 minutes are spent) after a compiling warm-up. RTF = cached time / audio duration."
             )
         else:
             print(

@@ -9,7 +9,7 @@ are where the speed comes from.
 
 For each backend (jax, tensorflow) one child process with 4 virtual devices builds the model once, then for each
 configuration trains `--steps` Adam steps from the same weights on the same global batches
-(`kgen.testing.distribution.train_steps`), and reports the median step time after the first (compiling) step, the
+(`train_steps` of tools/distribution_check.py), and reports the median step time after the first (compiling) step, the
 ratio to one float32 device in the same child, and the final training loss relative to one float32 device (the
 correctness part: data-parallel steps are the same steps; bfloat16 moves the loss a little).
 
@@ -32,9 +32,9 @@ CONFIGS = ((1, "float32"), (2, "float32"), (4, "float32"), (1, "mixed_bfloat16")
 
 def child(model_name, batch_size, steps):
     """Run every configuration in this process (its backend shows 4 devices); print one JSON result line."""
-    from kgen.testing import distribution
+    import distribution_check  # beside this script
 
-    distribution._start_devices()
+    distribution_check._start_devices()
     import keras
     import numpy as np
 
@@ -49,7 +49,7 @@ def child(model_name, batch_size, steps):
     data = model.model_inputs(x, **conditioning(model, x))
     rows = []
     for devices, dtype in CONFIGS:
-        _, loss, _, step_s = distribution.train_steps(model_name, devices, weights, data, batch_size, steps,
+        _, loss, _, step_s = distribution_check.train_steps(model_name, devices, weights, data, batch_size, steps,
                                                       dtype=None if dtype == "float32" else dtype)
         rows.append({"devices": devices, "dtype": dtype, "step_s": step_s, "loss": loss})
     base = rows[0]
@@ -79,7 +79,7 @@ def main(argv=None):
         child(args.model, args.batch_size, args.steps)
         return 0
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from kgen.testing.distribution import child_env
+    from distribution_check import child_env  # beside this script
 
     print(f"{args.model}: global batch {args.batch_size}, {args.steps} Adam steps per configuration; virtual CPU "
           f"devices sharing the {len(os.sched_getaffinity(0))} core(s) this process may use (an overhead check, "

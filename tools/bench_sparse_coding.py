@@ -105,8 +105,8 @@ def configure_backend_threads(n):
 class Clock:
     """Wall and process CPU seconds since creation; `spent()` of the budgeted one."""
 
-    def __init__(self, kind):
-        self.kind = kind
+    def __init__(self, budget):
+        self.budget = budget  # "wall" or "cpu": which one `spent` counts
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
 
     def wall(self):
@@ -116,7 +116,7 @@ class Clock:
         return time.process_time() - self.cpu0
 
     def spent(self):
-        return self.wall() if self.kind == "wall" else self.cpu()
+        return self.wall() if self.budget == "wall" else self.cpu()
 
 
 def stop_callback(clock, seconds):

@@ -3,7 +3,7 @@
     python tools/receptive_field.py pixelcnn.mnist --size 12 --pixel 8,6
 
 The measurement perturbs every input pixel of random images (kgen.testing.measure_dependencies, as the causality
-test does) and checks the result against the model's analytic `receptive_field`. Legend: X the pixel, # an earlier
+test does) and checks the result against the model's analytic `dependencies`. Legend: X the pixel, # an earlier
 pixel that reaches it, o an earlier pixel that does not (the blind spot), . later pixels.
 """
 

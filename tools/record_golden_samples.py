@@ -21,31 +21,46 @@ import numpy as np
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "tests" / "golden"
 
 # name -> (architecture, constructor kwargs, kind, sample kwargs); kept small so every backend records in seconds.
+def image_samples(model, num, labels):
+    """(free, continued) images: `num` drawn with seed 11, then drawn again with seed 12 from their top half."""
+    free = model.sample(num, seed=11, labels=labels)
+    continued = model.sample(num, seed=12, labels=labels, prompt=free[:, : model.image_shape[0] // 2])
+    return free, continued
+
+
+def sequence_samples(model, num, labels):
+    """(free, continued) token sequences: `num` drawn with seed 11, then continued with seed 12 (top-k) from
+    their first 5 tokens."""
+    free = model.sample(num, SEQUENCE_LENGTH, seed=11, labels=labels)
+    continued = model.sample(num, SEQUENCE_LENGTH, seed=12, labels=labels, prompt=free[:, :5], sampler="top_k")
+    return free, continued
+
+
 CASES = {
     "pixelcnn_binary": ("pixelcnn", dict(image_shape=(5, 5, 1), hidden_dim=8, num_residual_blocks=2, output_dim=8,
-                                         first_kernel_size=5), "image", dict(num=3)),
+                                         first_kernel_size=5), image_samples, dict(num=3)),
     "pixelcnn_rgb": ("pixelcnn", dict(image_shape=(4, 4, 3), hidden_dim=12, num_residual_blocks=1, output_dim=6,
                                       first_kernel_size=3, likelihood="categorical", num_levels=4),
-                     "image", dict(num=2)),
+                     image_samples, dict(num=2)),
     "pixelcnn_mixture": ("pixelcnn", dict(image_shape=(4, 4, 3), hidden_dim=8, num_residual_blocks=1, output_dim=8,
                                           first_kernel_size=3, likelihood="logistic_mixture", num_levels=8,
-                                          num_mixtures=2), "image", dict(num=2)),
-    "gated_pixelcnn": ("gated_pixelcnn", dict(image_shape=(5, 5, 1), filters=8, num_layers=3), "image",
+                                          num_mixtures=2), image_samples, dict(num=2)),
+    "gated_pixelcnn": ("gated_pixelcnn", dict(image_shape=(5, 5, 1), filters=8, num_layers=3), image_samples,
                        dict(num=3)),
     "gated_pixelcnn_conditional": ("gated_pixelcnn", dict(image_shape=(5, 5, 1), filters=8, num_layers=2,
-                                                          num_classes=3), "image", dict(num=3, labels=[0, 1, 2])),
-    "pixelrnn_row": ("pixelrnn_row", dict(image_shape=(4, 4, 1), hidden_dim=8, num_layers=1), "image",
+                                                          num_classes=3), image_samples, dict(num=3, labels=[0, 1, 2])),
+    "pixelrnn_row": ("pixelrnn_row", dict(image_shape=(4, 4, 1), hidden_dim=8, num_layers=1), image_samples,
                      dict(num=2)),
-    "pixelrnn_diagonal": ("pixelrnn_diagonal", dict(image_shape=(4, 4, 1), hidden_dim=8, num_layers=1), "image",
+    "pixelrnn_diagonal": ("pixelrnn_diagonal", dict(image_shape=(4, 4, 1), hidden_dim=8, num_layers=1), image_samples,
                           dict(num=2)),
     "wavenet": ("wavenet", dict(num_levels=16, residual_channels=8, gate_channels=8, skip_channels=8,
-                                output_channels=8, num_layers=3, dilation_cycle=2), "sequence", dict(num=2)),
+                                output_channels=8, num_layers=3, dilation_cycle=2), sequence_samples, dict(num=2)),
     "wavenet_conditional": ("wavenet", dict(num_levels=16, residual_channels=8, gate_channels=8, skip_channels=8,
                                             output_channels=8, num_layers=3, dilation_cycle=2, num_classes=3),
-                            "sequence", dict(num=2, labels=[2, 0])),
-    "bytenet": ("bytenet", dict(num_levels=16, hidden_dim=8, num_layers=3, dilation_cycle=2), "sequence",
+                            sequence_samples, dict(num=2, labels=[2, 0])),
+    "bytenet": ("bytenet", dict(num_levels=16, hidden_dim=8, num_layers=3, dilation_cycle=2), sequence_samples,
                 dict(num=2)),
-    "lstm_lm": ("lstm_lm", dict(num_levels=16, units=8, num_layers=1), "sequence", dict(num=2)),
+    "lstm_lm": ("lstm_lm", dict(num_levels=16, units=8, num_layers=1), sequence_samples, dict(num=2)),
 }
 SEQUENCE_LENGTH = 14
 
@@ -69,16 +84,9 @@ def draw(name):
     """The samples of case `name`: {"free": ..., "continued": ...} (a prefix of rows / a prompt given)."""
     import kgen
 
-    arch, kwargs, kind, sample_kwargs = CASES[name]
+    arch, kwargs, samples, sample_kwargs = CASES[name]
     model = deterministic_weights(kgen.zoo.get(arch, **kwargs))
-    num, labels = sample_kwargs["num"], sample_kwargs.get("labels")
-    if kind == "image":
-        free = model.sample(num, seed=11, labels=labels)
-        prefix = free[:, : model.image_shape[0] // 2]
-        continued = model.sample(num, seed=12, labels=labels, prefix=prefix)
-    else:
-        free = model.sample(num, SEQUENCE_LENGTH, seed=11, labels=labels)
-        continued = model.sample(num, SEQUENCE_LENGTH, seed=12, labels=labels, prompt=free[:, :5], sampler="top_k")
+    free, continued = samples(model, sample_kwargs["num"], sample_kwargs.get("labels"))
     return {"free": np.asarray(free), "continued": np.asarray(continued)}
 
 

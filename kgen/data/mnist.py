@@ -33,11 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from kgen.data import core
-from kgen.data.core import DATA_DIR_ENV, SOURCES, DataNotFoundError, parse_split
+from kgen.data.core import DataNotFoundError, parse_split
 
 NAMES = ("mnist", "binarized_mnist")
 BINARIZATIONS = ("dynamic", "fixed")
-BASE_SPLITS = ("train", "test")
 
 # Seeds of the fixed binarisation of binarized_mnist, one per base split.
 BINARIZATION_SEEDS = {"train": 1, "test": 0}
@@ -239,10 +238,10 @@ def _read_embedded(base):
 @functools.lru_cache(maxsize=6)
 def _base_arrays(key):
     """Returns read-only ``(images (N, 28, 28, 1) uint8, labels int64)``."""
-    kind = key[0]
-    if kind == "local":
+    source = key[0]
+    if source == "local":
         images, labels = _read_local(key[1], key[2])
-    elif kind == "tfds":
+    elif source == "tfds":
         images, labels = _read_tfds(key[1], key[2])
     else:
         images, labels = _read_embedded(key[1])

@@ -32,12 +32,11 @@ Sources:
 """
 
 import functools
-from pathlib import Path
 
 import numpy as np
 
 from kgen.data import core
-from kgen.data.core import DataNotFoundError, parse_split
+from kgen.data.core import parse_split
 from kgen.validation import check_int
 
 NAMES = ("moving_mnist",)

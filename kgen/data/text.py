@@ -44,7 +44,6 @@ EMBEDDED = {"tinyshakespeare": ("tinyshakespeare.txt.gz", "6fb458f1232090904fb40
 _EMBEDDED_MAX_TEXT_BYTES = 4 * 1024 * 1024
 _EMBEDDED_REBUILD = "tools/make_embedded_shakespeare.py"
 TRAIN_FRACTION_TENTHS = 9  # train is the first 9/10 of the characters
-VOCABULARY_SIZE = 256
 PAD_ID = 0  # the byte id of padding (always with weight 0)
 
 

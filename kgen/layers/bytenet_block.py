@@ -154,15 +154,15 @@ class ByteNetResidualBlock(ArgumentConfig, keras.layers.Layer):
 
     # ------------------------------------------------------------------------------------------ one step at a time
     def init_cache(self, batch_size, dtype="float32"):
-        """A queue of the masked convolution's last (k - 1) * d inputs (`kgen.samplers.queues`)."""
-        from kgen.samplers.queues import init_queue
+        """A queue of the masked convolution's last (k - 1) * d inputs (`kgen.layers.queues`)."""
+        from kgen.layers.queues import init_queue
 
         return init_queue(batch_size, self.kernel_size, self.dilation_rate, self.bottleneck_channels, dtype)
 
-    def call_with_cache(self, inputs, index, cache):
+    def call_with_cache(self, inputs, cache, index):
         """Step `index` only, from its input (batch, channels): `pre`, the masked convolution over the queued
         taps, `post`. Returns (outputs, cache)."""
-        from kgen.samplers.queues import queue_taps
+        from kgen.layers.queues import queue_taps
 
         taps, cache = queue_taps(cache, index, self.pre(inputs), self.kernel_size, self.dilation_rate)
         return self.post(inputs, self.step_conv(taps)), cache

@@ -99,16 +99,16 @@ class DilatedCausalConv1D(keras.layers.Conv1D):
 
     # ------------------------------------------------------------------------------------------ one step at a time
     def init_cache(self, batch_size, dtype="float32"):
-        """A queue of the layer's last (k - 1) * d inputs (`kgen.samplers.queues`), for `call_with_cache`."""
-        from kgen.samplers.queues import init_queue
+        """A queue of the layer's last (k - 1) * d inputs (`kgen.layers.queues`), for `call_with_cache`."""
+        from kgen.layers.queues import init_queue
 
         return init_queue(batch_size, self.kernel_size[0], self.dilation_rate[0], self.kernel.shape[1], dtype)
 
-    def call_with_cache(self, inputs, index, cache):
+    def call_with_cache(self, inputs, cache, index):
         """The output of step `index` only, from `inputs` (batch, channels), the input the causal window ends on
         (for a type-A layer: the input of step index - 1, as the shift in `call`). Returns (outputs, cache)."""
         from kgen.layers.masked_conv2d import bias_and_activation
-        from kgen.samplers.queues import queue_taps
+        from kgen.layers.queues import queue_taps
 
         taps, cache = queue_taps(cache, index, inputs, self.kernel_size[0], self.dilation_rate[0])
         return bias_and_activation(self, ops.einsum("bkc,kcf->bf", taps, self.kernel)), cache

@@ -246,7 +246,7 @@ class GatedPixelBlock(ArgumentConfig, keras.layers.Layer):
         return out, skip
 
     # ------------------------------------------------------------------------------------------ one row / one pixel
-    # Cached generation (kgen.samplers.cached): the vertical stack once per row, the horizontal stack once per pixel.
+    # Cached generation (kgen.samplers.image): the vertical stack once per row, the horizontal stack once per pixel.
     def init_cache(self, batch_size, width, in_channels, dtype="float32"):
         """State for rows of `width` pixels: the last k//2 + 1 vertical input rows (zero-padded by k//2 columns
         on both sides), the current horizontal input row (k//2 zero columns on the left), the vertical -> horizontal

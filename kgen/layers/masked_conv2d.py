@@ -61,6 +61,51 @@ def causal_mask(kernel_size, in_channels, out_channels, mask_type, channel_group
     return ops.cast(ops.logical_or(above, ops.logical_and(centre, visible[None, None])), dtype)
 
 
+# ------------------------------------------------------------------------------------------- receptive fields
+# The exact pixel dependencies of stacked masked convolutions, which the models' `receptive_field` and the causality
+# tests use (channels collapsed: a type-B layer counts the current pixel as reachable).
+
+
+def causal_offsets(kernel_size, mask_type):
+    """The (dy, dx) input offsets a masked kernel reads for one output pixel (channels collapsed)."""
+    r = kernel_size // 2
+    offsets = [(dy, dx) for dy in range(-r, 0) for dx in range(-r, r + 1)]
+    offsets += [(0, dx) for dx in range(-r, 0)]
+    if mask_type == "B":
+        offsets.append((0, 0))
+    return offsets
+
+
+def conv_inputs(reach, offsets):
+    """Input pixels of a masked convolution with the (dy, dx) `offsets` (see `causal_offsets`): the boolean (H, W)
+    map of the pixels that reach the True pixels of `reach`; paths that would leave the image are not counted."""
+    height, width = reach.shape
+    out = np.zeros_like(reach)
+    ys, xs = np.nonzero(reach)
+    for dy, dx in offsets:
+        yy, xx = ys + dy, xs + dx
+        ok = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+        out[yy[ok], xx[ok]] = True
+    return out
+
+
+def stacked_receptive_field(layer_offsets, height, width):
+    """Exact pixel dependencies of a chain of masked convolutions with zero ("same") padding.
+
+    Propagates each output pixel backwards through every layer, so paths that would leave the image (and read
+    padding) are not counted. Returns a boolean (H*W, H*W) matrix: [t, s] is True when input pixel s reaches t.
+    """
+    n = height * width
+    field = np.zeros((n, n), dtype=bool)
+    for t in range(n):
+        reach = np.zeros((height, width), dtype=bool)
+        reach[t // width, t % width] = True
+        for offsets in reversed(layer_offsets):
+            reach = conv_inputs(reach, offsets)
+        field[t] = reach.reshape(-1)
+    return field
+
+
 def bias_and_activation(layer, outputs):
     """A convolution layer's bias (added with `+` on the 1-D variable) and activation, after its kernel."""
     if layer.use_bias:

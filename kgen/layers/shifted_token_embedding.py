@@ -85,6 +85,10 @@ class ShiftedTokenEmbedding(ArgumentConfig, keras.layers.Layer):
         x = ops.take(self.token_table, previous, axis=0)
         return x + self.position_embedding(ops.arange(time, dtype="int32"))[None]
 
-    def call_with_cache(self, previous, index):
-        token = ops.where(ops.equal(index, 0), self.num_tokens, ops.cast(previous, "int32"))
-        return ops.take(self.token_table, token, axis=0) + self.position_embedding(ops.convert_to_tensor(index, "int32"))
+    def call_with_cache(self, inputs, cache, index):
+        """The embedding of position `index` from `inputs`, the token at index - 1 (batch,) (the start token at
+        index 0); returns (embedding (batch, hidden_dim), cache): the layer keeps no state, `cache` (any value,
+        e.g. None) comes back as it is."""
+        token = ops.where(ops.equal(index, 0), self.num_tokens, ops.cast(inputs, "int32"))
+        x = ops.take(self.token_table, token, axis=0) + self.position_embedding(ops.convert_to_tensor(index, "int32"))
+        return x, cache

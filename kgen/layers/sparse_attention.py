@@ -6,7 +6,7 @@ from keras import ops
 
 from kgen.layers.config import ArgumentConfig
 from kgen.layers.constants import layer_constant
-from kgen.samplers.cached import dim
+from kgen.layers.steps import dim
 from kgen.validation import check_int
 
 PATTERNS = ("strided", "fixed", "dense")
@@ -192,11 +192,11 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
     def _head_groups(self):
         """[(first head, last head + 1, what they read)] in head order: at most two runs."""
         runs = []
-        for g, kind in enumerate(self.head_patterns()):
-            if runs and runs[-1][2] == kind:
-                runs[-1] = (runs[-1][0], g + 1, kind)
+        for g, reads in enumerate(self.head_patterns()):
+            if runs and runs[-1][2] == reads:
+                runs[-1] = (runs[-1][0], g + 1, reads)
             else:
-                runs.append((g, g + 1, kind))
+                runs.append((g, g + 1, reads))
         return runs
 
     # ------------------------------------------------------------------------------------------------ forward
@@ -217,17 +217,17 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
         k = heads(self._project(x, self.key_kernel, self.key_bias))
         v = heads(self._project(x, self.value_kernel, self.value_bias))
         outputs = []
-        for first, last, kind in self._head_groups():
-            outputs.append(self._attend(q[:, first:last], k[:, first:last], v[:, first:last], kind, first, total))
+        for first, last, reads in self._head_groups():
+            outputs.append(self._attend(q[:, first:last], k[:, first:last], v[:, first:last], reads, first, total))
         out = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=1)  # (B, h, N, dk)
         out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (-1, total, h * dk))[:, :n]
         out = ops.cast(out, self.compute_dtype)
         return self._project(out, self.output_kernel, self.output_bias)
 
-    def _attend(self, q, k, v, kind, first_head, total):
+    def _attend(self, q, k, v, reads, first_head, total):
         """Attention of the heads `first_head`.. (q, k, v: (B, heads, N, dk), N a multiple of l) -> (B, heads, N,
         dk)."""
-        if kind == "dense":
+        if reads == "dense":
             positions = ops.arange(total, dtype="int32")
             mask = positions[None, :] <= positions[:, None]
             (probs,) = masked_softmax_parts([(ops.einsum("bhqd,bhkd->bhqk", q, k), mask)])
@@ -240,12 +240,12 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
 
         qb, kb, vb = blocks(q), blocks(k), blocks(v)
         parts, readers = [], []
-        if kind in ("local", "union"):
+        if reads in ("local", "union"):
             part, reader = self._local_part(qb, kb, vb, nb)
             parts.append(part)
             readers.append(reader)
-        if kind in ("far", "union"):
-            part, reader = self._far_part(qb, kb, vb, nb, first_head, exclude_local=kind == "union")
+        if reads in ("far", "union"):
+            part, reader = self._far_part(qb, kb, vb, nb, first_head, exclude_local=reads == "union")
             parts.append(part)
             readers.append(reader)
         probs = masked_softmax_parts(parts)
@@ -336,7 +336,7 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
             cache += [ops.zeros((batch_size, h, stored, self.summary_size, dk), "float32") for _ in range(2)]
         return tuple(cache)
 
-    def call_with_cache(self, inputs, index, cache):
+    def call_with_cache(self, inputs, cache, index):
         """The output at position `index` from its input (batch, channels), reading the cached keys and values of
         the positions before it that its pattern reads; returns (output (batch, output_dim), cache)."""
         h, dk, l = self.num_heads, self.key_dim, self.block_size
@@ -366,19 +366,19 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
                     updated = ops.where(hit[None, :, :, None], new[:, :, None, :], current)
                     cache[i] = ops.slice_update(cache[i], (0, 0, block + 1, 0, 0), updated[:, :, None])
             outputs = []
-            for first, last, kind in self._head_groups():
+            for first, last, reads in self._head_groups():
                 part = [t[:, first:last] for t in cache]
-                outputs.append(self._attend_step(q[:, first:last], part, kind, block, offset))
+                outputs.append(self._attend_step(q[:, first:last], part, reads, block, offset))
             out = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=1)
             cache = tuple(cache)
         out = ops.cast(ops.reshape(out, (-1, h * dk)), self.compute_dtype)
         return self._project(out, self.output_kernel, self.output_bias), cache
 
-    def _attend_step(self, q, cache, kind, block, offset):
+    def _attend_step(self, q, cache, reads, block, offset):
         """One position's attention for a run of heads: q (B, g, dk), `cache` their slices -> (B, g, dk)."""
         l, c, dk = self.block_size, self.summary_size, self.key_dim
         parts, values = [], []
-        if kind in ("local", "union"):
+        if reads in ("local", "union"):
             s = ops.arange(2 * l if self.pattern == "strided" else l, dtype="int32")
             if self.pattern == "strided":  # the previous and the current block, stored at block and block + 1
                 pair = block + ops.arange(2, dtype="int32")
@@ -391,12 +391,12 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
                 mask = s <= offset
             parts.append((ops.einsum("bgd,bgkd->bgk", q, keys), mask))
             values.append(vals)
-        if kind in ("far", "union"):
+        if reads in ("far", "union"):
             stored = cache[0].shape[2]
             if self.pattern == "strided":  # this offset in every stored block up to this one (before i - l: merged)
                 keys, vals = ops.take(cache[0], offset, axis=3), ops.take(cache[1], offset, axis=3)
                 j = ops.arange(stored, dtype="int32")
-                mask = ops.logical_and(j >= 1, j <= block + (-1 if kind == "union" else 1))
+                mask = ops.logical_and(j >= 1, j <= block + (-1 if reads == "union" else 1))
             else:  # each head's summary keys of the earlier blocks
                 keys = ops.reshape(cache[2], (-1, q.shape[1], stored * c, dk))
                 vals = ops.reshape(cache[3], (-1, q.shape[1], stored * c, dk))

@@ -149,9 +149,9 @@ class SparseTransformerBlock(ArgumentConfig, keras.layers.Layer):
     def init_cache(self, batch_size, max_length):
         return self.attention.init_cache(batch_size, max_length)
 
-    def call_with_cache(self, inputs, index, cache):
+    def call_with_cache(self, inputs, cache, index):
         """One position (batch, width) at `index`: (output (batch, width), cache)."""
-        attended, cache = self.attention.call_with_cache(self.attention_norm(inputs), index, cache)
+        attended, cache = self.attention.call_with_cache(self.attention_norm(inputs), cache, index)
         x = ops.add(inputs, attended)  # ops.add promotes (bfloat16 branches and a float32 step under mixed precision)
         return ops.add(x, self.feedforward(x)), cache
 

@@ -19,7 +19,7 @@ class WaveNetResidualBlock(ArgumentConfig, keras.layers.Layer):
     block returns `(inputs + 1x1(z), 1x1_skip(z))`, or only the skip output with `return_residual=False` (the last
     block, whose residual output nothing reads: leaving it out leaves no weight without a gradient).
 
-    The pieces (`preactivation`, `condition_terms`, `gate`, `outputs`) are shared with the fast generator
+    The pieces (`preactivation`, `condition_terms`, `gate`, `outputs`) are shared with the cached generator
     (`call_with_cache`), which runs the same weights one step at a time.
 
     Args:
@@ -151,16 +151,16 @@ class WaveNetResidualBlock(ArgumentConfig, keras.layers.Layer):
 
     # ------------------------------------------------------------------------------------------ one step at a time
     def init_cache(self, batch_size, dtype="float32"):
-        """A queue of the block's last (k - 1) * d inputs (`kgen.samplers.queues`), for `call_with_cache`."""
-        from kgen.samplers.queues import init_queue
+        """A queue of the block's last (k - 1) * d inputs (`kgen.layers.queues`), for `call_with_cache`."""
+        from kgen.layers.queues import init_queue
 
         return init_queue(batch_size, self.kernel_size, self.dilation_rate, self.kernel.shape[1], dtype)
 
-    def call_with_cache(self, inputs, index, cache, condition_terms=None, local_condition=None):
+    def call_with_cache(self, inputs, cache, index, condition_terms=None, local_condition=None):
         """Step `index` only: `inputs` (batch, R) its input; `condition_terms` (batch, 2G) the global terms
         (`condition_terms(condition)[:, 0]`, computed once per sequence); `local_condition` (batch, 1, Cl) the
         local features of this step. Returns (`call`'s outputs for the step, cache)."""
-        from kgen.samplers.queues import queue_taps
+        from kgen.layers.queues import queue_taps
 
         taps, cache = queue_taps(cache, index, inputs, self.kernel_size, self.dilation_rate)
         z = self.step_preactivation(taps)

@@ -1,43 +1,46 @@
-"""kgen's models, one folder per family. Importing a family registers its architectures and presets with kgen.zoo."""
+"""kgen's models: the root class and the kind bases, and one folder per family.
+
+Every subfolder of this package is a family: importing `kgen.models` imports each one (`import_families`), the
+family registers its architectures and presets with kgen.zoo, and the classes its `__all__` names become attributes
+of `kgen.models` (`kgen.models.PixelCNN`). Adding a family is adding its folder; nothing here changes.
+"""
+
+import importlib
+import pkgutil
 
 from kgen.models.kgen_model import KgenModel
-from kgen.models.base import AutoregressiveImageModel
+from kgen.models.image_base import AutoregressiveImageModel
 from kgen.models.representation_base import RepresentationModel
-from kgen.models.pixelcnn import PixelCNN
-from kgen.models.pixelrnn import PixelRNN
-from kgen.models.gated_pixelcnn import GatedPixelCNN
 from kgen.models.sequence_base import AutoregressiveSequenceModel
-from kgen.models.wavenet import WaveNet
-from kgen.models.bytenet import ByteNet
-from kgen.models.lstm_lm import LSTMLanguageModel
-from kgen.models.sparse_transformer import SparseTransformer, SparseTransformerImage
 from kgen.models.video_base import AutoregressiveVideoModel
-from kgen.models.video_pixel_network import VideoPixelNetwork
-from kgen.models.semantic_hashing import SemanticHashing
-from kgen.models.sparse_coding import SparseCoding
-from kgen.models.psd import PredictiveSparseDecomposition
-from kgen.models.autoencoder import Autoencoder, DeepAutoencoder, DenoisingAutoencoder, KSparseAutoencoder
 
-__all__ = [
-    "KgenModel",
-    "RepresentationModel",
-    "Autoencoder",
-    "DeepAutoencoder",
-    "DenoisingAutoencoder",
-    "KSparseAutoencoder",
-    "AutoregressiveImageModel",
-    "AutoregressiveSequenceModel",
-    "AutoregressiveVideoModel",
-    "ByteNet",
-    "GatedPixelCNN",
-    "LSTMLanguageModel",
-    "PixelCNN",
-    "PixelRNN",
-    "SemanticHashing",
-    "SparseCoding",
-    "SparseTransformer",
-    "SparseTransformerImage",
-    "PredictiveSparseDecomposition",
-    "VideoPixelNetwork",
-    "WaveNet",
-]
+#: The root class and the kind bases; the families' classes follow in `__all__`.
+BASES = ["KgenModel", "AutoregressiveImageModel", "AutoregressiveSequenceModel", "AutoregressiveVideoModel",
+         "RepresentationModel"]
+
+#: The family folders imported so far, by package name.
+FAMILIES = {}
+
+
+def import_families():
+    """Import every family folder of this package's path that is not imported yet (each registers itself with
+    kgen.zoo) and bind the classes of its `__all__` here. Returns the names of the families it imported."""
+    imported = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda found: found.name):
+        name = f"{__name__}.{info.name}"
+        if not info.ispkg or name in FAMILIES:
+            continue
+        family = importlib.import_module(name)
+        FAMILIES[name] = family
+        for public in getattr(family, "__all__", ()):
+            if public in globals() and globals()[public] is not getattr(family, public):
+                raise ValueError(f"{name}: the class name {public!r} is already taken by another family.")
+            globals()[public] = getattr(family, public)
+            if public not in __all__:
+                __all__.append(public)
+        imported.append(name)
+    return imported
+
+
+__all__ = list(BASES)
+import_families()

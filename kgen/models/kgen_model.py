@@ -29,6 +29,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from kgen.validation import check_int
+
 
 def check_labels(labels, num, num_classes, owner, name="labels"):
     """Return `labels` as an int32 array of shape (num,), or raise a ValueError naming `name`.
@@ -104,6 +106,56 @@ def _is_tf_dataset(x):
     """True for a tf.data.Dataset (Keras' own test: its class or a parent is TensorFlow's DatasetV2)."""
     return any(parent.__name__ == "DatasetV2" and parent.__module__.startswith("tensorflow.python.")
                for parent in type(x).__mro__)
+
+
+def first_data_inputs(data, name, expected):
+    """The first inputs of training or evaluation `data` (arrays, a dict of them, or a data set's first batch), for
+    the checks that run before any work starts; a ValueError naming `name` when `data` is None (`expected` says
+    what to pass)."""
+    if data is None:
+        raise ValueError(f"`{name}` is required: pass {expected}.")
+    return first_inputs(data, name)
+
+
+def dict_entry(first, key, name):
+    """`first[key]` from a dict of inputs, or a ValueError naming `name` and the keys it has."""
+    if key not in first:
+        raise ValueError(f"`{name}` is a dict without the key {key!r}; got keys {sorted(first)}.")
+    return first[key]
+
+
+def concrete_array(value):
+    """`value` as numpy when it holds concrete values (a tensor, numpy array or list), else None (symbolic)."""
+    if hasattr(value, "numpy"):
+        return ops.convert_to_numpy(value)
+    return value if isinstance(value, (np.ndarray, list)) else None
+
+
+def check_sampling_args(model, num_samples, batch_size, method):
+    """`sample`'s shared arguments: (num_samples, batch_size (default num_samples), method (default the first of
+    `model.sampling_methods`)), or a ValueError naming the bad one."""
+    num_samples = check_int(num_samples, "num_samples")
+    batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
+    method = model.sampling_methods[0] if method is None else method
+    if method not in model.sampling_methods:
+        raise ValueError(
+            f"`method` must be one of {', '.join(map(repr, model.sampling_methods))} for {type(model).__name__}, "
+            f"got {method!r}."
+        )
+    return num_samples, batch_size, method
+
+
+def metric_summary(result, tracker, *names):
+    """An `evaluation_summary` from `evaluate`'s `result`: {"num_examples": the count of `tracker` (a metric that
+    counted every example evaluate saw, so no second pass over the data), and each of `names` as a float}."""
+    summary = {"num_examples": int(round(float(ops.convert_to_numpy(tracker.count))))}
+    summary.update((name, float(result[name])) for name in names)
+    return summary
+
+
+def format_result_line(model_name, summary, unit, measures):
+    """The printed `result_line`: "<model_name> on <dataset> <split> (<num_examples> <unit>): <measures>"."""
+    return f"{model_name} on {summary['dataset']} {summary['split']} ({summary['num_examples']} {unit}): {measures}"
 
 
 class ValidatedFitMixin:
@@ -346,12 +398,59 @@ class KgenModel(ValidatedFitMixin, keras.Model):
     def encode(self, x, batch_size=256):
         raise self._cannot("has no codes", "encode works on representation models")
 
+    # ------------------------------------------------------------------------------------------ generation
+    #: How `sample` generates, the first being its default: "cached" (the incremental protocol below: each layer
+    #: computes one step per new value from what it kept of the past) and/or "naive" (the whole network re-run for
+    #: every step: the reference the cached loop must match). Empty for a model that does not sample.
+    sampling_methods = ()
+
+    # The incremental protocol of cached generation (keras-hub's `CausalLM.call_with_cache` order), driven by the
+    # loops of `kgen.samplers` (images, sequences, video frames, entropy coding) and compiled once per backend:
+    #
+    #     cache = model.init_cache(batch_size, **conditioning)
+    #     cache = model.begin_row(inputs, cache, row)               # optional: once per row (image, frame models)
+    #     outputs, cache = model.call_with_cache(inputs, cache, index)
+    #
+    # and, for a video model, the frame hooks `init_video_state(context)` / `next_video_state(frame, state)`, which
+    # carry the past frames into the `condition` of each frame's `init_cache`. Every layer that owns weights owns
+    # its own one-step computation and its part of the cache (row rings, queues, recurrent states, key/value
+    # caches); the model chains them. The step arithmetic they share is `kgen.layers.steps`.
+    def init_cache(self, batch_size, **conditioning):
+        """The cache before the first step for `batch_size` examples, with the conditioning folded in once
+        (`labels`, local `features`, a video frame's `condition`); any nest of tensors."""
+        raise self._cannot("has no cached generation", "use method='naive'")
+
+    def call_with_cache(self, inputs, cache, index):
+        """One step: `inputs` are the values step `index - 1` produced (a pixel (batch, channels) of an image or
+        video frame, a token (batch,) of a sequence; zeros or ignored at step 0); returns (the likelihood
+        parameters or logits of step `index`, the updated cache)."""
+        raise self._cannot("has no cached generation", "use method='naive'")
+
+    def begin_row(self, inputs, cache, row):
+        """Once per row of an image or frame, before its first step: rows above `row` are final (`inputs` is the
+        last pixel drawn). The place for work done per row rather than per pixel (the Gated PixelCNN's vertical
+        stack); none by default."""
+        return cache
+
+    def init_video_state(self, context):
+        """Frame hook of a video model: (condition, state) from the context frames (batch, frames, H, W, C), all at
+        once; `condition` goes to the next frame's `init_cache(batch_size, condition=...)`."""
+        raise self._cannot("has no cached generation of frames", "use method='naive'")
+
+    def next_video_state(self, frame, state):
+        """Frame hook of a video model: (condition, state) after one more frame (batch, H, W, C), drawn or given."""
+        raise self._cannot("has no cached generation of frames", "use method='naive'")
+
     # ------------------------------------------------------------------------------------------ entropy coding
     #: The data kinds `kgen compress` can code with this model: "image" (PNG), "bytes" (any file), "audio" (WAV).
     coding_kinds = ()
     #: Values a coded symbol takes (the size of each probability table), and the longest row it codes (None: any).
     coding_levels = None
     coding_max_length = None
+    #: Samples per second of the audio the model makes, or None: its data is not audio. A fact of the model's config
+    #: (the sequence models record it: `AutoregressiveSequenceModel.sample_rate`), never of the code: its WAV files
+    #: are written at this rate and `kgen compress` takes WAV files of this rate.
+    sample_rate = None
 
     def coding_steps(self, batch_size, labels=None, features=None):
         """The next-symbol probability tables of a batch, one step at a time (`kgen.samplers.coding`), for
@@ -377,6 +476,18 @@ class KgenModel(ValidatedFitMixin, keras.Model):
     #: The zoo name of the weights this model was loaded with from a preset folder (`from_preset`, `kgen.zoo.get(...,
     #: pretrained=True / weights=...)`), which `save_to_preset` records again; None otherwise.
     zoo_name = None
+
+    def default_data(self):
+        """The data set this model is made for, as a recipe's `[data]` table (`{"name": ..., "eval_options": ...}`),
+        or None: the `data` of its zoo preset in the family's presets.toml (`kgen.zoo.default_data`) when the model
+        knows its zoo name (`zoo_name`, loaded from a preset), else the one every preset of its architecture names.
+        Where a model needs real data and has no run recipe to name it (`kgen sample` of a video model), this is
+        where it comes from."""
+        from kgen import zoo
+
+        if self.zoo_name is not None and self.zoo_name in zoo.list_models():
+            return zoo.default_data(self.zoo_name)
+        return zoo.default_data(zoo.architecture_of_class(type(self)))
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):

@@ -14,12 +14,25 @@ the layer named `"codes"` outputs the representation. This base adds what they s
 - input checks with errors that name the argument.
 """
 
+import math
+
 import numpy as np
 import keras
-from keras import ops
+from keras import layers, ops
 
-from kgen.models.base import concrete_array, dict_entry, first_data_inputs, format_result_line, metric_summary
-from kgen.models.kgen_model import KgenModel, check_model_kwargs, image_inputs, weighted_mean_loss
+from kgen.layers.sparse_coding_inference import INFERENCE_METHODS, SparseCodingInference, lasso_objective
+
+from kgen.models.kgen_model import (
+    KgenModel,
+    check_model_kwargs,
+    concrete_array,
+    dict_entry,
+    first_data_inputs,
+    format_result_line,
+    image_inputs,
+    metric_summary,
+    weighted_mean_loss,
+)
 from kgen.validation import check_float, check_int
 
 RECONSTRUCTION_LOSSES = ("mse", "bce")
@@ -206,3 +219,113 @@ class RepresentationModel(KgenModel):
         x = np.asarray(x, "float32")
         expected = {"codes": self.encode(x), "reconstruction": self.reconstruct(x)}
         return {"serve": ServingExample.outputs({"inputs": x}, expected, rtol=1e-4)}
+
+
+# ------------------------------------------------------------------------------------------- dictionary coding
+def atoms_as_filters(atoms, input_shape):
+    """Atoms (K, D) as pictures: (K, *input_shape) for image inputs, (K, s, s) for flat inputs of D = s * s
+    (square patches), else (K, 1, D)."""
+    atoms = np.asarray(atoms, dtype="float32")
+    num = len(atoms)
+    if len(input_shape) > 1:
+        return atoms.reshape((num,) + tuple(input_shape))
+    side = math.isqrt(int(input_shape[0]))
+    if side * side == int(input_shape[0]):
+        return atoms.reshape(num, side, side)
+    return atoms.reshape(num, 1, -1)
+
+
+def predict_numpy(model, x, batch_size):
+    """`model.predict` on a validated float32 array, as float32 numpy (compiled once per model and backend)."""
+    if len(x) == 0:
+        shape = model.outputs[0].shape[1:]
+        return np.zeros((0,) + tuple(shape), dtype="float32")
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype="float32")
+
+
+class DictionaryCodingMixin:
+    """What the dictionary-coding models (sparse coding, PSD) share: compiled `encode` / `infer_codes` / `reconstruct`, the objective, the
+    atoms. The inference layer is `self._inference_layer_name`."""
+
+    _inference_layer_name = "codes"
+
+    @staticmethod
+    def _check_coding_args(owner, kwargs, input_shape, num_atoms, penalty, num_iterations, method, input_scale):
+        """The validated constructor arguments both coding models share (the Keras keyword arguments `kwargs`
+        checked too), in the same order."""
+        input_shape = check_representation_args(owner, kwargs, input_shape)
+        num_atoms = check_int(num_atoms, "num_atoms", owner=owner)
+        penalty = check_float(penalty, "penalty", owner)
+        num_iterations = check_int(num_iterations, "num_iterations", owner=owner)
+        if method not in INFERENCE_METHODS:
+            raise ValueError(f"{owner}: `method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got "
+                             f"{method!r}.")
+        input_scale = check_float(input_scale, "input_scale", owner)
+        return input_shape, num_atoms, penalty, num_iterations, method, input_scale
+
+    @staticmethod
+    def _flat_inputs(input_shape, input_scale):
+        """(inputs, x): the functional input and its flattened values on the working scale (batch, D)."""
+        inputs = keras.Input(shape=input_shape, name="inputs")
+        x = layers.Rescaling(input_scale, name="scale")(inputs)
+        x = layers.Reshape((int(np.prod(input_shape)),), name="flatten")(x)
+        return inputs, x
+
+    def _lasso_submodel(self, method):
+        """A functional model inputs -> Lasso codes from zero by `method` ("fista" or "ista") under this model's
+        dictionary, with a layer of its own (so this model's graph keeps one node per layer) whose dictionary is
+        copied in at each use."""
+        key = f"lasso_{method}"
+        if key not in self._submodels:
+            source = self.get_layer(self._inference_layer_name)
+            config = source.get_config()
+            config.update(name="lasso_codes", method=method, return_reconstruction=False, add_penalty_loss=False)
+            config.pop("dtype", None)
+            inputs, x = self._flat_inputs(self.input_shape_, self.input_scale)
+            codes = SparseCodingInference.from_config(config)(x)
+            self._submodels[key] = keras.Model(inputs, codes)
+        sub = self._submodels[key]
+        sub.get_layer("lasso_codes").set_weights(self.get_layer(self._inference_layer_name).get_weights())
+        return sub
+
+    def infer_codes(self, x, batch_size=256, method=None):
+        """Lasso codes of `x` (batch, *input_shape) by `num_iterations` steps from zero under the current
+        dictionary: float32 numpy (batch, num_atoms). `method`: "fista" or "ista" (default: the model's)."""
+        batch_size = check_int(batch_size, "batch_size")
+        method = self.method if method is None else method
+        if method not in INFERENCE_METHODS:
+            raise ValueError(f"`method` must be one of {', '.join(map(repr, INFERENCE_METHODS))}, got {method!r}.")
+        x = self.validate_inputs(x)
+        return predict_numpy(self._lasso_submodel(method), x, batch_size)
+
+    def encode(self, x, batch_size=256):
+        """The output of the layer named "codes" for `x` (batch, *input_shape), compiled: float32 numpy (batch,
+        num_atoms). Sparse coding: its FISTA codes; PSD: the encoder's prediction g * tanh(x W + b) alone."""
+        batch_size = check_int(batch_size, "batch_size")
+        x = self.validate_inputs(x)
+        return predict_numpy(self._submodel(self.code_layer_name), x, batch_size)
+
+    def reconstruct(self, x, batch_size=256):
+        """The reconstruction of `x` on the working scale (`x * input_scale`), as float32 numpy (compiled)."""
+        batch_size = check_int(batch_size, "batch_size")
+        x = self.validate_inputs(x)
+        return predict_numpy(self, x, batch_size)
+
+    def atoms(self):
+        """The unit-norm atoms as float32 numpy (num_atoms, input_dim), input_dim = prod(input_shape)."""
+        return ops.convert_to_numpy(self.get_layer(self._inference_layer_name).atoms()).astype("float32")
+
+    def filters(self):
+        """The atoms as pictures: (num_atoms, s, s) for flat square patches of s * s values, (num_atoms,
+        *input_shape) for image inputs."""
+        return atoms_as_filters(self.atoms(), self.input_shape_)
+
+    def objective(self, x, codes):
+        """The sparse-coding objective ||x * input_scale - codes @ D||^2 + penalty * |codes|_1 of each example
+        (numpy (batch,)) for codes (batch, num_atoms), e.g. from `encode` or `infer_codes`."""
+        x = self.validate_inputs(x).reshape(-1, self.num_dims) * self.input_scale
+        codes = np.asarray(codes, dtype="float32")
+        return ops.convert_to_numpy(
+            lasso_objective(ops.convert_to_tensor(x), ops.convert_to_tensor(codes), ops.convert_to_tensor(
+                self.atoms()), self.penalty)
+        ).astype("float64")

@@ -21,6 +21,18 @@ def byte_tokenizer():
     return keras_hub.tokenizers.ByteTokenizer(lowercase=False, errors="replace")
 
 
+#: The highest `sample_rate` a sequence model records (384 kHz, the highest of common audio hardware).
+MAX_SAMPLE_RATE = 384_000
+
+
+def check_sample_rate(sample_rate, owner):
+    """A sequence model's `sample_rate` argument: None (its tokens are not audio samples: text bytes, ...) or the
+    samples per second of the audio it models, an int in 1..MAX_SAMPLE_RATE; a ValueError naming it otherwise."""
+    if sample_rate is None:
+        return None
+    return check_int(sample_rate, "sample_rate", maximum=MAX_SAMPLE_RATE, owner=owner)
+
+
 def generate_byte_text(model, prompt, length, sampler="top_k", seed=None, method=None, num_samples=None):
     """Continue text prompts with a byte-level `AutoregressiveSequenceModel` (256 levels); see
     `AutoregressiveSequenceModel.generate_text`."""
@@ -85,16 +97,33 @@ class AutoregressiveSequenceModel(KgenModel):
       needs no loss;
     - the metrics `nats_per_token` and `bits_per_token` (bits per audio sample, bits per character for bytes);
     - `log_prob(tokens)`: per-sequence log-probability in nats;
-    - `sample(n, length, ...)`: generation with a keras-nlp sampler, "fast" (per-layer queues) or "naive";
+    - `sample(n, length, ...)`: generation with a keras-nlp sampler, "cached" (per-layer queues, recurrent states or
+      key/value caches: the incremental protocol of `kgen.models.KgenModel`) or "naive";
     - `receptive_field`: how many earlier tokens reach a prediction, which the causality test checks;
     - input validation with errors that name the argument.
     """
 
     #: Sampling methods; the first is the default of `sample`.
-    sampling_methods = ("fast", "naive")
+    sampling_methods = ("cached", "naive")
 
     #: The longest sequence the model takes (a transformer's position table and cache), or None: any length.
     max_length = None
+
+    @property
+    def sample_rate(self):
+        """Samples per second of the audio this model makes (its config's `sample_rate`, `check_sample_rate`: its
+        tokens are mu-law audio samples), or None: its tokens are not audio (text bytes, ...; also a config saved
+        before kgen recorded the rate). It decides the model's modality: WAV or text artifacts, the unit of the
+        result line, the rate of the WAV files it writes and of those `kgen compress` takes."""
+        return self._kgen_config.get("sample_rate")
+
+    @property
+    def token_unit(self):
+        """What a token is, for the printed result line: an audio "sample" (a model with a `sample_rate`), a
+        "byte" (256 levels), else a "token"."""
+        if self.sample_rate is not None:
+            return "sample"
+        return "byte" if self.num_levels == 256 else "token"
 
     def _setup_sequence(self, num_levels, num_classes=None, local_channels=None, local_upsample=1):
         self.num_levels = num_levels
@@ -251,7 +280,7 @@ class AutoregressiveSequenceModel(KgenModel):
                 conditioned model.
             sampler: "random" (sample from the softmax), "greedy", "top_k", "top_p", or a
                 `keras_hub.samplers.Sampler` instance (e.g. `TopPSampler(p=0.9, temperature=0.8)`).
-            method: "fast" (per-layer queues: one step per layer per token, the default) or "naive" (re-run the
+            method: "cached" (one step per layer per token, the default) or "naive" (re-run the
                 whole network for every token).
             batch_size: sequences generated at once (default: all).
 
@@ -260,7 +289,7 @@ class AutoregressiveSequenceModel(KgenModel):
         """
         from kgen.samplers import sequence
 
-        from kgen.models.base import check_sampling_args
+        from kgen.models.kgen_model import check_sampling_args
 
         num_samples, batch_size, method = check_sampling_args(self, num_samples, batch_size, method)
         length = check_int(length, "length")
@@ -320,7 +349,7 @@ class AutoregressiveSequenceModel(KgenModel):
             sampler: "top_k" (keras-nlp's TopKSampler, k=5), "top_p", "greedy", "random", or a
                 `keras_hub.samplers.Sampler` instance such as `TopPSampler(p=0.9, temperature=0.8)`.
             seed: int or None; the same int gives the same text with either method.
-            method: "fast" (default) or "naive", as in `sample`.
+            method: "cached" (default) or "naive", as in `sample`.
             num_samples: None (return one str) or an int n (return n continuations of a str prompt).
 
         Returns:
@@ -328,20 +357,14 @@ class AutoregressiveSequenceModel(KgenModel):
         """
         return generate_byte_text(self, prompt, length, sampler, seed, method, num_samples)
 
-    # The incremental protocol (method "fast"), driven by `kgen.samplers.sequence`:
+    # The incremental protocol (method "cached", `kgen.models.KgenModel`), driven by `kgen.samplers.sequence`:
     # `init_cache(batch_size, labels=None, features=None) -> cache` (conditioning goes into the cache once) and
-    # `call_with_cache(previous, index, cache) -> (logits of token index, cache)`, `previous` being token index - 1.
-    # The layers that own the weights compute their own step (queues, recurrent states, later key/value caches).
-    def init_cache(self, batch_size, labels=None, features=None):
-        raise NotImplementedError(f"{type(self).__name__} has no fast generation; use method='naive'.")
-
-    def call_with_cache(self, previous, index, cache):
-        raise NotImplementedError(f"{type(self).__name__} has no fast generation; use method='naive'.")
+    # `call_with_cache(previous, cache, index) -> (logits of token index, cache)`, `previous` being token index - 1.
 
     @property
     def coding_kinds(self):
-        """`kgen compress` codes WAV audio (as mu-law codes of num_levels channels) with any sequence model, and
-        files as bytes with a 256-level one."""
+        """`kgen compress` codes WAV audio (as mu-law codes of num_levels channels, at the model's `sample_rate`
+        where it records one) with any sequence model, and files as bytes with a 256-level one."""
         return ("bytes", "audio") if self.num_levels == 256 else ("audio",)
 
     @property
@@ -359,10 +382,6 @@ class AutoregressiveSequenceModel(KgenModel):
 
         return SequenceSteps(self, batch_size, labels=labels, features=features)
 
-    def cache_bytes(self, batch_size):
-        """Bytes of the generation cache for `batch_size` sequences."""
-        raise NotImplementedError(f"{type(self).__name__} has no fast generation.")
-
     @property
     def receptive_field(self):
         """How many tokens before step t can change the prediction of step t (subclasses provide it; `math.inf`
@@ -372,10 +391,6 @@ class AutoregressiveSequenceModel(KgenModel):
     # ----------------------------------------------------------------------------------------------- contract
     contract_checks = KgenModel.contract_checks + ("run_sequence_causality_test", "run_sequence_sampling_test",
                                                    "run_export_after_use_test")
-
-    #: What a token is, for the printed result line, by data set (bytes unless the data set is audio).
-    TOKEN_UNITS = {"fsdd": "sample"}
-    AUDIO_RATE = 8000  # Free Spoken Digit recordings
 
     def example_inputs(self, batch_size=2, seed=0, length=10):
         rng = np.random.default_rng(seed)
@@ -410,7 +425,7 @@ class AutoregressiveSequenceModel(KgenModel):
         }
 
     def result_line(self, model_name, summary):
-        unit = self.TOKEN_UNITS.get(summary["dataset"], "byte")
+        unit = self.token_unit
         return (
             f"{model_name} on {summary['dataset']} {summary['split']} ({summary['num_tokens']} {unit}s in "
             f"{summary['num_examples']} sequences): {summary['bits_per_token']:.4f} bits/{unit}, "
@@ -418,10 +433,10 @@ class AutoregressiveSequenceModel(KgenModel):
         )
 
     def write_artifacts(self, run_dir, recipe, num_samples=4, seed=0):
-        """Audio data: WAV files (one per class for a conditional model, and a continuation of the first evaluation
-        recording's first 0.25 s), each `sample_seconds` long (recipe [train]; the continuation generates 3/4 of
-        that), each with its spectrogram beside it (same name, .png). Text: a file of `num_samples` continuations of
-        the default prompt."""
+        """An audio model (one with a `sample_rate`): WAV files at its rate (one per class for a conditional model,
+        and a continuation of the first evaluation recording's first 0.25 s), each `sample_seconds` long (recipe
+        [train]; the continuation generates 3/4 of that), each with its spectrogram beside it (same name, .png).
+        Any other: a file of `num_samples` text continuations of the default prompt."""
         from pathlib import Path
 
         from kgen import artifacts
@@ -430,7 +445,7 @@ class AutoregressiveSequenceModel(KgenModel):
         if not num_samples:
             return []
         run_dir, d = Path(run_dir), recipe["data"]
-        if d["name"] not in self.TOKEN_UNITS:
+        if self.sample_rate is None:
             path = run_dir / "samples.txt"
             artifacts.write_text(self, path, num_samples=num_samples, seed=seed)
             return [("sample", path)]
@@ -445,20 +460,27 @@ class AutoregressiveSequenceModel(KgenModel):
                                              **({"source": d["source"]} if d.get("source") else {}))
         path = run_dir / "samples" / "continuation.wav"
         artifacts.write_audio(self, path, seconds=0.75 * seconds, label=int(digits[0]) if self.conditional else None,
-                              prompt=waves[0][: self.AUDIO_RATE // 4], seed=seed)
+                              prompt=waves[0][: self.sample_rate // 4], seed=seed)
         written += [("sample", path), ("spectrogram", artifacts.spectrogram_path(path))]
         return written
 
-    def write_sample_file(self, path, num=None, seed=0, label=None, seconds=1.0, prompt=None, rate=8000,
+    def write_sample_file(self, path, num=None, seed=0, label=None, seconds=1.0, prompt=None, rate=None,
                           text_prompt=None, length=600, sampler=None, progress=None, **unused):
-        """`.wav`: `seconds` of audio (continuing the WAV file `prompt` when given) and its spectrogram beside it
-        (same name, .png); `.txt`: `num` text samples of `length` bytes continuing `text_prompt`."""
+        """`.wav`: `seconds` of audio at `rate` samples per second (None: the model's own `sample_rate`),
+        continuing the WAV file `prompt` (of that rate) when given, and its spectrogram beside it (same name, .png);
+        `.txt`: `num` text samples of `length` bytes continuing `text_prompt`."""
         from pathlib import Path
 
         from kgen import artifacts, audio
 
         out = Path(path)
         if out.suffix == ".wav":
+            if rate is None and self.sample_rate is None:
+                raise ValueError(
+                    f"`--rate` is needed for a .wav file: this {type(self).__name__} records no sample rate (its "
+                    "config's `sample_rate` is None: a text model, or one saved before kgen recorded the rate); give "
+                    "the rate of the audio it was trained on.")
+            rate = self.sample_rate if rate is None else check_int(rate, "rate", maximum=MAX_SAMPLE_RATE)
             wave = None
             if prompt is not None:
                 if not Path(prompt).is_file():
@@ -485,7 +507,7 @@ class AutoregressiveSequenceModel(KgenModel):
     def export_signatures(self):
         """`serve`: `tokens` (batch, time) int32 [+ `labels`, `features`] -> `log_prob` (batch,), the sum over the
         sequence in nats; `sample`: `num_samples`, `length` int32 and `seed` int32 (2,) [+ conditioning] ->
-        `tokens` drawn from the softmax with the fast generator."""
+        `tokens` drawn from the softmax with the cached generator (`kgen.samplers.sequence.export_sample`)."""
         import tensorflow as tf
 
         extra = []
@@ -502,26 +524,9 @@ class AutoregressiveSequenceModel(KgenModel):
             return {"log_prob": -ops.sum(nll, axis=1)}
 
         def sample(num_samples, length, seed, *args):
-            from kgen.samplers.cached import same_dtypes
+            from kgen.samplers.sequence import export_sample
 
-            kwargs = dict(zip(names, args))
-            cache = self.init_cache(num_samples, kwargs.get("labels"), kwargs.get("features"))
-            tokens = tf.zeros(tf.stack([num_samples, length]), dtype=tf.int32)
-
-            def body(index, state):
-                tokens, cache = state
-                previous = tf.gather(tokens, tf.maximum(index - 1, 0), axis=1)
-                logits, new_cache = self.call_with_cache(previous, index, cache)
-                cache = same_dtypes(new_cache, cache)
-                step_seed = tf.random.experimental.stateless_fold_in(seed, index)
-                drawn = tf.random.stateless_categorical(tf.cast(logits, tf.float32), 1, seed=step_seed, dtype=tf.int32)
-                tokens = tf.tensor_scatter_nd_update(
-                    tokens, tf.stack([tf.range(num_samples), tf.fill([num_samples], index)], axis=1), drawn[:, 0],
-                )
-                return tokens, cache
-
-            tokens, _ = ops.fori_loop(0, length, body, (tokens, cache))
-            return {"tokens": tokens}
+            return {"tokens": export_sample(self, num_samples, length, seed, **dict(zip(names, args)))}
 
         serve_spec = [tf.TensorSpec(shape=(None, None), dtype=tf.int32, name="tokens")] + extra
         sample_spec = [

@@ -8,18 +8,10 @@ the one used for Moving MNIST since Srivastava et al.: a per-pixel sigmoid cross
 as a probability, p = level / 255, in nats per frame; its lower bound is the targets' own entropy, reported beside
 it (`target_entropy_per_frame`).
 
-The incremental protocol a family implements for cached generation (`sample(..., method="cached")`):
-
-    model.init_video_state(context) -> (condition, state)     # the context frames, all at once
-    model.next_video_state(frame, state) -> (condition, state)  # one more frame (drawn or given)
-    model.init_frame_cache(condition) -> cache                   # before a frame's first pixel
-    model.begin_frame_row(pixel, row, cache) -> cache            # rows above `row` are final
-    model.call_with_cache(pixel, row, col, cache) -> (logits, cache)
-
-`condition` is whatever the past tells the next frame (the VPN: its ConvLSTM output), `state` the recurrence's
-state, `pixel` the last pixel drawn before (row, col) (batch, channels), `logits` (batch, channels) those of the
-pixel at (row, col). One compiled loop per frame and backend (`kgen.samplers.compiled`) drives it; the naive loop
-re-runs the whole model for every pixel, and with the same seed both give the same frames.
+Generation (`sample`) runs the loops of `kgen.samplers.video`: "cached" drives the incremental protocol of
+`kgen.models.KgenModel` with its frame hooks (`init_video_state`, `next_video_state`; each frame's `init_cache`
+takes the past's `condition`), "naive" re-runs the whole model for every pixel; with the same seed both give the
+same frames.
 """
 
 from pathlib import Path
@@ -112,7 +104,7 @@ class AutoregressiveVideoModel(KgenModel):
         return arr.astype("float32")
 
     def _validate_data(self, data, name):
-        from kgen.models.base import concrete_array, first_data_inputs
+        from kgen.models.kgen_model import concrete_array, first_data_inputs
 
         first = first_data_inputs(data, name, f"videos of shape (batch, frames) + {self.frame_shape}")
         if isinstance(first, dict):
@@ -158,89 +150,11 @@ class AutoregressiveVideoModel(KgenModel):
             raise ValueError(f"`method` must be one of {', '.join(map(repr, self.sampling_methods))}, got {method!r}.")
         noise = ops.convert_to_numpy(keras.random.uniform((len(context), num_frames) + self.frame_shape,
                                                           seed=seed_generator(seed)))
-        loop = self._cached_frames if method == "cached" else self._naive_frames
-        out = [loop(context[i : i + batch_size], noise[i : i + batch_size]) for i in range(0, len(context),
-                                                                                              batch_size)]
+        from kgen.samplers.video import LOOPS
+
+        out = [LOOPS[method](self, context[i : i + batch_size], noise[i : i + batch_size])
+               for i in range(0, len(context), batch_size)]
         return np.concatenate(out).astype("uint8")
-
-    @staticmethod
-    def _draw(logits, uniform):
-        """0 or 255 per sub-pixel: 255 where the uniform noise is below the sigmoid of the logit."""
-        return ops.cast(ops.less(uniform, ops.sigmoid(ops.cast(logits, "float32"))), "float32") * MAX_LEVEL
-
-    def _naive_frames(self, context, noise):
-        from kgen.samplers.compiled import compiled
-
-        h, w, c = self.frame_shape
-        video = np.concatenate([context, np.zeros((len(context), noise.shape[1]) + self.frame_shape, "float32")], 1)
-
-        def run(video, frame_noise, t):
-            def body(index, video):
-                row, col = index // w, index % w
-                logits = self(video, training=False)[:, -1]  # the last frame's, from all the frames before it
-                at = ops.reshape(ops.slice(logits, (0, row, col, 0), (len(context), 1, 1, c)), (-1, c))
-                u = ops.reshape(ops.slice(frame_noise, (0, row, col, 0), (len(context), 1, 1, c)), (-1, c))
-                return ops.slice_update(video, (0, t, row, col, 0), self._draw(at, u)[:, None, None, None, :])
-
-            return ops.fori_loop(0, h * w, body, video)
-
-        for f in range(noise.shape[1]):
-            t = context.shape[1] + f
-            fn = compiled(self, ("video-naive", len(context), t + 1), run)
-            prefix = fn(ops.convert_to_tensor(video[:, : t + 1]), ops.convert_to_tensor(noise[:, f]), t)
-            video[:, : t + 1] = ops.convert_to_numpy(prefix)
-        return video[:, context.shape[1]:]
-
-    def _cached_frames(self, context, noise):
-        from kgen.samplers.cached import same_dtypes
-        from kgen.samplers.compiled import compiled
-
-        h, w, c = self.frame_shape
-        batch = len(context)
-
-        def run(condition, frame_noise):
-            def step(index, carry):
-                pixel, cache, frame = carry
-                row, col = index // w, index % w
-                logits, new_cache = self.call_with_cache(pixel, row, col, cache)
-                cache = same_dtypes(new_cache, cache)
-                u = ops.reshape(ops.slice(frame_noise, (0, row, col, 0), (batch, 1, 1, c)), (batch, c))
-                pixel = self._draw(logits, u)
-                return pixel, cache, ops.slice_update(frame, (0, row, col, 0), pixel[:, None, None, :])
-
-            def row_body(row, carry):
-                pixel, cache, frame = carry
-                cache = same_dtypes(self.begin_frame_row(pixel, row, cache), cache)
-                return ops.fori_loop(row * w, (row + 1) * w, step, (pixel, cache, frame))
-
-            carry = (ops.zeros((batch, c)), self.init_frame_cache(condition), ops.zeros((batch, h, w, c)))
-            return ops.fori_loop(0, h, row_body, carry)[2]
-
-        fn = compiled(self, ("video-cached", batch), run, small_ops=True)
-        condition, state = self.init_video_state(ops.convert_to_tensor(context))
-        frames = []
-        for f in range(noise.shape[1]):
-            frame = fn(condition, ops.convert_to_tensor(noise[:, f]))
-            frames.append(ops.convert_to_numpy(frame))
-            if f + 1 < noise.shape[1]:
-                condition, state = self.next_video_state(frame, state)
-        return np.stack(frames, axis=1)
-
-    # The incremental protocol (see the module docstring); a family with cached generation defines all five.
-    def init_video_state(self, context):
-        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
-
-    def next_video_state(self, frame, state):
-        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
-
-    def init_frame_cache(self, condition):
-        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
-
-    def begin_frame_row(self, pixel, row, cache):
-        return cache
-
-    def call_with_cache(self, pixel, row, col, cache):
-        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
 
     def dependencies(self, num_frames):
         """Boolean (T*H*W, T*H*W): [t, s] says input sub-pixel s may change the logit of sub-pixel t (rows of
@@ -272,31 +186,37 @@ class AutoregressiveVideoModel(KgenModel):
         return self.log_prob(x)
 
     def evaluation_summary(self, result, data, dataset):
-        from kgen.models.base import metric_summary
+        from kgen.models.kgen_model import metric_summary
 
         return metric_summary(result, self.nats_tracker, "nats_per_frame", "target_entropy_per_frame")
 
     def result_line(self, model_name, summary):
-        from kgen.models.base import format_result_line
+        from kgen.models.kgen_model import format_result_line
 
         measures = (f"{summary['nats_per_frame']:.2f} nats/frame over the predicted frames (the targets' own "
                     f"entropy: {summary['target_entropy_per_frame']:.2f})")
         return format_result_line(model_name, summary, "sequences", measures)
 
     def _real_videos(self, recipe, num, context, frames, split=None, source=None):
-        """`num` videos of the recipe's data set (default: Moving MNIST at this frame size), evaluation split."""
+        """`num` videos of the evaluation split of the recipe's data set, or without a recipe of the data set this
+        model is made for (`default_data`: its preset's `data` in presets.toml, with its loader options)."""
         from kgen import data as kdata
 
-        if recipe is not None:
-            d = recipe["data"]
-            name, options = d["name"], dict(d.get("eval_options") or {})
-            source = source if source is not None else d.get("source")
-            split = split or d["eval_split"]
-        else:
-            name, options, split = "moving_mnist", {"frame_size": self.frame_shape[0]}, split or "test"
+        d = recipe["data"] if recipe is not None else self.default_data()
+        if d is None:
+            raise ValueError(f"This {type(self).__name__} names no data set to take real context frames from (its "
+                             "preset records none): sample from its run folder, whose recipe names one.")
+        name, options = d["name"], dict(d.get("eval_options") or {})
+        source = source if source is not None else d.get("source")
+        split = split or d.get("eval_split") or "test"
         options["num_frames"] = max(options.get("num_frames", 0), context + frames)
         base = split.split("[")[0]
-        return kdata.load_arrays(name, f"{base}[:{num}]", source=source, **options)
+        videos = kdata.load_arrays(name, f"{base}[:{num}]", source=source, **options)
+        if tuple(np.shape(videos)[2:]) != tuple(self.frame_shape):
+            raise ValueError(f"The data set {name!r} ({options}) has frames of shape {tuple(np.shape(videos)[2:])}; "
+                             f"this {type(self).__name__} takes {tuple(self.frame_shape)}: sample from its run folder, "
+                             "whose recipe names its data.")
+        return videos
 
     def write_artifacts(self, run_dir, recipe, num_samples=4, seed=0):
         from pathlib import Path
@@ -314,7 +234,8 @@ class AutoregressiveVideoModel(KgenModel):
     def write_sample_file(self, path, num=None, seed=0, context=None, frames=None, recipe=None, data_source=None,
                           progress=None, **unused):
         """`kgen sample RUN --context 10 --frames 10 --out strip.png`: strips (and a GIF) of generated frames after
-        real context frames of the run's data (Moving MNIST at this frame size without a run recipe)."""
+        real context frames of the run's data (without a run recipe: of the data set the model's preset is made for,
+        `default_data`)."""
         from kgen import artifacts
 
         context = self.num_context_frames if context is None else context

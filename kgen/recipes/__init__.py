@@ -156,5 +156,15 @@ def load(path):
 
 
 def from_model(model_name):
-    """A default recipe that trains a zoo model by name."""
-    return validate({"model": model_name}, f"the recipe of {model_name!r}")
+    """A default recipe that trains a zoo model by name: on the data set its preset is made for (`data` in the
+    family's presets.toml, `kgen.zoo.default_data`), with the schema's defaults for everything else (and for the
+    data of a name that records none: a test size, a name the registry does not know)."""
+    import kgen.models  # noqa: F401  (registers the families, and so their presets' data)
+    from kgen import zoo
+
+    recipe = {"model": model_name}
+    data = zoo.default_data(model_name) if isinstance(model_name, str) else None
+    if data is not None:
+        recipe["data"] = data
+    return validate(recipe, f"the recipe of {model_name!r} (its data from the preset's `data` in presets.toml)"
+                    if data is not None else f"the recipe of {model_name!r}")

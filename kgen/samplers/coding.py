@@ -2,7 +2,7 @@
 
 An entropy coder needs, before each symbol, the model's whole distribution over it; the decoder can only compute
 that distribution once it has decoded every earlier symbol. So both sides run the same loop through the model's
-incremental protocol (the one cached generation uses, `kgen.samplers.cached` for images and
+incremental protocol (the one cached generation uses, `kgen.samplers.image` for images and
 `kgen.samplers.sequence` for tokens):
 
     steps = model.coding_steps(batch_size, labels=..., features=...)
@@ -25,7 +25,6 @@ fit). `SequenceSteps` walks tokens left to right.
 import numpy as np
 from keras import ops
 
-from kgen.samplers.cached import step_position
 from kgen.samplers.compiled import compiled
 
 
@@ -83,7 +82,7 @@ class ImageSteps:
         self.num_levels = dist.num_levels
         self.num_steps = model.num_steps
         self.joint = dist.joint_channels
-        self._cache = model.init_cache(self.batch_size, labels=labels if model.conditional else None)
+        self._cache = model.init_cache(self.batch_size, **({"labels": labels} if model.conditional else {}))
         self._pixel = np.zeros((self.batch_size, channels), dtype="float32")
         self._index = 0
         self._row_step = compiled(model, ("coding", "image", "row"), self._make_step(True), small_ops=True,
@@ -96,10 +95,10 @@ class ImageSteps:
         width = model.image_shape[1]
         per_pixel = 1 if self.joint else channels
 
-        def step(pixel, index, cache):
+        def step(pixel, cache, index):
             if begins_row:
-                cache = model.begin_row(pixel, index // (width * per_pixel), cache)
-            params, cache = model.call_with_cache(pixel, index, cache)
+                cache = model.begin_row(pixel, cache, index // (width * per_pixel))
+            params, cache = model.call_with_cache(pixel, cache, index)
             return level_probabilities(model.distribution, params, channels), cache
 
         return step
@@ -120,16 +119,16 @@ class ImageSteps:
         if (previous is None) != (index == 0):
             raise ValueError("`previous` must be None at the first step and the last step's symbols after it.")
         if previous is not None:
-            _, _, prev_channel = step_position(self.model, index - 1)
+            _, _, prev_channel = self.model.step_position(index - 1)
             if self.joint:
                 self._pixel = np.asarray(previous, dtype="float32").reshape(self.batch_size, 1)
             else:
                 if prev_channel == 0:
                     self._pixel = np.zeros_like(self._pixel)
                 self._pixel[:, prev_channel] = previous
-        _, col, channel = step_position(self.model, index)
+        _, col, channel = self.model.step_position(index)
         fn = self._row_step if col == 0 and channel == 0 else self._step
-        tables, self._cache = fn(ops.convert_to_tensor(self._pixel), _index_arg(index), self._cache)
+        tables, self._cache = fn(ops.convert_to_tensor(self._pixel), self._cache, _index_arg(index))
         self._index = index + 1
         return _to_numpy_table(tables)[:, channel]
 
@@ -139,9 +138,9 @@ class SequenceSteps:
     `AutoregressiveSequenceModel.coding_steps`."""
 
     def __init__(self, model, batch_size, labels=None, features=None):
-        if "fast" not in model.sampling_methods:
+        if "cached" not in model.sampling_methods:
             raise ValueError(
-                f"{type(model).__name__} has no incremental protocol (fast generation), so it cannot drive an "
+                f"{type(model).__name__} has no incremental protocol (cached generation), so it cannot drive an "
                 "entropy coder step by step."
             )
         self.model = model
@@ -150,8 +149,8 @@ class SequenceSteps:
         self._cache = model.init_cache(self.batch_size, labels=labels, features=features)
         self._index = 0
 
-        def step(previous, index, cache):
-            logits, cache = model.call_with_cache(previous, index, cache)
+        def step(previous, cache, index):
+            logits, cache = model.call_with_cache(previous, cache, index)
             return ops.softmax(ops.cast(logits, "float32"), axis=-1), cache
 
         self._step = compiled(model, ("coding", "sequence"), step, small_ops=True, tf_jit=False)
@@ -170,6 +169,6 @@ class SequenceSteps:
         if (previous is None) != (index == 0):
             raise ValueError("`previous` must be None at the first step and the last step's tokens after it.")
         prev = np.zeros(self.batch_size, np.int32) if previous is None else np.asarray(previous, np.int32)
-        tables, self._cache = self._step(ops.convert_to_tensor(prev), _index_arg(index), self._cache)
+        tables, self._cache = self._step(ops.convert_to_tensor(prev), self._cache, _index_arg(index))
         self._index = index + 1
         return _to_numpy_table(tables)

@@ -29,6 +29,8 @@ import warnings
 
 import keras
 
+from kgen.layers.steps import torch_fast_paths
+
 #: Loops shorter than this run the torch step eagerly (compiling a tiny test model costs seconds).
 DEFAULT_TORCH_COMPILE_STEPS = 4096
 
@@ -101,11 +103,6 @@ def compiled(model, key, run, state=(), small_ops=False, tf_jit=True):
 
 
 # ================================================================================================ torch fast path
-def torch_fast_paths():
-    """True under torch unless `KGEN_PORTABLE_QUEUES=1` asks for the portable keras.ops code everywhere."""
-    return keras.backend.backend() == "torch" and os.environ.get("KGEN_PORTABLE_QUEUES") != "1"
-
-
 def torch_compile_min_steps():
     """`KGEN_TORCH_COMPILE_STEPS`: loops of at least this many steps compile their torch step (0: always;
     a negative number: never). Default `DEFAULT_TORCH_COMPILE_STEPS`."""

@@ -5,18 +5,19 @@ the logits of token `index`, draws it (random, greedy, top-k, top-p, with a temp
 prompt unless that position was given. kgen supplies two `next` functions:
 
 - "naive": run the whole network on the sequence so far and read the logits at `index` (the reference);
-- "fast": the model's incremental protocol (`incremental`: `init_cache` / `call_with_cache`; Paine et al. 2016,
-  "Fast WaveNet Generation Algorithm") keeps, for every dilated causal convolution, a queue of its last
-  (k - 1) * d inputs (a recurrent model: its state) and computes one step per layer per new token, so a token
-  costs the same whatever the receptive field.
+- "cached": the model's incremental protocol (`kgen.models.KgenModel`: `init_cache(batch_size, **conditioning)`,
+  `call_with_cache(previous, cache, index)`; Paine et al. 2016, "Fast WaveNet Generation Algorithm") keeps, for
+  every dilated causal convolution, a queue of its last (k - 1) * d inputs (a recurrent model: its state; a
+  transformer: its keys and values) and computes one step per layer per new token, so a token costs the same
+  whatever the receptive field.
 
 Both see the same random stream (the sampler's seed generator is reset to the requested seed), so the same seed
 gives the same tokens with either method. The loop is compiled by `kgen.samplers.compiled.compiled`, as the image
 loops are: `jax.jit` with the weights and the sampler's seed state passed explicitly, `tf.function(jit_compile=True)`,
 and eager `torch.no_grad()` on one intra-op thread.
 
-Under torch (on the CPU), "fast" generation takes a fast path instead of the keras_hub loop, whose ~30 keras ops
-per token cost as much as the model step itself: a Python loop (`_torch_fast_loop`) that calls the model's step
+Under torch (on the CPU), cached generation takes a fast path instead of the keras_hub loop, whose ~30 keras ops
+per token cost as much as the model step itself: a Python loop (`_torch_cached_loop`) that calls the model's step
 (compiled with `torch.compile` for long loops, `kgen.samplers.compiled.torch_step`) and draws each token with the
 same torch calls, and the same seeds, as the keras_hub sampler (`_torch_draw`, for keras_hub's own samplers; any
 other sampler's methods are called as they are). The tokens are the same as the keras_hub loop's;
@@ -28,8 +29,8 @@ import json
 import numpy as np
 from keras import ops
 
-from kgen.samplers.cached import same_dtypes
-from kgen.samplers.compiled import compiled, torch_fast_paths, torch_step
+from kgen.layers.steps import same_dtypes, torch_fast_paths
+from kgen.samplers.compiled import compiled, torch_step
 
 SAMPLERS = ("random", "greedy", "top_k", "top_p")
 
@@ -71,23 +72,22 @@ def naive_next(model, labels, features):
     return next_fn
 
 
-def incremental(model):
-    """`(init_cache, call_with_cache)` of the model's incremental protocol (method "fast"):
-    `init_cache(batch_size, labels, features) -> cache` and `call_with_cache(previous, index, cache) -> (logits of
-    token index, cache)`, `previous` being token index - 1."""
-    return model.init_cache, model.call_with_cache
+def conditioning(model, labels, features):
+    """The conditioning keyword arguments of a sequence model's `init_cache`: the class labels and local features it
+    takes (None for what it does not)."""
+    return {"labels": labels if model.conditional else None, "features": features if model.locally_conditioned
+            else None}
 
 
-def fast_next(step):
-    """`next` for keras_hub samplers from the incremental step `call_with_cache(previous, index, cache)` (see
-    `incremental`; a generator object with a `step` method works too): feeds token index - 1 (nothing at index 0)
-    through one step of every layer and returns the logits of token `index`."""
-    step = getattr(step, "step", step)
+def cached_next(model):
+    """`next` for keras_hub samplers from the model's incremental step `call_with_cache(previous, cache, index)`:
+    feeds token index - 1 (nothing at index 0) through one step of every layer and returns the logits of token
+    `index`."""
 
     def next_fn(prompt, cache, index):
         batch = ops.shape(prompt)[0]
         previous = ops.slice(prompt, (0, ops.maximum(index - 1, 0)), (batch, 1))[:, 0]
-        logits, new_cache = step(previous, index, cache)
+        logits, new_cache = model.call_with_cache(previous, cache, index)
         return ops.cast(logits, "float32"), None, same_dtypes(new_cache, cache)
 
     return next_fn
@@ -96,7 +96,7 @@ def fast_next(step):
 def generate(model, prompt, mask, labels, features, sampler, method, seed, start=0):
     """Fill the positions of `prompt` where `mask` is False, left to right.
 
-    The fast generator steps through every position (the given ones fill its queues); the naive loop starts at
+    The cached generator steps through every position (the given ones fill its queues); the naive loop starts at
     `start` (the number of leading positions given in every row), with the random stream moved on by `start` draws
     so that both methods draw the same numbers for the same position.
 
@@ -107,30 +107,27 @@ def generate(model, prompt, mask, labels, features, sampler, method, seed, start
         labels: int32 numpy (batch,) or None.
         features: float32 numpy (batch, length // upsample, channels) or None (local conditioning).
         sampler: a keras_hub sampler.
-        method: "fast" or "naive".
+        method: "cached" or "naive".
         seed: int, the seed of the sampler's random stream.
         start: leading positions given in every row (`mask[:, :start]` all True).
 
     Returns:
         int32 numpy (batch, length).
     """
-    conditional, local = model.conditional, model.locally_conditioned
-    torch_fast = method == "fast" and torch_fast_paths()
+    torch_fast = method == "cached" and torch_fast_paths()
     key = ("sequence", method, _sampler_key(sampler), torch_fast)
     # The compiled loop reads and updates the variables of the sampler it was built with: keep using that one.
     sampler = model._sampler_cache.setdefault(("sequence-sampler",) + key, sampler)
 
     def run(prompt, mask, labels, features, start):
-        labels = labels if conditional else None
-        features = features if local else None
+        given = conditioning(model, labels, features)
         if torch_fast and prompt.device.type == "cpu":
-            return _torch_fast_loop(model, sampler, prompt, mask, labels, features)
+            return _torch_cached_loop(model, sampler, prompt, mask, given)
         if method == "naive":
-            next_fn, cache, index = naive_next(model, labels, features), (), start
+            next_fn, cache, index = naive_next(model, given["labels"], given["features"]), (), start
         else:
-            init_cache, call_with_cache = incremental(model)
-            cache = init_cache(ops.shape(prompt)[0], labels, features)
-            next_fn, index = fast_next(call_with_cache), 0
+            cache = model.init_cache(ops.shape(prompt)[0], **given)
+            next_fn, index = cached_next(model), 0
         return sampler(next_fn, prompt, cache=cache, index=index, mask=mask, model=model)
 
     fn = compiled(model, key, run, state=sampler.variables, small_ops=True)
@@ -151,9 +148,33 @@ def generate(model, prompt, mask, labels, features, sampler, method, seed, start
     return ops.convert_to_numpy(out).astype("int32")
 
 
+def export_sample(model, num_samples, length, seed, **conditioning):
+    """The cached generator as traced TensorFlow code for an exported `sample` signature: int32 tokens
+    (num_samples, length) drawn from the softmax, step `index` seeded with `seed` (int32 (2,)) folded with it."""
+    import tensorflow as tf
+
+    cache = model.init_cache(num_samples, **conditioning)
+    tokens = tf.zeros(tf.stack([num_samples, length]), dtype=tf.int32)
+
+    def body(index, state):
+        tokens, cache = state
+        previous = tf.gather(tokens, tf.maximum(index - 1, 0), axis=1)
+        logits, new_cache = model.call_with_cache(previous, cache, index)
+        cache = same_dtypes(new_cache, cache)
+        step_seed = tf.random.experimental.stateless_fold_in(seed, index)
+        drawn = tf.random.stateless_categorical(tf.cast(logits, tf.float32), 1, seed=step_seed, dtype=tf.int32)
+        tokens = tf.tensor_scatter_nd_update(
+            tokens, tf.stack([tf.range(num_samples), tf.fill([num_samples], index)], axis=1), drawn[:, 0],
+        )
+        return tokens, cache
+
+    tokens, _ = ops.fori_loop(0, length, body, (tokens, cache))
+    return tokens
+
+
 # ================================================================================================ torch fast path
-def _torch_fast_loop(model, sampler, prompt, mask, labels, features):
-    """The keras_hub sampler loop of method "fast" (`Sampler.__call__` with `fast_next`), as plain torch code.
+def _torch_cached_loop(model, sampler, prompt, mask, given):
+    """The keras_hub sampler loop of method "cached" (`Sampler.__call__` with `cached_next`), as plain torch code.
 
     Step `index` feeds token index - 1 through the model's incremental step (compiled for long loops), draws a
     token from the logits and keeps the given token where `mask` is set: the same draws, one per step, in the same
@@ -162,19 +183,16 @@ def _torch_fast_loop(model, sampler, prompt, mask, labels, features):
     import torch
 
     batch, length = prompt.shape
-    init_cache, _ = incremental(model)
-    cache = init_cache(batch, labels, features)
+    cache = model.init_cache(batch, **given)
 
     def make_step():
-        _, call_with_cache = incremental(model)
-
-        def step(previous, index, cache):
-            logits, cache = call_with_cache(previous, index, cache)
+        def step(previous, cache, index):
+            logits, cache = model.call_with_cache(previous, cache, index)
             return ops.cast(logits, "float32"), cache
 
         return step
 
-    step = torch_step(model, ("sequence-fast",), make_step, length)
+    step = torch_step(model, ("sequence-cached",), make_step, length)
     raw_draw = _torch_draw(sampler)
     seed = counter = 0
     if raw_draw is not None and sampler.variables:  # the random stream: draw i is seeded with seed + counter + i
@@ -190,7 +208,7 @@ def _torch_fast_loop(model, sampler, prompt, mask, labels, features):
 
     def one_step(index, cache):
         previous = tokens[:, max(index - 1, 0)].clone()  # contiguous: one compiled graph whatever the length
-        logits, cache = step(previous, torch.tensor(index, dtype=torch.int32) if step.compiled else index, cache)
+        logits, cache = step(previous, cache, torch.tensor(index, dtype=torch.int32) if step.compiled else index)
         tokens[:, index] = torch.where(mask[:, index], tokens[:, index], draw(logits, index))
         return cache
 

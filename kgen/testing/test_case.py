@@ -305,7 +305,7 @@ class TestCase:
         `mixed_precision_tolerance` of float32's, relative to their largest magnitude (at least 1)."""
         weights = model.get_weights()
         rng = np.random.default_rng(0)
-        weights = [w + 0.05 * rng.standard_normal(w.shape).astype(w.dtype) if w.dtype.kind == "f" else w
+        weights = [w + 0.05 * rng.standard_normal(w.shape).astype(w.dtype) if np.issubdtype(w.dtype, np.floating) else w
                    for w in weights]
         reference = type(model).from_config({**model.get_config(), "dtype": "float32"})
         reference.set_weights(weights)
@@ -389,7 +389,7 @@ class TestCase:
         1. No leak: changing flat position i (raster order, then R -> G -> B) never changes the prediction of any
            position at or before i.
         2. Exact reach: which earlier pixels change the prediction of each pixel equals `expected` (default
-           `model.receptive_field(H, W)`), so a blind spot is measured and asserted, never hidden.
+           `model.dependencies(H, W)`), so a blind spot is measured and asserted, never hidden.
         3. Within a pixel, every earlier channel reaches every later channel.
 
         The measurement perturbs copies of the model with fresh random weights (`structural_copy`, built from the
@@ -401,7 +401,7 @@ class TestCase:
         """
         h, w, c = model.image_shape
         if expected is None:
-            expected = model.receptive_field(h, w)
+            expected = model.dependencies(h, w)
         expected = np.asarray(expected, dtype=bool)
         within = np.tril(np.ones((c, c), dtype=bool), k=-1)  # at one pixel: each channel sees the earlier ones
         if model.distribution.joint_channels:  # the head models a pixel's channels; the network sees none of them
@@ -554,7 +554,7 @@ class TestCase:
         return dep
 
     def run_sequence_sampling_test(self, model, num_samples=2, length=12, seed=1234, sampler="random"):
-        """Same seed, same tokens, for every sampling method (a fast generator must match the naive loop exactly);
+        """Same seed, same tokens, for every sampling method (the cached generator must match the naive loop exactly);
         a prompt is kept and continued; valid tokens; finite log_prob; another seed gives other tokens."""
         kwargs = conditioning(model, np.zeros((num_samples, length), "int32"))
         a = model.sample(num_samples, length, seed=seed, sampler=sampler, **kwargs)

@@ -3,7 +3,7 @@ import pytest
 from keras import ops
 
 from kgen.layers import ByteNetResidualBlock
-from kgen.samplers.queues import init_queue, queue_taps
+from kgen.layers.queues import init_queue, queue_taps
 from kgen.testing import TestCase
 from kgen.testing.fixtures import reached_steps
 

@@ -176,7 +176,7 @@ class TestSparseAttention(TestCase):
         cache = layer.init_cache(2, 24)
         steps = []
         for t in range(n):
-            y, cache = layer.call_with_cache(ops.convert_to_tensor(x[:, t]), t, cache)
+            y, cache = layer.call_with_cache(ops.convert_to_tensor(x[:, t]), cache, t)
             steps.append(ops.convert_to_numpy(y))
         np.testing.assert_allclose(np.stack(steps, axis=1), full, rtol=1e-4, atol=1e-5)
 

@@ -25,7 +25,7 @@ class TestSparseTransformerBlock(TestCase):
         cache = block.init_cache(2, 12)
         steps = []
         for t in range(11):
-            y, cache = block.call_with_cache(ops.convert_to_tensor(x[:, t]), t, cache)
+            y, cache = block.call_with_cache(ops.convert_to_tensor(x[:, t]), cache, t)
             steps.append(ops.convert_to_numpy(y))
         np.testing.assert_allclose(np.stack(steps, axis=1), full, rtol=1e-4, atol=1e-5)
         for s in range(11):
@@ -62,7 +62,7 @@ class TestShiftedTokenEmbedding(TestCase):
         moved = np.abs(ops.convert_to_numpy(layer(changed)) - full).max(axis=(0, 2)) > 0
         assert list(np.flatnonzero(moved)) == [5]  # token t enters at position t + 1 only
         for t in range(12):
-            step = layer.call_with_cache(ops.convert_to_tensor(tokens[:, max(t - 1, 0)]), t)
+            step, _ = layer.call_with_cache(ops.convert_to_tensor(tokens[:, max(t - 1, 0)]), None, t)
             np.testing.assert_allclose(ops.convert_to_numpy(step), full[:, t], rtol=1e-6, atol=1e-6)
 
     @pytest.mark.parametrize("kwargs", [dict(num_tokens=0, output_dim=4, position_shape=[4]),

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import kgen
+from kgen.samplers import cache_bytes
 from kgen.models import ByteNet
 from kgen.testing import SequenceModelChecks, TestCase, tiny_builder
 
@@ -20,7 +21,7 @@ class TestByteNet(SequenceModelChecks, TestCase):
         assert model.kernel_size == 3 and model.hidden_dim == 256 and model.num_levels == 256
         assert model.receptive_field == 2 * (1 + 3 * 31) + 1 == 189
         assert model.count_params() == 2_072_064  # stated in the preset's description
-        assert model.cache_bytes(1) == 4 * (2 * 256 + 2 * 3 * 31 * 128)
+        assert cache_bytes(model.init_cache(1)) == 4 * (2 * 256 + 2 * 3 * 31 * 128)
         assert kgen.zoo.get("bytenet.tiny").receptive_field == 2 * (1 + 1 + 2 + 1 + 2) + 1
 
     @pytest.mark.parametrize("kwargs", [{}, dict(kernel_size=2, num_layers=3, dilation_cycle=3)])
@@ -63,7 +64,7 @@ class TestByteNet(SequenceModelChecks, TestCase):
         with pytest.raises(ValueError, match="sampler"):
             model.generate_text("a", 5, sampler="top-k")
         with pytest.raises(ValueError, match="method"):
-            model.generate_text("a", 5, method="cached")
+            model.generate_text("a", 5, method="fast")
         with pytest.raises(ValueError, match="seed"):
             model.generate_text("a", 5, seed=-1)
         with pytest.raises(ValueError, match="num_samples"):

@@ -50,13 +50,13 @@ class TestGatedPixelCNN(TestCase):
         # Deep enough to reach every earlier pixel of a 6x6 image: the measured pattern is exactly all of them.
         model = GatedPixelCNN(image_shape=(6, 6, 1), filters=4, num_layers=4, first_kernel_size=5)
         ideal = np.tril(np.ones((36, 36), dtype=bool), k=-1)
-        assert np.array_equal(model.receptive_field(6, 6), ideal)
+        assert np.array_equal(model.dependencies(6, 6), ideal)
         reach, _ = self.run_causality_test(model)
         assert np.array_equal(reach, ideal)
         # The preset reaches every earlier pixel of a 12x12 image, where PixelCNN's blind spot shows.
-        assert np.array_equal(kgen.zoo.get("gated_pixelcnn.mnist").receptive_field(12, 12),
+        assert np.array_equal(kgen.zoo.get("gated_pixelcnn.mnist").dependencies(12, 12),
                               np.tril(np.ones((144, 144), dtype=bool), k=-1))
-        assert not np.array_equal(kgen.zoo.get("pixelcnn.mnist").receptive_field(12, 12),
+        assert not np.array_equal(kgen.zoo.get("pixelcnn.mnist").dependencies(12, 12),
                                   np.tril(np.ones((144, 144), dtype=bool), k=-1))
 
     def test_causality_within_reach(self):
@@ -112,15 +112,15 @@ class TestGatedPixelCNN(TestCase):
         self.run_sampling_test(model)
         real = binary_images(3)
         for method in ("cached", "naive"):
-            done = model.sample(3, seed=3, prefix=real[:, :5], method=method)
+            done = model.sample(3, seed=3, prompt=real[:, :5], method=method)
             np.testing.assert_array_equal(done[:, :5], real[:, :5])
-        np.testing.assert_array_equal(model.sample(3, seed=3, prefix=real[:, :5], method="naive"),
-                                      model.sample(3, seed=3, prefix=real[:, :5]))
-        assert not np.array_equal(model.sample(3, seed=3, prefix=real[:, :5])[:, 5:], real[:, 5:])
-        with pytest.raises(ValueError, match="prefix"):
-            model.sample(3, prefix=real[:2, :4])
-        with pytest.raises(ValueError, match="prefix"):
-            model.sample(3, prefix=real[:, :4] * 3)
+        np.testing.assert_array_equal(model.sample(3, seed=3, prompt=real[:, :5], method="naive"),
+                                      model.sample(3, seed=3, prompt=real[:, :5]))
+        assert not np.array_equal(model.sample(3, seed=3, prompt=real[:, :5])[:, 5:], real[:, 5:])
+        with pytest.raises(ValueError, match="prompt"):
+            model.sample(3, prompt=real[:2, :4])
+        with pytest.raises(ValueError, match="prompt"):
+            model.sample(3, prompt=real[:, :4] * 3)
         with pytest.raises(ValueError, match="method"):
             model.sample(3, method="fast")
 

@@ -4,7 +4,7 @@ import pytest
 import kgen
 from kgen.layers import causal_conv_mask
 from kgen.models import PixelCNN
-from kgen.models.pixelcnn.pixelcnn_model import causal_offsets, stacked_receptive_field
+from kgen.layers.masked_conv2d import causal_offsets, stacked_receptive_field
 from kgen.testing import TestCase, bad_arguments, binary_images
 
 
@@ -88,12 +88,12 @@ class TestPixelCNN(TestCase):
         self.run_sampling_test(tiny(), num_samples=3)
         self.run_sampling_test(rgb_model(), num_samples=2)
 
-    def test_cached_sampling_equals_naive_with_a_prefix_and_a_mixture_head(self):
+    def test_cached_sampling_equals_naive_with_a_prompt_and_a_mixture_head(self):
         model = tiny()
         real = binary_images(3)
         for rows in (0, 3, 8):
-            cached = model.sample(3, seed=5, prefix=real[:, :rows])
-            np.testing.assert_array_equal(cached, model.sample(3, seed=5, prefix=real[:, :rows], method="naive"))
+            cached = model.sample(3, seed=5, prompt=real[:, :rows])
+            np.testing.assert_array_equal(cached, model.sample(3, seed=5, prompt=real[:, :rows], method="naive"))
             np.testing.assert_array_equal(cached[:, :rows], real[:, :rows])
         mixture = PixelCNN(image_shape=(4, 4, 3), hidden_dim=6, num_residual_blocks=1, first_kernel_size=3,
                            likelihood="logistic_mixture", num_mixtures=2, num_levels=8)

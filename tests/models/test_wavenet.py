@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import kgen
+from kgen.samplers import cache_bytes
 from kgen.models import WaveNet
 from kgen.testing import SequenceModelChecks, TestCase, random_tokens as tokens, tiny_builder
 
@@ -37,7 +38,8 @@ class TestWaveNet(SequenceModelChecks, TestCase):
 
     def test_fast_state_is_bounded_by_the_receptive_field(self):
         model = kgen.zoo.get("wavenet.fsdd")
-        state = model.cache_bytes(1)
+        queues = model.init_cache(1)[0]  # (queues, global terms, local features)
+        state = cache_bytes(queues)
         # (k - 1) * (1 + sum of dilations) slots of 32 floats: 2,047 x 32 x 4 bytes, whatever the length generated.
         assert state == 4 * 32 * 2047
 
@@ -55,7 +57,7 @@ class TestWaveNet(SequenceModelChecks, TestCase):
         with pytest.raises(ValueError, match="prompt"):
             model.sample(2, 5, prompt=np.zeros((2, 6), "int32"), labels=[0, 1])
         with pytest.raises(ValueError, match="method"):
-            model.sample(2, 5, labels=[0, 1], method="cached")
+            model.sample(2, 5, labels=[0, 1], method="fast")
         with pytest.raises(ValueError, match="sampler"):
             model.sample(2, 5, labels=[0, 1], sampler="beam-ish")
         with pytest.raises(ValueError, match="x"):

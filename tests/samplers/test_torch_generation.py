@@ -1,4 +1,4 @@
-"""The torch fast path of sequence generation (kgen.samplers.sequence._torch_fast_loop): raw-torch token draws and
+"""The torch fast path of sequence generation (kgen.samplers.sequence._torch_cached_loop): raw-torch token draws and
 the step compiled by torch.compile give exactly the tokens of the portable keras_hub loop."""
 
 import warnings
@@ -136,21 +136,20 @@ def test_compiled_step_is_bit_exact(arch, monkeypatch):
         warnings.simplefilter("error", UserWarning)  # a failed compile warns: fail instead
         np.testing.assert_array_equal(model.sample(sampler="top_p", **kwargs), eager)
         np.testing.assert_array_equal(model.sample(**kwargs), portable(model, monkeypatch, **kwargs))
-    step = compiled_module.torch_step(model, ("sequence-fast",), None, length)  # the one the loop compiled
+    step = compiled_module.torch_step(model, ("sequence-cached",), None, length)  # the one the loop compiled
     assert step.compiled and step.failed is None
 
     # logits and caches, step by step
-    init_cache, _ = sequence.incremental(model)
     cond = conditioning(model, num, length)
     labels = torch.tensor(cond["labels"], dtype=torch.int32) if "labels" in cond else None
     features = torch.tensor(cond["features"], dtype=torch.float32) if "features" in cond else None
     with torch.no_grad():
-        eager_cache = init_cache(num, labels, features)
-        compiled_cache = init_cache(num, labels, features)
+        eager_cache = model.init_cache(num, labels=labels, features=features)
+        compiled_cache = model.init_cache(num, labels=labels, features=features)
         tokens = torch.tensor(np.random.default_rng(0).integers(0, model.num_levels, (length, num)), dtype=torch.int32)
         for index in range(length):
-            want, eager_cache = step.step(tokens[index].clone(), index, eager_cache)
-            got, compiled_cache = step(tokens[index].clone(), torch.tensor(index, dtype=torch.int32), compiled_cache)
+            want, eager_cache = step.step(tokens[index].clone(), eager_cache, index)
+            got, compiled_cache = step(tokens[index].clone(), compiled_cache, torch.tensor(index, dtype=torch.int32))
             assert torch.equal(want, got), f"step {index}: logits differ by {float((want - got).abs().max())}"
             leaves = torch.utils._pytree.tree_leaves
             for a, b in zip(leaves(eager_cache), leaves(compiled_cache)):

@@ -11,7 +11,7 @@ from keras import layers
 
 from kgen.layers.k_sparse import KSparse
 from kgen.layers.masking_noise import MaskingNoise
-from kgen.models.base import check_model_kwargs
+from kgen.models.kgen_model import check_model_kwargs
 from kgen.models.representation_base import RepresentationModel, check_input_shape
 from kgen.validation import check_float, check_fraction, check_int
 

@@ -7,7 +7,7 @@ zoo.register_family(__name__, {
     "bytenet": (
         ByteNet,
         "ByteNet decoder (Kalchbrenner et al. 2016): residual blocks of masked dilated 1-D convolutions "
-        "(dilations 1, 2, 4, 8, 16 repeated) over bytes, a character-level language model with fast cached "
+        "(dilations 1, 2, 4, 8, 16 repeated) over bytes, a character-level language model with cached "
         "generation",
     ),
 })

@@ -6,8 +6,8 @@ from keras import layers, ops
 
 from kgen.layers.bytenet_block import ByteNetResidualBlock
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
-from kgen.models.base import check_model_kwargs
-from kgen.models.sequence_base import AutoregressiveSequenceModel
+from kgen.models.kgen_model import check_model_kwargs
+from kgen.models.sequence_base import AutoregressiveSequenceModel, check_sample_rate
 from kgen.validation import check_fraction, check_int
 
 
@@ -29,7 +29,7 @@ class ByteNet(AutoregressiveSequenceModel):
     `num_levels` float32 logits (a categorical over the next byte).
 
     The kernel size defaults to 3, the paper's masked kernel for character-level language modelling (its Hutter
-    Prize decoder: 30 blocks in six cycles of 1..16, d = 512: the defaults here). Generation is fast by default: the
+    Prize decoder: 30 blocks in six cycles of 1..16, d = 512: the defaults here). Generation is cached by default: the
     incremental protocol (`init_cache` / `call_with_cache`) keeps one queue of (k - 1) x dilation inputs per
     masked convolution and computes one step per layer per byte, with exactly the tokens of the naive loop.
 
@@ -40,6 +40,8 @@ class ByteNet(AutoregressiveSequenceModel):
         dilation_cycle: int, dilations 1 .. 2 ** (dilation_cycle - 1) repeat every `dilation_cycle` blocks.
         kernel_size: int k, taps of the input convolution and of every masked convolution (>= 2).
         dropout: float in [0, 1), dropout of each block's residual branch in training (against overfitting).
+        sample_rate: int or None, samples per second when the tokens are mu-law audio samples (recorded in the
+            config: WAV samples at that rate), None for text and other tokens.
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -52,9 +54,10 @@ class ByteNet(AutoregressiveSequenceModel):
     """
 
     def __init__(self, num_levels=256, hidden_dim=1024, num_layers=30, dilation_cycle=5, kernel_size=3, dropout=0.0,
-                 **kwargs):
+                 sample_rate=None, **kwargs):
         owner = "ByteNet"
         check_model_kwargs(kwargs, owner)
+        sample_rate = check_sample_rate(sample_rate, owner)
         num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
         hidden_dim = check_int(hidden_dim, "hidden_dim", minimum=2, owner=owner)
         num_layers = check_int(num_layers, "num_layers", owner=owner)
@@ -85,7 +88,7 @@ class ByteNet(AutoregressiveSequenceModel):
 
         # === Config (returned by get_config) ===
         self._record_config(num_levels=num_levels, hidden_dim=hidden_dim, num_layers=num_layers,
-            dilation_cycle=dilation_cycle, kernel_size=kernel_size, dropout=dropout)
+            dilation_cycle=dilation_cycle, kernel_size=kernel_size, dropout=dropout, sample_rate=sample_rate)
         self.dilations = bytenet_dilations(num_layers, dilation_cycle)
         self._setup_sequence(num_levels)
 
@@ -102,22 +105,15 @@ class ByteNet(AutoregressiveSequenceModel):
         steps = self._steps
         return tuple([steps["input_conv"].init_cache(batch_size)] + [b.init_cache(batch_size) for b in steps["blocks"]])
 
-    def call_with_cache(self, previous, index, cache):
+    def call_with_cache(self, previous, cache, index):
         """The logits of byte `index` from byte index - 1 (`previous`; ignored at step 0)."""
         steps = self._steps
         # The type-A input layer reads the bytes before `index`: its input at step `index` is byte index - 1
         # (zeros at step 0, the causal padding).
         x = ops.cast(steps["embedding"](previous), "float32") * ops.cast(index > 0, "float32")
-        h, queue = steps["input_conv"].call_with_cache(x, index, cache[0])
+        h, queue = steps["input_conv"].call_with_cache(x, cache[0], index)
         new_cache = [queue]
         for block, queue in zip(steps["blocks"], cache[1:]):
-            h, queue = block.call_with_cache(h, index, queue)
+            h, queue = block.call_with_cache(h, queue, index)
             new_cache.append(queue)
         return steps["logits"](ops.relu(steps["norm"](h))), tuple(new_cache)
-
-    def cache_bytes(self, batch_size):
-        """Bytes of the generation queues for `batch_size` sequences (float32)."""
-        k = self.kernel_size
-        slots = max(k - 1, 1) * self.hidden_dim
-        slots += sum(max((k - 1) * d, 1) * (self.hidden_dim // 2) for d in self.dilations)
-        return 4 * batch_size * slots

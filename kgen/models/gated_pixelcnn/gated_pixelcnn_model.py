@@ -5,7 +5,7 @@ import keras
 from keras import layers, ops
 
 from kgen.layers.gated_pixel_block import GatedPixelBlock
-from kgen.models.base import (
+from kgen.models.image_base import (
     likelihood_config,
     AutoregressiveImageModel,
     check_image_model_args,
@@ -149,7 +149,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
             num_classes=num_classes, **likelihood_config(distribution))
         self._setup_generative(image_shape, distribution, num_classes=num_classes)
 
-    def receptive_field(self, height, width):
+    def dependencies(self, height, width):
         kernels = [self.first_kernel_size] + [self.kernel_size] * (self.num_layers - 1)
         return gated_receptive_field(kernels, height, width)
 
@@ -172,7 +172,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
             ]
         return cache
 
-    def begin_row(self, pixel, row, cache):
+    def begin_row(self, pixel, cache, row):
         """Row `row` starts: rows above it are final. The last pixel drawn (the end of the row above) goes into the
         first layer's row, which then goes through every layer's vertical stack once."""
         blocks, rescale = self._steps["blocks"], self._steps["rescale"]
@@ -190,12 +190,13 @@ class GatedPixelCNN(AutoregressiveImageModel):
             new_caches.append(block_cache)
         return {**cache, "blocks": new_caches}
 
-    def call_with_cache(self, pixel, index, cache):
-        from kgen.samplers.cached import equals, previous_step, select, step_position
+    def call_with_cache(self, pixel, cache, index):
+        """The horizontal stack and the head once at the pixel of step `index` (see `kgen.samplers.image`)."""
+        from kgen.layers.steps import equals, previous_step, select
 
         blocks, rescale = self._steps["blocks"], self._steps["rescale"]
-        row, col, channel = step_position(self, index)
-        _, prev_col, _ = step_position(self, previous_step(index))
+        _, col, channel = self.step_position(index)
+        _, prev_col, _ = self.step_position(previous_step(index))
         scaled = pixel * rescale.scale + rescale.offset
         condition = cache.get("condition")
         first = cache["blocks"][0]

@@ -7,7 +7,7 @@ zoo.register_family(__name__, {
     "lstm_lm": (
         LSTMLanguageModel,
         "LSTM language model: stacked keras.layers.LSTM over embedded tokens (the recurrent baseline of ByteNet), "
-        "with fast generation that carries the (h, c) states",
+        "with cached generation that carries the (h, c) states",
     ),
 })
 

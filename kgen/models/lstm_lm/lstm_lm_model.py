@@ -5,8 +5,8 @@ import math
 import keras
 from keras import layers, ops
 
-from kgen.models.base import check_model_kwargs
-from kgen.models.sequence_base import AutoregressiveSequenceModel
+from kgen.models.kgen_model import check_model_kwargs
+from kgen.models.sequence_base import AutoregressiveSequenceModel, check_sample_rate
 from kgen.validation import check_int
 
 
@@ -18,7 +18,7 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
     (`ZeroPadding1D((1, 0))` then `Cropping1D((0, 1))`: step t sees the embedding of token t - 1, a zero vector at
     step 0) -> `num_layers` x `LSTM(units, return_sequences=True)` -> `Dense(num_levels)` float32 logits.
 
-    Every earlier token reaches a prediction (the `receptive_field` is unbounded). Generation is fast by default:
+    Every earlier token reaches a prediction (the `receptive_field` is unbounded). Generation is cached by default:
     the generator carries each layer's (h, c) state and runs the layers' own `LSTMCell`s one step per token, with
     exactly the tokens of the naive loop (which re-runs the whole sequence for every token).
 
@@ -27,6 +27,8 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
         units: int, LSTM units per layer.
         num_layers: int, stacked LSTM layers.
         embedding_dim: int, width of the token embedding (default `units`).
+        sample_rate: int or None, samples per second when the tokens are mu-law audio samples (recorded in the
+            config: WAV samples at that rate), None for text and other tokens.
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -39,9 +41,10 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
     models); Hochreiter & Schmidhuber, 1997, "Long Short-Term Memory".
     """
 
-    def __init__(self, num_levels=256, units=512, num_layers=2, embedding_dim=None, **kwargs):
+    def __init__(self, num_levels=256, units=512, num_layers=2, embedding_dim=None, sample_rate=None, **kwargs):
         owner = "LSTMLanguageModel"
         check_model_kwargs(kwargs, owner)
+        sample_rate = check_sample_rate(sample_rate, owner)
         num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
         units = check_int(units, "units", owner=owner)
         num_layers = check_int(num_layers, "num_layers", owner=owner)
@@ -65,7 +68,7 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
 
         # === Config (returned by get_config) ===
         self._record_config(num_levels=num_levels, units=units, num_layers=num_layers,
-            embedding_dim=embedding_dim)
+            embedding_dim=embedding_dim, sample_rate=sample_rate)
         self._setup_sequence(num_levels)
 
     @property
@@ -80,7 +83,7 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
     def init_cache(self, batch_size, labels=None, features=None):
         return tuple((ops.zeros((batch_size, self.units)), ops.zeros((batch_size, self.units))) for _ in self._cells)
 
-    def call_with_cache(self, previous, index, cache):
+    def call_with_cache(self, previous, cache, index):
         """The logits of token `index` from token index - 1 (a zero vector at step 0, as the shift in the graph)."""
         x = ops.cast(self._steps["embedding"](previous), "float32") * ops.cast(index > 0, "float32")
         states = []
@@ -92,7 +95,3 @@ class LSTMLanguageModel(AutoregressiveSequenceModel):
     @property
     def _cells(self):
         return [layer.cell for layer in self._steps["lstm"]]
-
-    def cache_bytes(self, batch_size):
-        """Bytes of the (h, c) states for `batch_size` sequences (float32)."""
-        return 4 * batch_size * 2 * self.num_layers * self.units

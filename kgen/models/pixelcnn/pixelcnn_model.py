@@ -1,56 +1,15 @@
 """PixelCNN (van den Oord et al., 2016, "Pixel Recurrent Neural Networks", section 3.5, figure 4)."""
 
-import numpy as np
 import keras
 from keras import layers, ops
 
-from kgen.layers.masked_conv2d import MaskedConv2D
-from kgen.models import base
+from kgen.layers.masked_conv2d import MaskedConv2D, causal_offsets, stacked_receptive_field
+from kgen.models import image_base
 from kgen.validation import check_int
 
 
-def causal_offsets(kernel_size, mask_type):
-    """The (dy, dx) input offsets a masked kernel reads for one output pixel (channels collapsed)."""
-    r = kernel_size // 2
-    offsets = [(dy, dx) for dy in range(-r, 0) for dx in range(-r, r + 1)]
-    offsets += [(0, dx) for dx in range(-r, 0)]
-    if mask_type == "B":
-        offsets.append((0, 0))
-    return offsets
-
-
-def conv_inputs(reach, offsets):
-    """Input pixels of a masked convolution with the (dy, dx) `offsets` (see `causal_offsets`): the boolean (H, W)
-    map of the pixels that reach the True pixels of `reach`; paths that would leave the image are not counted."""
-    height, width = reach.shape
-    out = np.zeros_like(reach)
-    ys, xs = np.nonzero(reach)
-    for dy, dx in offsets:
-        yy, xx = ys + dy, xs + dx
-        ok = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
-        out[yy[ok], xx[ok]] = True
-    return out
-
-
-def stacked_receptive_field(layer_offsets, height, width):
-    """Exact pixel dependencies of a chain of masked convolutions with zero ("same") padding.
-
-    Propagates each output pixel backwards through every layer, so paths that would leave the image (and read
-    padding) are not counted. Returns a boolean (H*W, H*W) matrix: [t, s] is True when input pixel s reaches t.
-    """
-    n = height * width
-    field = np.zeros((n, n), dtype=bool)
-    for t in range(n):
-        reach = np.zeros((height, width), dtype=bool)
-        reach[t // width, t % width] = True
-        for offsets in reversed(layer_offsets):
-            reach = conv_inputs(reach, offsets)
-        field[t] = reach.reshape(-1)
-    return field
-
-
 @keras.saving.register_keras_serializable(package="kgen")
-class PixelCNN(base.AutoregressiveImageModel):
+class PixelCNN(image_base.AutoregressiveImageModel):
     """PixelCNN: a stack of masked convolutions that models p(x) pixel by pixel in raster order.
 
     Architecture (paper figure 4 and table 1): a 7x7 type-A masked convolution to `hidden_dim` (2h) channels;
@@ -59,7 +18,7 @@ class PixelCNN(base.AutoregressiveImageModel):
     parameters of the likelihood head. For RGB images every masked layer uses R -> G -> B channel groups.
 
     Like every plain PixelCNN it has a blind spot: pixels above and to the right of the current one that the stacked
-    3x3 masks never reach. `receptive_field` gives the exact pattern, which the causality test checks.
+    3x3 masks never reach. `dependencies` gives the exact pattern, which the causality test checks.
 
     Args:
         image_shape: (height, width, channels), channels 1 or 3.
@@ -93,18 +52,18 @@ class PixelCNN(base.AutoregressiveImageModel):
         num_mixtures=None,
         **kwargs,
     ):
-        image_shape, distribution, groups = base.check_image_model_args(
+        image_shape, distribution, groups = image_base.check_image_model_args(
             "PixelCNN", kwargs, image_shape, likelihood, num_levels, num_mixtures
         )
         num_residual_blocks = check_int(num_residual_blocks, "num_residual_blocks", minimum=0, owner="PixelCNN")
         kernel_size = check_int(kernel_size, "kernel_size", odd=True, owner="PixelCNN")
-        hidden_dim, output_dim, first_kernel_size = base.check_residual_args(
+        hidden_dim, output_dim, first_kernel_size = image_base.check_residual_args(
             "PixelCNN", hidden_dim, output_dim, first_kernel_size, groups
         )
 
         # === Functional model ===
         steps = {"blocks": []}  # the layers in order, for the one-pixel steps of `call_with_cache`
-        images, x = base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups, steps)
+        images, x = image_base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups, steps)
         for i in range(num_residual_blocks):
             block = (
                 MaskedConv2D(hidden_dim // 2, 1, "B", channel_groups=groups, name=f"block{i}_reduce"),
@@ -116,14 +75,14 @@ class PixelCNN(base.AutoregressiveImageModel):
             y = block[2](layers.ReLU(name=f"block{i}_relu3")(y))
             x = layers.Add(name=f"block{i}_add")([x, y])
             steps["blocks"].append(block)
-        params = base.output_head(x, distribution, image_shape, output_dim, groups, steps)
+        params = image_base.output_head(x, distribution, image_shape, output_dim, groups, steps)
         super().__init__(inputs=images, outputs=params, **kwargs)
         object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
         self._record_config(image_shape=image_shape, hidden_dim=hidden_dim,
             num_residual_blocks=num_residual_blocks, output_dim=output_dim, first_kernel_size=first_kernel_size,
-            kernel_size=kernel_size, **base.likelihood_config(distribution))
+            kernel_size=kernel_size, **image_base.likelihood_config(distribution))
         self._setup_generative(image_shape, distribution)
 
     sampling_methods = ("cached", "naive")
@@ -140,10 +99,10 @@ class PixelCNN(base.AutoregressiveImageModel):
             "head": [layer.init_cache(batch_size, width) for layer in head],
         }
 
-    def begin_row(self, pixel, row, cache):
+    def begin_row(self, pixel, cache, row):
         """Row `row` starts: the last pixel drawn (the end of the row above) goes into the input layer's current
         row, then every masked convolution moves its rows up one."""
-        from kgen.samplers.cached import equals, select
+        from kgen.layers.steps import equals, select
 
         stem, rescale = self._steps["stem"], self._steps["rescale"]
         scaled = pixel * rescale.scale + rescale.offset
@@ -156,13 +115,13 @@ class PixelCNN(base.AutoregressiveImageModel):
             "head": cache["head"],
         }
 
-    def call_with_cache(self, pixel, index, cache):
-        """Every layer once at the pixel of step `index` (see `kgen.samplers.cached`)."""
-        from kgen.samplers.cached import equals, previous_step, select, step_position
+    def call_with_cache(self, pixel, cache, index):
+        """Every layer once at the pixel of step `index` (see `kgen.samplers.image`)."""
+        from kgen.layers.steps import equals, previous_step, select
 
         stem, blocks, rescale = self._steps["stem"], self._steps["blocks"], self._steps["rescale"]
-        _, col, channel = step_position(self, index)
-        _, prev_col, _ = step_position(self, previous_step(index))
+        _, col, channel = self.step_position(index)
+        _, prev_col, _ = self.step_position(previous_step(index))
         scaled = pixel * rescale.scale + rescale.offset
         # Step index - 1's pixel, as drawn, into the current row (harmless at a row's first step: that column is
         # written again before it is read, and until then the causal mask hides it).
@@ -176,11 +135,11 @@ class PixelCNN(base.AutoregressiveImageModel):
             y, c_expand = expand.call_with_cache(ops.relu(y), c_expand, col)
             x = x + y
             block_caches.append((c_reduce, c_conv, c_expand))
-        x, head_cache = base.head_with_cache(self._steps, x, cache["head"], col)
+        x, head_cache = image_base.head_with_cache(self._steps, x, cache["head"], col)
         params = ops.reshape(x, (-1,) + tuple(self.distribution.param_shape((self.image_shape[-1],))))
         return params, {"stem": stem_cache, "blocks": block_caches, "head": head_cache}
 
-    def receptive_field(self, height, width):
+    def dependencies(self, height, width):
         chain = [causal_offsets(self.first_kernel_size, "A")]
         chain += [causal_offsets(self.kernel_size, "B")] * self.num_residual_blocks
         return stacked_receptive_field(chain, height, width)

@@ -7,8 +7,8 @@ from keras import layers
 from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
 from kgen.layers.masked_conv2d import MaskedConv2D
 from kgen.layers.row_lstm import RowLSTM
-from kgen.models import base
-from kgen.models.pixelcnn.pixelcnn_model import causal_offsets, conv_inputs
+from kgen.models import image_base
+from kgen.layers.masked_conv2d import causal_offsets, conv_inputs
 from kgen.validation import check_int
 
 LAYER_TYPES = ("row", "diagonal")
@@ -80,7 +80,7 @@ def pixelrnn_receptive_field(
 
 # ------------------------------------------------------------------------------------------- model
 @keras.saving.register_keras_serializable(package="kgen")
-class PixelRNN(base.AutoregressiveImageModel):
+class PixelRNN(image_base.AutoregressiveImageModel):
     """PixelRNN: residual stacks of Row LSTM or Diagonal BiLSTM layers that model p(x) pixel by pixel.
 
     Architecture (paper sections 3.1-3.4, figure 5, table 1): a 7x7 type-A masked convolution to `hidden_dim`
@@ -90,7 +90,7 @@ class PixelRNN(base.AutoregressiveImageModel):
     head. For RGB images every masked layer and both LSTMs use R -> G -> B channel groups.
 
     The Row LSTM sees a triangle above each pixel (k // 2 more columns each side per row up, widened by the first
-    layer); the Diagonal BiLSTM sees every earlier pixel. `receptive_field` gives the exact pattern, which the
+    layer); the Diagonal BiLSTM sees every earlier pixel. `dependencies` gives the exact pattern, which the
     causality test checks.
 
     Args:
@@ -129,7 +129,7 @@ class PixelRNN(base.AutoregressiveImageModel):
         num_mixtures=None,
         **kwargs,
     ):
-        image_shape, distribution, groups = base.check_image_model_args(
+        image_shape, distribution, groups = image_base.check_image_model_args(
             "PixelRNN", kwargs, image_shape, likelihood, num_levels, num_mixtures
         )
         if layer_type not in LAYER_TYPES:
@@ -143,13 +143,13 @@ class PixelRNN(base.AutoregressiveImageModel):
                 f"PixelRNN: `kernel_size` applies to layer_type='row' only (the Diagonal BiLSTM's kernels are fixed), "
                 f"got kernel_size={kernel_size!r} with layer_type='diagonal'."
             )
-        hidden_dim, output_dim, first_kernel_size = base.check_residual_args(
+        hidden_dim, output_dim, first_kernel_size = image_base.check_residual_args(
             "PixelRNN", hidden_dim, output_dim, first_kernel_size, groups
         )
         units = hidden_dim // 2
 
         # === Functional model ===
-        images, x = base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups)
+        images, x = image_base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups)
         for i in range(num_layers):
             if layer_type == "row":
                 y = RowLSTM(units, kernel_size, "B", channel_groups=groups, name=f"layer{i}_lstm")(x)
@@ -157,17 +157,17 @@ class PixelRNN(base.AutoregressiveImageModel):
                 y = DiagonalBiLSTM(units, "B", channel_groups=groups, name=f"layer{i}_lstm")(x)
             y = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"layer{i}_expand")(y)
             x = layers.Add(name=f"layer{i}_add")([x, y])
-        params = base.output_head(x, distribution, image_shape, output_dim, groups)
+        params = image_base.output_head(x, distribution, image_shape, output_dim, groups)
         super().__init__(inputs=images, outputs=params, **kwargs)
 
         # === Config (returned by get_config) ===
         self._record_config(image_shape=image_shape, layer_type=layer_type, hidden_dim=hidden_dim,
             num_layers=num_layers, output_dim=output_dim, first_kernel_size=first_kernel_size,
-            kernel_size=kernel_size, **base.likelihood_config(distribution))
+            kernel_size=kernel_size, **image_base.likelihood_config(distribution))
         self._setup_generative(image_shape, distribution)
 
-    def receptive_field(self, height, width):
-        groups = base.channel_groups_for(self.distribution, self.image_shape[-1])
+    def dependencies(self, height, width):
+        groups = image_base.channel_groups_for(self.distribution, self.image_shape[-1])
         return pixelrnn_receptive_field(
             self.layer_type, self.num_layers, height, width, self.first_kernel_size, self.kernel_size or 3, groups
         )

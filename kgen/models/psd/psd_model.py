@@ -5,13 +5,12 @@ from keras import layers
 
 from kgen.layers.scaled_tanh_dense import ScaledTanhDense
 from kgen.layers.sparse_coding_inference import SparseCodingInference
-from kgen.models.representation_base import RepresentationModel
-from kgen.models.sparse_coding.sparse_coding_model import _CodingModelMixin
+from kgen.models.representation_base import DictionaryCodingMixin, RepresentationModel
 from kgen.validation import check_float
 
 
 @keras.saving.register_keras_serializable(package="kgen")
-class PredictiveSparseDecomposition(_CodingModelMixin, RepresentationModel):
+class PredictiveSparseDecomposition(DictionaryCodingMixin, RepresentationModel):
     """Predictive sparse decomposition (PSD): a sparse-coding dictionary and a fast encoder that predicts the codes.
 
     Training minimises, averaged over the batch, the PSD energy

@@ -11,16 +11,10 @@ from keras import layers, ops
 from kgen.layers.shifted_token_embedding import ShiftedTokenEmbedding
 from kgen.layers.sparse_attention import INTEGRATIONS, PATTERNS
 from kgen.layers.sparse_transformer_block import SparseTransformerBlock
-from kgen.models import base
-from kgen.models.base import AutoregressiveImageModel, check_model_kwargs
-from kgen.models.sequence_base import AutoregressiveSequenceModel
+from kgen.models import image_base
+from kgen.models.image_base import AutoregressiveImageModel, check_model_kwargs
+from kgen.models.sequence_base import AutoregressiveSequenceModel, check_sample_rate
 from kgen.validation import check_bool, check_int
-
-#: The transformer arguments both kinds share, with their defaults.
-TRUNK_DEFAULTS = dict(hidden_dim=256, num_layers=8, num_heads=4, block_size=32, pattern="fixed",
-                      integration="interleaved", summary_size=None, feedforward_dim=None, dropout=0.0,
-                      recompute=False)
-
 
 def check_trunk_args(owner, hidden_dim, num_layers, num_heads, block_size, pattern, integration, summary_size,
                      feedforward_dim, dropout, recompute):
@@ -70,21 +64,13 @@ def transformer_trunk(x, steps, num_layers, num_heads, block_size, pattern, inte
     return steps["norm"](x)
 
 
-def trunk_with_cache(steps, x, index, cache):
+def trunk_with_cache(steps, x, cache, index):
     """The blocks and the output normalisation at one position: (features (batch, hidden_dim), cache)."""
     new_cache = []
     for block, block_cache in zip(steps["blocks"], cache):
-        x, block_cache = block.call_with_cache(x, index, block_cache)
+        x, block_cache = block.call_with_cache(x, block_cache, index)
         new_cache.append(block_cache)
     return steps["norm"](x), tuple(new_cache)
-
-
-def trunk_cache_bytes(model, batch_size, max_length):
-    """Bytes of the key/value caches of every block (float32)."""
-    total = 0
-    for block in model._steps["blocks"]:
-        total += sum(int(np.prod(t.shape)) * 4 for t in block.init_cache(batch_size, max_length))
-    return total
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -100,7 +86,7 @@ class SparseTransformer(AutoregressiveSequenceModel):
     Residual output projections start scaled by 1 / sqrt(2N); dropout only at the end of each residual branch;
     `recompute=True` recomputes each block in the backward pass (Keras rematerialisation) to save memory.
 
-    Generation is fast by default: the incremental protocol keeps each layer's keys and values (a cache laid out in
+    Generation is cached by default: the incremental protocol keeps each layer's keys and values (a cache laid out in
     blocks of `block_size`) and every new token attends only to the cached keys its pattern reads.
 
     Args:
@@ -116,6 +102,8 @@ class SparseTransformer(AutoregressiveSequenceModel):
         feedforward_dim: int, the feed-forward width (default 4d).
         dropout: float in [0, 1), at the end of each residual branch.
         recompute: bool, rematerialise each block in the backward pass.
+        sample_rate: int or None, samples per second when the tokens are mu-law audio samples (recorded in the
+            config: WAV samples at that rate), None for text and other tokens.
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -127,9 +115,10 @@ class SparseTransformer(AutoregressiveSequenceModel):
 
     def __init__(self, num_levels=256, max_length=1024, hidden_dim=256, num_layers=8, num_heads=4, block_size=32,
                  pattern="fixed", integration="interleaved", summary_size=None, feedforward_dim=None, dropout=0.0,
-                 recompute=False, **kwargs):
+                 recompute=False, sample_rate=None, **kwargs):
         owner = "SparseTransformer"
         check_model_kwargs(kwargs, owner)
+        sample_rate = check_sample_rate(sample_rate, owner)
         num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
         max_length = check_int(max_length, "max_length", minimum=2, owner=owner)
         trunk = check_trunk_args(owner, hidden_dim, num_layers, num_heads, block_size, pattern, integration,
@@ -146,7 +135,7 @@ class SparseTransformer(AutoregressiveSequenceModel):
         object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
-        self._record_config(num_levels=num_levels, max_length=max_length, **trunk)
+        self._record_config(num_levels=num_levels, max_length=max_length, **trunk, sample_rate=sample_rate)
         self.max_length = max_length  # the base's attribute (None there: any length)
         self._setup_sequence(num_levels)
 
@@ -159,15 +148,11 @@ class SparseTransformer(AutoregressiveSequenceModel):
     def init_cache(self, batch_size, labels=None, features=None):
         return tuple(block.init_cache(batch_size, self.max_length) for block in self._steps["blocks"])
 
-    def call_with_cache(self, previous, index, cache):
+    def call_with_cache(self, previous, cache, index):
         """The logits of token `index` from token index - 1 (`previous`; ignored at step 0)."""
-        x = self._steps["embedding"].call_with_cache(previous, index)
-        x, cache = trunk_with_cache(self._steps, x, index, cache)
+        x, _ = self._steps["embedding"].call_with_cache(previous, None, index)
+        x, cache = trunk_with_cache(self._steps, x, cache, index)
         return self._steps["logits"](x), cache
-
-    def cache_bytes(self, batch_size):
-        """Bytes of the key/value caches for `batch_size` sequences of `max_length` tokens (float32)."""
-        return trunk_cache_bytes(self, batch_size, self.max_length)
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -192,7 +177,7 @@ class SparseTransformerImage(AutoregressiveImageModel):
                  hidden_dim=256, num_layers=8, num_heads=4, block_size=28, pattern="fixed", integration="interleaved",
                  summary_size=None, feedforward_dim=None, dropout=0.0, recompute=False, **kwargs):
         owner = "SparseTransformerImage"
-        image_shape, distribution, _ = base.check_image_model_args(owner, kwargs, image_shape, likelihood,
+        image_shape, distribution, _ = image_base.check_image_model_args(owner, kwargs, image_shape, likelihood,
                                                                    num_levels, num_mixtures)
         if distribution.joint_channels:
             raise ValueError(
@@ -215,7 +200,7 @@ class SparseTransformerImage(AutoregressiveImageModel):
         object.__setattr__(self, "_steps", steps)
 
         # === Config (returned by get_config) ===
-        self._record_config(image_shape=image_shape, **base.likelihood_config(distribution), **trunk)
+        self._record_config(image_shape=image_shape, **image_base.likelihood_config(distribution), **trunk)
         self._setup_generative(image_shape, distribution)
 
     sampling_methods = ("cached", "naive")
@@ -228,24 +213,21 @@ class SparseTransformerImage(AutoregressiveImageModel):
     def init_cache(self, batch_size, labels=None):
         return tuple(block.init_cache(batch_size, self.sequence_length) for block in self._steps["blocks"])
 
-    def call_with_cache(self, pixel, index, cache):
+    def call_with_cache(self, pixel, cache, index):
         """The parameters of the sub-pixel of step `index` (repeated over the pixel's channels, of which the
         driver reads that one) from the sub-pixel step index - 1 drew, which `pixel` holds."""
         channels = self.image_shape[-1]
         if channels == 1:
             previous = pixel[:, 0]
         else:
-            from kgen.samplers.cached import previous_step
+            from kgen.layers.steps import previous_step
 
             previous = ops.take(pixel, previous_step(index) % channels, axis=1)
-        x = self._steps["embedding"].call_with_cache(previous, index)
-        x, cache = trunk_with_cache(self._steps, x, index, cache)
+        x, _ = self._steps["embedding"].call_with_cache(previous, None, index)
+        x, cache = trunk_with_cache(self._steps, x, cache, index)
         params = self._steps["logits"](x)  # (batch, params of one sub-pixel)
         params = ops.repeat(params[:, None], channels, axis=1)
         return ops.reshape(params, (-1,) + tuple(self.distribution.param_shape((channels,)))), cache
-
-    def cache_bytes(self, batch_size):
-        return trunk_cache_bytes(self, batch_size, self.sequence_length)
 
 
 def sparse_transformer(**kwargs):

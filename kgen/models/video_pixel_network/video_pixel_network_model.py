@@ -159,10 +159,11 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
     def next_video_state(self, frame, state):
         return self._lstm_step(self._encode(frame), state)
 
-    def init_frame_cache(self, condition):
-        """Per frame: the context's share of the decoder (its input projection and every unit's gates, for the whole
-        frame at once) and the masked layers' row buffers. The baseline computes its whole frame here."""
-        batch, width = condition.shape[0], self.frame_shape[1]
+    def init_cache(self, batch_size, condition):
+        """Per frame, from the past's `condition` (`init_video_state` / `next_video_state`): the context's share of
+        the decoder (its input projection and every unit's gates, for the whole frame at once) and the masked
+        layers' row buffers. The baseline computes its whole frame here."""
+        batch, width = batch_size, self.frame_shape[1]
         if not self.autoregressive:
             return {"logits": self._baseline_logits(condition)}
         return {
@@ -179,12 +180,12 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         head = self._steps["head"]
         return head[1](ops.relu(head[0](ops.relu(d))))
 
-    def begin_frame_row(self, pixel, row, cache):
+    def begin_row(self, pixel, cache, row):
         """Row `row` starts: the last pixel drawn (the end of the row above; nothing above row 0) goes into the
         input layer's current row, then every masked convolution moves its rows up one."""
         if not self.autoregressive:
             return cache
-        from kgen.samplers.cached import equals, select
+        from kgen.layers.steps import equals, select
 
         stem = self._steps["stem"]
         scaled = select(equals(row, 0), ops.zeros_like(pixel), pixel / video_base.MAX_LEVEL)
@@ -192,12 +193,13 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         blocks = [block.begin_row(c) for block, c in zip(self._steps["decoder"], cache["blocks"])]
         return {**cache, "stem": stem_cache, "blocks": blocks}
 
-    def call_with_cache(self, pixel, row, col, cache):
-        """The decoder at (row, col) of the frame being drawn; `pixel` is the one drawn at (row, col - 1) (at a row's
-        first column, the row's start already took it in)."""
-        from kgen.samplers.cached import dim
+    def call_with_cache(self, pixel, cache, index):
+        """The decoder at pixel `index` (raster order) of the frame being drawn; `pixel` is the one drawn at step
+        index - 1 (at a row's first column, the row's start already took it in)."""
+        from kgen.layers.steps import dim, raster_position
 
         batch = dim(pixel, 0)
+        row, col, _ = raster_position(index, self.frame_shape[1])
 
         def at(frame_map):  # (batch, H, W, k) -> (batch, k) at (row, col), as float32: the one-pixel step runs on
             # the float32 weights (the per-frame maps are in the compute dtype, bfloat16 under mixed precision)
@@ -210,7 +212,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         stem = self._steps["stem"]
         # The previous pixel into the current row at column col - 1. At a row's first column that is column W - 1:
         # harmless, as that column is written again before the step that reads it, and the causal mask hides it
-        # until then (begin_frame_row already put the same pixel into the row above).
+        # until then (begin_row already put the same pixel into the row above).
         width = self.frame_shape[1]
         stem_cache = stem.write_cache(pixel / video_base.MAX_LEVEL, cache["stem"], (col + width - 1) % width)
         zero = ops.zeros_like(pixel)
@@ -229,7 +231,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         h, w, _ = self.frame_shape
         if not self.autoregressive:
             return np.zeros((h * w, h * w), dtype=bool)
-        from kgen.models.pixelcnn.pixelcnn_model import causal_offsets, stacked_receptive_field
+        from kgen.layers.masked_conv2d import causal_offsets, stacked_receptive_field
 
         units = self._steps["decoder"][0].num_units if self._steps["decoder"] else 0
         chain = [causal_offsets(self.first_kernel_size, "A")]

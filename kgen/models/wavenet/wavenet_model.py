@@ -5,8 +5,8 @@ from keras import layers, ops
 
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 from kgen.layers.wavenet_block import WaveNetResidualBlock
-from kgen.models.base import check_model_kwargs
-from kgen.models.sequence_base import AutoregressiveSequenceModel
+from kgen.models.kgen_model import check_model_kwargs
+from kgen.models.sequence_base import AutoregressiveSequenceModel, check_sample_rate
 from kgen.validation import check_int
 
 
@@ -42,14 +42,16 @@ class WaveNet(AutoregressiveSequenceModel):
         num_classes: int or None, classes of the global condition.
         local_channels: int or None, channels of the local condition features.
         local_upsample: int, samples per local feature step (the repeat factor).
+        sample_rate: int or None, samples per second of the audio the codes are (e.g. 8000 for FSDD; recorded in
+            the config: the rate of the WAV files it writes and takes), None for codes that are not audio.
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
-    >>> model = WaveNet(residual_channels=32, num_layers=20, dilation_cycle=10, num_classes=10)
+    >>> model = WaveNet(residual_channels=32, num_layers=20, dilation_cycle=10, num_classes=10, sample_rate=8000)
     >>> model.receptive_field
     2047
     >>> model.compile(optimizer="adam")
-    >>> codes = model.sample(1, 8000, labels=7, seed=0)  # one second at 8 kHz
+    >>> codes = model.sample(1, model.sample_rate, labels=7, seed=0)  # one second
     """
 
     def __init__(
@@ -65,10 +67,12 @@ class WaveNet(AutoregressiveSequenceModel):
         num_classes=None,
         local_channels=None,
         local_upsample=1,
+        sample_rate=None,
         **kwargs,
     ):
         owner = "WaveNet"
         check_model_kwargs(kwargs, owner)
+        sample_rate = check_sample_rate(sample_rate, owner)
         num_levels = check_int(num_levels, "num_levels", minimum=2, owner=owner)
         residual_channels = check_int(residual_channels, "residual_channels", owner=owner)
         gate_channels = residual_channels if gate_channels is None else check_int(gate_channels, "gate_channels", owner=owner)
@@ -132,7 +136,8 @@ class WaveNet(AutoregressiveSequenceModel):
         self._record_config(num_levels=num_levels, residual_channels=residual_channels,
             gate_channels=gate_channels, skip_channels=skip_channels, output_channels=output_channels,
             num_layers=num_layers, dilation_cycle=dilation_cycle, kernel_size=kernel_size,
-            num_classes=num_classes, local_channels=local_channels, local_upsample=local_upsample)
+            num_classes=num_classes, local_channels=local_channels, local_upsample=local_upsample,
+            sample_rate=sample_rate)
         self.dilations = wavenet_dilations(num_layers, dilation_cycle)
         self._setup_sequence(num_levels, num_classes, local_channels, local_upsample)
 
@@ -158,9 +163,9 @@ class WaveNet(AutoregressiveSequenceModel):
             local = ops.repeat(ops.cast(features, "float32"), self.local_upsample, axis=1)
         return tuple(queues), terms, local
 
-    def call_with_cache(self, previous, index, cache):
+    def call_with_cache(self, previous, cache, index):
         """The logits of step `index` from token index - 1 (`previous`; ignored at step 0)."""
-        from kgen.samplers.queues import step_slice
+        from kgen.layers.queues import step_slice
 
         steps = self._steps
         queues, terms, local = cache
@@ -168,20 +173,14 @@ class WaveNet(AutoregressiveSequenceModel):
         # (zeros at step 0, the causal padding).
         x = steps["embedding"](previous)
         x = x * ops.cast(index > 0, x.dtype)
-        h, queue = steps["input_conv"].call_with_cache(x, index, queues[0])
+        h, queue = steps["input_conv"].call_with_cache(x, queues[0], index)
         new_queues = [queue]
         local_step = step_slice(local, index) if self.locally_conditioned else None
         skips = None
         for block, queue, term in zip(steps["blocks"], queues[1:], terms):
-            out, queue = block.call_with_cache(h, index, queue, term if self.conditional else None, local_step)
+            out, queue = block.call_with_cache(h, queue, index, term if self.conditional else None, local_step)
             new_queues.append(queue)
             h, skip = out if block.return_residual else (h, out)
             skips = skip if skips is None else skips + skip
         logits = steps["logits"](ops.relu(steps["dense"](ops.relu(skips))))
         return logits, (tuple(new_queues), terms, local)
-
-    def cache_bytes(self, batch_size):
-        """Bytes of the generation queues for `batch_size` sequences (float32)."""
-        k, r = self.kernel_size, self.residual_channels
-        slots = max(k - 1, 1) + sum(max((k - 1) * d, 1) for d in self.dilations)
-        return 4 * batch_size * slots * r

@@ -1,6 +1,7 @@
 """Data-parallel checks on virtual CPU devices, run in a child process (the device count is fixed when the backend
-starts): `python -m kgen.testing.distribution OUT.json [--devices 1,2,4] [--models ...] [--run-dir DIR]` with
-`KERAS_BACKEND` set. `tests/test_distribute.py` runs it; `child_env(backend, n)` gives the environment.
+starts): `python tools/distribution_check.py OUT.json [--devices 1,2,4] [--models ...] [--run-dir DIR]` with
+`KERAS_BACKEND` set. `tests/test_distribute.py` runs it, `tools/bench_scaling.py` times its `train_steps`;
+`child_env(backend, n)` gives the environment.
 
 For each model (one of each kind: image, sequence, representation, video), from the same initial weights and the
 same global batches, it trains `steps` Adam steps on one device (no distribution at all) and data-parallel on 2 and

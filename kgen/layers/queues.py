@@ -14,7 +14,7 @@ same numbers; `KGEN_PORTABLE_QUEUES=1` forces the keras.ops path under torch (th
 
 from keras import ops
 
-from kgen.samplers.compiled import torch_fast_paths
+from kgen.layers.steps import torch_fast_paths
 
 
 def queue_length(kernel_size, dilation_rate):
@@ -50,14 +50,14 @@ def queue_taps(queue, index, x, kernel_size, dilation_rate):
     length = queue_length(kernel_size, dilation_rate)
     if length == 0:
         return x[:, None], queue
-    kind = _torch_step_kind()
-    if kind == "int":  # eager torch: in-place ring buffer, Python-int slots
+    path = _torch_step_kind()
+    if path == "int":  # eager torch: in-place ring buffer, Python-int slots
         step = int(index)
         slots = [(step - j * dilation_rate) % length for j in range(kernel_size - 1, 0, -1)]
         taps = ops.concatenate([queue[:, s : s + 1] for s in slots] + [x[:, None]], axis=1)
         queue[:, step % length] = x
         return taps, queue
-    if kind == "traced":  # torch.compile: tensor slots, in-place write into the (input) queue
+    if path == "traced":  # torch.compile: tensor slots, in-place write into the (input) queue
         import torch
 
         offsets = torch.arange(kernel_size - 1, 0, -1, dtype=torch.int64) * dilation_rate
@@ -78,11 +78,11 @@ def queue_taps(queue, index, x, kernel_size, dilation_rate):
 def step_slice(x, index):
     """`x[:, index : index + 1]` of a (batch, time, channels) tensor, for the step `index` (an int or a scalar
     tensor), on the path `queue_taps` takes."""
-    kind = _torch_step_kind()
-    if kind == "int":
+    path = _torch_step_kind()
+    if path == "int":
         step = int(index)
         return x[:, step : step + 1]
-    if kind == "traced":
+    if path == "traced":
         import torch
 
         return x.index_select(1, index.to(torch.int64).reshape(1))

@@ -1,6 +1,6 @@
 """The base of kgen's autoregressive image models: likelihood loss, log_prob, sample, input checks, and their side
-of the model contract (`kgen.models.kgen_model`); also the small argument, data and summary helpers that the image
-families and the other model bases share."""
+of the model contract (`kgen.models.kgen_model`); also the argument checks and the shared stem and output head of the
+image families."""
 
 from pathlib import Path
 
@@ -10,14 +10,17 @@ from keras import ops
 
 from kgen import distributions
 from kgen.distributions import LN2
-from kgen.models.kgen_model import (  # noqa: F401  (re-exported: the families import these from here)
-    MODEL_KWARGS,
+from kgen.models.kgen_model import (
     KgenModel,
-    ValidatedFitMixin,
     check_labels,
     check_model_kwargs,
-    first_inputs,
+    check_sampling_args,
+    concrete_array,
+    dict_entry,
+    first_data_inputs,
+    format_result_line,
     image_inputs,
+    metric_summary,
     seed_generator,
     weighted_mean_loss,
 )
@@ -133,56 +136,6 @@ def head_with_cache(step_layers, x, head_cache, col):
     return x, [c_first, c_second]
 
 
-def first_data_inputs(data, name, expected):
-    """The first inputs of training or evaluation `data` (arrays, a dict of them, or a data set's first batch), for
-    the checks that run before any work starts; a ValueError naming `name` when `data` is None (`expected` says
-    what to pass)."""
-    if data is None:
-        raise ValueError(f"`{name}` is required: pass {expected}.")
-    return first_inputs(data, name)
-
-
-def dict_entry(first, key, name):
-    """`first[key]` from a dict of inputs, or a ValueError naming `name` and the keys it has."""
-    if key not in first:
-        raise ValueError(f"`{name}` is a dict without the key {key!r}; got keys {sorted(first)}.")
-    return first[key]
-
-
-def concrete_array(value):
-    """`value` as numpy when it holds concrete values (a tensor, numpy array or list), else None (symbolic)."""
-    if hasattr(value, "numpy"):
-        return ops.convert_to_numpy(value)
-    return value if isinstance(value, (np.ndarray, list)) else None
-
-
-def check_sampling_args(model, num_samples, batch_size, method):
-    """`sample`'s shared arguments: (num_samples, batch_size (default num_samples), method (default the first of
-    `model.sampling_methods`)), or a ValueError naming the bad one."""
-    num_samples = check_int(num_samples, "num_samples")
-    batch_size = num_samples if batch_size is None else check_int(batch_size, "batch_size")
-    method = model.sampling_methods[0] if method is None else method
-    if method not in model.sampling_methods:
-        raise ValueError(
-            f"`method` must be one of {', '.join(map(repr, model.sampling_methods))} for {type(model).__name__}, "
-            f"got {method!r}."
-        )
-    return num_samples, batch_size, method
-
-
-def metric_summary(result, tracker, *names):
-    """An `evaluation_summary` from `evaluate`'s `result`: {"num_examples": the count of `tracker` (a metric that
-    counted every example evaluate saw, so no second pass over the data), and each of `names` as a float}."""
-    summary = {"num_examples": int(round(float(ops.convert_to_numpy(tracker.count))))}
-    summary.update((name, float(result[name])) for name in names)
-    return summary
-
-
-def format_result_line(model_name, summary, unit, measures):
-    """The printed `result_line`: "<model_name> on <dataset> <split> (<num_examples> <unit>): <measures>"."""
-    return f"{model_name} on {summary['dataset']} {summary['split']} ({summary['num_examples']} {unit}): {measures}"
-
-
 class AutoregressiveImageModel(KgenModel):
     """Base of the pixel-by-pixel image models (a functional subclass: the subclass builds the graph).
 
@@ -193,7 +146,7 @@ class AutoregressiveImageModel(KgenModel):
     - the metrics `nats` (per example) and `bits_per_dim` reported by `fit` and `evaluate`;
     - `log_prob(x)`: per-example log-probability in nats;
     - `sample(n, seed=...)`: pixel-by-pixel sampling in raster order (R -> G -> B within a pixel);
-    - `receptive_field(height, width)`: which earlier pixels can reach each pixel, which the causality test checks;
+    - `dependencies(height, width)`: which earlier pixels can reach each pixel, which the causality test checks;
     - input validation with errors that name the argument.
     """
 
@@ -284,7 +237,7 @@ class AutoregressiveImageModel(KgenModel):
     #: Sampling methods this model offers; the first is the default of `sample`.
     sampling_methods = ("naive",)
 
-    def sample(self, num_samples, seed=None, batch_size=None, method=None, labels=None, prefix=None):
+    def sample(self, num_samples, seed=None, batch_size=None, method=None, labels=None, prompt=None):
         """Generate images pixel by pixel in raster order (R -> G -> B within a pixel).
 
         Args:
@@ -295,7 +248,7 @@ class AutoregressiveImageModel(KgenModel):
             method: one of `sampling_methods`: "cached" computes each layer once per new pixel (the default where
                 the model has it); "naive" re-runs the whole network for every pixel (the reference loop).
             labels: class labels (num_samples,) or one int, for a class-conditional model.
-            prefix: pixel levels (num_samples, rows, width, channels): the top `rows` rows of every image are
+            prompt: pixel levels (num_samples, rows, width, channels): the top `rows` rows of every image are
                 given, and only the rest is sampled (image completion).
 
         Returns:
@@ -303,35 +256,16 @@ class AutoregressiveImageModel(KgenModel):
         """
         num_samples, batch_size, method = check_sampling_args(self, num_samples, batch_size, method)
         labels = self.validate_labels(labels, num_samples)
-        canvas, start = self._canvas_from_prefix(prefix, num_samples)
+        canvas, start = self._canvas_from_prompt(prompt, num_samples)
         noise = self.distribution.sample_noise((num_samples,) + self.image_shape, seed=seed_generator(seed))
         noise = ops.convert_to_numpy(noise)
-        loop = self._sample_loop(method)
+        from kgen.samplers.image import LOOPS
+
         images = []
         for i in range(0, num_samples, batch_size):
             lb = None if labels is None else labels[i : i + batch_size]
-            images.append(loop(self, noise[i : i + batch_size], canvas[i : i + batch_size], start, lb))
+            images.append(LOOPS[method](self, noise[i : i + batch_size], canvas[i : i + batch_size], start, lb))
         return np.concatenate(images).astype("uint8")
-
-    def _sample_loop(self, method):
-        from kgen.samplers import cached, naive
-
-        return cached.sample_loop if method == "cached" else naive.sample_loop
-
-    # The incremental protocol of a model with cached generation (`sampling_methods` starting with "cached"):
-    # `init_cache(batch_size, labels=None) -> cache`, `call_with_cache(pixel, index, cache) -> (params, cache)` and,
-    # where a model works once per row, `begin_row(pixel, row, cache) -> cache`,
-    # driven by `kgen.samplers.cached.generate` (see there).
-    def init_cache(self, batch_size, labels=None):
-        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
-
-    def call_with_cache(self, pixel, index, cache):
-        raise NotImplementedError(f"{type(self).__name__} has no cached generation; use method='naive'.")
-
-    def begin_row(self, pixel, row, cache):
-        """Once per row, before its first step: rows above `row` are final (`pixel` is the last one drawn). The
-        place for work done per row rather than per pixel (the Gated PixelCNN's vertical stack); none by default."""
-        return cache
 
     coding_kinds = ("image",)
 
@@ -349,30 +283,43 @@ class AutoregressiveImageModel(KgenModel):
         return ImageSteps(self, batch_size, labels=labels)
 
     @property
+    def steps_per_pixel(self):
+        """Sampling steps per pixel: one per channel (R -> G -> B), or 1 for a head that models a pixel's channels
+        jointly."""
+        return 1 if self.distribution.joint_channels else self.image_shape[-1]
+
+    @property
     def num_steps(self):
         """Sampling steps per image: one per sub-pixel, or one per pixel for a joint-channel head."""
-        h, w, c = self.image_shape
-        return h * w if self.distribution.joint_channels else h * w * c
+        h, w, _ = self.image_shape
+        return h * w * self.steps_per_pixel
 
-    def _canvas_from_prefix(self, prefix, num_samples):
+    def step_position(self, index):
+        """(row, col, channel) of generation step `index` (channel 0 for a joint-channel head); Python ints for a
+        Python-int step."""
+        from kgen.layers.steps import raster_position
+
+        return raster_position(index, self.image_shape[1], self.steps_per_pixel)
+
+    def _canvas_from_prompt(self, prompt, num_samples):
         """The starting canvas (known rows filled in, zeros elsewhere) and the first step to sample."""
         h, w, c = self.image_shape
         canvas = np.zeros((num_samples, h, w, c), dtype="float32")
-        if prefix is None:
+        if prompt is None:
             return canvas, 0
-        arr = np.asarray(prefix)
+        arr = np.asarray(prompt)
         if arr.ndim != 4 or arr.shape[0] != num_samples or arr.shape[2:] != (w, c) or not 0 <= arr.shape[1] <= h:
             raise ValueError(
-                f"`prefix` must have shape ({num_samples}, rows, {w}, {c}) with 0 <= rows <= {h}: the top rows of "
+                f"`prompt` must have shape ({num_samples}, rows, {w}, {c}) with 0 <= rows <= {h}: the top rows of "
                 f"each of the {num_samples} images; got {arr.shape}."
             )
         if arr.shape[1]:
-            self.distribution.validate(arr, name="prefix")
+            self.distribution.validate(arr, name="prompt")
         rows = arr.shape[1]
         canvas[:, :rows] = arr
-        return canvas, rows * w * (1 if self.distribution.joint_channels else c)
+        return canvas, rows * w * self.steps_per_pixel
 
-    def receptive_field(self, height, width):
+    def dependencies(self, height, width):
         """Boolean (H*W, H*W) matrix: entry [t, s] says input pixel s can change the prediction of pixel t.
 
         The default is the ideal of an autoregressive model: every earlier pixel in raster order. Models with a
@@ -442,10 +389,11 @@ class AutoregressiveImageModel(KgenModel):
 
     def export_signatures(self):
         """`serve`: `images` (batch, H, W, C) float32 pixel levels [+ `labels`] -> `log_prob` (batch,) in nats;
-        `sample`: `num_samples` int32, `seed` int32 (2,) [+ `labels`] -> `images` drawn with the naive loop."""
+        `sample`: `num_samples` int32, `seed` int32 (2,) [+ `labels`] -> `images` drawn with the naive loop
+        (`kgen.samplers.image.export_sample`)."""
         import tensorflow as tf
 
-        from kgen.samplers.naive import loop_body
+        from kgen.samplers.image import export_sample
 
         dist = self.distribution
         label_spec = [tf.TensorSpec(shape=(None,), dtype=tf.int32, name="labels")] if self.conditional else []
@@ -455,12 +403,7 @@ class AutoregressiveImageModel(KgenModel):
             return {"log_prob": dist.log_prob(images, params)}
 
         def sample(num_samples, seed, labels=None):
-            data_shape = (num_samples,) + tuple(self.image_shape)
-            noise_shape = tf.concat([[num_samples], dist.noise_shape(tuple(self.image_shape))], axis=0)
-            noise = dist.noise_from_uniform(tf.random.stateless_uniform(noise_shape, seed=seed))
-            canvas = tf.zeros(tf.stack(data_shape), dtype=tf.float32)
-            body = loop_body(self, noise, lambda c: self(self.model_inputs(c, labels), training=False))
-            return {"images": ops.fori_loop(0, self.num_steps, body, canvas)}
+            return {"images": export_sample(self, num_samples, seed, labels)}
 
         images_spec = tf.TensorSpec(shape=(None,) + tuple(self.image_shape), dtype=tf.float32, name="images")
         sample_spec = [tf.TensorSpec(shape=(), dtype=tf.int32, name="num_samples"),
