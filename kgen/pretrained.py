@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 class PresetError(ValueError):
     """A preset folder that cannot be loaded as asked: a missing or malformed file, weights that do not match, or
     another architecture; the message names the file."""

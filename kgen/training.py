@@ -632,5 +632,3 @@ def load_model(path):
     except Exception as e:  # keras raises several types for a damaged zip or config
         raise ValueError(f"`model` file {str(path)!r} is not a readable .keras model: {type(e).__name__}: "
                          f"{_first_line(e)}.{hint}") from e
-
-

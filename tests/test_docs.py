@@ -152,7 +152,9 @@ def test_every_card_notebook_and_picture_is_in_the_site(site):
     for command in ("kgen train", "kgen sample", "kgen compress", "kgen export"):
         assert command in cli, f"the CLI page has no help of `{command}`"
     api = (site / "api" / "models.html").read_text(encoding="utf-8")
-    assert 'id="kgen.models.PixelCNN"' in api and 'id="kgen.models.KgenModel"' in api
+    assert 'id="kgen.models.KgenModel"' in api
+    for package, name in (("pixelcnn", "PixelCNN"), ("video_pixel_network", "VideoPixelNetwork")):  # every family
+        assert f'id="kgen.models.{package}.{name}"' in api, f"the API page has no {name}"
 
 
 def _pictures(card, ext):

@@ -4,6 +4,9 @@ The site's pages are the files under zoo/ as they are (the model cards and their
 pages zoo/api/*.md), and pages this hook makes, so that every text has one source and zoo/*.md stays the cards:
 
 - index.md is README.md and contributing.md is CONTRIBUTING.md, their relative links made relative to the page.
+- api/models.md gains a section per family class, read from the `__all__` of each family folder's `__init__.py`
+  (kgen.models binds them at import, which the static analysis of mkdocstrings does not see): a new family needs no
+  edit here either.
 - cli.md is the help of `kgen` and of each of its commands, asked of the parser in kgen/cli.py (in a child process
   that starts no Keras).
 - A relative link that leaves zoo/ keeps working: to an included file (README.md, CONTRIBUTING.md) it goes to the page
@@ -20,6 +23,7 @@ pages zoo/api/*.md), and pages this hook makes, so that every text has one sourc
   --strict); without it the notebooks are rendered as they are in zoo/notebooks (kept without outputs).
 """
 
+import ast
 import json
 import logging
 import os
@@ -312,9 +316,31 @@ def _navigation(files):
     return nav
 
 
+def _family_classes(config):
+    """[(family package, class name)] of every family folder under kgen/models, from the `__all__` of its
+    `__init__.py` (read, not imported): what `kgen.models.import_families` binds when it imports the folders."""
+    found = []
+    for init in sorted((_root(config) / "kgen" / "models").glob("*/__init__.py")):
+        for node in ast.parse(init.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                found += [(f"kgen.models.{init.parent.name}", name) for name in ast.literal_eval(node.value)]
+    return found
+
+
+def _with_families(markdown, config):
+    """The API page of kgen.models with a section per family class: kgen.models binds them when it imports the family
+    folders, which the docs' static analysis does not see, so each is documented from its family's package."""
+    lines = ["", "## The families", ""]
+    for package, name in _family_classes(config):
+        lines += [f"::: {package}.{name}", "    options:", "      show_root_heading: true", ""]
+    return markdown.rstrip() + "\n" + "\n".join(lines)
+
+
 def on_page_markdown(markdown, page, config, files):
     state = _state
     uri = page.file.src_uri
+    if uri == "api/models.md":
+        markdown = _with_families(markdown, config)
     if page.file.abs_src_path:
         base = Path(page.file.abs_src_path).resolve().parent
     else:

@@ -20,7 +20,7 @@ import numpy as np
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "tests" / "golden"
 
-# name -> (architecture, constructor kwargs, kind, sample kwargs); kept small so every backend records in seconds.
+
 def image_samples(model, num, labels):
     """(free, continued) images: `num` drawn with seed 11, then drawn again with seed 12 from their top half."""
     free = model.sample(num, seed=11, labels=labels)
@@ -36,6 +36,8 @@ def sequence_samples(model, num, labels):
     return free, continued
 
 
+# name -> (architecture, constructor kwargs, how it samples, sample kwargs); kept small so every backend records in
+# seconds.
 CASES = {
     "pixelcnn_binary": ("pixelcnn", dict(image_shape=(5, 5, 1), hidden_dim=8, num_residual_blocks=2, output_dim=8,
                                          first_kernel_size=5), image_samples, dict(num=3)),

@@ -35,7 +35,7 @@ class ShiftedTokenEmbedding(ArgumentConfig, keras.layers.Layer):
     Returns:
         (batch, time, output_dim).
 
-    `call_with_cache(previous, index)` gives the one position `index` (batch, output_dim) from token index - 1
+    `call_with_cache(previous, cache, index)` gives the one position `index` (batch, output_dim) from token index - 1
     (`previous`, ignored at index 0).
     """
 

@@ -64,7 +64,7 @@ class SparseAttention(ArgumentConfig, keras.layers.Layer):
 
     Generation: `init_cache(batch_size, max_length)` makes the key/value cache, laid out as blocks of l (plus one
     zero block in front, the "previous block" of block 0, and for "fixed" the summary keys of each head), and
-    `call_with_cache(x, index, cache)` attends from the one position `index` to the cached keys its pattern reads:
+    `call_with_cache(x, cache, index)` attends from the one position `index` to the cached keys its pattern reads:
     2l + 1 + n / l keys per head for "strided", l + (n / l) c for "fixed".
 
     Args:

@@ -46,7 +46,7 @@ class SparseTransformerBlock(ArgumentConfig, keras.layers.Layer):
     Returns:
         (batch, time, width); step t depends on inputs 0 .. t only.
 
-    `call_with_cache(x, index, cache)` computes one position (batch, width) with the attention's key/value cache
+    `call_with_cache(x, cache, index)` computes one position (batch, width) with the attention's key/value cache
     (`init_cache(batch_size, max_length)`).
 
     Reference: Child, Gray, Radford & Sutskever, 2019, "Generating Long Sequences with Sparse Transformers",
@@ -154,4 +154,3 @@ class SparseTransformerBlock(ArgumentConfig, keras.layers.Layer):
         attended, cache = self.attention.call_with_cache(self.attention_norm(inputs), cache, index)
         x = ops.add(inputs, attended)  # ops.add promotes (bfloat16 branches and a float32 step under mixed precision)
         return ops.add(x, self.feedforward(x)), cache
-

@@ -14,9 +14,11 @@ from kgen.models.representation_base import RepresentationModel
 from kgen.models.sequence_base import AutoregressiveSequenceModel
 from kgen.models.video_base import AutoregressiveVideoModel
 
-#: The root class and the kind bases; the families' classes follow in `__all__`.
-BASES = ["KgenModel", "AutoregressiveImageModel", "AutoregressiveSequenceModel", "AutoregressiveVideoModel",
-         "RepresentationModel"]
+__all__ = ["KgenModel", "AutoregressiveImageModel", "AutoregressiveSequenceModel", "AutoregressiveVideoModel",
+           "RepresentationModel"]  # and, once `import_families` has run, every family's classes
+
+#: The root class and the kind bases.
+BASES = tuple(__all__)
 
 #: The family folders imported so far, by package name.
 FAMILIES = {}
@@ -42,5 +44,4 @@ def import_families():
     return imported
 
 
-__all__ = list(BASES)
 import_families()

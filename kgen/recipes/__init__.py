@@ -36,6 +36,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+
 class RecipeError(ValueError):
     """A recipe (a TOML file, a run's recipe.json, or flags) that is not valid: the message names where, the key and
     what was expected."""

@@ -8,6 +8,7 @@ import kgen
 from kgen.models import Autoencoder, DeepAutoencoder, DenoisingAutoencoder, KSparseAutoencoder
 from kgen.testing import TestCase
 
+
 def images(n=6, shape=(6, 6, 1), seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(n,) + shape).astype("float32")
 

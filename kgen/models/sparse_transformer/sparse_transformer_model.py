@@ -16,6 +16,7 @@ from kgen.models.image_base import AutoregressiveImageModel, check_model_kwargs
 from kgen.models.sequence_base import AutoregressiveSequenceModel, check_sample_rate
 from kgen.validation import check_bool, check_int
 
+
 def check_trunk_args(owner, hidden_dim, num_layers, num_heads, block_size, pattern, integration, summary_size,
                      feedforward_dim, dropout, recompute):
     """The transformer's arguments, checked (the attention's own checks run when the blocks are built)."""
