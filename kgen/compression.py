@@ -313,7 +313,7 @@ class Codec:
 
     def flat_symbols(self, model, item, name, segment_length):
         """One item of symbols, checked against the model (a ValueError naming `name`), as 1-D int32."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define flat_symbols (every codec does).")
 
     def row_length(self, segment_length):
         """The longest row the coding loop cuts an item into: `segment_length` (None: every item is one row)."""
@@ -330,11 +330,11 @@ class Codec:
     def read(self, path, model):
         """(symbols, item info) of one input file (an existing file): the info is what `write_fields` records and
         `to_bytes` needs to restore the file."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define read (every codec does).")
 
     def to_bytes(self, symbols, info, model):
         """The bytes of the file an item restores, from its decoded symbols (`as_item`) and its info."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define to_bytes (every codec does).")
 
     # ---------------------------------------------------------------------------------------------- container
     def write_fields(self, item):

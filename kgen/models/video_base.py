@@ -127,6 +127,12 @@ class AutoregressiveVideoModel(KgenModel):
     #: Sampling methods; the first is the default of `sample`.
     sampling_methods = ("cached", "naive")
 
+    @staticmethod
+    def sample_from_noise(logits, uniform):
+        """0 or 255 per sub-pixel: 255 where the uniform noise is below the sigmoid of the logit (the generation
+        loops of `kgen.samplers.video` draw every pixel with it, from noise drawn up front)."""
+        return ops.cast(ops.less(uniform, ops.sigmoid(ops.cast(logits, "float32"))), "float32") * MAX_LEVEL
+
     def sample(self, context, num_frames, seed=None, method=None, batch_size=None):
         """Generate `num_frames` frames after the given ones, frame by frame, pixel by pixel in raster order.
 

@@ -1,8 +1,8 @@
 """Frame-by-frame, pixel-by-pixel generation of the autoregressive video models: the naive reference loop and the
 cached one.
 
-Each new frame is drawn pixel by pixel in raster order, each pixel 0 or 255 where the noise drawn up front for it is
-below the sigmoid of its logit (`draw`), so the two loops give the same frames for the same noise:
+Each new frame is drawn pixel by pixel in raster order from noise drawn up front, with the model's deterministic
+`sample_from_noise(logits, uniform)`, so the two loops give the same frames for the same noise:
 
 - naive (`naive_frames`): re-run the whole model on the video so far for every pixel of every new frame;
 - cached (`cached_frames`): the model's incremental protocol (`kgen.models.KgenModel`) with its frame hooks:
@@ -25,13 +25,6 @@ from keras import ops
 from kgen.layers.steps import same_dtypes
 from kgen.samplers.compiled import compiled
 
-MAX_LEVEL = 255.0
-
-
-def draw(logits, uniform):
-    """0 or 255 per sub-pixel: 255 where the uniform noise is below the sigmoid of the logit."""
-    return ops.cast(ops.less(uniform, ops.sigmoid(ops.cast(logits, "float32"))), "float32") * MAX_LEVEL
-
 
 def naive_frames(model, context, noise):
     """Frames after `context` (float32 numpy (batch, frames, H, W, C)) with the naive loop, one per frame of `noise`
@@ -46,7 +39,7 @@ def naive_frames(model, context, noise):
             logits = model(video, training=False)[:, -1]  # the last frame's, from all the frames before it
             at = ops.reshape(ops.slice(logits, (0, row, col, 0), (batch, 1, 1, c)), (-1, c))
             u = ops.reshape(ops.slice(frame_noise, (0, row, col, 0), (batch, 1, 1, c)), (-1, c))
-            return ops.slice_update(video, (0, t, row, col, 0), draw(at, u)[:, None, None, None, :])
+            return ops.slice_update(video, (0, t, row, col, 0), model.sample_from_noise(at, u)[:, None, None, None, :])
 
         return ops.fori_loop(0, h * w, body, video)
 
@@ -70,7 +63,7 @@ def cached_frames(model, context, noise):
             logits, new_cache = model.call_with_cache(pixel, cache, index)
             cache = same_dtypes(new_cache, cache)
             u = ops.reshape(ops.slice(frame_noise, (0, row, col, 0), (batch, 1, 1, c)), (batch, c))
-            pixel = draw(logits, u)
+            pixel = model.sample_from_noise(logits, u)
             return pixel, cache, ops.slice_update(frame, (0, row, col, 0), pixel[:, None, None, :])
 
         def row_body(row, carry):
