@@ -452,9 +452,36 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
             write_json(out / DATA_FILE, {"files": current})
         if resume:
             _repair_metrics(out / METRICS_FILE)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(t["learning_rate"])))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(t)))
         _fit(model, recipe, train_ds, monitor_ds, out, verbose)
     return model
+
+
+def learning_rate_schedule(train_section):
+    """The recipe's learning rate for Adam: the number `learning_rate`, or with `warmup_steps` and/or
+    `schedule = "cosine"` a Keras schedule (linear warm-up from 0 to `learning_rate`, then constant, or a cosine
+    decay over `decay_steps` to `final_lr_ratio * learning_rate`). It is a function of the optimizer's step count,
+    which the run's checkpoints keep, so a resumed run continues the schedule where it stopped."""
+    t = train_section
+    peak = float(t["learning_rate"])
+    warmup = int(t.get("warmup_steps") or 0)
+    if t.get("schedule", "constant") == "constant" and warmup == 0:
+        return peak
+    cosine = t.get("schedule") == "cosine"
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0, warmup_target=peak, warmup_steps=warmup,
+        decay_steps=int(t["decay_steps"]) if cosine else 1,
+        alpha=float(t.get("final_lr_ratio") or 0.0) if cosine else 1.0,
+    )
+
+
+class LogLearningRate(keras.callbacks.Callback):
+    """Put the optimizer's learning rate at the end of each epoch into the epoch's logs (so metrics.csv has it
+    beside the loss); used only when the recipe schedules the rate."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 def _fit(model, recipe, train_ds, monitor_ds, out, verbose):
@@ -467,8 +494,10 @@ def _fit(model, recipe, train_ds, monitor_ds, out, verbose):
         BackupAndRestore(str(out / BACKUP_DIR), metrics_path=out / METRICS_FILE, double_checkpoint=True),
         TimeBudget(t["time_budget_minutes"], already_elapsed_s=_elapsed_from_metrics(out / METRICS_FILE)),
         SaveModelAtomically(out / MODEL_FILE),
-        keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True),
     ]
+    if t.get("warmup_steps") or t.get("schedule") == "cosine":
+        callbacks.append(LogLearningRate())  # before the CSV logger, which writes the epoch's logs
+    callbacks.append(keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True))
     if verbose == 2:  # last: its line shows what the others add to the epoch's logs (elapsed_min)
         callbacks.append(EpochLine(t["epochs"]))
     model.fit(

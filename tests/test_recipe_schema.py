@@ -34,6 +34,11 @@ CASES = [
     ('[train]\ndistribute = "all"\n', "`[train] distribute`: input should be 'none' or 'data_parallel', got 'all'"),
     ("[train]\nnum_devices = 0\n", "`[train] num_devices`: input should be greater than or equal to 1, got 0"),
     ("[train]\nsample_seconds = 1e9\n", "`[train] sample_seconds`: input should be less than or equal to 600"),
+    ('[train]\nschedule = "cosine"\n', '[train] `schedule = "cosine"` needs `decay_steps`'),
+    ("[train]\ndecay_steps = 100\n", '[train] `decay_steps` and `final_lr_ratio` are settings of `schedule = "cosine"`'),
+    ('[train]\nschedule = "cosine"\ndecay_steps = 9\nfinal_lr_ratio = 2\n',
+     "`[train] final_lr_ratio`: input should be less than or equal to 1, got 2"),
+    ('[train]\nschedule = "linear"\n', "`[train] schedule`: input should be 'constant' or 'cosine', got 'linear'"),
     ("[train]\nbatchsize = 3\n", "unknown key 'batchsize'; expected one of ['batch_size'"),
     ('[data]\nsource = "ftp"\n', None),  # a second [data] table: TOML itself refuses it
     ("[train]\neval_batch_size = 9\n", "unknown key 'eval_batch_size'"),

@@ -69,3 +69,62 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, recipe_a
     with pytest.raises(ValueError, match=match):
         training.run(recipe_arg, tmp_path / "run", verbose=0, **kwargs)
     assert not (tmp_path / "run").exists()
+
+
+def _scheduled(recipe_file, epochs):
+    recipe = _tiny(recipe_file)
+    recipe["data"]["monitor_split"] = None
+    recipe["train"].update(epochs=epochs, learning_rate=1e-2, warmup_steps=3, schedule="cosine", decay_steps=5,
+                           final_lr_ratio=0.1)
+    return recipe
+
+
+def _lr_at(step):
+    """The recipe above's rate after `step` optimizer steps (warm-up 3, cosine over 5 to 0.1x)."""
+    import math
+
+    if step <= 3:
+        return 1e-2 * step / 3
+    t = min(step - 3, 5) / 5
+    return 1e-2 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def test_the_learning_rate_schedule_continues_across_a_resume(tmp_path, recipe, monkeypatch):
+    """Warm-up then cosine decay, a function of the optimizer's step count, which the checkpoint keeps: a run stopped
+    after two epochs and resumed logs the same rates, epoch for epoch, as the schedule gives."""
+    run = tmp_path / "run"
+
+    def stop_at_third_epoch(self, epoch, logs=None):
+        if epoch == 2:
+            raise KeyboardInterrupt  # as a Ctrl-C between epochs: backup/ holds epoch 2's checkpoint
+
+    with monkeypatch.context() as m:
+        m.setattr(training.TimeBudget, "on_epoch_begin", stop_at_third_epoch, raising=False)
+        with pytest.raises(KeyboardInterrupt):
+            training.train(_scheduled(recipe, epochs=5), run, verbose=0)
+    assert (run / "backup").is_dir()
+    model = training.train(_scheduled(recipe, epochs=5), run, resume=True, verbose=0)
+    assert int(keras_iterations(model)) == 5 * 2
+    rates = [float(r["learning_rate"]) for r in _csv_rows(run / "metrics.csv")]
+    assert rates == pytest.approx([_lr_at(2 * (e + 1)) for e in range(5)], rel=1e-5)
+
+
+def keras_iterations(model):
+    import keras
+
+    return keras.ops.convert_to_numpy(model.optimizer.iterations)
+
+
+def _csv_rows(path):
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_constant_rate_without_warm_up_is_a_number():
+    """Recipes that set no schedule train as before: Adam with the number (and metrics.csv has no learning_rate
+    column, so a run started by an older kgen resumes with the same columns)."""
+    assert training.learning_rate_schedule({"learning_rate": 3e-4, "warmup_steps": 0, "schedule": "constant"}) == 3e-4
+    warm = training.learning_rate_schedule({"learning_rate": 3e-4, "warmup_steps": 10, "schedule": "constant"})
+    assert [float(warm(s)) for s in (0, 5, 10, 1000)] == pytest.approx([0.0, 1.5e-4, 3e-4, 3e-4])

@@ -21,7 +21,11 @@ A recipe names a zoo model and its data and training settings::
     batch_size = 64
     epochs = 100
     steps_per_epoch = 200
-    learning_rate = 1e-3
+    learning_rate = 1e-3            # the peak learning rate (Adam)
+    warmup_steps = 500              # linear warm-up from 0 to learning_rate; omitted: 0 (none)
+    schedule = "cosine"             # then cosine decay over decay_steps to final_lr_ratio * learning_rate;
+    decay_steps = 20000             #   omitted: "constant" (learning_rate after the warm-up)
+    final_lr_ratio = 0.05
     time_budget_minutes = 60
     dtype = "mixed_bfloat16"        # mixed precision (likelihood heads and losses stay float32); omitted: float32
     distribute = "data_parallel"    # over every local device (kgen.distribute); omitted: one device
@@ -34,7 +38,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class RecipeError(ValueError):
@@ -65,7 +69,11 @@ class TrainSection(BaseModel):
     batch_size: int = Field(64, ge=1, le=65_536)
     epochs: int = Field(10, ge=1, le=1_000_000)
     steps_per_epoch: Optional[int] = Field(None, ge=1, le=10_000_000)  # None: one pass over the data
-    learning_rate: float = Field(1e-3, gt=0.0, le=10.0, allow_inf_nan=False)
+    learning_rate: float = Field(1e-3, gt=0.0, le=10.0, allow_inf_nan=False)  # the peak, after any warm-up
+    warmup_steps: int = Field(0, ge=0, le=100_000_000)  # linear warm-up from 0 to learning_rate
+    schedule: Literal["constant", "cosine"] = "constant"  # after the warm-up
+    decay_steps: Optional[int] = Field(None, ge=1, le=100_000_000)  # the cosine's length (steps after the warm-up)
+    final_lr_ratio: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False)  # the cosine's end, x learning_rate
     time_budget_minutes: Optional[float] = Field(None, gt=0.0, le=525_600.0, allow_inf_nan=False)
     seed: int = Field(0, ge=0, le=2**31 - 1)
     num_samples: int = Field(16, ge=0, le=1024)  # samples written at the end of the run
@@ -73,6 +81,16 @@ class TrainSection(BaseModel):
     dtype: Optional[Literal["float32", "mixed_bfloat16", "mixed_float16"]] = None  # None: float32
     distribute: Literal["none", "data_parallel"] = "none"  # kgen.distribute
     num_devices: Optional[int] = Field(None, ge=1, le=65_536)  # None: every local device
+
+    @model_validator(mode="after")
+    def _schedule_is_whole(self):
+        if self.schedule == "cosine" and self.decay_steps is None:
+            raise ValueError('`schedule = "cosine"` needs `decay_steps` (the number of steps after the warm-up '
+                             'over which the learning rate falls to final_lr_ratio * learning_rate)')
+        if self.schedule == "constant" and (self.decay_steps is not None or self.final_lr_ratio != 0.0):
+            raise ValueError('`decay_steps` and `final_lr_ratio` are settings of `schedule = "cosine"`; the '
+                             'schedule is "constant"')
+        return self
 
 
 class Recipe(BaseModel):
@@ -110,6 +128,9 @@ def validate(recipe, where="recipe"):
                              f"{sorted(section.model_fields)}.") from None
         if error["type"] == "missing":
             raise RecipeError(f"{where}: `{key}` is required (a zoo model name).") from None
+        if error["type"] == "value_error":  # a check across keys (the schedule's): its message names them
+            message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+            raise RecipeError(f"{where}: [{key}] {message}.") from None
         raise RecipeError(f"{where}: `{key}`: {error['msg'][0].lower()}{error['msg'][1:]}, got "
                          f"{error.get('input')!r}.") from None
 
