@@ -15,8 +15,8 @@ from kgen.version import __version__  # noqa: F401  (kgen/version.py: the one pl
 #: Every public module of the package (tests/test_lazy_imports.py checks this against the files).
 _SUBMODULES = (
     "artifacts", "audio", "backends", "catalog", "cli", "compression", "data", "distribute", "distributions",
-    "export", "hashing", "io", "layers", "models", "native_logs", "plotting", "pretrained", "progress", "recipes",
-    "samplers", "testing", "training", "validation", "version", "zoo",
+    "export", "hashing", "io", "layers", "models", "native_logs", "plotting", "pretrained", "progress", "quality",
+    "recipes", "samplers", "testing", "training", "validation", "version", "zoo",
 )
 __all__ = list(_SUBMODULES) + ["__version__"]
 

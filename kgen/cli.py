@@ -163,6 +163,18 @@ def _run_recipe(model_path):
     return training.read_run_recipe(recipe_file) if recipe_file.is_file() else None
 
 
+def _cmd_score(args):
+    from kgen import quality, training
+
+    report = quality.score(args.model, num_samples=args.num, seed=args.seed, data=args.data,
+                           source=args.data_source, judge=args.judge)
+    for line in report.lines():
+        print(line)
+    if args.out:
+        training.write_json(args.out, report.to_json())
+    return 0
+
+
 def _cmd_export(args):
     from kgen import export, training
 
@@ -173,23 +185,11 @@ def _cmd_export(args):
 
 
 def _coding_model(spec):
-    """The model of `kgen compress` / `decompress`: a zoo preset with shipped weights, a preset folder, or a .keras
-    file / run folder."""
-    from kgen import training, zoo
+    """The model of `kgen compress` / `decompress` / `sample`: a zoo preset with shipped weights, a preset folder,
+    or a .keras file / run folder (`kgen.training.load_target`)."""
+    from kgen import training
 
-    path = Path(spec)
-    if path.is_dir() and (path / "config.json").is_file() and not (path / training.MODEL_FILE).is_file():
-        from kgen.models import KgenModel
-
-        return KgenModel.from_preset(str(path))  # checked against the zoo name it records (kgen.pretrained)
-    if path.exists() or spec.endswith(".keras"):
-        return training.load_model(path)
-    if spec not in zoo.list_models(pretrained=True):
-        raise ValueError(
-            f"`model` {spec!r} is neither a file nor a zoo preset with shipped weights; presets with weights: "
-            f"{', '.join(zoo.list_models(pretrained=True))}."
-        )
-    return zoo.get(spec, pretrained=True)
+    return training.load_target(spec)[0]
 
 
 def _cmd_compress(args):
@@ -421,6 +421,18 @@ def build_parser():
     s.add_argument("--force", action="store_true", help="replace files that exist in --out")
     _add_progress_flag(s, "symbols")
     s.set_defaults(fn=_cmd_decompress, output=("folder", "--out"))
+
+    s = sub.add_parser("score", help="measure a trained model's samples with a classifier of its data (kgen.quality): "
+                                     "Frechet distance, confidence, conditional accuracy, digits kept in video")
+    s.add_argument("model", help="run folder, .keras file, preset folder, or a zoo preset with shipped weights")
+    s.add_argument("--num", type=_number(int, 2, 100_000), default=None,
+                   help="samples per row (default: the measure's: 256 images, 50 audio clips, 20 videos)")
+    s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="seed of the samples (default 0)")
+    s.add_argument("--data", help="data set (default: the run's recipe, else the preset's)")
+    s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
+    s.add_argument("--judge", help="the classifier (default: the measure's shipped preset)")
+    s.add_argument("--out", help="also write the report as JSON here")
+    s.set_defaults(fn=_cmd_score, output=("file", "--out"))
 
     s = sub.add_parser("export", help="export a .keras model as a TensorFlow SavedModel for TF Serving")
     s.add_argument("model", help=".keras file or run folder")

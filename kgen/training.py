@@ -638,6 +638,28 @@ def write_json(path, obj):
         Path(tmp).write_text(json.dumps(obj, indent=2))
 
 
+def load_target(spec):
+    """(model, run recipe or None) for what a command names: a run folder or `.keras` file (trained; the recipe
+    beside it), a preset folder, or a zoo preset with shipped weights."""
+    from kgen import zoo
+
+    path = Path(spec)
+    if path.is_dir() and (path / "config.json").is_file() and not (path / MODEL_FILE).is_file():
+        from kgen.models import KgenModel
+
+        return KgenModel.from_preset(str(path)), None  # checked against the zoo name it records (kgen.pretrained)
+    if path.exists() or str(spec).endswith(".keras"):
+        run_dir = path if path.is_dir() else path.parent
+        recipe = read_run_recipe(run_dir / RECIPE_FILE) if (run_dir / RECIPE_FILE).is_file() else None
+        return load_model(path), recipe
+    if str(spec) not in zoo.list_models(pretrained=True):
+        raise ValueError(
+            f"`model` {str(spec)!r} is neither a file nor a zoo preset with shipped weights; presets with weights: "
+            f"{', '.join(zoo.list_models(pretrained=True))}."
+        )
+    return zoo.get(str(spec), pretrained=True), None
+
+
 def load_model(path):
     """Load a `.keras` model with a clear error for a missing or unreadable file."""
     import kgen.models  # noqa: F401  (registers the classes)

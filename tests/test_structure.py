@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KIND_CLASSES = ("AutoregressiveImageModel", "AutoregressiveSequenceModel", "AutoregressiveVideoModel", "RepresentationModel")
+KIND_CLASSES = ("AutoregressiveImageModel", "AutoregressiveSequenceModel", "AutoregressiveVideoModel", "RepresentationModel",
+                "Classifier")
 KIND_PROBE = re.compile(
     r"\b(hasattr|getattr)\(\s*model\b"  # probing a model's attributes to guess its kind
     r"|\bisinstance\(\s*\w+\s*,\s*\(?\s*(" + "|".join(KIND_CLASSES) + r")\b"  # testing its kind class

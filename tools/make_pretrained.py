@@ -49,6 +49,7 @@ def main(argv=None):
 
     import kgen
     from kgen import pretrained, training
+    from kgen.io import read_csv_rows
 
     run = Path(args.run)
     recipe = json.loads((run / training.RECIPE_FILE).read_text())
@@ -78,6 +79,9 @@ def main(argv=None):
                              f"(at most {FLOAT16_RTOL:.1%} allowed): ship float32.")
         check = training.evaluate(stored, recipe, split=args.check_split, verbose=0)
         run_command = args.run_command or f"kgen train {args.recipe} --out {run}"
+        rows = read_csv_rows(run / training.METRICS_FILE)[0] if (run / training.METRICS_FILE).is_file() else []
+        column = rows[0].index("elapsed_min") if rows and "elapsed_min" in rows[0] else None
+        minutes = [float(r[column]) for r in rows[1:] if column is not None and r[column] not in ("", "NA")]
         metadata = {
             "description": kgen.zoo.describe(args.name)[0],
             "recipe_name": args.recipe,
@@ -91,6 +95,8 @@ def main(argv=None):
             "check": {"split": args.check_split, "metric": args.metric, "value": check[args.metric],
                       "rtol": CHECK_RTOL},
             "command": run_command,
+            # The training's wall-clock minutes on its one core (summed over --resume), from metrics.csv.
+            **({"training_minutes": round(minutes[-1], 1)} if minutes else {}),
             "evaluate_command": f"kgen evaluate {run}",
             "license": "Apache-2.0",
         }

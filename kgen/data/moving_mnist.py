@@ -274,6 +274,31 @@ def load_arrays(name, split="test", data_dir=None, source=None, num_frames=NUM_F
     return generate(_mnist_digits(base, data_dir, source), stream, seed, indices, num_frames, frame_size, num_digits)
 
 
+def load_with_positions(name, split="test", data_dir=None, source=None, num_frames=NUM_FRAMES, frame_size=FRAME_SIZE,
+                        num_digits=NUM_DIGITS, seed=0):
+    """``load_arrays``'s sequences with where each digit is in each frame (what the procedure knows): the sample
+    measure of ``kgen.quality`` compares a digit's window in a generated frame with the same window of the true one.
+
+    Returns:
+        ``(videos uint8 (N, num_frames, frame_size, frame_size, 1), positions int64 (N, num_frames, num_digits, 2))``:
+        the frames and the (row, column) of every digit's 28x28 top-left corner.
+
+    Raises:
+        ValueError: ``source="file"`` (the standard file records no positions) or what ``load_arrays`` refuses.
+    """
+    if source == "file":
+        raise ValueError('source="file": the standard Moving MNIST file records no digit positions; leave source '
+                         "None to make the sequences (and know their positions) from MNIST digits.")
+    base, index, num_frames, frame_size, num_digits, seed = _check_args(
+        name, split, source, data_dir, num_frames, frame_size, num_digits, seed)
+    indices = _indices(base, index, split, endless_ok=False)
+    stream, seed = (TEST_STREAM, 0) if base == "test" else (TRAIN_STREAM, seed)
+    mnist_images = np.asarray(_mnist_digits(base, data_dir, source)).reshape((-1, DIGIT_SIZE, DIGIT_SIZE))
+    digits, start, direction = sequence_parameters(stream, seed, indices, len(mnist_images), num_digits, frame_size)
+    positions = trajectories(start, direction, num_frames, frame_size)
+    return render(mnist_images[digits], positions, frame_size), positions
+
+
 def load(name, split="train", batch_size=16, shuffle=None, seed=0, drop_remainder=False, data_dir=None,
          source=None, num_frames=NUM_FRAMES, frame_size=FRAME_SIZE, num_digits=NUM_DIGITS):
     """Moving MNIST as a batched, prefetched ``tf.data.Dataset`` of ``float32 (B, T, H, W, 1)`` grey levels 0..255.

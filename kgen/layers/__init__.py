@@ -10,8 +10,10 @@ from kgen.layers.wavenet_block import WaveNetResidualBlock
 from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 from kgen.layers.k_sparse import KSparse
+from kgen.layers.log_spectrogram import LogSpectrogram
 from kgen.layers.masking_noise import MaskingNoise
 from kgen.layers.multiplicative_unit import MultiplicativeUnit
+from kgen.layers.random_binarize import RandomBinarize
 from kgen.layers.residual_multiplicative_block import ResidualMultiplicativeBlock
 from kgen.layers.scaled_tanh_dense import ScaledTanhDense
 from kgen.layers.sparse_attention import SparseAttention
@@ -20,8 +22,10 @@ from kgen.layers.sparse_coding_inference import SparseCodingInference
 __all__ = [
     "BinaryCode",
     "KSparse",
+    "LogSpectrogram",
     "MaskingNoise",
     "MultiplicativeUnit",
+    "RandomBinarize",
     "ResidualMultiplicativeBlock",
     "ScaledTanhDense",
     "SparseAttention",

@@ -51,16 +51,31 @@ class Classifier(KgenModel):
     #: The key of the data in a batch dict ("images", "tokens").
     data_key = None
 
-    def _setup_classifier(self, num_classes):
+    #: The weight of the outlier term of the training loss (outlier exposure, Hendrycks, Mazeika & Dietterich 2019):
+    #: in training, a batch of made-up examples that are not the data (`outlier_examples`) follows the real batch
+    #: through the network, and their cross-entropy against the uniform distribution joins the loss, so the judge's
+    #: confidence is low on what does not look like its data (without it, a convolutional classifier is as sure of
+    #: uniform noise as of a digit). 0: none.
+    outlier_weight = 0.0
+
+    def _setup_classifier(self, num_classes, outlier_weight=0.0):
         self.num_classes = num_classes
+        self.outlier_weight = outlier_weight
         self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
         self.nats_tracker = keras.metrics.Mean(name="nats")
+        if outlier_weight > 0:
+            self.outlier_seeds = keras.random.SeedGenerator(0)
         object.__setattr__(self, "_kgen_heads", None)
 
+    def outlier_examples(self, data):
+        """Made-up examples shaped like the batch `data` that are not the data (see `outlier_weight`)."""
+        raise NotImplementedError(f"{type(self).__name__} sets outlier_weight and must define outlier_examples.")
+
     def call(self, inputs, training=None, mask=None):
-        if isinstance(inputs, dict):  # a training batch {data, labels}: the graph takes the data alone
-            inputs = {self.data_key: inputs[self.data_key]}
-        return super().call(inputs, training=training, mask=mask)
+        data = inputs[self.data_key] if isinstance(inputs, dict) else inputs  # the graph takes the data alone
+        if training and self.outlier_weight > 0:
+            data = ops.concatenate([data, ops.cast(self.outlier_examples(data), data.dtype)], axis=0)
+        return super().call({self.data_key: data}, training=training, mask=mask)
 
     def model_inputs(self, x, labels=None):
         """{data_key: x}, with the `labels` a training batch carries when given (the graph ignores them)."""
@@ -72,11 +87,17 @@ class Classifier(KgenModel):
         weights, are not a classifier's)."""
         labels = ops.cast(ops.reshape(x["labels"], (-1,)), "int32")
         logits = ops.cast(y_pred, "float32")
-        nats = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        correct = ops.cast(ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), labels), "float32")
+        count = ops.shape(labels)[0]
+        real = logits[:count]  # in training the outliers' logits follow (see `call`)
+        nats = keras.losses.sparse_categorical_crossentropy(labels, real, from_logits=True)
+        correct = ops.cast(ops.equal(ops.cast(ops.argmax(real, axis=-1), "int32"), labels), "float32")
         self.nats_tracker.update_state(nats)
         self.accuracy_tracker.update_state(correct)
-        return weighted_mean_loss(nats, None, self.losses)
+        loss = weighted_mean_loss(nats, None, self.losses)
+        if training and self.outlier_weight > 0:
+            uniform_nats = -ops.mean(ops.log_softmax(logits[count:], axis=-1), axis=-1)
+            loss = loss + self.outlier_weight * ops.mean(uniform_nats)
+        return loss
 
     def _validate_data(self, data, name):
         first = first_data_inputs(data, name, f"a dict {{{self.data_key!r}: ..., 'labels': ...}}")
@@ -147,12 +168,14 @@ class DigitClassifier(Classifier):
         feature_dim: the width of the "features" layer.
         dropout: the dropout rate after it, in training.
         binarize_rate: the fraction of training examples binarised at random.
+        outlier_weight: the weight of the outlier term of the loss (`Classifier.outlier_weight`; its outliers:
+            `outlier_examples`); 0: none.
     """
 
     data_key = "images"
 
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, input_levels=256, filters=(32, 64, 128),
-                 feature_dim=128, dropout=0.3, binarize_rate=0.5, **kwargs):
+                 feature_dim=128, dropout=0.3, binarize_rate=0.5, outlier_weight=0.5, **kwargs):
         owner = "DigitClassifier"
         check_model_kwargs(kwargs, owner)
         if not hasattr(image_shape, "__len__") or len(image_shape) != 3:
@@ -164,6 +187,7 @@ class DigitClassifier(Classifier):
         feature_dim = check_int(feature_dim, "feature_dim", owner=owner)
         dropout = check_float(dropout, "dropout", owner, inclusive=True)
         binarize_rate = check_float(binarize_rate, "binarize_rate", owner, inclusive=True)
+        outlier_weight = check_float(outlier_weight, "outlier_weight", owner, inclusive=True)
         if dropout >= 1.0 or binarize_rate >= 1.0:
             raise ValueError(f"{owner}: `dropout` and `binarize_rate` must be below 1, got {dropout}, "
                              f"{binarize_rate}.")
@@ -180,8 +204,26 @@ class DigitClassifier(Classifier):
         logits = _head(x, feature_dim, dropout, num_classes)
         super().__init__(inputs={"images": images}, outputs=logits, **kwargs)
         self._record_config(image_shape=image_shape, num_classes=num_classes, input_levels=input_levels,
-                            filters=filters, feature_dim=feature_dim, dropout=dropout, binarize_rate=binarize_rate)
-        self._setup_classifier(num_classes)
+                            filters=filters, feature_dim=feature_dim, dropout=dropout, binarize_rate=binarize_rate,
+                            outlier_weight=outlier_weight)
+        self._setup_classifier(num_classes, outlier_weight)
+
+    def outlier_examples(self, data):
+        """Pictures that are not digits, one per example of `data`, in pixel levels: a third binary blobs (7x7
+        noise, upsampled and thresholded), a third binary noise of 2-50% ink, a third grey noise."""
+        h, w, c = self.image_shape
+        shape = ops.shape(data)
+        per_example = (shape[0], 1, 1, 1)
+        seeds = self.outlier_seeds
+        coarse = keras.random.uniform((shape[0], max(1, h // 4), max(1, w // 4), c), seed=seeds)
+        smooth = ops.image.resize(coarse, (h, w), interpolation="bilinear")
+        blobs = ops.cast(smooth > keras.random.uniform(per_example, 0.45, 0.75, seed=seeds), "float32")
+        noise = ops.cast(keras.random.uniform(shape, seed=seeds)
+                         < keras.random.uniform(per_example, 0.02, 0.5, seed=seeds), "float32")
+        grey = keras.random.uniform(shape, seed=seeds)
+        kind = keras.random.uniform(per_example, seed=seeds)
+        pictures = ops.where(kind < 1.0 / 3.0, blobs, ops.where(kind < 2.0 / 3.0, noise, grey))
+        return pictures * float(self.input_levels - 1)
 
     def validate_data(self, x, name="x"):
         """`x` as float32 pixel levels (batch, *image_shape) in 0..input_levels-1, or a ValueError naming `name`."""

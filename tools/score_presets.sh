@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The sample quality of every shipped generative preset (`kgen score NAME`), into zoo/quality/NAME.json and .txt;
+# tools/results_table.py reads them into the README's results table.
+# Run:  KERAS_BACKEND=tensorflow KGEN_DATA_DIR=../shared/data taskset -c 0 bash tools/score_presets.sh [NAME...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$#" -gt 0 ]; then
+  names="$*"
+else
+  names=$(python -c "from kgen import quality, zoo; print(' '.join(quality.measurable(zoo.list_models(pretrained=True))))")
+fi
+mkdir -p zoo/quality
+for name in $names; do
+  echo "== $name" >&2
+  kgen score "$name" --out "zoo/quality/$name.json" | tee "zoo/quality/$name.txt"
+done
