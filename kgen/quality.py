@@ -239,6 +239,9 @@ def score_video(model, data, judge, num_samples, seed, source=None, num_frames=1
     context_frames = model.num_context_frames
     total = context_frames + num_frames
     frame_size = model.frame_shape[0]
+    if frame_size < moving_mnist.DIGIT_SIZE:
+        raise ValueError(f"`model` makes {frame_size}x{frame_size} frames: the video measure reads 28x28 digit "
+                         f"windows, so it needs frames of at least {moving_mnist.DIGIT_SIZE} pixels.")
     split = f"test[:{num_samples}]"
     videos, positions = moving_mnist.load_with_positions(data, split, source=source, num_frames=total,
                                                          frame_size=frame_size)

@@ -4,6 +4,7 @@ split; preset folders round-trip through `kgen.pretrained` and `save_to_preset` 
 earlier kgen versions still load, and wrong, corrupt or truncated ones are refused with an error naming the file.
 (keras-hub's own saver, loader and uploader: tests/test_presets_keras_hub.py.)"""
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -366,6 +367,8 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     assert meta["metric"] == {"name": "nats", "value": evaluated["nats"], "split": "test[:64]",
                               "card": "zoo/pixelcnn.md", "stored_weights_value": pytest.approx(evaluated["nats"])}
     assert meta["check"]["split"] == "test[:32]" and meta["recipe"]["model"] == "pixelcnn.mnist"
+    elapsed = float(list(csv.DictReader((run / "metrics.csv").open()))[-1]["elapsed_min"])
+    assert meta["training_minutes"] == round(elapsed, 1)  # the run's own clock, for the CPU hours of the tables
     model = zoo.get("pixelcnn.mnist", weights=tmp_path / "preset")
     assert model.count_params() == meta["parameters"]
     summary = training.evaluate(model, meta["recipe"], split="test[:32]", verbose=0)

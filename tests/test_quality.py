@@ -161,3 +161,28 @@ def test_kgen_score_a_run_folder(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["data"] == "binarized_mnist" and set(report["rows"]) == {"real", "model", "untrained"}
     assert "accuracy" not in report["rows"]["model"]  # unconditional: no conditioned label to check
+
+
+def test_the_readme_results_table_is_current():
+    """README.md's results table is what tools/results_table.py prints from the presets and zoo/quality/."""
+    import importlib.util
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "results_table.py"
+    spec = importlib.util.spec_from_file_location("results_table", tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "run: python tools/results_table.py, and paste it into README.md"
+
+
+@pytest.mark.one_backend("jax")  # the compiled frame loop: seconds a video here, minutes op by op on torch
+def test_score_model_of_a_video_model(image_judge):
+    model = zoo.get("video_pixel_network.tiny", frame_shape=(32, 32, 1))
+    report = quality.score_model(model, data="moving_mnist", num_samples=3, seed=0, source="embedded",
+                                 judge=image_judge)
+    assert report.rows["real"]["kept"] >= 0.8 and len(report.rows["model"]["per_frame"]) == 10
+    assert report.rows["untrained"]["both_kept_all_frames"] <= 0.34
+    assert "per generated frame (model)" in "\n".join(report.lines())
+    with pytest.raises(ValueError, match="needs frames of at least 28 pixels"):
+        quality.score_model(zoo.get("video_pixel_network.tiny"), data="moving_mnist", num_samples=2,
+                            judge=image_judge)
