@@ -137,15 +137,15 @@ def _balanced_labels(model, num):
 
 
 # ------------------------------------------------------------------------------------------- the measures
-def _image_levels(data):
-    return 2 if data == "binarized_mnist" else 256
+#: The pixel levels of each image data set the image measure reads (its samples come in the same levels).
+IMAGE_LEVELS = {"mnist": 256, "binarized_mnist": 2}
 
 
 def score_images(model, data, judge, num_samples, seed, source=None):
     """The image measure (see the module) for a model trained on `data` ("mnist" or "binarized_mnist")."""
     from kgen import data as kdata
 
-    to_judge = (judge.input_levels - 1) / (_image_levels(data) - 1)
+    to_judge = (judge.input_levels - 1) / (IMAGE_LEVELS[data] - 1)
     test, test_labels = kdata.load_arrays(data, "test", source=source)
     half = len(test) // 2
     _, reference_features = judge.classify(test[half:] * to_judge)

@@ -457,6 +457,11 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
     return model
 
 
+def scheduled(train_section):
+    """Whether a recipe's `[train]` table schedules the learning rate (a warm-up or a cosine decay)."""
+    return bool(train_section.get("warmup_steps")) or train_section.get("schedule") == "cosine"
+
+
 def learning_rate_schedule(train_section):
     """The recipe's learning rate for Adam: the number `learning_rate`, or with `warmup_steps` and/or
     `schedule = "cosine"` a Keras schedule (linear warm-up from 0 to `learning_rate`, then constant, or a cosine
@@ -464,12 +469,11 @@ def learning_rate_schedule(train_section):
     which the run's checkpoints keep, so a resumed run continues the schedule where it stopped."""
     t = train_section
     peak = float(t["learning_rate"])
-    warmup = int(t.get("warmup_steps") or 0)
-    if t.get("schedule", "constant") == "constant" and warmup == 0:
+    if not scheduled(t):
         return peak
     cosine = t.get("schedule") == "cosine"
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0, warmup_target=peak, warmup_steps=warmup,
+        initial_learning_rate=0.0, warmup_target=peak, warmup_steps=int(t.get("warmup_steps") or 0),
         decay_steps=int(t["decay_steps"]) if cosine else 1,
         alpha=float(t.get("final_lr_ratio") or 0.0) if cosine else 1.0,
     )
@@ -495,7 +499,7 @@ def _fit(model, recipe, train_ds, monitor_ds, out, verbose):
         TimeBudget(t["time_budget_minutes"], already_elapsed_s=_elapsed_from_metrics(out / METRICS_FILE)),
         SaveModelAtomically(out / MODEL_FILE),
     ]
-    if t.get("warmup_steps") or t.get("schedule") == "cosine":
+    if scheduled(t):
         callbacks.append(LogLearningRate())  # before the CSV logger, which writes the epoch's logs
     callbacks.append(keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True))
     if verbose == 2:  # last: its line shows what the others add to the epoch's logs (elapsed_min)

@@ -61,3 +61,10 @@ def check_fraction(value, name, owner=None):
         prefix = f"{owner}: " if owner else ""
         raise ValueError(f"{prefix}`{name}` must be a number in [0, 1), got {value!r}.")
     return float(value)
+
+
+def check_layer_seed(seed, owner):
+    """Return `seed` as an int or None (a random layer's `SeedGenerator` seed), or raise a ValueError naming it."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"{owner}: `seed` must be an int or None, got {seed!r}.")
+    return None if seed is None else int(seed)

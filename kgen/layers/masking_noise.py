@@ -1,11 +1,10 @@
 """Masking noise: the input corruption of denoising autoencoders (a random fraction of the inputs set to zero)."""
 
-import numpy as np
 import keras
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig, same_shape
-from kgen.validation import check_fraction
+from kgen.validation import check_fraction, check_layer_seed
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -43,10 +42,8 @@ class MaskingNoise(ArgumentConfig, keras.layers.Layer):
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         rate = check_fraction(rate, "rate", "MaskingNoise")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ValueError(f"MaskingNoise: `seed` must be an int or None, got {seed!r}.")
         self.rate = float(rate)
-        self.seed = None if seed is None else int(seed)
+        self.seed = check_layer_seed(seed, "MaskingNoise")
 
     def build(self, input_shape):
         self.seed_generator = keras.random.SeedGenerator(self.seed)

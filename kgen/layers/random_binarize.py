@@ -1,12 +1,11 @@
 """Random binarisation: a training-time augmentation that shows a classifier of grey images the binary images of
 the same data (the stochastic binarisation of binarized MNIST)."""
 
-import numpy as np
 import keras
 from keras import ops
 
 from kgen.layers.config import ArgumentConfig, same_shape
-from kgen.validation import check_fraction
+from kgen.validation import check_fraction, check_layer_seed
 
 
 @keras.saving.register_keras_serializable(package="kgen")
@@ -35,9 +34,7 @@ class RandomBinarize(ArgumentConfig, keras.layers.Layer):
     def __init__(self, rate=0.5, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = float(check_fraction(rate, "rate", "RandomBinarize"))
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ValueError(f"RandomBinarize: `seed` must be an int or None, got {seed!r}.")
-        self.seed = None if seed is None else int(seed)
+        self.seed = check_layer_seed(seed, "RandomBinarize")
 
     def build(self, input_shape):
         self.seed_generator = keras.random.SeedGenerator(self.seed)
