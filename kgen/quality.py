@@ -99,10 +99,13 @@ def frechet_distance(stats_a, stats_b):
     """The Frechet distance between two Gaussians given as (mean, covariance):
     |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (scipy's matrix square root; its small imaginary part from
     rounding is dropped, and a singular product gets a tiny ridge as in the FID reference code)."""
+    import warnings
     from scipy import linalg
 
     (mu_a, s_a), (mu_b, s_b) = stats_a, stats_b
-    root = linalg.sqrtm(s_a @ s_b)
+    with warnings.catch_warnings():  # features with dead (always-zero) units give a singular product: handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(s_a @ s_b)
     if not np.all(np.isfinite(root)):
         ridge = np.eye(len(s_a)) * 1e-6
         root = linalg.sqrtm((s_a + ridge) @ (s_b + ridge))

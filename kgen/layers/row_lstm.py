@@ -250,20 +250,66 @@ class RowLSTM(ImageLSTM):
         kernel = self.masked_input_kernel()
         # Input-to-state for every pixel at once: (batch, H, W, 4u), then one row per step.
         gates_in = ops.conv(inputs, kernel, strides=1, padding="same") + self.bias
-        k, r = self.kernel_size, self.kernel_size // 2
-        width = int(inputs.shape[2])
-        as_conv = _STATE_CONV.get(keras.backend.backend(), True)
-        recurrent = self.recurrent_kernel if as_conv else ops.reshape(self.recurrent_kernel, (k * u, 4 * u))
 
         def step(carry, x):
             h, c = carry
-            # State-to-state: an unmasked width-k convolution over the previous row's hidden state.
-            if as_conv:
-                z = ops.conv(h, recurrent, strides=1, padding="same")
-            else:  # the same as one matmul of the k shifted copies (XLA's CPU convolution gradients are slow)
-                padded = ops.pad(h, ((0, 0), (r, r), (0, 0)))
-                z = ops.matmul(ops.concatenate([padded[:, d : d + width] for d in range(k)], axis=-1), recurrent)
-            return lstm_update(x[0] + z, c)
+            return lstm_update(x[0] + self.state_to_state(h), c)
 
         zeros = ops.zeros_like(gates_in[:, 0, :, :u])
         return recurrence(step, (zeros, zeros), [gates_in], 1, resolve_unroll(self.unroll))
+
+    def state_to_state(self, h):
+        """The gate pre-activations (batch, width, 4u) that a row's hidden state `h` (batch, width, u) gives the row
+        below: an unmasked width-k convolution (the whole row above lies in the past)."""
+        k, r, u = self.kernel_size, self.kernel_size // 2, self.units
+        if _STATE_CONV.get(keras.backend.backend(), True):
+            return ops.conv(h, ops.cast(self.recurrent_kernel, h.dtype), strides=1, padding="same")
+        # The same as one matmul of the k shifted copies (XLA's CPU convolution gradients are slow).
+        width = int(h.shape[1])
+        padded = ops.pad(h, ((0, 0), (r, r), (0, 0)))
+        recurrent = ops.cast(ops.reshape(self.recurrent_kernel, (k * u, 4 * u)), h.dtype)
+        return ops.matmul(ops.concatenate([padded[:, d : d + width] for d in range(k)], axis=-1), recurrent)
+
+    # ------------------------------------------------------------------------------------------ one pixel at a time
+    # Pixel (row, col) needs its input at columns col - k // 2 .. col of its own row (the masked 1 x k kernel) and
+    # the finished row above's states at col - k // 2 .. col + k // 2: the state-to-state term of a whole row is
+    # computed once, when the row starts, and each pixel adds its input term and one LSTM update.
+    def init_cache(self, batch_size, width, in_channels, dtype="float32"):
+        """The state of pixel-at-a-time evaluation over rows of `width` pixels: (inputs of the current row,
+        zero-padded by k // 2 columns on both sides; the masked input kernel as one (k * in, 4u) matrix, computed
+        once; the row's state-to-state terms plus the bias (batch, width, 4u); the cells of the row above; the
+        hidden states and cells of the current row)."""
+        k, u = self.kernel_size, self.units
+        kernel = ops.cast(ops.reshape(self.masked_input_kernel(), (k * in_channels, 4 * u)), dtype)
+        states = ops.zeros((batch_size, width, u), dtype=dtype)
+        return (
+            ops.zeros((batch_size, width + 2 * (k // 2), in_channels), dtype=dtype),
+            kernel,
+            ops.zeros((batch_size, width, 4 * u), dtype=dtype),
+            states,
+            states,
+            states,
+        )
+
+    def begin_row(self, cache):
+        """A new row starts: the current row's states become the row above's, their state-to-state terms are
+        computed for the whole new row, and its inputs start as zeros."""
+        inputs, kernel, _, _, hidden, cells = cache
+        above = self.state_to_state(hidden) + ops.cast(self.bias, hidden.dtype)
+        return (ops.zeros_like(inputs), kernel, above, cells, hidden, cells)
+
+    def call_with_cache(self, inputs, cache, col):
+        """The hidden state (batch, units) at column `col` of the current row from `inputs` (batch, in_channels),
+        the layer's input there (earlier columns' inputs are in the cache; call `begin_row` before a row's first
+        pixel). Returns `(hidden, cache)`."""
+        row, kernel, above, cells_above, hidden, cells = cache
+        k = self.kernel_size
+        row = ops.slice_update(row, (0, col + k // 2, 0), ops.cast(inputs, row.dtype)[:, None, :])
+        batch = row.shape[0] if row.shape[0] is not None else ops.shape(row)[0]
+        patch = ops.reshape(ops.slice(row, (0, col, 0), (batch, k, row.shape[2])), (batch, -1))
+        z = ops.matmul(patch, kernel) + ops.squeeze(ops.slice(above, (0, col, 0), (batch, 1, above.shape[2])), 1)
+        cell_above = ops.squeeze(ops.slice(cells_above, (0, col, 0), (batch, 1, cells.shape[2])), 1)
+        h, c = lstm_update(z, cell_above)
+        hidden = ops.slice_update(hidden, (0, col, 0), h[:, None, :])
+        cells = ops.slice_update(cells, (0, col, 0), c[:, None, :])
+        return h, (row, kernel, above, cells_above, hidden, cells)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import keras
-from keras import layers
+from keras import layers, ops
 
 from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
 from kgen.layers.masked_conv2d import MaskedConv2D
@@ -149,22 +149,90 @@ class PixelRNN(image_base.AutoregressiveImageModel):
         units = hidden_dim // 2
 
         # === Functional model ===
-        images, x = image_base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups)
+        steps = {"blocks": []}  # the layers in order, for the one-pixel steps of `call_with_cache`
+        images, x = image_base.masked_input_stem(image_shape, distribution, hidden_dim, first_kernel_size, groups, steps)
         for i in range(num_layers):
             if layer_type == "row":
-                y = RowLSTM(units, kernel_size, "B", channel_groups=groups, name=f"layer{i}_lstm")(x)
+                lstm = RowLSTM(units, kernel_size, "B", channel_groups=groups, name=f"layer{i}_lstm")
             else:
-                y = DiagonalBiLSTM(units, "B", channel_groups=groups, name=f"layer{i}_lstm")(x)
-            y = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"layer{i}_expand")(y)
-            x = layers.Add(name=f"layer{i}_add")([x, y])
-        params = image_base.output_head(x, distribution, image_shape, output_dim, groups)
+                lstm = DiagonalBiLSTM(units, "B", channel_groups=groups, name=f"layer{i}_lstm")
+            expand = MaskedConv2D(hidden_dim, 1, "B", channel_groups=groups, name=f"layer{i}_expand")
+            x = layers.Add(name=f"layer{i}_add")([x, expand(lstm(x))])
+            steps["blocks"].append((lstm, expand))
+        params = image_base.output_head(x, distribution, image_shape, output_dim, groups, steps)
         super().__init__(inputs=images, outputs=params, **kwargs)
+        object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
         self._record_config(image_shape=image_shape, layer_type=layer_type, hidden_dim=hidden_dim,
             num_layers=num_layers, output_dim=output_dim, first_kernel_size=first_kernel_size,
             kernel_size=kernel_size, **image_base.likelihood_config(distribution))
         self._setup_generative(image_shape, distribution)
+
+    @property
+    def sampling_methods(self):
+        """The Row LSTM has the cached protocol (each layer once per new pixel, the row-to-row term once per row);
+        the Diagonal BiLSTM does not have it (yet) and samples with the naive loop."""
+        return ("cached", "naive") if self.layer_type == "row" else ("naive",)
+
+    # ------------------------------------------------------------------------------------------ incremental protocol
+    # Row LSTM only (`sampling_methods`). Per layer the Row LSTM's cache (`RowLSTM.init_cache`: the current row's
+    # inputs, the row above's state-to-state terms and cells, the current row's states) and its 1x1 expansion; the
+    # type-A input convolution keeps its last k // 2 + 1 input rows. Memory grows with the width, not the height.
+    def _check_cached(self):
+        if self.layer_type != "row":
+            raise ValueError(f"PixelRNN: cached generation needs layer_type='row', this model has {self.layer_type!r}.")
+
+    def init_cache(self, batch_size, labels=None):
+        self._check_cached()
+        width = self.image_shape[1]
+        stem, blocks, head = self._steps["stem"], self._steps["blocks"], self._steps["head"]
+        return {
+            "stem": stem.init_cache(batch_size, width),
+            "blocks": [(lstm.init_cache(batch_size, width, stem.filters), expand.init_cache(batch_size, width))
+                       for lstm, expand in blocks],
+            "head": [layer.init_cache(batch_size, width) for layer in head],
+        }
+
+    def begin_row(self, pixel, cache, row):
+        """Row `row` starts: the last pixel drawn (the end of the row above) goes into the input layer's current
+        row, the input layer moves its rows up one, and every Row LSTM takes the finished row's states as the row
+        above."""
+        from kgen.layers.steps import equals, select
+
+        stem, rescale = self._steps["stem"], self._steps["rescale"]
+        scaled = pixel * rescale.scale + rescale.offset
+        scaled = select(equals(row, 0), ops.zeros_like(scaled), scaled)  # above row 0: the zero padding
+        stem_cache = stem.write_cache(scaled, cache["stem"], self.image_shape[1] - 1)
+        return {
+            "stem": stem.begin_row(stem_cache),
+            "blocks": [(lstm.begin_row(c_lstm), c_expand)
+                       for (lstm, _), (c_lstm, c_expand) in zip(self._steps["blocks"], cache["blocks"])],
+            "head": cache["head"],
+        }
+
+    def call_with_cache(self, pixel, cache, index):
+        """Every layer once at the pixel of step `index` (see `kgen.samplers.image`)."""
+        from kgen.layers.steps import equals, previous_step, select
+
+        stem, rescale = self._steps["stem"], self._steps["rescale"]
+        _, col, channel = self.step_position(index)
+        _, prev_col, _ = self.step_position(previous_step(index))
+        scaled = pixel * rescale.scale + rescale.offset
+        # Step index - 1's pixel, as drawn, into the current row (at a row's first step that column is written
+        # again before it is read, and until then the causal mask hides it).
+        stem_cache = stem.write_cache(scaled, cache["stem"], prev_col)
+        current = select(equals(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
+        x, stem_cache = stem.call_with_cache(current, stem_cache, col)
+        block_caches = []
+        for (lstm, expand), (c_lstm, c_expand) in zip(self._steps["blocks"], cache["blocks"]):
+            h, c_lstm = lstm.call_with_cache(x, c_lstm, col)
+            y, c_expand = expand.call_with_cache(h, c_expand, col)
+            x = x + y
+            block_caches.append((c_lstm, c_expand))
+        x, head_cache = image_base.head_with_cache(self._steps, x, cache["head"], col)
+        params = ops.reshape(x, (-1,) + tuple(self.distribution.param_shape((self.image_shape[-1],))))
+        return params, {"stem": stem_cache, "blocks": block_caches, "head": head_cache}
 
     def dependencies(self, height, width):
         groups = image_base.channel_groups_for(self.distribution, self.image_shape[-1])
