@@ -124,3 +124,27 @@ def test_bench_compression_smoke(tmp_path):
         assert r["gzip -9"] > 0 and r["bzip2 -9"] > 0 and r["xz -9"] > 0
         # The payload is the NLL plus at most the coder's flush (a few 32-bit words over the whole batch).
         assert r["payload"] * r["units"] <= r["nll"] * r["units"] + 96, r
+
+
+@pytest.mark.one_backend("tensorflow")
+@pytest.mark.slow
+def test_bf16_check_smoke(tmp_path):
+    # Two runs of the demo recipe, equal steps, same seed; one line per dtype, the ratios, summary.json; and an
+    # existing --out is refused before anything is written.
+    out = tmp_path / "check"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
+    command = [sys.executable, str(REPO / "tools" / "bf16_check.py"), "demo", "--epochs", "1", "--steps-per-epoch",
+               "3", "--data-source", "embedded", "--eval-split", "test[:32]", "--out", str(out)]
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    lines = proc.stdout.splitlines()
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith(("float32", "mixed_bfloat16"))}
+    assert set(rows) == {"float32", "mixed_bfloat16"} and all(r[1] == "nats" for r in rows.values()), lines
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["eval_split"] == "test[:32]"
+    f32, b16 = (summary["runs"][d]["value"] for d in ("float32", "mixed_bfloat16"))
+    assert summary["nll_ratio"] == pytest.approx(b16 / f32) and f32 > 0 and b16 > 0
+    assert (out / "float32" / "model.keras").exists() and (out / "mixed_bfloat16" / "model.keras").exists()
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode != 0 and "exists" in again.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["float32", "mixed_bfloat16", "summary.json"]

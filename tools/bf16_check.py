@@ -1,0 +1,99 @@
+"""Mixed bfloat16 against float32 at equal steps: does a recipe's model train as well, and how much faster?
+
+Trains the recipe twice from the same seed (same initial weights, same batches), once in float32 and once with
+`--dtype mixed_bfloat16` (bfloat16 compute, float32 weights, heads and loss), each for exactly `--epochs` x
+`--steps-per-epoch` steps with the recipe's schedule and no time budget, one after the other on the same core, then
+evaluates both on the same held-out split. It prints one comparable line per dtype and the two ratios: held-out NLL
+bfloat16 / float32 and training minutes bfloat16 / float32. The project's rule (issue 29): a long run may use mixed
+bfloat16 only where its held-out NLL ends within 0.5% of float32's at equal steps.
+
+Usage (from the repository root, on one core, the real data in ../shared/data):
+
+    KGEN_DATA_DIR=../shared/data taskset -c 1 python tools/bf16_check.py pixelcnn_binarized_mnist --epochs 6 --steps-per-epoch 250
+    python tools/bf16_check.py demo --epochs 2 --steps-per-epoch 5 --data-source embedded --eval-split "test[:64]"   # smoke
+
+The run folders go to `--out` (default runs/bf16_check/RECIPE), which must not exist yet (nothing is overwritten).
+The backend is TensorFlow unless KERAS_BACKEND says otherwise (the measured 2x is TensorFlow's on this CPU).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DTYPES = ("float32", "mixed_bfloat16")
+TOLERANCE = 0.005  # 0.5%
+
+
+def train(recipe, dtype, out, args):
+    command = [
+        sys.executable, "-c", "import sys; from kgen.cli import run; sys.argv[0] = 'kgen'; sys.exit(run())",
+        "train", recipe, "--out", str(out), "--dtype", dtype, "--epochs", str(args.epochs),
+        "--steps-per-epoch", str(args.steps_per_epoch), "--time-budget-minutes", "525600",
+        "--monitor-split", "", "--eval-split", args.eval_split, "--samples", "0", "--verbose", "2",
+    ]
+    if args.data_source:
+        command += ["--data-source", args.data_source]
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}
+    print(f"[bf16_check] {dtype}: {' '.join(command[3:])}", file=sys.stderr, flush=True)
+    subprocess.run(command, env=env, check=True)
+    result = json.loads((out / "eval.json").read_text())
+    minutes = float(_last_row(out / "metrics.csv")["elapsed_min"])
+    return result, minutes
+
+
+def _last_row(path):
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    header = lines[0].split(",")
+    return dict(zip(header, lines[-1].split(",")))
+
+
+def metric_of(result):
+    """The evaluation's NLL: nats per example for images, bits per token for sequences."""
+    for key in ("nats", "bits_per_token", "bits_per_dim", "loss"):
+        if key in result:
+            return key, float(result[key])
+    raise ValueError(f"no NLL in the evaluation result: {sorted(result)}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("recipe", help="recipe name or .toml path")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--steps-per-epoch", type=int, required=True)
+    p.add_argument("--eval-split", default="test[:2000]", help="held-out split both runs are evaluated on")
+    p.add_argument("--data-source", help="local, embedded or download (default: the recipe's)")
+    p.add_argument("--out", help="folder of the two runs (default runs/bf16_check/RECIPE; must not exist)")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.steps_per_epoch < 1:
+        p.error("--epochs and --steps-per-epoch must be positive")
+    out = Path(args.out or Path("runs") / "bf16_check" / Path(args.recipe).stem)
+    if out.exists():
+        p.error(f"--out {out} exists: choose a new folder (nothing is overwritten)")
+    out.mkdir(parents=True)
+    rows = {}
+    for dtype in DTYPES:
+        result, minutes = train(args.recipe, dtype, out / dtype, args)
+        rows[dtype] = (*metric_of(result), minutes)
+    steps = args.epochs * args.steps_per_epoch
+    print(f"recipe {args.recipe}, {steps} steps each, backend {os.environ.get('KERAS_BACKEND', 'tensorflow')}, "
+          f"held-out {args.eval_split}")
+    print(f"{'dtype':<16}{'metric':>16}{'value':>12}{'minutes':>10}{'s/step':>10}")
+    for dtype, (key, value, minutes) in rows.items():
+        print(f"{dtype:<16}{key:>16}{value:>12.4f}{minutes:>10.2f}{minutes * 60 / steps:>10.3f}")
+    (_, f32, t32), (_, b16, t16) = rows["float32"], rows["mixed_bfloat16"]
+    ratio = b16 / f32
+    verdict = "within" if abs(ratio - 1.0) <= TOLERANCE else "outside"
+    print(f"NLL bfloat16 / float32: {ratio:.4f} ({verdict} 0.5%); minutes bfloat16 / float32: {t16 / t32:.3f}")
+    (out / "summary.json").write_text(json.dumps({
+        "recipe": args.recipe, "steps": steps, "eval_split": args.eval_split,
+        "runs": {d: {"metric": k, "value": v, "minutes": m} for d, (k, v, m) in rows.items()},
+        "nll_ratio": ratio, "minutes_ratio": t16 / t32, "within_tolerance": verdict == "within",
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
