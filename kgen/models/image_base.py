@@ -136,6 +136,34 @@ def head_with_cache(step_layers, x, head_cache, col):
     return x, [c_first, c_second]
 
 
+
+def stem_begin_row(model, pixel, stem_cache, row):
+    """The masked-input stem's cache when row `row` starts (PixelCNN, PixelRNN): the last pixel drawn (the end of the
+    row above; zeros above row 0, the padding) goes into its current row, then its rows move up one."""
+    from kgen.layers.steps import equals, select
+
+    stem, rescale = model._steps["stem"], model._steps["rescale"]
+    scaled = pixel * rescale.scale + rescale.offset
+    scaled = select(equals(row, 0), ops.zeros_like(scaled), scaled)
+    return stem.begin_row(stem.write_cache(scaled, stem_cache, model.image_shape[1] - 1))
+
+
+def stem_with_cache(model, pixel, stem_cache, index):
+    """(features (batch, hidden_dim), stem cache, col) of the masked-input stem at the pixel of step `index`: step
+    index - 1's pixel, as drawn, goes into the current row (harmless at a row's first step: that column is written
+    again before it is read, and until then the causal mask hides it), then the stem runs on this pixel's channels
+    drawn so far."""
+    from kgen.layers.steps import equals, previous_step, select
+
+    stem, rescale = model._steps["stem"], model._steps["rescale"]
+    _, col, channel = model.step_position(index)
+    _, prev_col, _ = model.step_position(previous_step(index))
+    scaled = pixel * rescale.scale + rescale.offset
+    stem_cache = stem.write_cache(scaled, stem_cache, prev_col)
+    current = select(equals(channel, 0), ops.zeros_like(scaled), scaled)
+    x, stem_cache = stem.call_with_cache(current, stem_cache, col)
+    return x, stem_cache, col
+
 class AutoregressiveImageModel(KgenModel):
     """Base of the pixel-by-pixel image models (a functional subclass: the subclass builds the graph).
 

@@ -102,14 +102,8 @@ class PixelCNN(image_base.AutoregressiveImageModel):
     def begin_row(self, pixel, cache, row):
         """Row `row` starts: the last pixel drawn (the end of the row above) goes into the input layer's current
         row, then every masked convolution moves its rows up one."""
-        from kgen.layers.steps import equals, select
-
-        stem, rescale = self._steps["stem"], self._steps["rescale"]
-        scaled = pixel * rescale.scale + rescale.offset
-        scaled = select(equals(row, 0), ops.zeros_like(scaled), scaled)  # above row 0: the zero padding
-        stem_cache = stem.write_cache(scaled, cache["stem"], self.image_shape[1] - 1)
         return {
-            "stem": stem.begin_row(stem_cache),
+            "stem": image_base.stem_begin_row(self, pixel, cache["stem"], row),
             "blocks": [tuple(layer.begin_row(c) for layer, c in zip(block, caches))
                        for block, caches in zip(self._steps["blocks"], cache["blocks"])],
             "head": cache["head"],
@@ -117,19 +111,9 @@ class PixelCNN(image_base.AutoregressiveImageModel):
 
     def call_with_cache(self, pixel, cache, index):
         """Every layer once at the pixel of step `index` (see `kgen.samplers.image`)."""
-        from kgen.layers.steps import equals, previous_step, select
-
-        stem, blocks, rescale = self._steps["stem"], self._steps["blocks"], self._steps["rescale"]
-        _, col, channel = self.step_position(index)
-        _, prev_col, _ = self.step_position(previous_step(index))
-        scaled = pixel * rescale.scale + rescale.offset
-        # Step index - 1's pixel, as drawn, into the current row (harmless at a row's first step: that column is
-        # written again before it is read, and until then the causal mask hides it).
-        stem_cache = stem.write_cache(scaled, cache["stem"], prev_col)
-        current = select(equals(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
-        x, stem_cache = stem.call_with_cache(current, stem_cache, col)
+        x, stem_cache, col = image_base.stem_with_cache(self, pixel, cache["stem"], index)
         block_caches = []
-        for (reduce, conv, expand), (c_reduce, c_conv, c_expand) in zip(blocks, cache["blocks"]):
+        for (reduce, conv, expand), (c_reduce, c_conv, c_expand) in zip(self._steps["blocks"], cache["blocks"]):
             y, c_reduce = reduce.call_with_cache(ops.relu(x), c_reduce, col)
             y, c_conv = conv.call_with_cache(ops.relu(y), c_conv, col)
             y, c_expand = expand.call_with_cache(ops.relu(y), c_expand, col)

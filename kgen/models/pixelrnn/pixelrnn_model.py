@@ -198,14 +198,8 @@ class PixelRNN(image_base.AutoregressiveImageModel):
         """Row `row` starts: the last pixel drawn (the end of the row above) goes into the input layer's current
         row, the input layer moves its rows up one, and every Row LSTM takes the finished row's states as the row
         above."""
-        from kgen.layers.steps import equals, select
-
-        stem, rescale = self._steps["stem"], self._steps["rescale"]
-        scaled = pixel * rescale.scale + rescale.offset
-        scaled = select(equals(row, 0), ops.zeros_like(scaled), scaled)  # above row 0: the zero padding
-        stem_cache = stem.write_cache(scaled, cache["stem"], self.image_shape[1] - 1)
         return {
-            "stem": stem.begin_row(stem_cache),
+            "stem": image_base.stem_begin_row(self, pixel, cache["stem"], row),
             "blocks": [(lstm.begin_row(c_lstm), c_expand)
                        for (lstm, _), (c_lstm, c_expand) in zip(self._steps["blocks"], cache["blocks"])],
             "head": cache["head"],
@@ -213,17 +207,7 @@ class PixelRNN(image_base.AutoregressiveImageModel):
 
     def call_with_cache(self, pixel, cache, index):
         """Every layer once at the pixel of step `index` (see `kgen.samplers.image`)."""
-        from kgen.layers.steps import equals, previous_step, select
-
-        stem, rescale = self._steps["stem"], self._steps["rescale"]
-        _, col, channel = self.step_position(index)
-        _, prev_col, _ = self.step_position(previous_step(index))
-        scaled = pixel * rescale.scale + rescale.offset
-        # Step index - 1's pixel, as drawn, into the current row (at a row's first step that column is written
-        # again before it is read, and until then the causal mask hides it).
-        stem_cache = stem.write_cache(scaled, cache["stem"], prev_col)
-        current = select(equals(channel, 0), ops.zeros_like(scaled), scaled)  # this pixel's channels so far
-        x, stem_cache = stem.call_with_cache(current, stem_cache, col)
+        x, stem_cache, col = image_base.stem_with_cache(self, pixel, cache["stem"], index)
         block_caches = []
         for (lstm, expand), (c_lstm, c_expand) in zip(self._steps["blocks"], cache["blocks"]):
             h, c_lstm = lstm.call_with_cache(x, c_lstm, col)
