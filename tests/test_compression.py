@@ -602,9 +602,10 @@ def test_image_coding_steps_are_deterministic_and_match_log_prob(binary_model, g
     np.testing.assert_allclose(_log_prob_of_fed(first, symbols), grey_model.log_prob(images), rtol=1e-4)
 
 
-def test_row_lstm_coding_steps_match_log_prob():
-    # The PixelRNN Row LSTM's cached protocol drives the coder too: its step probabilities are the model's.
-    model = _model("pixelrnn_row.tiny", seed=14)
+@pytest.mark.parametrize("name", ["pixelrnn_row.tiny", "pixelrnn_diagonal.tiny"])
+def test_pixelrnn_coding_steps_match_log_prob(name):
+    # The PixelRNNs' cached protocol drives the coder too: its step probabilities are the model's.
+    model = _model(name, seed=14)
     images = _binary_images(2, seed=15)[..., None]
     symbols = images.reshape(2, -1).astype(np.int32)
     steps = _run_steps(model, symbols)

@@ -5,7 +5,8 @@ import numpy as np
 from keras import ops
 
 from kgen.layers.constants import layer_constant
-from kgen.layers.row_lstm import ImageLSTM, recurrence, resolve_unroll
+from kgen.layers.row_lstm import ImageLSTM, lstm_update, recurrence, resolve_unroll
+from kgen.layers.steps import dim, equals, select
 
 
 def _shape(x):
@@ -148,3 +149,55 @@ class DiagonalBiLSTM(ImageLSTM):
         right = ops.flip(hs[1], axis=1)
         right = ops.pad(right[:-1], ((1, 0), (0, 0), (0, 0), (0, 0)))  # down one row: no pixel to the right
         return ops.transpose(left + right, (2, 0, 1, 3))
+
+    # ------------------------------------------------------------------------------------------ one pixel at a time
+    # In image coordinates the left-to-right state at (i, j) reads the input there, the state above (i - 1, j) and
+    # the state and cell to the left (i, j - 1); the right-to-left state at (i, j) reads the input there, the state
+    # above and the state and cell to the right (i, j + 1), and the output at (i, j) adds the right-to-left state of
+    # (i - 1, j). So a pixel needs one left-to-right update, and when a row is finished one right-to-left sweep over
+    # it (its inputs are all known by then) gives the right-to-left states the next row adds.
+    def init_cache(self, batch_size, width, in_channels, dtype="float32"):
+        """The state of pixel-at-a-time evaluation over rows of `width` pixels: (the current row's inputs
+        (batch, width, in); the masked input kernel and the state-to-state kernel as one (2, in + 2u, 4u) matrix per
+        direction, computed once; the left-to-right hidden states of the row above (batch, width, u); the current
+        row's left-to-right hidden states and cells (batch, 1 + width, u), column 0 the zero state left of the
+        image; the right-to-left hidden states of the row above (batch, width, u), zeros above row 0)."""
+        u = self.units
+        kernel = ops.cast(ops.concatenate([self.masked_input_kernel(), self.recurrent_kernel], axis=1), dtype)
+        states = ops.zeros((batch_size, width, u), dtype=dtype)
+        padded = ops.zeros((batch_size, width + 1, u), dtype=dtype)
+        return (ops.zeros((batch_size, width, in_channels), dtype=dtype), kernel, states, padded, padded, states)
+
+    def begin_row(self, cache, row):
+        """Row `row` starts: the finished row's left-to-right states become the row above's, and one right-to-left
+        sweep over the finished row's inputs (from the row before it) gives its right-to-left states; above row 0
+        there is no finished row and they stay zero."""
+        inputs, kernel, _, hidden, cells, right_above = cache
+        width, u = int(inputs.shape[1]), self.units
+        bias = ops.cast(self.bias[1], inputs.dtype)
+        h = c = ops.zeros_like(right_above[:, 0])
+        swept = [None] * width
+        for col in range(width - 1, -1, -1):  # right to left; the state and cell to the right come in as h, c
+            z = ops.matmul(ops.concatenate([inputs[:, col], right_above[:, col], h], axis=-1), kernel[1]) + bias
+            h, c = lstm_update(z, c)
+            swept[col] = h
+        right = select(equals(row, 0), ops.zeros_like(right_above), ops.stack(swept, axis=1))
+        return (inputs, kernel, hidden[:, 1:], hidden, cells, right)
+
+    def call_with_cache(self, inputs, cache, col):
+        """The output (batch, units) at column `col` of the current row from `inputs` (batch, in_channels), the
+        layer's input there (call `begin_row` before a row's first pixel; a pixel may be computed again, as colour
+        groups do, and the last call counts). Returns `(output, cache)`."""
+        row, kernel, above, hidden, cells, right_above = cache
+        batch, u = dim(row, 0), self.units
+        x = ops.cast(inputs, row.dtype)
+        row = ops.slice_update(row, (0, col, 0), x[:, None, :])
+
+        def at(states, index):
+            return ops.squeeze(ops.slice(states, (0, index, 0), (batch, 1, u)), 1)
+
+        z = ops.matmul(ops.concatenate([x, at(above, col), at(hidden, col)], axis=-1), kernel[0])
+        h, c = lstm_update(z + ops.cast(self.bias[0], z.dtype), at(cells, col))
+        hidden = ops.slice_update(hidden, (0, col + 1, 0), h[:, None, :])
+        cells = ops.slice_update(cells, (0, col + 1, 0), c[:, None, :])
+        return h + at(right_above, col), (row, kernel, above, hidden, cells, right_above)

@@ -291,9 +291,10 @@ class RowLSTM(ImageLSTM):
             states,
         )
 
-    def begin_row(self, cache):
+    def begin_row(self, cache, row=None):
         """A new row starts: the current row's states become the row above's, their state-to-state terms are
-        computed for the whole new row, and its inputs start as zeros."""
+        computed for the whole new row, and its inputs start as zeros. `row` (the new row's index, as
+        `DiagonalBiLSTM.begin_row` takes it) is not needed: above row 0 the cache's zero states are already right."""
         inputs, kernel, _, _, hidden, cells = cache
         above = self.state_to_state(hidden) + ops.cast(self.bias, hidden.dtype)
         return (ops.zeros_like(inputs), kernel, above, cells, hidden, cells)

@@ -144,6 +144,28 @@ class TestDiagonalBiLSTM(TestCase):
             changed = (np.abs(out[1:] - out[:1]).max(axis=-1) > 1e-7).reshape(n, n)
             np.testing.assert_array_equal(changed, quadrants[keep], err_msg=f"direction {keep}")
 
+    @pytest.mark.parametrize("mask_type,groups,shape", [("B", 1, (4, 5)), ("A", 3, (3, 4))])
+    def test_one_pixel_steps_equal_the_layer(self, mask_type, groups, shape):
+        # init_cache / begin_row / call_with_cache in raster order (random weights and biases, so a non-zero state
+        # where zeros belong would show) give the whole layer's output at every pixel; colour groups compute each
+        # pixel once per channel as generation does, with the pixel's later channels zero until drawn.
+        cin = 3 if groups == 3 else 2
+        height, width = shape
+        layer = DiagonalBiLSTM(6, mask_type=mask_type, channel_groups=groups)
+        x = np.random.default_rng(9).normal(size=(2, height, width, cin)).astype("float32")
+        layer(x)
+        random_weights(layer, seed=10)
+        full = ops.convert_to_numpy(layer(x))
+        cache = layer.init_cache(2, width, cin)
+        for i in range(height):
+            cache = layer.begin_row(cache, i)
+            for j in range(width):
+                for drawn in range(1, groups + 1):
+                    partial = np.where(np.arange(cin) * groups // cin < drawn, x[:, i, j], 0.0).astype("float32")
+                    out, cache = layer.call_with_cache(partial, cache, j)
+                np.testing.assert_allclose(ops.convert_to_numpy(out), full[:, i, j], rtol=1e-4, atol=1e-5,
+                                           err_msg=f"pixel ({i}, {j})")
+
     def test_scan_and_unrolled_agree(self):
         x = np.random.default_rng(8).normal(size=(2, 3, 6, 2)).astype("float32")
         assert_same_layer_outputs(DiagonalBiLSTM(4, unroll=True), DiagonalBiLSTM(4, unroll=False), x)

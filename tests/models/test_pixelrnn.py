@@ -125,17 +125,18 @@ class TestPixelRNN(TestCase):
     # Loading under the other backends and export (after sampling, fitting and evaluating) are the test walker's
     # (tests/test_zoo.py) on both tiny presets.
 
-    def test_sampling(self):
-        # The Row LSTM's cached sampler against the naive loop (run_sampling_test compares every method), in grey and
-        # in colour (R -> G -> B channel groups, one step per sub-pixel).
-        assert tiny("row").sampling_methods == ("cached", "naive")
-        self.run_sampling_test(tiny("row"), num_samples=2)
-        self.run_sampling_test(rgb_model("row"), num_samples=2)
-        self.run_sampling_test(rgb_model("diagonal"), num_samples=2)
+    @pytest.mark.parametrize("layer_type", LAYER_TYPES)
+    def test_sampling(self, layer_type):
+        # The cached sampler against the naive loop (run_sampling_test compares every method), in grey and in colour
+        # (R -> G -> B channel groups, one step per sub-pixel).
+        assert tiny(layer_type).sampling_methods == ("cached", "naive")
+        self.run_sampling_test(tiny(layer_type), num_samples=2)
+        self.run_sampling_test(rgb_model(layer_type), num_samples=2)
 
-    def test_cached_steps_equal_the_full_network(self):
+    @pytest.mark.parametrize("layer_type", LAYER_TYPES)
+    def test_cached_steps_equal_the_full_network(self, layer_type):
         # The one-pixel steps give the parameters the whole network gives for every pixel of a fixed image.
-        model = rgb_model("row")
+        model = rgb_model(layer_type)
         x = np.random.default_rng(3).integers(0, 4, (2, 4, 5, 3)).astype("float32")
         full = keras.ops.convert_to_numpy(model(x))
         cache = model.init_cache(2)
@@ -148,14 +149,6 @@ class TestPixelRNN(TestCase):
             np.testing.assert_allclose(keras.ops.convert_to_numpy(params)[:, channel], full[:, row, col, channel],
                                        rtol=1e-4, atol=1e-4, err_msg=f"step {index}")
             pixel = np.where(np.arange(3) <= channel, x[:, row, col], 0).astype("float32")
-
-    def test_the_diagonal_bilstm_has_no_cached_sampler(self):
-        model = tiny("diagonal")
-        assert model.sampling_methods == ("naive",)
-        with pytest.raises(ValueError, match="cached generation needs layer_type='row'"):
-            model.init_cache(1)
-        with pytest.raises(ValueError, match="method"):
-            model.sample(1, seed=0, method="cached")
 
     # ------------------------------------------------------------------------------------------ training
     def test_log_prob_equals_evaluate_nats(self):

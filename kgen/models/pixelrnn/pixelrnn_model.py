@@ -169,22 +169,14 @@ class PixelRNN(image_base.AutoregressiveImageModel):
             kernel_size=kernel_size, **image_base.likelihood_config(distribution))
         self._setup_generative(image_shape, distribution)
 
-    @property
-    def sampling_methods(self):
-        """The Row LSTM has the cached protocol (each layer once per new pixel, the row-to-row term once per row);
-        the Diagonal BiLSTM does not have it (yet) and samples with the naive loop."""
-        return ("cached", "naive") if self.layer_type == "row" else ("naive",)
+    sampling_methods = ("cached", "naive")
 
     # ------------------------------------------------------------------------------------------ incremental protocol
-    # Row LSTM only (`sampling_methods`). Per layer the Row LSTM's cache (`RowLSTM.init_cache`: the current row's
-    # inputs, the row above's state-to-state terms and cells, the current row's states) and its 1x1 expansion; the
-    # type-A input convolution keeps its last k // 2 + 1 input rows. Memory grows with the width, not the height.
-    def _check_cached(self):
-        if self.layer_type != "row":
-            raise ValueError(f"PixelRNN: cached generation needs layer_type='row', this model has {self.layer_type!r}.")
-
+    # Per layer the recurrent layer's cache (`RowLSTM.init_cache`: the current row's inputs, the row above's
+    # state-to-state terms and cells, the current row's states; `DiagonalBiLSTM.init_cache`: the current row's inputs
+    # and left-to-right states, the row above's states of both directions) and its 1x1 expansion; the type-A input
+    # convolution keeps its last k // 2 + 1 input rows. Memory grows with the width, not the height.
     def init_cache(self, batch_size, labels=None):
-        self._check_cached()
         width = self.image_shape[1]
         stem, blocks, head = self._steps["stem"], self._steps["blocks"], self._steps["head"]
         return {
@@ -196,11 +188,11 @@ class PixelRNN(image_base.AutoregressiveImageModel):
 
     def begin_row(self, pixel, cache, row):
         """Row `row` starts: the last pixel drawn (the end of the row above) goes into the input layer's current
-        row, the input layer moves its rows up one, and every Row LSTM takes the finished row's states as the row
-        above."""
+        row, the input layer moves its rows up one, and every recurrent layer takes the finished row's states as the
+        row above (the Diagonal BiLSTM also sweeps the finished row right to left)."""
         return {
             "stem": image_base.stem_begin_row(self, pixel, cache["stem"], row),
-            "blocks": [(lstm.begin_row(c_lstm), c_expand)
+            "blocks": [(lstm.begin_row(c_lstm, row), c_expand)
                        for (lstm, _), (c_lstm, c_expand) in zip(self._steps["blocks"], cache["blocks"])],
             "head": cache["head"],
         }
