@@ -130,7 +130,7 @@ def test_bench_compression_smoke(tmp_path):
 @pytest.mark.slow
 def test_bf16_check_smoke(tmp_path):
     # Two runs of the demo recipe, equal steps, same seed; one line per dtype, the ratios, summary.json; and an
-    # existing --out is refused before anything is written.
+    # existing --out is refused before anything is written unless --resume continues it.
     out = tmp_path / "check"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
     command = [sys.executable, str(REPO / "tools" / "bf16_check.py"), "demo", "--epochs", "1", "--steps-per-epoch",
@@ -148,3 +148,7 @@ def test_bf16_check_smoke(tmp_path):
     again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode != 0 and "exists" in again.stderr
     assert sorted(p.name for p in out.iterdir()) == ["float32", "mixed_bfloat16", "summary.json"]
+    # --resume reads the finished runs instead of training them again, and gives the same figures.
+    resumed = subprocess.run(command + ["--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0 and "finished earlier" in resumed.stderr, resumed.stderr[-4000:]
+    assert json.loads((out / "summary.json").read_text()) == summary

@@ -12,7 +12,8 @@ Usage (from the repository root, on one core, the real data in ../shared/data):
     KGEN_DATA_DIR=../shared/data taskset -c 1 python tools/bf16_check.py pixelcnn_binarized_mnist --epochs 6 --steps-per-epoch 250
     python tools/bf16_check.py demo --epochs 2 --steps-per-epoch 5 --data-source embedded --eval-split "test[:64]"   # smoke
 
-The run folders go to `--out` (default runs/bf16_check/RECIPE), which must not exist yet (nothing is overwritten).
+The run folders go to `--out` (default runs/bf16_check/RECIPE), which must not exist yet (nothing is overwritten);
+`--resume` continues a check there, reading a dtype whose run finished and training only the other.
 The backend is TensorFlow unless KERAS_BACKEND says otherwise (the measured 2x is TensorFlow's on this CPU).
 """
 
@@ -52,7 +53,7 @@ def _last_row(path):
 
 def metric_of(result):
     """The evaluation's NLL: nats per example for images, bits per token for sequences."""
-    for key in ("nats", "bits_per_token", "bits_per_dim", "loss"):
+    for key in ("nats", "nats_per_frame", "bits_per_token", "bits_per_dim", "loss"):
         if key in result:
             return key, float(result[key])
     raise ValueError(f"no NLL in the evaluation result: {sorted(result)}")
@@ -66,16 +67,29 @@ def main(argv=None):
     p.add_argument("--eval-split", default="test[:2000]", help="held-out split both runs are evaluated on")
     p.add_argument("--data-source", help="local, embedded or download (default: the recipe's)")
     p.add_argument("--out", help="folder of the two runs (default runs/bf16_check/RECIPE; must not exist)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a check in an existing --out: a dtype whose run finished (eval.json) is read, not "
+                        "trained again; the other dtype trains into its folder, which must not exist")
     args = p.parse_args(argv)
     if args.epochs < 1 or args.steps_per_epoch < 1:
         p.error("--epochs and --steps-per-epoch must be positive")
     out = Path(args.out or Path("runs") / "bf16_check" / Path(args.recipe).stem)
-    if out.exists():
-        p.error(f"--out {out} exists: choose a new folder (nothing is overwritten)")
-    out.mkdir(parents=True)
+    if out.exists() and not args.resume:
+        p.error(f"--out {out} exists: choose a new folder (nothing is overwritten), or continue it with --resume")
+    if args.resume and not out.is_dir():
+        p.error(f"--resume: --out {out} is not a folder of an earlier check")
+    out.mkdir(parents=True, exist_ok=True)
     rows = {}
     for dtype in DTYPES:
-        result, minutes = train(args.recipe, dtype, out / dtype, args)
+        run = out / dtype
+        if args.resume and (run / "eval.json").is_file():
+            print(f"[bf16_check] {dtype}: finished earlier, read from {run}", file=sys.stderr, flush=True)
+            result = json.loads((run / "eval.json").read_text())
+            minutes = float(_last_row(run / "metrics.csv")["elapsed_min"])
+        elif run.exists():
+            p.error(f"{run} exists but holds no finished run (eval.json): remove it yourself or choose a new --out")
+        else:
+            result, minutes = train(args.recipe, dtype, run, args)
         rows[dtype] = (*metric_of(result), minutes)
     steps = args.epochs * args.steps_per_epoch
     print(f"recipe {args.recipe}, {steps} steps each, backend {os.environ.get('KERAS_BACKEND', 'tensorflow')}, "
