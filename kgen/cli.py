@@ -42,6 +42,8 @@ def _apply_overrides(recipe, args):
         value = getattr(args, key, None)
         if value is not None:
             t[key] = value
+    if getattr(args, "constant_learning_rate", False):  # no warm-up, no decay: the rate of an equal-budget comparison
+        t.update(warmup_steps=0, schedule="constant", decay_steps=None, final_lr_ratio=0.0)
     if getattr(args, "data_source", None) is not None:
         d["source"] = args.data_source
     for key in ("train_split", "eval_split", "monitor_split"):
@@ -308,6 +310,9 @@ def build_parser():
     s.add_argument("--batch-size", type=_number(int, 1, 65_536), help="examples per batch (default: the recipe's)")
     s.add_argument("--learning-rate", type=_number(float, 0.0, 10.0, low_open=True),
                    help="Adam learning rate (default: the recipe's)")
+    s.add_argument("--constant-learning-rate", action="store_true",
+                   help="train at the learning rate throughout, without the recipe's warm-up and decay (as "
+                        "tools/run_equal_budget.sh compares models at equal time)")
     s.add_argument("--time-budget-minutes", type=_number(float, 0.0, 525_600.0, low_open=True),
                    help="stop once training has run this many minutes (checked after every batch; counted across --resume)")
     s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), help="seed of the weights and the data order")

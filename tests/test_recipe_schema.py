@@ -86,3 +86,20 @@ def test_flags_are_checked_with_the_recipe(tmp_path, capsys):
     assert cli.main(["train", str(path), "--out", str(tmp_path / "run"), "--epochs", "2", "--verbose", "0"]) == 2
     assert "`[train] num_samples`" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_constant_learning_rate_drops_the_recipes_schedule():
+    """`--constant-learning-rate` (equal-budget comparisons) trains a scheduled recipe at its peak rate throughout:
+    no warm-up, no decay, and the result is still a valid recipe."""
+    import argparse
+
+    from kgen import training
+
+    scheduled = training.resolve_recipe("pixelrnn_row_binarized_mnist")
+    assert training.scheduled(scheduled["train"])
+    args = argparse.Namespace(constant_learning_rate=True)
+    t = cli._apply_overrides(scheduled, args)["train"]
+    assert not training.scheduled(t) and t["decay_steps"] is None and t["final_lr_ratio"] == 0.0
+    assert training.learning_rate_schedule(t) == scheduled["train"]["learning_rate"]
+    unchanged = cli._apply_overrides(training.resolve_recipe("pixelrnn_row_binarized_mnist"), argparse.Namespace())
+    assert unchanged["train"]["schedule"] == "cosine"

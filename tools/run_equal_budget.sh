@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Equal-budget comparison of the binarized-MNIST image models (issues 3 and 13): each recipe trains for the same
-# wall-clock budget, one after another, pinned to the same CPU core, then is evaluated on the same test slice.
+# wall-clock budget, one after another, pinned to the same CPU core, at a constant learning rate (the recipes' warm-up
+# and decay are sized for their own long runs), then is evaluated on the same test slice.
 #
 #   bash tools/run_equal_budget.sh [MINUTES] [CORE] [OUT] [NAMES]   # defaults: 25 minutes, core 1, runs/eq25, all
 #
@@ -22,6 +23,7 @@ for spec in "pixelrnn_row_binarized_mnist pixelrnn_row 100" "pixelrnn_diagonal_b
   if [ -n "$NAMES" ] && [[ ",$NAMES," != *",$2,"* ]]; then continue; fi
   echo "=== $2 start $(date -u +%T)"
   taskset -c "$CORE" "$KGEN" train "$1" --out "$OUT/$2" --time-budget-minutes "$MINUTES" \
-    --steps-per-epoch "$3" --monitor-split "test[:500]" --eval-split "test[:2000]" --samples 0 --verbose 2
+    --steps-per-epoch "$3" --constant-learning-rate --monitor-split "test[:500]" --eval-split "test[:2000]" \
+    --samples 0 --verbose 2
   echo "=== $2 end $(date -u +%T)"
 done
