@@ -152,3 +152,36 @@ def test_bf16_check_smoke(tmp_path):
     resumed = subprocess.run(command + ["--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0 and "finished earlier" in resumed.stderr, resumed.stderr[-4000:]
     assert json.loads((out / "summary.json").read_text()) == summary
+
+
+def _run_folder(path, model, nats, epochs, quality=None):
+    path.mkdir(parents=True)
+    (path / "recipe.json").write_text(json.dumps({"model": model, "train": {"steps_per_epoch": 100, "batch_size": 64}}))
+    (path / "eval.json").write_text(json.dumps({"split": "test[:2000]", "nats": nats, "bits_per_dim": nats / 543.4}))
+    (path / "metrics.csv").write_text("epoch,loss\n" + "".join(f"{i},1.0\n" for i in range(epochs)))
+    if quality:
+        (path / "quality.json").write_text(json.dumps({"rows": quality}))
+
+
+@pytest.mark.one_backend("torch")
+def test_equal_budget_table(tmp_path):
+    # One row per finished run in the script's order, the best NLL in bold, FD and confidence where scored ("-" where
+    # not), the ceiling and floor from the first scored run; an unfinished run (no eval.json) is left out.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("equal_budget_table", REPO / "tools" / "equal_budget_table.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rows = {"real": {"frechet_distance": 10.06, "confidence": 0.9886},
+            "model": {"frechet_distance": 40.5, "confidence": 0.85},
+            "untrained": {"frechet_distance": 348.45, "confidence": 0.1002}}
+    _run_folder(tmp_path / "pixelcnn", "pixelcnn.mnist", 89.29, 36, quality=rows)
+    _run_folder(tmp_path / "pixelrnn_row", "pixelrnn_row.mnist", 86.01, 38)
+    (tmp_path / "gated_pixelcnn").mkdir()  # still training
+    lines = tool.table(tmp_path, parameters=lambda name: 1234567)
+    assert lines[2] == "| `pixelrnn_row.mnist` | 1,234,567 | 38 x 100 x 64 | **86.01** | 0.1583 | - | - |"
+    assert lines[3] == "| `pixelcnn.mnist` | 1,234,567 | 36 x 100 x 64 | 89.29 | 0.1643 | 40.50 | 0.8500 |"
+    assert len(lines) == 6 and "test[:2000] nats/image" in lines[0]
+    assert lines[5] == ("Real test digits: FD 10.06, confidence 0.9886; an untrained `pixelcnn.mnist`: FD 348.45, "
+                        "confidence 0.1002.")
+    assert tool.main([str(tmp_path / "nothing")]) == 2

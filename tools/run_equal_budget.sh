@@ -7,7 +7,8 @@
 #
 # NAMES (comma-separated run names, e.g. "sparse_transformer") runs only those models.
 #
-# Needs KGEN_DATA_DIR (../shared/data). Curves: python tools/metrics_table.py OUT/<model>/metrics.csv
+# Needs KGEN_DATA_DIR (../shared/data). Table: python tools/equal_budget_table.py OUT
+# Curves: python tools/metrics_table.py OUT/<model>/metrics.csv
 set -euo pipefail
 MINUTES="${1:-25}"
 CORE="${2:-1}"
@@ -26,4 +27,6 @@ for spec in "pixelrnn_row_binarized_mnist pixelrnn_row 100" "pixelrnn_diagonal_b
     --steps-per-epoch "$3" --constant-learning-rate --monitor-split "test[:500]" --eval-split "test[:2000]" \
     --samples 0 --verbose 2
   echo "=== $2 end $(date -u +%T)"
+  # its samples read by the digit judge (Frechet distance, confidence) for tools/equal_budget_table.py
+  taskset -c "$CORE" "$KGEN" score "$OUT/$2" --out "$OUT/$2/quality.json"
 done
