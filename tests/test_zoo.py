@@ -56,6 +56,7 @@ CROSS_BACKEND_VARIANTS = [
     ("gated_pixelcnn.tiny", dict(num_classes=3)),
     ("wavenet.tiny", dict(num_classes=3, local_channels=2, local_upsample=2)),
     ("sparse_transformer.tiny_images", {}),
+    ("video_pixel_network.tiny", dict(binarize_inputs=True)),
 ]
 
 

@@ -3,6 +3,7 @@
 from kgen.layers.binary_code import BinaryCode
 from kgen.layers.bytenet_block import ByteNetResidualBlock
 from kgen.layers.fold_time import FoldTime
+from kgen.layers.frame_binarize import FrameBinarize
 from kgen.layers.gated_pixel_block import GatedPixelBlock
 from kgen.layers.masked_conv2d import MaskedConv2D, causal_conv_mask
 from kgen.layers.row_lstm import RowLSTM
@@ -34,6 +35,7 @@ __all__ = [
     "DiagonalBiLSTM",
     "DilatedCausalConv1D",
     "FoldTime",
+    "FrameBinarize",
     "GatedPixelBlock",
     "MaskedConv2D",
     "RowLSTM",

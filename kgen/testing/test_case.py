@@ -114,10 +114,11 @@ def measure_sequence_dependencies(model, length, num_trials=3, seed=0, tol=1e-5)
     return dep
 
 
-def measure_video_dependencies(model, num_frames, num_trials=3, seed=0, tol=1e-5):
+def measure_video_dependencies(model, num_frames, num_trials=3, seed=0, tol=1e-5, binary=False):
     """For a video model: bool (T*H*W*C, T*H*W*C), [o, i] True when changing input sub-pixel i (frame-major, then
     raster order) changed the logit of sub-pixel o in some trial (each trial a `structural_copy` with fresh random
-    weights and a random video; outputs of context frames stay False)."""
+    weights and a random video; outputs of context frames stay False). `binary`: random 0/255 videos, each change
+    to the other level (for a model that binarises its inputs, where a grey change may not cross its threshold)."""
     h, w, c = model.frame_shape
     per_frame = h * w * c
     d = num_frames * per_frame
@@ -126,10 +127,13 @@ def measure_video_dependencies(model, num_frames, num_trials=3, seed=0, tol=1e-5
     dep = np.zeros((d, d), dtype=bool)
     for trial in range(num_trials):
         net = structural_copy(model, seed=seed * 1000 + trial)
-        base = rng.integers(0, 256, size=(d,)).astype("float32")
+        if binary:
+            base = rng.integers(0, 2, size=(d,)).astype("float32") * 255
+        else:
+            base = rng.integers(0, 256, size=(d,)).astype("float32")
         batch = np.repeat(base[None], d + 1, axis=0)
         for i in range(d):
-            batch[i + 1, i] = (base[i] + rng.integers(64, 192)) % 256
+            batch[i + 1, i] = 255 - base[i] if binary else (base[i] + rng.integers(64, 192)) % 256
         logits = ops.convert_to_numpy(net(ops.convert_to_tensor(batch.reshape((d + 1, num_frames, h, w, c))),
                                           training=False)).astype("float64").reshape(d + 1, -1)
         diff = np.abs(logits[1:] - logits[:1])  # (input i, predicted output o)
@@ -471,19 +475,20 @@ class TestCase:
         return a
 
     # ------------------------------------------------------------------------------------------ video models
-    def run_video_causality_test(self, model, num_frames=None, num_trials=3, max_trials=24):
+    def run_video_causality_test(self, model, num_frames=None, num_trials=3, max_trials=24, binary=False):
         """Exact causality of a video model over (frame, row, column), by perturbation: no logit depends on its own
         pixel, a later pixel of its frame or any later frame, and the measured dependencies equal
         `model.dependencies(T)` (every pixel of every earlier frame; the earlier pixels of its own frame as the
-        model says, a blind spot included). `num_frames` defaults to `num_context_frames + 2`."""
+        model says, a blind spot included). `num_frames` defaults to `num_context_frames + 2`; `binary`: perturb
+        0/255 videos (`measure_video_dependencies`), for a model that binarises its inputs."""
         num_frames = model.num_context_frames + 2 if num_frames is None else num_frames
         h, w, c = model.frame_shape
         expected = np.asarray(model.dependencies(num_frames), dtype=bool)
         expected = np.repeat(np.repeat(expected, c, axis=0), c, axis=1)  # grey frames: c == 1
-        dep = measure_video_dependencies(model, num_frames, num_trials=num_trials)
+        dep = measure_video_dependencies(model, num_frames, num_trials=num_trials, binary=binary)
         trials = num_trials
         while trials < max_trials and np.any(expected & ~dep):
-            dep |= measure_video_dependencies(model, num_frames, num_trials=num_trials, seed=trials)
+            dep |= measure_video_dependencies(model, num_frames, num_trials=num_trials, seed=trials, binary=binary)
             trials += num_trials
         where = lambda i: (i // (h * w * c), (i // (w * c)) % h, (i // c) % w)  # noqa: E731  (frame, row, col)
         leaks = np.argwhere(np.triu(dep, k=0))

@@ -5,6 +5,7 @@ import keras
 from keras import layers, ops
 
 from kgen.layers.fold_time import FoldTime
+from kgen.layers.frame_binarize import FrameBinarize
 from kgen.layers.masked_conv2d import MaskedConv2D, bias_and_activation
 from kgen.layers.residual_multiplicative_block import ResidualMultiplicativeBlock
 from kgen.models import video_base
@@ -57,6 +58,10 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         kernel_size: odd int, the RMBs' and the ConvLSTM's window.
         first_kernel_size: odd int, the decoder's type-A input convolution.
         autoregressive: True (the VPN) or False (the baseline).
+        binarize_inputs: bool: the network reads the video through `kgen.layers.FrameBinarize` (every grey level
+            drawn to 0 or 255 with its level as probability: fresh noise in training, a fixed pattern at inference),
+            so it conditions on binary frames like the ones it draws when it generates; the loss keeps the grey
+            targets. False (the default, and every file saved before the option): it reads the grey levels.
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -67,7 +72,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
 
     def __init__(self, frame_shape=(64, 64, 1), num_context_frames=10, hidden_dim=64, num_encoder_blocks=8,
                  encoder_dilations=(1, 2, 4, 8), lstm_dim=64, num_decoder_blocks=12, output_dim=None, kernel_size=3,
-                 first_kernel_size=7, autoregressive=True, **kwargs):
+                 first_kernel_size=7, autoregressive=True, binarize_inputs=False, **kwargs):
         check_model_kwargs(kwargs, OWNER)
         frame_shape = video_base.check_frame_shape(frame_shape, OWNER)
         num_context_frames = check_int(num_context_frames, "num_context_frames", owner=OWNER)
@@ -83,6 +88,8 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         first_kernel_size = check_int(first_kernel_size, "first_kernel_size", odd=True, owner=OWNER)
         if not isinstance(autoregressive, bool):
             raise ValueError(f"{OWNER}: `autoregressive` must be True or False, got {autoregressive!r}.")
+        if not isinstance(binarize_inputs, bool):
+            raise ValueError(f"{OWNER}: `binarize_inputs` must be True or False, got {binarize_inputs!r}.")
         c = hidden_dim // 2
         mask = "B" if autoregressive else None
 
@@ -90,6 +97,9 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         steps = {}  # the layers the incremental protocol calls one frame or one pixel at a time
         video = keras.Input(shape=(None,) + frame_shape, name="video")
         x = layers.Rescaling(1.0 / video_base.MAX_LEVEL, name="rescale")(video)
+        if binarize_inputs:  # the loss reads the grey levels from `video` itself (video_base)
+            steps["binarize"] = FrameBinarize(name="binarize")
+            x = steps["binarize"](x)
         past = x[:, :-1]  # frames 0 .. T-2: the context of frames 1 .. T-1
         steps["encoder"] = [layers.Conv2D(hidden_dim, kernel_size, padding="same", name="encoder_stem")] + [
             ResidualMultiplicativeBlock(c, kernel_size, encoder_dilations[i % len(encoder_dilations)],
@@ -130,7 +140,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
                             num_encoder_blocks=num_encoder_blocks, encoder_dilations=encoder_dilations,
                             lstm_dim=lstm_dim, num_decoder_blocks=num_decoder_blocks, output_dim=output_dim,
                             kernel_size=kernel_size, first_kernel_size=first_kernel_size,
-                            autoregressive=autoregressive)
+                            autoregressive=autoregressive, binarize_inputs=binarize_inputs)
         self._setup_video(frame_shape, num_context_frames)
 
     # ------------------------------------------------------------------------------------------ incremental protocol
@@ -146,8 +156,11 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         return h, state
 
     def init_video_state(self, context):
-        """The encoder on every context frame at once, then the ConvLSTM cell frame by frame."""
+        """The encoder on every context frame at once (binarised first, as the graph does, where the model reads
+        binary frames), then the ConvLSTM cell frame by frame."""
         batch, frames = context.shape[0], context.shape[1]
+        if "binarize" in self._steps:  # the context is frames 0.. of the video: the graph's pattern from frame 0
+            context = self._steps["binarize"](context / video_base.MAX_LEVEL) * video_base.MAX_LEVEL
         encoded = self._encode(ops.reshape(context, (-1,) + self.frame_shape))
         encoded = ops.reshape(encoded, (batch, frames) + tuple(encoded.shape[1:]))
         zeros = ops.zeros((batch,) + self.frame_shape[:2] + (self.lstm_dim,))
@@ -157,6 +170,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         return h, state
 
     def next_video_state(self, frame, state):
+        """The ConvLSTM one frame on, from a frame the model drew (0/255 pixels, which binarisation keeps)."""
         return self._lstm_step(self._encode(frame), state)
 
     def init_cache(self, batch_size, condition):
