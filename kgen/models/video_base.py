@@ -67,6 +67,11 @@ class AutoregressiveVideoModel(KgenModel):
     `log_prob(video)`, `sample(context, num_frames)`, input checks that name the argument, and the contract.
     """
 
+    #: Whether the network reads its video binarised (0/255 per pixel, `kgen.layers.FrameBinarize`): then only a
+    #: change that crosses a pixel's binarisation threshold reaches the logits (the causality test perturbs binary
+    #: videos for such a model).
+    binarizes_inputs = False
+
     def _setup_video(self, frame_shape, num_context_frames):
         self.frame_shape = tuple(frame_shape)
         self.num_context_frames = num_context_frames

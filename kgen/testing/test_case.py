@@ -475,12 +475,14 @@ class TestCase:
         return a
 
     # ------------------------------------------------------------------------------------------ video models
-    def run_video_causality_test(self, model, num_frames=None, num_trials=3, max_trials=24, binary=False):
+    def run_video_causality_test(self, model, num_frames=None, num_trials=3, max_trials=24, binary=None):
         """Exact causality of a video model over (frame, row, column), by perturbation: no logit depends on its own
         pixel, a later pixel of its frame or any later frame, and the measured dependencies equal
         `model.dependencies(T)` (every pixel of every earlier frame; the earlier pixels of its own frame as the
         model says, a blind spot included). `num_frames` defaults to `num_context_frames + 2`; `binary`: perturb
-        0/255 videos (`measure_video_dependencies`), for a model that binarises its inputs."""
+        0/255 videos (`measure_video_dependencies`); default: where the model says it binarises its inputs
+        (`binarizes_inputs`)."""
+        binary = model.binarizes_inputs if binary is None else binary
         num_frames = model.num_context_frames + 2 if num_frames is None else num_frames
         h, w, c = model.frame_shape
         expected = np.asarray(model.dependencies(num_frames), dtype=bool)

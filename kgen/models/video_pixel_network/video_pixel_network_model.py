@@ -142,6 +142,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
                             kernel_size=kernel_size, first_kernel_size=first_kernel_size,
                             autoregressive=autoregressive, binarize_inputs=binarize_inputs)
         self._setup_video(frame_shape, num_context_frames)
+        self.binarizes_inputs = binarize_inputs
 
     # ------------------------------------------------------------------------------------------ incremental protocol
     def _encode(self, frames):
