@@ -14,7 +14,6 @@ from keras import ops
 
 from kgen import training
 from kgen.data import moving_mnist
-from kgen.models import video_base
 
 
 def nats_per_frame(model, inputs, videos, batch=4):
@@ -22,8 +21,7 @@ def nats_per_frame(model, inputs, videos, batch=4):
     out = []
     for i in range(0, len(videos), batch):
         logits = model(ops.convert_to_tensor(inputs[i : i + batch]), training=False)
-        targets = ops.convert_to_tensor(videos[i : i + batch, model.num_context_frames :])
-        out.append(ops.convert_to_numpy(ops.sum(video_base.sigmoid_cross_entropy(targets, logits), axis=(2, 3, 4))))
+        out.append(ops.convert_to_numpy(model.frame_nats(ops.convert_to_tensor(videos[i : i + batch]), logits)))
     return np.concatenate(out)
 
 

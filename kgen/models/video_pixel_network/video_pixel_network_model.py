@@ -142,7 +142,11 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
                             kernel_size=kernel_size, first_kernel_size=first_kernel_size,
                             autoregressive=autoregressive, binarize_inputs=binarize_inputs)
         self._setup_video(frame_shape, num_context_frames)
-        self.binarizes_inputs = binarize_inputs
+
+    @property
+    def binarizes_inputs(self):
+        """Whether the network reads its video through `FrameBinarize` (`binarize_inputs`)."""
+        return "binarize" in self._steps
 
     # ------------------------------------------------------------------------------------------ incremental protocol
     def _encode(self, frames):
@@ -160,7 +164,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         """The encoder on every context frame at once (binarised first, as the graph does, where the model reads
         binary frames), then the ConvLSTM cell frame by frame."""
         batch, frames = context.shape[0], context.shape[1]
-        if "binarize" in self._steps:  # the context is frames 0.. of the video: the graph's pattern from frame 0
+        if self.binarizes_inputs:  # the context is frames 0.. of the video: the graph's pattern from frame 0
             context = self._steps["binarize"](context / video_base.MAX_LEVEL) * video_base.MAX_LEVEL
         encoded = self._encode(ops.reshape(context, (-1,) + self.frame_shape))
         encoded = ops.reshape(encoded, (batch, frames) + tuple(encoded.shape[1:]))
