@@ -5,7 +5,9 @@
 #
 #   bash tools/run_equal_budget.sh [MINUTES] [CORE] [OUT] [NAMES]   # defaults: 25 minutes, core 1, runs/eq25, all
 #
-# NAMES (comma-separated run names, e.g. "sparse_transformer") runs only those models.
+# NAMES (comma-separated run names, e.g. "sparse_transformer") runs only those models. Run again with the same OUT,
+# it skips the models it has scored, scores the trained ones and continues (--resume) a run that was stopped, so the
+# table can be made over several sessions.
 #
 # Needs KGEN_DATA_DIR (../shared/data). Table: python tools/equal_budget_table.py OUT
 # Curves: python tools/metrics_table.py OUT/<model>/metrics.csv
@@ -22,11 +24,16 @@ for spec in "pixelrnn_row_binarized_mnist pixelrnn_row 100" "pixelrnn_diagonal_b
             "sparse_transformer_binarized_mnist sparse_transformer 100"; do
   set -- $spec
   if [ -n "$NAMES" ] && [[ ",$NAMES," != *",$2,"* ]]; then continue; fi
-  echo "=== $2 start $(date -u +%T)"
-  taskset -c "$CORE" "$KGEN" train "$1" --out "$OUT/$2" --time-budget-minutes "$MINUTES" \
-    --steps-per-epoch "$3" --constant-learning-rate --monitor-split "test[:500]" --eval-split "test[:2000]" \
-    --samples 0 --verbose 2
-  echo "=== $2 end $(date -u +%T)"
+  if [ -f "$OUT/$2/quality.json" ]; then echo "=== $2 done earlier"; continue; fi
+  if [ ! -f "$OUT/$2/eval.json" ]; then
+    # a run stopped part-way (its folder exists) continues where it stopped; the budget counts across the parts
+    resume=(); if [ -f "$OUT/$2/recipe.json" ]; then resume=(--resume); fi
+    echo "=== $2 start $(date -u +%T) ${resume[*]:-}"
+    taskset -c "$CORE" "$KGEN" train "$1" --out "$OUT/$2" --time-budget-minutes "$MINUTES" \
+      --steps-per-epoch "$3" --constant-learning-rate --monitor-split "test[:500]" --eval-split "test[:2000]" \
+      --samples 0 --verbose 2 "${resume[@]}"
+    echo "=== $2 end $(date -u +%T)"
+  fi
   # its samples read by the digit judge (Frechet distance, confidence) for tools/equal_budget_table.py
   taskset -c "$CORE" "$KGEN" score "$OUT/$2" --out "$OUT/$2/quality.json"
 done
