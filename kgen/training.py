@@ -29,6 +29,7 @@ BACKUP_DIR = "backup"
 RECIPE_FILE = "recipe.json"
 EVAL_FILE = "eval.json"
 DATA_FILE = "data.json"
+INIT_FILE = "init.json"
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -374,6 +375,39 @@ def build_model(recipe):
     return zoo.get(recipe["model"], **kwargs)
 
 
+def initial_weights(model, recipe):
+    """Load the recipe's `[train] init_weights` into `model` (built by `build_model`) and return what was loaded:
+    {"init_weights", "folder", "sha256"} of the weights file; None when the recipe starts from a fresh
+    initialisation.
+
+    `init_weights` is a zoo name with shipped weights (`kgen list --pretrained`) or a preset folder; its weights must
+    be of the recipe's model (same architecture and shapes, whatever `[model_args]` say), and with `init_sha256` the
+    weights file must have that sha256. Every refusal is a ValueError (FileNotFoundError for a missing folder)
+    naming the key, raised before the run writes anything.
+    """
+    from kgen import pretrained
+
+    t = recipe["train"]
+    spec = t.get("init_weights")
+    if not spec:
+        return None
+    folder = zoo.pretrained_folder(spec) if spec in zoo.list_models(pretrained=True) else spec
+    weights_file = pretrained.preset_file(folder, pretrained.WEIGHTS_FILE)
+    digest = pretrained.sha256(weights_file)
+    pinned = t.get("init_sha256")
+    if pinned is not None and pinned != digest:
+        raise ValueError(f"[train] init_weights = {spec!r}: its weights file {weights_file} has sha256 {digest}, not "
+                         f"the recipe's init_sha256 {pinned} (the preset has changed since the recipe was written: "
+                         f"check out the commit the recipe names, or update init_sha256).")
+    source = zoo.get(recipe["model"], weights=str(folder), **recipe["model_args"])
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as e:
+        raise ValueError(f"[train] init_weights = {spec!r}: these weights do not fit the recipe's model "
+                         f"{recipe['model']!r} ({e}).") from None
+    return {"init_weights": spec, "folder": str(folder), "sha256": digest}
+
+
 def _loader_kwargs(recipe, with_labels, evaluation):
     """Keyword arguments for `kgen.data.load`: the source (if set), labels (if needed) and the recipe's options."""
     d = recipe["data"]
@@ -403,7 +437,8 @@ def datasets(recipe, with_labels=False):
 
 
 def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
-    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json, data.json.
+    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json, data.json, and
+    init.json (the weights it started from) for a recipe with `[train] init_weights`.
 
     `verbose`: 0 silent, 1 Keras' progress bars, 2 one line per epoch (`EpochLine`); None (the default): bars where
     stdout is a terminal or a notebook, one line per epoch in a file or a pipe (KGEN_PROGRESS=0 or 1 chooses; see
@@ -434,6 +469,8 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
         if plan is not None:
             distribute.check_batch_size(int(t["batch_size"]), plan.num_devices)
         model = build_model(recipe)  # under tf.distribute the variables are made mirrored here
+        # The recipe's starting weights (a resumed run then restores its own checkpoint over them).
+        init = initial_weights(model, recipe)
         recorded = _recorded_data(out) if resume else None
         if recorded is not None and not allow_data_change:
             _check_data_still_there(recorded, out)
@@ -450,6 +487,8 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
             Path(tmp).write_text(json.dumps(recipe, indent=2, default=str))
         if recorded != current:
             write_json(out / DATA_FILE, {"files": current})
+        if init is not None and not (out / INIT_FILE).exists():
+            write_json(out / INIT_FILE, init)
         if resume:
             _repair_metrics(out / METRICS_FILE)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(t)))

@@ -128,3 +128,72 @@ def test_a_constant_rate_without_warm_up_is_a_number():
     assert training.learning_rate_schedule({"learning_rate": 3e-4, "warmup_steps": 0, "schedule": "constant"}) == 3e-4
     warm = training.learning_rate_schedule({"learning_rate": 3e-4, "warmup_steps": 10, "schedule": "constant"})
     assert [float(warm(s)) for s in (0, 5, 10, 1000)] == pytest.approx([0.0, 1.5e-4, 3e-4, 3e-4])
+
+
+def _preset_of(recipe_file, folder, seed):
+    """A preset folder of the tiny recipe's model with weights drawn from `seed`; returns their arrays."""
+    import keras
+
+    from kgen import pretrained
+
+    keras.utils.set_random_seed(seed)
+    model = training.build_model(training.resolve_recipe(recipe_file))
+    pretrained.save_preset(model, folder, name="pixelcnn.tiny")
+    return model.get_weights()
+
+
+def test_a_run_starts_from_the_weights_its_recipe_names(tmp_path, recipe):
+    """`[train] init_weights`: the run starts from a preset's weights, not from the seed's (a second cycle or
+    fine-tuning), pinned by `init_sha256`; init.json records what it started from."""
+    import numpy as np
+
+    from kgen import pretrained
+
+    preset = tmp_path / "preset"
+    start = _preset_of(recipe, preset, seed=7)
+    digest = pretrained.sha256(preset / pretrained.WEIGHTS_FILE)
+    tiny = _tiny(recipe)
+    tiny["data"]["monitor_split"] = None
+    tiny["train"].update(learning_rate=1e-9, init_weights=str(preset), init_sha256=digest)
+    model = training.train(tiny, tmp_path / "run", verbose=0)
+    trained = model.get_weights()
+    # Two Adam steps of 1e-9 move no weight by more than 2e-9: the run began at the preset's weights ...
+    assert all(np.allclose(a, b, rtol=0, atol=1e-8) for a, b in zip(trained, start))
+    # ... and not at the recipe seed's own initialisation, which is far from them.
+    fresh = _tiny(recipe)
+    fresh["data"]["monitor_split"] = None
+    fresh["train"].update(learning_rate=1e-9)
+    unstarted = training.train(fresh, tmp_path / "fresh", verbose=0).get_weights()
+    assert max(float(np.abs(a - b).max()) for a, b in zip(unstarted, start)) > 1e-3
+    assert json.loads((tmp_path / "run" / training.INIT_FILE).read_text()) == {
+        "init_weights": str(preset), "folder": str(preset), "sha256": digest}
+    assert not (tmp_path / "fresh" / training.INIT_FILE).exists()
+    saved = json.loads((tmp_path / "run" / "recipe.json").read_text())["train"]
+    assert saved["init_weights"] == str(preset) and saved["init_sha256"] == digest
+
+
+def test_starting_weights_that_are_not_the_pinned_ones_are_refused_before_anything_is_written(tmp_path, recipe):
+    preset = tmp_path / "preset"
+    _preset_of(recipe, preset, seed=7)
+    tiny = _tiny(recipe)
+    tiny["train"].update(init_weights=str(preset), init_sha256="0" * 64)
+    with pytest.raises(ValueError, match=r"\[train\] init_weights = .*has sha256 [0-9a-f]{64}, not the recipe's "
+                                         r"init_sha256 0{64}"):
+        training.train(tiny, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+    tiny["train"].update(init_weights=str(tmp_path / "nowhere"), init_sha256=None)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        training.train(tiny, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("train_section,match", [
+    ({"init_sha256": "0" * 64}, r"\[train\] `init_sha256` pins the weights of `init_weights`, which is not set"),
+    ({"init_weights": "pixelcnn.mnist", "init_sha256": "ABC"}, r"\[train\] init_sha256`: string should match"),
+    ({"init_weights": ""}, r"\[train\] init_weights`: string should have at least 1 character"),
+])
+def test_bad_starting_weights_keys_are_named(train_section, match):
+    from kgen import recipes
+
+    with pytest.raises(recipes.RecipeError, match=match):
+        recipes.validate({"model": "pixelcnn.tiny", "train": train_section})

@@ -30,6 +30,9 @@ A recipe names a zoo model and its data and training settings::
     dtype = "mixed_bfloat16"        # mixed precision (likelihood heads and losses stay float32); omitted: float32
     distribute = "data_parallel"    # over every local device (kgen.distribute); omitted: one device
     num_devices = 4                 # omitted: all
+    init_weights = "pixelrnn_row.mnist"  # start from these weights (a preset name with shipped weights, or a preset
+                                    #   folder) instead of a fresh initialisation: a second cycle or fine-tuning
+    init_sha256 = "9f2c..."         # the sha256 of that preset's weights file: the run refuses any other weights
 """
 
 import importlib.resources
@@ -81,6 +84,10 @@ class TrainSection(BaseModel):
     dtype: Optional[Literal["float32", "mixed_bfloat16", "mixed_float16"]] = None  # None: float32
     distribute: Literal["none", "data_parallel"] = "none"  # kgen.distribute
     num_devices: Optional[int] = Field(None, ge=1, le=65_536)  # None: every local device
+    # Start from a preset's weights (a zoo name with shipped weights, or a preset folder) instead of a fresh
+    # initialisation; `init_sha256` pins the weights file, so the recipe cannot silently start from others.
+    init_weights: Optional[str] = Field(None, min_length=1, max_length=4096)
+    init_sha256: Optional[str] = Field(None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
     def _schedule_is_whole(self):
@@ -90,6 +97,8 @@ class TrainSection(BaseModel):
         if self.schedule == "constant" and (self.decay_steps is not None or self.final_lr_ratio != 0.0):
             raise ValueError('`decay_steps` and `final_lr_ratio` are settings of `schedule = "cosine"`; the '
                              'schedule is "constant"')
+        if self.init_sha256 is not None and self.init_weights is None:
+            raise ValueError('`init_sha256` pins the weights of `init_weights`, which is not set')
         return self
 
 
