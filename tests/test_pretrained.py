@@ -373,3 +373,30 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     assert model.count_params() == meta["parameters"]
     summary = training.evaluate(model, meta["recipe"], split="test[:32]", verbose=0)
     assert summary["nats"] == pytest.approx(meta["check"]["value"], rel=1e-5)
+
+    # A second run that starts from the preset (`[train] init_weights`) records where it started and the minutes
+    # behind its weights: the preset's and its own.
+    second_recipe = tmp_path / "second.toml"
+    second_recipe.write_text(recipe.read_text() + f'[train]\ninit_weights = "{(tmp_path / "preset").as_posix()}"\n')
+    second = tmp_path / "second"
+    assert cli.main(["train", str(second_recipe), "--out", str(second), "--epochs", "1", "--steps-per-epoch", "2",
+                     "--batch-size", "16", "--eval-split", "test[:64]", "--monitor-split", "", "--samples", "0",
+                     "--verbose", "0"]) == 0
+    tool2 = [sys.executable, tool[1], str(second), "--name", "pixelcnn.mnist", "--recipe", "second", "--commit",
+             "1111111", "--metric", "nats", "--card", "zoo/pixelcnn.md", "--check-split", "test[:32]"]
+    done = subprocess.run(tool2 + ["--out", str(tmp_path / "preset2")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta2 = pretrained.read_metadata(tmp_path / "preset2")
+    first = meta2["started_from"]
+    assert first["sha256"] == meta["sha256"] and first["recipe_name"] == "tiny" and first["commit"] == "0000000"
+    assert first["metric"] == meta["metric"] and first["training_minutes"] == meta["training_minutes"]
+    own = float(list(csv.DictReader((second / "metrics.csv").open()))[-1]["elapsed_min"])
+    assert meta2["run_minutes"] == round(own, 1)
+    assert meta2["training_minutes"] == round(own + meta["training_minutes"], 1)
+    card2 = (tmp_path / "preset2" / "README.md").read_text()
+    assert "started from the weights of" in card2 and meta["command"] in card2
+    # Once the folder it started from holds other weights, its metadata no longer describes the start: refused.
+    (tmp_path / "preset" / "metadata.json").write_text(json.dumps({**meta, "sha256": "0" * 64}))
+    refused = subprocess.run(tool2 + ["--out", str(tmp_path / "preset3")], env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "the run started from weights of sha256" in refused.stderr
+    assert not (tmp_path / "preset3").exists()

@@ -13,6 +13,11 @@ record:
 - a check value: the metric on a small slice of the test split (`--check-split`), which the tests recompute on
   every backend (tests/test_pretrained.py).
 
+A run that started from trained weights (a recipe with `[train] init_weights`; the run's init.json) records them
+as `started_from` (the preset, the sha256, its recipe, commit, metric and training minutes, read from that preset's
+metadata.json, whose weights must still be the ones the run started from), and its `training_minutes` are the sum of
+both, the CPU time behind the weights; `run_minutes` is the run's own.
+
 Last it writes the folder's model card, README.md, from metadata.json (tools/preset_cards.py, which also converts
 kgen's earlier preset folders to keras-hub's format). Nothing is written unless every step succeeds (the folder is
 replaced atomically).
@@ -82,6 +87,9 @@ def main(argv=None):
         rows = read_csv_rows(run / training.METRICS_FILE)[0] if (run / training.METRICS_FILE).is_file() else []
         column = rows[0].index("elapsed_min") if rows and "elapsed_min" in rows[0] else None
         minutes = [float(r[column]) for r in rows[1:] if column is not None and r[column] not in ("", "NA")]
+        started_from = _started_from(run)
+        if started_from is not None and minutes:
+            minutes.append(minutes[-1] + started_from["training_minutes"])
         metadata = {
             "description": kgen.zoo.describe(args.name)[0],
             "recipe_name": args.recipe,
@@ -97,6 +105,7 @@ def main(argv=None):
             "command": run_command,
             # The training's wall-clock minutes on its one core (summed over --resume), from metrics.csv.
             **({"training_minutes": round(minutes[-1], 1)} if minutes else {}),
+            **({"run_minutes": round(minutes[-2], 1), "started_from": started_from} if started_from else {}),
             "evaluate_command": f"kgen evaluate {run}",
             "license": "Apache-2.0",
         }
@@ -116,6 +125,29 @@ def main(argv=None):
     print(f"wrote {out} ({size:,} bytes of weights, sha256 {meta['sha256'][:12]}..., "
           f"check {args.metric} {check[args.metric]:.6f} on {args.check_split})")
     return 0
+
+
+def _started_from(run):
+    """What a run that began from trained weights (its init.json) began from, from that preset's metadata.json; None
+    for a run from a fresh initialisation. Refuses a preset folder whose weights are no longer those."""
+    from kgen import pretrained, training
+
+    init_file = run / training.INIT_FILE
+    if not init_file.is_file():
+        return None
+    init = json.loads(init_file.read_text())
+    folder = Path(init["folder"])
+    source = pretrained.read_metadata(folder)
+    if source.get("sha256") != init["sha256"]:
+        raise SystemExit(f"{init_file}: the run started from weights of sha256 {init['sha256'][:12]}..., but "
+                         f"{folder} now holds {str(source.get('sha256'))[:12]}...: its metadata no longer describes "
+                         f"them (make the preset before replacing the folder it started from).")
+    if source.get("training_minutes") is None:
+        raise SystemExit(f"{folder}: its metadata.json has no training_minutes, so the CPU time behind the new "
+                         f"weights cannot be summed.")
+    return {"preset": init["init_weights"], "sha256": init["sha256"], "recipe_name": source["recipe_name"],
+            "commit": source["commit"], "command": source["command"], "metric": source["metric"],
+            "training_minutes": source["training_minutes"]}
 
 
 if __name__ == "__main__":

@@ -116,10 +116,12 @@ def render_card(folder, place=None):
         + (f" ({meta['commit_note']})" if meta.get("commit_note") else "") + ":",
         "",
         "```",
+        *([meta["started_from"]["command"]] if meta.get("started_from") else []),
         meta["command"],
         meta["evaluate_command"],
         "```",
         "",
+        *([_started_from_line(meta), ""] if meta.get("started_from") else []),
         f"The family card [{metric['card']}]({link}) describes the architecture and the other presets, and "
         "compares the numbers with the papers'.",
         "",
@@ -127,6 +129,14 @@ def render_card(folder, place=None):
         "",
     ]
     return "\n".join(lines)
+
+
+def _started_from_line(meta):
+    first = meta["started_from"]
+    return (f"The run started from the weights of `{first['preset']}` as they were (sha256 `{first['sha256'][:12]}...`"
+            f"; {first['metric']['name']} {first['metric']['value']:.4f} on {first['metric']['split']}), made by the "
+            f"recipe `{first['recipe_name']}` at commit {first['commit']} in {first['training_minutes']:g} minutes; "
+            f"with this run's {meta['run_minutes']:g}, {meta['training_minutes']:g} minutes of training in all.")
 
 
 def _date_of(weights):

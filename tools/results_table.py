@@ -49,6 +49,12 @@ def _cpu_hours(meta):
     return "-" if minutes is None else f"{minutes / 60:.2f}"
 
 
+def _commands(meta):
+    """`kgen train RECIPE`, after the recipe of the weights it started from, if any."""
+    first = meta.get("started_from")
+    return (f"`kgen train {first['recipe_name']}`, then " if first else "") + f"`kgen train {meta['recipe_name']}`"
+
+
 def table():
     import kgen.models  # noqa: F401  (registers the families)
     from kgen import pretrained, zoo
@@ -61,7 +67,7 @@ def table():
         label = METRICS.get(metric["name"], "{:.4g} " + metric["name"])
         data = meta.get("data", {}).get("name") or meta["recipe"]["data"]["name"]
         lines.append(f"| `{name}` | {data} | {label.format(metric['value'])} | {_quality(name)} | "
-                     f"{_cpu_hours(meta)} | `kgen train {meta['recipe_name']}` |")
+                     f"{_cpu_hours(meta)} | {_commands(meta)} |")
     return "\n".join(lines)
 
 
