@@ -88,8 +88,9 @@ def main(argv=None):
         column = rows[0].index("elapsed_min") if rows and "elapsed_min" in rows[0] else None
         minutes = [float(r[column]) for r in rows[1:] if column is not None and r[column] not in ("", "NA")]
         started_from = _started_from(run)
-        if started_from is not None and minutes:
-            minutes.append(minutes[-1] + started_from["training_minutes"])
+        run_minutes = minutes[-1] if minutes else None
+        # The CPU time behind the weights: the run's own, plus that of the weights it started from.
+        total_minutes = run_minutes + started_from["training_minutes"] if started_from and minutes else run_minutes
         metadata = {
             "description": kgen.zoo.describe(args.name)[0],
             "recipe_name": args.recipe,
@@ -104,8 +105,9 @@ def main(argv=None):
                       "rtol": CHECK_RTOL},
             "command": run_command,
             # The training's wall-clock minutes on its one core (summed over --resume), from metrics.csv.
-            **({"training_minutes": round(minutes[-1], 1)} if minutes else {}),
-            **({"run_minutes": round(minutes[-2], 1), "started_from": started_from} if started_from else {}),
+            **({"training_minutes": round(total_minutes, 1)} if minutes else {}),
+            **({"run_minutes": round(run_minutes, 1)} if started_from and minutes else {}),
+            **({"started_from": started_from} if started_from else {}),
             "evaluate_command": f"kgen evaluate {run}",
             "license": "Apache-2.0",
         }
