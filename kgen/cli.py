@@ -38,7 +38,7 @@ def _apply_overrides(recipe, args):
 
     t, d = recipe["train"], recipe["data"]
     for key in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "time_budget_minutes", "seed", "dtype",
-                "distribute", "num_devices"):
+                "ema_momentum", "distribute", "num_devices"):
         value = getattr(args, key, None)
         if value is not None:
             t[key] = value
@@ -319,6 +319,9 @@ def build_parser():
     s.add_argument("--dtype", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                    help="mixed precision: bfloat16 or float16 compute, float32 weights, heads and loss (default: the "
                         "recipe's, else float32)")
+    s.add_argument("--ema-momentum", type=_number(float, 0.0, 1.0, low_open=True),
+                   help="keep an exponential moving average of the weights (Polyak averaging) with this momentum, "
+                        "below 1 (e.g. 0.999), and evaluate and save the average (default: the recipe's, else none)")
     s.add_argument("--distribute", choices=("none", "data_parallel"),
                    help="data_parallel: split each batch over the local devices (keras.distribution on jax, "
                         "tf.distribute.MirroredStrategy on tensorflow; default: the recipe's, else none)")

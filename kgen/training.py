@@ -491,9 +491,36 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
             write_json(out / INIT_FILE, init)
         if resume:
             _repair_metrics(out / METRICS_FILE)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(t)))
+        model.compile(optimizer=optimizer(t))
         _fit(model, recipe, train_ds, monitor_ds, out, verbose)
     return model
+
+
+def optimizer(train_section):
+    """The recipe's Adam: its learning rate (`learning_rate_schedule`), and with `ema_momentum` a moving average of
+    the weights (Keras' `use_ema`: the average starts at the weights after the first step)."""
+    ema = train_section.get("ema_momentum")
+    if ema is None:
+        return keras.optimizers.Adam(learning_rate=learning_rate_schedule(train_section))
+    return keras.optimizers.Adam(learning_rate=learning_rate_schedule(train_section), use_ema=True,
+                                 ema_momentum=float(ema))
+
+
+class AveragedWeightsBetweenEpochs(keras.callbacks.SwapEMAWeights):
+    """Keras' `SwapEMAWeights(swap_on_epoch=True)`: the averaged weights are in the model while it is evaluated on
+    the monitor split and between epochs (so the callbacks after this one save and log the average), the trained
+    ones while it trains. Keras hands the average over for good only after the last of `epochs`; a run stopped
+    sooner (the time budget) would end with the trained weights, so this also hands it over when the epoch stops
+    training. Checkpoints (`BackupAndRestore`, before this callback) keep the trained weights and the average
+    apart, so a resumed run continues both."""
+
+    def __init__(self):
+        super().__init__(swap_on_epoch=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.model.stop_training and epoch != self.params["epochs"] - 1:
+            self._finalize_ema_values()  # Keras then copies the average into the model for good
 
 
 def scheduled(train_section):
@@ -536,8 +563,10 @@ def _fit(model, recipe, train_ds, monitor_ds, out, verbose):
         StopOnNonFiniteLoss(out),  # first: it must stop the run before any other callback sees a broken batch
         BackupAndRestore(str(out / BACKUP_DIR), metrics_path=out / METRICS_FILE, double_checkpoint=True),
         TimeBudget(t["time_budget_minutes"], already_elapsed_s=_elapsed_from_metrics(out / METRICS_FILE)),
-        SaveModelAtomically(out / MODEL_FILE),
     ]
+    if t.get("ema_momentum") is not None:  # after the checkpoint and the budget's stop, before the save
+        callbacks.append(AveragedWeightsBetweenEpochs())
+    callbacks.append(SaveModelAtomically(out / MODEL_FILE))
     if scheduled(t):
         callbacks.append(LogLearningRate())  # before the CSV logger, which writes the epoch's logs
     callbacks.append(keras.callbacks.CSVLogger(str(out / METRICS_FILE), append=True))

@@ -128,27 +128,32 @@ def test_bench_compression_smoke(tmp_path):
 
 @pytest.mark.one_backend("tensorflow")
 @pytest.mark.slow
-def test_bf16_check_smoke(tmp_path):
-    # Two runs of the demo recipe, equal steps, same seed; one line per dtype, the ratios, summary.json; and an
-    # existing --out is refused before anything is written unless --resume continues it.
+@pytest.mark.parametrize("tool, flags, labels, key, recorded", [
+    ("bf16_check.py", [], ("float32", "mixed_bfloat16"), "dtype", ("float32", "mixed_bfloat16")),
+    ("ema_check.py", ["--ema-momentum", "0.9"], ("trained", "ema_0.9"), "ema_momentum", (None, 0.9)),
+])
+def test_pair_check_smoke(tmp_path, tool, flags, labels, key, recorded):
+    # Two runs of the demo recipe, equal steps, same seed, differing in one recipe key (the run's recipe.json says
+    # which); one line per run, the ratios, summary.json; an existing --out is refused before anything is written,
+    # and --resume reads the finished runs instead of training them again.
     out = tmp_path / "check"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
-    command = [sys.executable, str(REPO / "tools" / "bf16_check.py"), "demo", "--epochs", "1", "--steps-per-epoch",
-               "3", "--data-source", "embedded", "--eval-split", "test[:32]", "--out", str(out)]
+    command = [sys.executable, str(REPO / "tools" / tool), "demo", "--epochs", "1", "--steps-per-epoch", "3",
+               "--data-source", "embedded", "--eval-split", "test[:32]", "--out", str(out), *flags]
     proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     lines = proc.stdout.splitlines()
-    rows = {line.split()[0]: line.split() for line in lines if line.startswith(("float32", "mixed_bfloat16"))}
-    assert set(rows) == {"float32", "mixed_bfloat16"} and all(r[1] == "nats" for r in rows.values()), lines
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith(labels)}
+    assert set(rows) == set(labels) and all(r[1] == "nats" for r in rows.values()), lines
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["eval_split"] == "test[:32]"
-    f32, b16 = (summary["runs"][d]["value"] for d in ("float32", "mixed_bfloat16"))
-    assert summary["nll_ratio"] == pytest.approx(b16 / f32) and f32 > 0 and b16 > 0
-    assert (out / "float32" / "model.keras").exists() and (out / "mixed_bfloat16" / "model.keras").exists()
+    base, other = (summary["runs"][label]["value"] for label in labels)
+    assert summary["nll_ratio"] == pytest.approx(other / base) and base > 0 and other > 0 and base != other
+    for label, value in zip(labels, recorded):
+        assert json.loads((out / label / "recipe.json").read_text())["train"][key] == value
     again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode != 0 and "exists" in again.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["float32", "mixed_bfloat16", "summary.json"]
-    # --resume reads the finished runs instead of training them again, and gives the same figures.
+    assert sorted(p.name for p in out.iterdir()) == sorted([*labels, "summary.json"])
     resumed = subprocess.run(command + ["--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0 and "finished earlier" in resumed.stderr, resumed.stderr[-4000:]
     assert json.loads((out / "summary.json").read_text()) == summary

@@ -89,6 +89,8 @@ CASES = [
     (["train", "demo", "--out", "{out}/r", "--learning-rate", "0"], "argument --learning-rate: expected a number above 0"),
     (["train", "demo", "--out", "{out}/r", "--learning-rate", "nan"], "argument --learning-rate: expected a number"),
     (["train", "demo", "--out", "{out}/r", "--time-budget-minutes", "-5"], "argument --time-budget-minutes"),
+    (["train", "demo", "--out", "{out}/r", "--ema-momentum", "0"], "argument --ema-momentum: expected a number above 0"),
+    (["train", "demo", "--out", "{out}/r", "--ema-momentum", "1"], "ema_momentum`: input should be less than 1"),
     (["train", "demo", "--out", "{out}/r", "--seed", "-1"], "argument --seed: expected an integer at least 0"),
     (["train", "demo", "--out", "{out}/r", "--data-source", "ftp"], "argument --data-source: invalid choice: 'ftp'"),
     (["train", "demo", "--out", "{out}/r", "--verbose", "7"], "argument --verbose: expected an integer at least 0"),

@@ -197,3 +197,95 @@ def test_bad_starting_weights_keys_are_named(train_section, match):
 
     with pytest.raises(recipes.RecipeError, match=match):
         recipes.validate({"model": "pixelcnn.tiny", "train": train_section})
+
+
+# Momentum so close to 1 (0.99999988 in float32) that the average stays at its first value, the weights after the
+# first step (Keras starts the average there): what a run hands over can then be compared with a one-step run.
+STILL = 0.9999999
+
+
+def _averaged(recipe_file, epochs, monitor=True):
+    tiny = _tiny(recipe_file)
+    tiny["train"].update(epochs=epochs, ema_momentum=STILL)
+    if not monitor:
+        tiny["data"]["monitor_split"] = None
+    return tiny
+
+
+def _after_one_step(recipe_file, out):
+    tiny = _tiny(recipe_file)
+    tiny["train"].update(steps_per_epoch=1)
+    tiny["data"]["monitor_split"] = None
+    return training.train(tiny, out, verbose=0).get_weights()
+
+
+def _assert_same_weights(a, b, atol):
+    import numpy as np
+
+    assert len(a) == len(b)
+    assert max(float(np.abs(x - y).max()) for x, y in zip(a, b)) <= atol
+
+
+@pytest.mark.parametrize("ending", ["last_epoch", "time_budget", "resumed"])
+def test_ema_momentum_trains_the_weights_and_hands_over_their_average(tmp_path, recipe, monkeypatch, ending):
+    """`[train] ema_momentum`: the model a run returns and saves (model.keras) holds the moving average of the
+    weights, not the trained weights, whether the run ends after its last epoch, is stopped by its time budget or
+    is resumed (the checkpoint keeps the average), and the monitor split is evaluated on the average."""
+    import keras
+
+    first_step = _after_one_step(recipe, tmp_path / "one_step")
+    run = tmp_path / "run"
+    if ending == "last_epoch":
+        model = training.train(_averaged(recipe, epochs=3), run, verbose=0)
+    elif ending == "time_budget":
+        def stop_after_second_epoch(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.stop_training = True
+
+        monkeypatch.setattr(training.TimeBudget, "on_epoch_end", stop_after_second_epoch)
+        model = training.train(_averaged(recipe, epochs=1000), run, verbose=0)
+        assert len(_csv_rows(run / "metrics.csv")) == 2
+    else:
+        def stop_at_third_epoch(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+        with monkeypatch.context() as m:
+            m.setattr(training.TimeBudget, "on_epoch_begin", stop_at_third_epoch, raising=False)
+            with pytest.raises(KeyboardInterrupt):
+                training.train(_averaged(recipe, epochs=4), run, verbose=0)
+        model = training.train(_averaged(recipe, epochs=4), run, resume=True, verbose=0)
+        assert int(keras_iterations(model)) == 4 * 2
+    assert int(keras_iterations(model)) >= 2 * 2  # several steps, each moving the trained weights by ~1e-3 ...
+    _assert_same_weights(model.get_weights(), first_step, atol=2e-6)  # ... while the average stayed put
+    saved = keras.saving.load_model(run / training.MODEL_FILE, compile=False)
+    _assert_same_weights(saved.get_weights(), first_step, atol=2e-6)
+    # Every epoch's monitor figure is the average's, so it does not move.
+    monitored = [float(r["val_nats"]) for r in _csv_rows(run / "metrics.csv")]
+    assert monitored == pytest.approx([monitored[0]] * len(monitored), rel=1e-5)
+
+
+def test_without_ema_momentum_a_run_hands_over_the_trained_weights(tmp_path, recipe):
+    """The control of the test above: the same run without `ema_momentum` ends far from the first step's weights
+    (so that test's agreement is the average's doing), and its monitor figure moves."""
+    import numpy as np
+
+    first_step = _after_one_step(recipe, tmp_path / "one_step")
+    tiny = _tiny(recipe)
+    tiny["train"].update(epochs=3)
+    trained = training.train(tiny, tmp_path / "run", verbose=0).get_weights()
+    assert max(float(np.abs(a - b).max()) for a, b in zip(trained, first_step)) > 1e-4
+    monitored = [float(r["val_nats"]) for r in _csv_rows(tmp_path / "run" / "metrics.csv")]
+    assert len(set(monitored)) > 1
+
+
+@pytest.mark.parametrize("value, match", [
+    (1.0, r"\[train\] ema_momentum`: input should be less than 1"),
+    (0.0, r"\[train\] ema_momentum`: input should be greater than 0"),
+    ("0.999", r"\[train\] ema_momentum`: input should be a valid number"),
+])
+def test_bad_ema_momentum_is_named(value, match):
+    from kgen import recipes
+
+    with pytest.raises(ValueError, match=match):
+        recipes.validate({"model": "pixelcnn", "train": {"ema_momentum": value}})

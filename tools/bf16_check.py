@@ -28,17 +28,19 @@ DTYPES = ("float32", "mixed_bfloat16")
 TOLERANCE = 0.005  # 0.5%
 
 
-def train(recipe, dtype, out, args):
+def train(recipe, label, flags, out, args, tool="bf16_check"):
+    """Train `recipe` into `out` with the command's `flags` for `args.epochs` x `args.steps_per_epoch` steps and no
+    time budget; returns (eval.json's result, training minutes)."""
     command = [
         sys.executable, "-c", "import sys; from kgen.cli import run; sys.argv[0] = 'kgen'; sys.exit(run())",
-        "train", recipe, "--out", str(out), "--dtype", dtype, "--epochs", str(args.epochs),
+        "train", recipe, "--out", str(out), *flags, "--epochs", str(args.epochs),
         "--steps-per-epoch", str(args.steps_per_epoch), "--time-budget-minutes", "525600",
         "--monitor-split", "", "--eval-split", args.eval_split, "--samples", "0", "--verbose", "2",
     ]
     if args.data_source:
         command += ["--data-source", args.data_source]
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}
-    print(f"[bf16_check] {dtype}: {' '.join(command[3:])}", file=sys.stderr, flush=True)
+    print(f"[{tool}] {label}: {' '.join(command[3:])}", file=sys.stderr, flush=True)
     subprocess.run(command, env=env, check=True)
     result = json.loads((out / "eval.json").read_text())
     minutes = float(_last_row(out / "metrics.csv")["elapsed_min"])
@@ -59,52 +61,59 @@ def metric_of(result):
     raise ValueError(f"no NLL in the evaluation result: {sorted(result)}")
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None, variants=None, tool="bf16_check", doc=None):
+    """Train the recipe once per variant (label -> `kgen train` flags; the first is the baseline) and print one
+    comparable line per variant and the ratios of the last to the first. tools/ema_check.py runs it with its own
+    variants."""
+    variants = variants or {dtype: ["--dtype", dtype] for dtype in DTYPES}
+    p = argparse.ArgumentParser(description=(doc or __doc__).split("\n")[0])
     p.add_argument("recipe", help="recipe name or .toml path")
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--steps-per-epoch", type=int, required=True)
     p.add_argument("--eval-split", default="test[:2000]", help="held-out split both runs are evaluated on")
     p.add_argument("--data-source", help="local, embedded or download (default: the recipe's)")
-    p.add_argument("--out", help="folder of the two runs (default runs/bf16_check/RECIPE; must not exist)")
+    p.add_argument("--out", help=f"folder of the two runs (default runs/{tool}/RECIPE; must not exist)")
     p.add_argument("--resume", action="store_true",
-                   help="continue a check in an existing --out: a dtype whose run finished (eval.json) is read, not "
-                        "trained again; the other dtype trains into its folder, which must not exist")
+                   help="continue a check in an existing --out: a variant whose run finished (eval.json) is read, "
+                        "not trained again; the other trains into its folder, which must not exist")
     args = p.parse_args(argv)
     if args.epochs < 1 or args.steps_per_epoch < 1:
         p.error("--epochs and --steps-per-epoch must be positive")
-    out = Path(args.out or Path("runs") / "bf16_check" / Path(args.recipe).stem)
+    out = Path(args.out or Path("runs") / tool / Path(args.recipe).stem)
     if out.exists() and not args.resume:
         p.error(f"--out {out} exists: choose a new folder (nothing is overwritten), or continue it with --resume")
     if args.resume and not out.is_dir():
         p.error(f"--resume: --out {out} is not a folder of an earlier check")
     out.mkdir(parents=True, exist_ok=True)
     rows = {}
-    for dtype in DTYPES:
-        run = out / dtype
+    for label, flags in variants.items():
+        run = out / label
         if args.resume and (run / "eval.json").is_file():
-            print(f"[bf16_check] {dtype}: finished earlier, read from {run}", file=sys.stderr, flush=True)
+            print(f"[{tool}] {label}: finished earlier, read from {run}", file=sys.stderr, flush=True)
             result = json.loads((run / "eval.json").read_text())
             minutes = float(_last_row(run / "metrics.csv")["elapsed_min"])
         elif run.exists():
             p.error(f"{run} exists but holds no finished run (eval.json): remove it yourself or choose a new --out")
         else:
-            result, minutes = train(args.recipe, dtype, run, args)
-        rows[dtype] = (*metric_of(result), minutes)
+            result, minutes = train(args.recipe, label, flags, run, args, tool)
+        rows[label] = (*metric_of(result), minutes)
     steps = args.epochs * args.steps_per_epoch
     print(f"recipe {args.recipe}, {steps} steps each, backend {os.environ.get('KERAS_BACKEND', 'tensorflow')}, "
           f"held-out {args.eval_split}")
-    print(f"{'dtype':<16}{'metric':>16}{'value':>12}{'minutes':>10}{'s/step':>10}")
-    for dtype, (key, value, minutes) in rows.items():
-        print(f"{dtype:<16}{key:>16}{value:>12.4f}{minutes:>10.2f}{minutes * 60 / steps:>10.3f}")
-    (_, f32, t32), (_, b16, t16) = rows["float32"], rows["mixed_bfloat16"]
-    ratio = b16 / f32
+    print(f"{'variant':<16}{'metric':>16}{'value':>12}{'minutes':>10}{'s/step':>10}")
+    for label, (key, value, minutes) in rows.items():
+        print(f"{label:<16}{key:>16}{value:>12.4f}{minutes:>10.2f}{minutes * 60 / steps:>10.3f}")
+    (base, (_, v0, t0)), (other, (_, v1, t1)) = list(rows.items())[0], list(rows.items())[-1]
+    ratio = v1 / v0
     verdict = "within" if abs(ratio - 1.0) <= TOLERANCE else "outside"
-    print(f"NLL bfloat16 / float32: {ratio:.4f} ({verdict} 0.5%); minutes bfloat16 / float32: {t16 / t32:.3f}")
+    print(f"NLL {other} / {base}: {ratio:.4f} ({verdict} 0.5%; difference {v1 - v0:+.4f}); "
+          f"minutes {other} / {base}: {t1 / t0:.3f}")
     (out / "summary.json").write_text(json.dumps({
         "recipe": args.recipe, "steps": steps, "eval_split": args.eval_split,
-        "runs": {d: {"metric": k, "value": v, "minutes": m} for d, (k, v, m) in rows.items()},
-        "nll_ratio": ratio, "minutes_ratio": t16 / t32, "within_tolerance": verdict == "within",
+        "runs": {label: {"metric": k, "value": v, "minutes": m, "flags": variants[label]}
+                 for label, (k, v, m) in rows.items()},
+        "nll_ratio": ratio, "nll_difference": v1 - v0, "minutes_ratio": t1 / t0,
+        "within_tolerance": verdict == "within",
     }, indent=2))
     return 0
 

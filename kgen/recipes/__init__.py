@@ -82,6 +82,10 @@ class TrainSection(BaseModel):
     num_samples: int = Field(16, ge=0, le=1024)  # samples written at the end of the run
     sample_seconds: float = Field(1.0, gt=0.0, le=600.0, allow_inf_nan=False)  # audio models: seconds per sample
     dtype: Optional[Literal["float32", "mixed_bfloat16", "mixed_float16"]] = None  # None: float32
+    # Polyak averaging: Adam keeps an exponential moving average of the weights (Keras' `use_ema`), each step
+    # average = m * average + (1 - m) * weights; the run's curve, model.keras and evaluation use the average.
+    # None: the weights as trained.
+    ema_momentum: Optional[float] = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
     distribute: Literal["none", "data_parallel"] = "none"  # kgen.distribute
     num_devices: Optional[int] = Field(None, ge=1, le=65_536)  # None: every local device
     # Start from a preset's weights (a zoo name with shipped weights, or a preset folder) instead of a fresh
