@@ -15,6 +15,9 @@ from kgen import __version__, cli, recipes, zoo
 pytestmark = pytest.mark.one_backend("torch")  # backend-independent: runs once (tests/conftest.py)
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+# The children choose their own TensorFlow log level, as a fresh shell's command does: `import jax` in this process
+# (through keras, before kgen sets 2) leaves TF_CPP_MIN_LOG_LEVEL=1 here, which asks the command to show every line.
+ENV.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 
 def _actions(parser, prefix="kgen"):
