@@ -395,6 +395,25 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     assert meta2["training_minutes"] == round(own + meta["training_minutes"], 1)
     card2 = (tmp_path / "preset2" / "README.md").read_text()
     assert "started from the weights of" in card2 and meta["command"] in card2
+    # A third run, from the second's preset: the chain is kept (each start names its own start), the minutes of all
+    # three are summed and the card lists the three commands in the order they ran.
+    third_recipe = tmp_path / "third.toml"
+    third_recipe.write_text(recipe.read_text() + f'[train]\ninit_weights = "{(tmp_path / "preset2").as_posix()}"\n')
+    third = tmp_path / "third"
+    assert cli.main(["train", str(third_recipe), "--out", str(third), "--epochs", "1", "--steps-per-epoch", "2",
+                     "--batch-size", "16", "--eval-split", "test[:64]", "--monitor-split", "", "--samples", "0",
+                     "--verbose", "0"]) == 0
+    tool3 = [sys.executable, tool[1], str(third), "--name", "pixelcnn.mnist", "--recipe", "third", "--commit",
+             "2222222", "--metric", "nats", "--card", "zoo/pixelcnn.md", "--check-split", "test[:32]"]
+    done = subprocess.run(tool3 + ["--out", str(tmp_path / "preset4")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta3 = pretrained.read_metadata(tmp_path / "preset4")
+    assert meta3["started_from"]["recipe_name"] == "second" and meta3["started_from"]["started_from"] == first
+    own3 = float(list(csv.DictReader((third / "metrics.csv").open()))[-1]["elapsed_min"])
+    assert meta3["training_minutes"] == round(own3 + meta2["training_minutes"], 1)
+    card3 = (tmp_path / "preset4" / "README.md").read_text()
+    positions = [card3.index(m["command"]) for m in (meta, meta2, meta3)]
+    assert positions == sorted(positions), "the card's commands are not in the order the runs ran"
     # Once the folder it started from holds other weights, its metadata no longer describes the start: refused.
     (tmp_path / "preset" / "metadata.json").write_text(json.dumps({**meta, "sha256": "0" * 64}))
     refused = subprocess.run(tool2 + ["--out", str(tmp_path / "preset3")], env=env, capture_output=True, text=True)

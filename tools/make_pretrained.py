@@ -149,7 +149,9 @@ def _started_from(run):
                          f"weights cannot be summed.")
     return {"preset": init["init_weights"], "sha256": init["sha256"], "recipe_name": source["recipe_name"],
             "commit": source["commit"], "command": source["command"], "metric": source["metric"],
-            "training_minutes": source["training_minutes"]}
+            "training_minutes": source["training_minutes"],
+            # where those weights started in turn: the whole chain of runs behind the new weights
+            **({"started_from": source["started_from"]} if source.get("started_from") else {})}
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def render_card(folder, place=None):
         + (f" ({meta['commit_note']})" if meta.get("commit_note") else "") + ":",
         "",
         "```",
-        *([meta["started_from"]["command"]] if meta.get("started_from") else []),
+        *[earlier["command"] for earlier in reversed(runs_before(meta))],
         meta["command"],
         meta["evaluate_command"],
         "```",
@@ -131,12 +131,22 @@ def render_card(folder, place=None):
     return "\n".join(lines)
 
 
+def runs_before(meta):
+    """The runs whose weights a preset's run started from (`started_from`, then its own, ...), latest first."""
+    chain, earlier = [], meta.get("started_from")
+    while earlier and len(chain) < 100:  # bounded: metadata is read from files
+        chain.append(earlier)
+        earlier = earlier.get("started_from")
+    return chain
+
+
 def _started_from_line(meta):
     first = meta["started_from"]
     return (f"The run started from the weights of `{first['preset']}` as they were (sha256 `{first['sha256'][:12]}...`"
             f"; {first['metric']['name']} {first['metric']['value']:.4f} on {first['metric']['split']}), made by the "
-            f"recipe `{first['recipe_name']}` at commit {first['commit']} in {first['training_minutes']:g} minutes; "
-            f"with this run's {meta['run_minutes']:g}, {meta['training_minutes']:g} minutes of training in all.")
+            f"recipe `{first['recipe_name']}` at commit {first['commit']}, with {first['training_minutes']:g} minutes of "
+            f"training behind them; with this run's {meta['run_minutes']:g}, {meta['training_minutes']:g} minutes "
+            f"in all.")
 
 
 def _date_of(weights):

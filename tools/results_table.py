@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/preset_cards.py, also when loaded by a test
+
 ROOT = Path(__file__).resolve().parents[1]
 QUALITY_DIR = ROOT / "zoo" / "quality"
 START, END = "<!-- results table -->", "<!-- end results table -->"
@@ -50,9 +52,11 @@ def _cpu_hours(meta):
 
 
 def _commands(meta):
-    """`kgen train RECIPE`, after the recipe of the weights it started from, if any."""
-    first = meta.get("started_from")
-    return (f"`kgen train {first['recipe_name']}`, then " if first else "") + f"`kgen train {meta['recipe_name']}`"
+    """`kgen train RECIPE`, after the recipes of the weights it started from, if any, first to last."""
+    from preset_cards import runs_before  # a sibling script (on sys.path: see the imports)
+
+    recipes = [earlier["recipe_name"] for earlier in reversed(runs_before(meta))] + [meta["recipe_name"]]
+    return ", then ".join(f"`kgen train {name}`" for name in recipes)
 
 
 def table():
