@@ -190,3 +190,17 @@ def test_equal_budget_table(tmp_path):
     assert lines[5] == ("Real test digits: FD 10.06, confidence 0.9886; an untrained `pixelcnn.mnist`: FD 348.45, "
                         "confidence 0.1002.")
     assert tool.main([str(tmp_path / "nothing")]) == 2
+
+
+@pytest.mark.one_backend("torch")
+@pytest.mark.parametrize("value", ["1", "0", "1.5", "abc", "nan"])
+def test_ema_check_refuses_a_momentum_outside_0_1_before_training(tmp_path, value):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ema_check", REPO / "tools" / "ema_check.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with pytest.raises(SystemExit, match="--ema-momentum must be a number above 0 and below 1"):
+        tool.main(["demo", "--epochs", "1", "--steps-per-epoch", "1", "--ema-momentum", value,
+                   "--out", str(tmp_path / "check")])
+    assert not (tmp_path / "check").exists()

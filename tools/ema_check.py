@@ -32,6 +32,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--ema-momentum", default=str(DEFAULT_MOMENTUM))
     known, rest = p.parse_known_args(argv)
+    try:
+        momentum = float(known.ema_momentum)
+    except ValueError:
+        momentum = float("nan")
+    if not 0.0 < momentum < 1.0:  # refused here, before either run starts
+        raise SystemExit(f"ema_check.py: --ema-momentum must be a number above 0 and below 1, got "
+                         f"{known.ema_momentum!r}")
     variants = {"trained": [], f"ema_{known.ema_momentum}": ["--ema-momentum", known.ema_momentum]}
     return bf16_check.main(rest, variants=variants, tool="ema_check", doc=__doc__)
 
