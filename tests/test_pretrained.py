@@ -374,16 +374,21 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     summary = training.evaluate(model, meta["recipe"], split="test[:32]", verbose=0)
     assert summary["nats"] == pytest.approx(meta["check"]["value"], rel=1e-5)
 
+    def run_from(preset, name, commit):
+        """Train the tiny recipe from `preset`'s weights into tmp_path/name; returns the run folder and the
+        make_pretrained command for it (without --out)."""
+        run_recipe = tmp_path / f"{name}.toml"
+        run_recipe.write_text(recipe.read_text() + f'[train]\ninit_weights = "{preset.as_posix()}"\n')
+        assert cli.main(["train", str(run_recipe), "--out", str(tmp_path / name), "--epochs", "1",
+                         "--steps-per-epoch", "2", "--batch-size", "16", "--eval-split", "test[:64]",
+                         "--monitor-split", "", "--samples", "0", "--verbose", "0"]) == 0
+        return tmp_path / name, [sys.executable, tool[1], str(tmp_path / name), "--name", "pixelcnn.mnist",
+                                 "--recipe", name, "--commit", commit, "--metric", "nats", "--card",
+                                 "zoo/pixelcnn.md", "--check-split", "test[:32]"]
+
     # A second run that starts from the preset (`[train] init_weights`) records where it started and the minutes
     # behind its weights: the preset's and its own.
-    second_recipe = tmp_path / "second.toml"
-    second_recipe.write_text(recipe.read_text() + f'[train]\ninit_weights = "{(tmp_path / "preset").as_posix()}"\n')
-    second = tmp_path / "second"
-    assert cli.main(["train", str(second_recipe), "--out", str(second), "--epochs", "1", "--steps-per-epoch", "2",
-                     "--batch-size", "16", "--eval-split", "test[:64]", "--monitor-split", "", "--samples", "0",
-                     "--verbose", "0"]) == 0
-    tool2 = [sys.executable, tool[1], str(second), "--name", "pixelcnn.mnist", "--recipe", "second", "--commit",
-             "1111111", "--metric", "nats", "--card", "zoo/pixelcnn.md", "--check-split", "test[:32]"]
+    second, tool2 = run_from(tmp_path / "preset", "second", "1111111")
     done = subprocess.run(tool2 + ["--out", str(tmp_path / "preset2")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     meta2 = pretrained.read_metadata(tmp_path / "preset2")
@@ -397,14 +402,7 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     assert "started from the weights of" in card2 and meta["command"] in card2
     # A third run, from the second's preset: the chain is kept (each start names its own start), the minutes of all
     # three are summed and the card lists the three commands in the order they ran.
-    third_recipe = tmp_path / "third.toml"
-    third_recipe.write_text(recipe.read_text() + f'[train]\ninit_weights = "{(tmp_path / "preset2").as_posix()}"\n')
-    third = tmp_path / "third"
-    assert cli.main(["train", str(third_recipe), "--out", str(third), "--epochs", "1", "--steps-per-epoch", "2",
-                     "--batch-size", "16", "--eval-split", "test[:64]", "--monitor-split", "", "--samples", "0",
-                     "--verbose", "0"]) == 0
-    tool3 = [sys.executable, tool[1], str(third), "--name", "pixelcnn.mnist", "--recipe", "third", "--commit",
-             "2222222", "--metric", "nats", "--card", "zoo/pixelcnn.md", "--check-split", "test[:32]"]
+    third, tool3 = run_from(tmp_path / "preset2", "third", "2222222")
     done = subprocess.run(tool3 + ["--out", str(tmp_path / "preset4")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     meta3 = pretrained.read_metadata(tmp_path / "preset4")
