@@ -161,7 +161,7 @@ TEXT_PROMPT = "ROMEO:\n"
 
 
 def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=None, seed=0, method=None,
-                spectrogram=True, progress=None):
+                spectrogram=True, progress=None, guidance=None):
     """Generate audio with a sequence model over 8-bit mu-law codes and write it as a 16-bit WAV file, and its
     spectrogram as a PNG beside it (same name, .png; see `spectrogram_path`).
 
@@ -174,6 +174,7 @@ def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=None, se
         rate: samples per second (None: the model's own `sample_rate`, which it then must record).
         spectrogram: also write the spectrogram PNG (atomically, after the WAV).
         progress: print each stage on stderr (the generation is one compiled loop: it has no finer progress).
+        guidance: classifier-free guidance scale for a model trained for it (`sample`'s `guidance`), or None.
     Returns:
         the generated codes (int32, prompt included).
     """
@@ -191,7 +192,7 @@ def write_audio(model, path, seconds=1.0, label=None, prompt=None, rate=None, se
     length = int(round(seconds * rate)) + (0 if codes is None else len(codes))
     stages = Progress(show=progress, label="kgen sample")
     stages.stage(f"generating {length - (0 if codes is None else len(codes)):,} samples (one compiled loop)")
-    generated = model.sample(1, length, seed=seed, prompt=codes, labels=label, method=method)[0]
+    generated = model.sample(1, length, seed=seed, prompt=codes, labels=label, method=method, guidance=guidance)[0]
     wave = audio.mu_law_decode(generated, model.num_levels)
     stages.stage("writing the WAV file")
     audio.write_wav(path, wave, rate)

@@ -101,6 +101,9 @@ def _cmd_sample(args):
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
     # Only the options the user gave: the model's own defaults (its sample rate, say) apply to the others.
     options = {name: getattr(args, name) for name in _SAMPLE_OPTIONS if getattr(args, name) is not None}
+    if args.guidance is not None and model.null_label is None:
+        raise ValueError(f"`--guidance` needs a class-conditional model trained with a null label (`[train] "
+                         f"label_dropout`); {args.model!r} ({type(model).__name__}) has none.")
     recipe = _run_recipe(args.model) if Path(args.model).exists() else None
     if recipe is not None:  # a run folder's recipe: its data set (the real frames a video model continues)
         options["recipe"] = recipe
@@ -110,7 +113,7 @@ def _cmd_sample(args):
 
 #: The `kgen sample` flags that are `write_sample_file` options; each defaults to None, meaning "not given".
 _SAMPLE_OPTIONS = ("num", "seed", "label", "seconds", "prompt", "rate", "text_prompt", "length", "sampler",
-                   "context", "frames", "data_source")
+                   "context", "frames", "data_source", "guidance")
 
 
 def _cmd_complete(args):
@@ -169,7 +172,7 @@ def _cmd_score(args):
     from kgen import quality, training
 
     report = quality.score(args.model, num_samples=args.num, seed=args.seed, data=args.data,
-                           source=args.data_source, judge=args.judge)
+                           source=args.data_source, judge=args.judge, guidance=args.guidance)
     for line in report.lines():
         print(line)
     if args.out:
@@ -375,6 +378,9 @@ def build_parser():
     s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=None,
                    help="seed: the same seed, the same samples (default: 0)")
     s.add_argument("--label", type=_number(int, 0), help="class of every sample (class-conditional models; default: a row per class)")
+    s.add_argument("--guidance", type=_number(float, 0.0, 1000.0), default=None,
+                   help="audio: classifier-free guidance scale w, logits u + w (c - u), for a model trained with "
+                        "label dropout (wavenet.fsdd); 1: the conditional model (default: not guided)")
     s.add_argument("--context", type=_number(int, 1, 10_000),
                    help="video: real frames given (default: the model's num_context_frames)")
     s.add_argument("--frames", type=_number(int, 1, 10_000), help="video: frames generated after them (default: as many)")
@@ -439,6 +445,9 @@ def build_parser():
     s.add_argument("--data", help="data set (default: the run's recipe, else the preset's)")
     s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
     s.add_argument("--judge", help="the classifier (default: the measure's shipped preset)")
+    s.add_argument("--guidance", type=_number(float, 0.0, 1000.0), default=None,
+                   help="draw the model's (and the untrained floor's) samples with classifier-free guidance of this "
+                        "scale (a class-conditional model trained with label dropout; default: not guided)")
     s.add_argument("--out", help="also write the report as JSON here")
     s.set_defaults(fn=_cmd_score, output=("file", "--out"))
 

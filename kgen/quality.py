@@ -54,6 +54,7 @@ class QualityReport:
         seed: the seed of the samples.
         rows: {"real": {...}, "model": {...}, "untrained": {...}}: each a dict of measures (see the module).
         notes: lines that say how the numbers were made.
+        guidance: the classifier-free guidance scale the samples were drawn with (None: not guided).
     """
 
     model: str
@@ -63,6 +64,7 @@ class QualityReport:
     seed: int
     rows: dict
     notes: list
+    guidance: float = None
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -71,6 +73,8 @@ class QualityReport:
         """The printed table: one line per row and measure, the real data first."""
         measures = [m for m in self.rows["model"] if not isinstance(self.rows["model"][m], list)]
         head = f"{self.model} on {self.data}: {self.num_samples} samples, seed {self.seed}, judged by {self.judge}"
+        if self.guidance is not None:
+            head += f", guidance {self.guidance:g}"
         out = [head, f"{'':24s}" + "".join(f"{name:>14s}" for name in ("real", "model", "untrained"))]
         for m in measures:
             cells = [self.rows[r].get(m) for r in ("real", "model", "untrained")]
@@ -144,7 +148,7 @@ def _balanced_labels(model, num):
 IMAGE_LEVELS = {"mnist": 256, "binarized_mnist": 2}
 
 
-def score_images(model, data, judge, num_samples, seed, source=None):
+def score_images(model, data, judge, num_samples, seed, source=None, **sample_options):
     """The image measure (see the module) for a model trained on `data` ("mnist" or "binarized_mnist")."""
     from kgen import data as kdata
 
@@ -158,7 +162,7 @@ def score_images(model, data, judge, num_samples, seed, source=None):
     rows = {"real": judge_scores(judge, real * to_judge, real_labels if model.conditional else None, reference)}
     labels = _balanced_labels(model, num_samples)
     for row, generator in (("model", model), ("untrained", untrained_copy(model, seed))):
-        samples = generator.sample(num_samples, seed=seed, labels=labels)
+        samples = generator.sample(num_samples, seed=seed, labels=labels, **sample_options)
         rows[row] = judge_scores(judge, np.asarray(samples, "float32") * to_judge, labels, reference)
     notes = [f"Frechet distance in the judge's {reference_features.shape[1]} penultimate features against the "
              f"{len(test) - half} test digits test[{half}:]; real row: {data} test[:{num_real}]"]
@@ -176,7 +180,7 @@ def _pad_codes(sequences, pad_code):
     return out
 
 
-def score_audio(model, data, judge, num_samples, seed, source=None, seconds=1.0):
+def score_audio(model, data, judge, num_samples, seed, source=None, seconds=1.0, **sample_options):
     """The audio measure (see the module) for a digit-conditioned model of FSDD's mu-law codes."""
     from kgen import audio
     from kgen import data as kdata
@@ -191,7 +195,7 @@ def score_audio(model, data, judge, num_samples, seed, source=None, seconds=1.0)
     labels = _balanced_labels(model, num_samples)
     length = int(round(seconds * model.sample_rate))
     for row, generator in (("model", model), ("untrained", untrained_copy(model, seed))):
-        tokens = generator.sample(num_samples, length, seed=seed, labels=labels)
+        tokens = generator.sample(num_samples, length, seed=seed, labels=labels, **sample_options)
         rows[row] = judge_scores(judge, np.asarray(tokens, "int32"), labels)
     notes = [f"real row: the {len(waves)} {data} test recordings; samples of {seconds:g} s, digits balanced; "
              f"accuracy: the judge's digit equals the conditioned one (chance 0.1)"]
@@ -235,7 +239,7 @@ def _video_row(judge, generated, truth, positions):
     }
 
 
-def score_video(model, data, judge, num_samples, seed, source=None, num_frames=10):
+def score_video(model, data, judge, num_samples, seed, source=None, num_frames=10, **sample_options):
     """The video measure (see the module) for a model of Moving MNIST continuing test sequences."""
     from kgen.data import moving_mnist
 
@@ -254,7 +258,7 @@ def score_video(model, data, judge, num_samples, seed, source=None, num_frames=1
     binarized_truth = np.where(rng.uniform(0, 255, truth.shape) < truth, 255, 0).astype("uint8")
     rows = {"real": _video_row(judge, binarized_truth, truth, positions)}
     for row, generator in (("model", model), ("untrained", untrained_copy(model, seed))):
-        generated = generator.sample(context, num_frames, seed=seed)
+        generated = generator.sample(context, num_frames, seed=seed, **sample_options)
         rows[row] = _video_row(judge, generated, truth, positions)
     notes = [f"{num_samples} sequences of {data} {split}: {context_frames} context frames, {num_frames} generated; "
              f"each digit's 28x28 window at its true position; kept: ink (pixels >= {BRIGHT}) at least "
@@ -273,7 +277,7 @@ MEASURES = {
 
 
 # ------------------------------------------------------------------------------------------- the entry points
-def score(target, num_samples=None, seed=0, data=None, source=None, judge=None):
+def score(target, num_samples=None, seed=0, data=None, source=None, judge=None, guidance=None):
     """Measure the samples of a trained model against its data (see the module): `kgen score TARGET`.
 
     Args:
@@ -283,6 +287,8 @@ def score(target, num_samples=None, seed=0, data=None, source=None, judge=None):
         data: the data set (default: the run's recipe's, else the preset's `data`).
         source: where the data is read from (`kgen.data.load`'s `source`; default: the run's, else automatic).
         judge: the classifier, anything `target` may be (default: the measure's shipped preset).
+        guidance: draw the samples (the model's and the untrained floor's) with classifier-free guidance of this
+            scale (`sample`'s `guidance`: a class-conditional model with a null label); None: not guided.
 
     Returns:
         A `QualityReport`.
@@ -298,10 +304,11 @@ def score(target, num_samples=None, seed=0, data=None, source=None, judge=None):
         source = recipe["data"].get("source") if source is None else source
     judge_model = None if judge is None else training.load_target(judge)[0]
     return score_model(model, data=data, num_samples=num_samples, seed=seed, source=source, judge=judge_model,
-                       name=str(target), judge_name=None if judge is None else str(judge))
+                       name=str(target), judge_name=None if judge is None else str(judge), guidance=guidance)
 
 
-def score_model(model, data=None, num_samples=None, seed=0, source=None, judge=None, name=None, judge_name=None):
+def score_model(model, data=None, num_samples=None, seed=0, source=None, judge=None, name=None, judge_name=None,
+                guidance=None):
     """`score` for a model in memory: `data` defaults to the model's own (`default_data`, its preset's), `judge`
     (a classifier model) to the measure's shipped preset."""
     from kgen import training
@@ -321,11 +328,20 @@ def score_model(model, data=None, num_samples=None, seed=0, source=None, judge=N
     measure, default_judge, default_num = MEASURES[data]
     num_samples = default_num if num_samples is None else check_int(num_samples, "num_samples", minimum=2)
     seed = check_int(seed, "seed", minimum=0)
+    sample_options = {}
+    if guidance is not None:
+        if model.null_label is None:
+            raise ValueError(f"`guidance` needs a class-conditional model trained with a null label (`[train] "
+                             f"label_dropout`); {model.name!r} ({type(model).__name__}) has none.")
+        sample_options["guidance"] = guidance
     if judge is None:
         judge, judge_name = training.load_target(default_judge)[0], default_judge
-    rows, notes = measure(model, data, judge, num_samples, seed, source=source)
+    rows, notes = measure(model, data, judge, num_samples, seed, source=source, **sample_options)
+    if guidance is not None:
+        notes.append(f"samples drawn with classifier-free guidance, logits u + {guidance:g} (c - u), the model's and "
+                     f"the untrained floor's alike")
     return QualityReport(model=name or model.zoo_name or model.name, data=data, judge=judge_name or judge.name,
-                         num_samples=num_samples, seed=seed, rows=rows, notes=notes)
+                         num_samples=num_samples, seed=seed, rows=rows, notes=notes, guidance=guidance)
 
 
 def measurable(names):

@@ -419,14 +419,16 @@ def _loader_kwargs(recipe, with_labels, evaluation):
     return kwargs
 
 
-def datasets(recipe, with_labels=False):
+def datasets(recipe, with_labels=False, null_label=None):
     """(train, monitor) tf.data pipelines of the recipe; with labels ({"images", "labels"} or {"tokens", "labels"})
-    for a conditional model."""
+    for a conditional model, the training labels replaced by `null_label` at the rate `[train] label_dropout`."""
     d, t = recipe["data"], recipe["train"]
     train = kdata.load(
         d["name"], split=d["train_split"], batch_size=t["batch_size"], seed=t["seed"],
         **_loader_kwargs(recipe, with_labels, evaluation=False),
     )
+    if t.get("label_dropout"):
+        train = drop_labels(train, float(t["label_dropout"]), null_label, seed=int(t["seed"]))
     monitor = None
     if d.get("monitor_split"):
         monitor = kdata.load(
@@ -434,6 +436,21 @@ def datasets(recipe, with_labels=False):
             **_loader_kwargs(recipe, with_labels, evaluation=True),
         )
     return train, monitor
+
+
+def drop_labels(dataset, rate, null_label, seed=0):
+    """`dataset` (elements (x, ...) with x a dict holding "labels") with each label replaced by `null_label` with
+    probability `rate`, drawn independently per example (stateless draws from `seed` and the batch's position)."""
+    import tensorflow as tf
+
+    def drop(index, element):
+        x, rest = element[0], element[1:]
+        labels = x["labels"]
+        draw = tf.random.stateless_uniform(tf.shape(labels), seed=tf.stack([tf.cast(seed, tf.int64), index]))
+        x = dict(x, labels=tf.where(draw < rate, tf.cast(null_label, labels.dtype), labels))
+        return (x,) + tuple(rest)
+
+    return dataset.enumerate().map(drop, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
@@ -471,11 +488,14 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
         model = build_model(recipe)  # under tf.distribute the variables are made mirrored here
         # The recipe's starting weights (a resumed run then restores its own checkpoint over them).
         init = initial_weights(model, recipe)
+        if t.get("label_dropout") and model.null_label is None:
+            raise ValueError(f"[train] label_dropout = {t['label_dropout']}: the model {recipe['model']!r} has no null "
+                             f"label to put in place of a class (it is unconditional, or takes only its classes).")
         recorded = _recorded_data(out) if resume else None
         if recorded is not None and not allow_data_change:
             _check_data_still_there(recorded, out)
         with kdata.core.recording_files() as files:
-            train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional)
+            train_ds, monitor_ds = datasets(recipe, with_labels=model.conditional, null_label=model.null_label)
         current = data_fingerprint(files)
         if recorded is not None and not allow_data_change:
             _check_data_unchanged(recorded, current, out)

@@ -289,3 +289,50 @@ def test_bad_ema_momentum_is_named(value, match):
 
     with pytest.raises(ValueError, match=match):
         recipes.validate({"model": "pixelcnn", "train": {"ema_momentum": value}})
+
+
+@pytest.mark.parametrize("value, match", [
+    (1.0, r"\[train\] label_dropout`: input should be less than 1"),
+    (-0.1, r"\[train\] label_dropout`: input should be greater than or equal to 0"),
+    ("0.2", r"\[train\] label_dropout`: input should be a valid number"),
+])
+def test_bad_label_dropout_is_named(value, match):
+    from kgen import recipes
+
+    with pytest.raises(ValueError, match=match):
+        recipes.validate({"model": "wavenet.tiny", "train": {"label_dropout": value}})
+
+
+def test_label_dropout_needs_a_model_with_a_null_label(tmp_path, recipe):
+    """An unconditional model has no label to drop: refused, naming the key, before the run folder exists."""
+    tiny = _tiny(recipe)
+    tiny["train"]["label_dropout"] = 0.2
+    with pytest.raises(ValueError, match=r"\[train\] label_dropout = 0.2: the model 'pixelcnn\.mnist' has no null label"):
+        training.train(tiny, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_drop_labels_replaces_labels_at_the_rate_and_keeps_the_rest():
+    """`drop_labels`: about `rate` of the labels become the null label, independently per example; the others and
+    every other part of an element are kept; the same seed drops the same ones."""
+    import numpy as np
+    import tensorflow as tf
+
+    labels = np.arange(4000, dtype="int32").reshape(500, 8) % 10
+    tokens = np.arange(4000 * 3, dtype="int32").reshape(500, 8, 3)
+    data = tf.data.Dataset.from_tensor_slices(({"labels": labels, "tokens": tokens}, tokens))
+    dropped = training.drop_labels(data, 0.2, -1, seed=3)
+
+    def collect(ds):
+        got = [(x["labels"].numpy(), x["tokens"].numpy(), y.numpy()) for x, y in ds]
+        return [np.stack(part) for part in zip(*got)]
+
+    out, out_tokens, out_y = collect(dropped)
+    null = out == -1
+    assert 0.17 < null.mean() < 0.23, null.mean()
+    np.testing.assert_array_equal(out[~null], labels[~null])
+    np.testing.assert_array_equal(out_tokens, tokens)
+    np.testing.assert_array_equal(out_y, tokens)
+    assert 0.1 < null.mean(axis=1).std()  # per example, not per batch
+    np.testing.assert_array_equal(collect(training.drop_labels(data, 0.2, -1, seed=3))[0], out)
+    assert not np.array_equal(collect(training.drop_labels(data, 0.2, -1, seed=4))[0], out)

@@ -341,6 +341,10 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         """True when the model takes class labels besides its data."""
         return getattr(self, "num_classes", None) is not None
 
+    #: The class label that stands for "no label" (the model's unconditional distribution), for a class-conditional
+    #: model that takes one (`[train] label_dropout`, classifier-free guidance in `sample`); None: it takes none.
+    null_label = None
+
     def example_inputs(self, batch_size=2, seed=0):
         """A small random batch of valid inputs: {"x": data, **conditioning}, the keyword arguments of
         `reference_outputs` and `model_inputs`."""

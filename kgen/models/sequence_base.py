@@ -220,8 +220,10 @@ class AutoregressiveSequenceModel(KgenModel):
             if self.conditional:
                 if "labels" not in first:
                     raise ValueError(f"`{name}` must hold 'labels' for this class-conditional model; got {sorted(first)}.")
-                labels = np.asarray(first["labels"])
-                self.validate_labels(labels.reshape(-1), labels.size, f"{name}['labels']")
+                labels = np.asarray(first["labels"]).reshape(-1)
+                if self.null_label is not None:  # a training set with label dropout holds the null label too
+                    labels = np.where(labels == self.null_label, 0, labels)
+                self.validate_labels(labels, labels.size, f"{name}['labels']")
             if self.locally_conditioned:
                 if "features" not in first:
                     raise ValueError(f"`{name}` must hold 'features' for this locally conditioned model; got {sorted(first)}.")
@@ -267,6 +269,7 @@ class AutoregressiveSequenceModel(KgenModel):
         sampler="random",
         method=None,
         batch_size=None,
+        guidance=None,
     ):
         """Generate token sequences left to right.
 
@@ -283,6 +286,11 @@ class AutoregressiveSequenceModel(KgenModel):
             method: "cached" (one step per layer per token, the default) or "naive" (re-run the
                 whole network for every token).
             batch_size: sequences generated at once (default: all).
+            guidance: None, or the scale w of classifier-free guidance (Ho and Salimans, 2022) for a
+                class-conditional model with a `null_label` that was trained to use it (`[train] label_dropout`):
+                tokens are drawn from the logits u + w (c - u) of the conditional (c) and unconditional (u) model
+                (w = 1: the conditional model; larger: samples that carry their class more strongly; each step
+                costs two). None: the conditional model, one pass.
 
         Returns:
             int32 numpy array (num_samples, length).
@@ -297,6 +305,7 @@ class AutoregressiveSequenceModel(KgenModel):
             raise ValueError(f"`length` must be at most max_length={self.max_length} for this "
                              f"{type(self).__name__}, got {length}.")
         sampler = sequence.resolve_sampler(sampler)
+        guidance = sequence.check_guidance(self, guidance)
         labels = self.validate_labels(labels, num_samples)
         features = self.validate_features(features, num_samples, length)
         tokens = np.zeros((num_samples, length), dtype="int32")
@@ -332,6 +341,7 @@ class AutoregressiveSequenceModel(KgenModel):
                     method,
                     int(seed) + i,
                     start=given,
+                    guidance=guidance,
                 )
             )
         return np.concatenate(out)
@@ -465,9 +475,10 @@ class AutoregressiveSequenceModel(KgenModel):
         return written
 
     def write_sample_file(self, path, num=None, seed=0, label=None, seconds=1.0, prompt=None, rate=None,
-                          text_prompt=None, length=600, sampler=None, progress=None, **unused):
+                          text_prompt=None, length=600, sampler=None, progress=None, guidance=None, **unused):
         """`.wav`: `seconds` of audio at `rate` samples per second (None: the model's own `sample_rate`),
-        continuing the WAV file `prompt` (of that rate) when given, and its spectrogram beside it (same name, .png);
+        continuing the WAV file `prompt` (of that rate) when given, and its spectrogram beside it (same name, .png),
+        drawn with classifier-free `guidance` when given (`sample`);
         `.txt`: `num` text samples of `length` bytes continuing `text_prompt`."""
         from pathlib import Path
 
@@ -487,7 +498,7 @@ class AutoregressiveSequenceModel(KgenModel):
                     raise FileNotFoundError(f"`--prompt` file {str(prompt)!r} does not exist (expected a WAV recording).")
                 wave, _ = audio.read_wav(prompt, expected_rate=rate)
             codes = artifacts.write_audio(self, out, seconds=seconds, label=label, prompt=wave, rate=rate, seed=seed,
-                                          progress=progress)
+                                          progress=progress, guidance=guidance)
             given = 0 if wave is None else len(wave)
             return (f"wrote {len(codes) / rate:.2f} s of {rate} Hz audio ({given} prompt samples) to {out} and its "
                     f"spectrogram to {artifacts.spectrogram_path(out)}")
@@ -498,6 +509,9 @@ class AutoregressiveSequenceModel(KgenModel):
             )
         if prompt is not None:
             raise ValueError("`--prompt` is a WAV file for audio; give text prompts with `--text-prompt`.")
+        if guidance is not None:
+            raise ValueError("`--guidance` applies to class-conditional audio (.wav) samples; text models take no "
+                             "class.")
         texts = artifacts.write_text(
             self, out, prompt=text_prompt or artifacts.TEXT_PROMPT, length=length, num_samples=num or 1,
             sampler=sampler or "top_k", seed=seed, batch_size=artifacts.SAMPLE_BATCH_SIZE, progress=progress,

@@ -86,6 +86,10 @@ class TrainSection(BaseModel):
     # average = m * average + (1 - m) * weights; the run's curve, model.keras and evaluation use the average.
     # None: the weights as trained.
     ema_momentum: Optional[float] = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
+    # Classifier-free guidance needs a model that also knows the data without its label: each training example's
+    # class label is replaced by the model's `null_label` with this probability (a class-conditional model that has
+    # one). 0: every label kept.
+    label_dropout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
     distribute: Literal["none", "data_parallel"] = "none"  # kgen.distribute
     num_devices: Optional[int] = Field(None, ge=1, le=65_536)  # None: every local device
     # Start from a preset's weights (a zoo name with shipped weights, or a preset folder) instead of a fresh

@@ -11,6 +11,11 @@ prompt unless that position was given. kgen supplies two `next` functions:
   transformer: its keys and values) and computes one step per layer per new token, so a token costs the same
   whatever the receptive field.
 
+Classifier-free guidance (Ho and Salimans, 2022; `sample(..., guidance=w)`, for a class-conditional model with a
+`null_label`): every step runs the batch twice in one call, once with the labels and once with the null label, and
+draws from the logits u + w (c - u) (c conditional, u unconditional): w = 1 is the conditional model, w > 1 leans
+towards what tells the class apart. The cached generator keeps both halves' queues in one cache of twice the batch.
+
 Both see the same random stream (the sampler's seed generator is reset to the requested seed), so the same seed
 gives the same tokens with either method. The loop is compiled by `kgen.samplers.compiled.compiled`, as the image
 loops are: `jax.jit` with the weights and the sampler's seed state passed explicitly, `tf.function(jit_compile=True)`,
@@ -60,16 +65,55 @@ def _reset_seed(sampler, seed, counter=0):
         v.assign(ops.convert_to_tensor(np.array([seed, counter]), dtype=v.dtype))
 
 
-def naive_next(model, labels, features):
-    """`next` for keras_hub samplers that re-runs the whole network on the sequence and reads logits at `index`."""
+def naive_next(model, labels, features, guidance=None):
+    """`next` for keras_hub samplers that re-runs the whole network on the sequence and reads logits at `index`
+    (with `guidance`, on the sequence twice: with `labels` and with the null label)."""
 
     def next_fn(prompt, cache, index):
-        logits = model(model.model_inputs(prompt, labels, features), training=False)
+        tokens = prompt if guidance is None else _twice(prompt)
+        logits = model(model.model_inputs(tokens, labels, features), training=False)
         batch, vocab = ops.shape(logits)[0], ops.shape(logits)[2]
-        step = ops.slice(logits, (0, index, 0), (batch, 1, vocab))[:, 0]
-        return ops.cast(step, "float32"), None, cache
+        step = ops.cast(ops.slice(logits, (0, index, 0), (batch, 1, vocab))[:, 0], "float32")
+        return step if guidance is None else guided_logits(step, guidance), None, cache
 
     return next_fn
+
+
+def _twice(x):
+    return ops.concatenate([x, x], axis=0)
+
+
+def guided_conditioning(model, given, guidance):
+    """The conditioning of the doubled batch: the labels, then the null label as often; features twice. `given` is
+    `conditioning(...)`'s dict; None `guidance` returns it unchanged."""
+    if guidance is None:
+        return given
+    labels = given["labels"]
+    null = ops.full(ops.shape(labels), model.null_label, dtype=labels.dtype)
+    features = given["features"]
+    return {"labels": ops.concatenate([labels, null], axis=0),
+            "features": None if features is None else _twice(features)}
+
+
+def guided_logits(logits, guidance):
+    """u + w (c - u) from the logits of the doubled batch (its first half conditional, its second unconditional)."""
+    half = ops.shape(logits)[0] // 2
+    conditional, unconditional = logits[:half], logits[half:]
+    return unconditional + guidance * (conditional - unconditional)
+
+
+def check_guidance(model, guidance):
+    """`sample`'s `guidance`: None, or a finite float >= 0 for a class-conditional model with a null label."""
+    if guidance is None:
+        return None
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(guidance) or guidance < 0:
+        raise ValueError(f"`guidance` must be None or a finite number >= 0 (1: the conditional model), got "
+                         f"{guidance!r}.")
+    if not model.conditional or model.null_label is None:
+        raise ValueError(f"`guidance` needs a class-conditional model that knows the data without its label (a "
+                         f"null label, trained with `[train] label_dropout`); this {type(model).__name__} has none.")
+    return float(guidance)
 
 
 def conditioning(model, labels, features):
@@ -79,21 +123,36 @@ def conditioning(model, labels, features):
             else None}
 
 
-def cached_next(model):
+def model_step(model, guidance=None):
+    """`step(previous, cache, index) -> (float32 logits, cache)`: the model's incremental step; with `guidance`, on
+    the doubled batch (`previous` fed to both halves) and the halves' logits combined."""
+
+    def step(previous, cache, index):
+        if guidance is not None:
+            previous = _twice(previous)
+        logits, new_cache = model.call_with_cache(previous, cache, index)
+        logits = ops.cast(logits, "float32")
+        return (logits if guidance is None else guided_logits(logits, guidance)), new_cache
+
+    return step
+
+
+def cached_next(model, guidance=None):
     """`next` for keras_hub samplers from the model's incremental step `call_with_cache(previous, cache, index)`:
     feeds token index - 1 (nothing at index 0) through one step of every layer and returns the logits of token
     `index`."""
+    step = model_step(model, guidance)
 
     def next_fn(prompt, cache, index):
         batch = ops.shape(prompt)[0]
         previous = ops.slice(prompt, (0, ops.maximum(index - 1, 0)), (batch, 1))[:, 0]
-        logits, new_cache = model.call_with_cache(previous, cache, index)
-        return ops.cast(logits, "float32"), None, same_dtypes(new_cache, cache)
+        logits, new_cache = step(previous, cache, index)
+        return logits, None, same_dtypes(new_cache, cache)
 
     return next_fn
 
 
-def generate(model, prompt, mask, labels, features, sampler, method, seed, start=0):
+def generate(model, prompt, mask, labels, features, sampler, method, seed, start=0, guidance=None):
     """Fill the positions of `prompt` where `mask` is False, left to right.
 
     The cached generator steps through every position (the given ones fill its queues); the naive loop starts at
@@ -110,24 +169,26 @@ def generate(model, prompt, mask, labels, features, sampler, method, seed, start
         method: "cached" or "naive".
         seed: int, the seed of the sampler's random stream.
         start: leading positions given in every row (`mask[:, :start]` all True).
+        guidance: None, or the classifier-free guidance scale w (`check_guidance`).
 
     Returns:
         int32 numpy (batch, length).
     """
     torch_fast = method == "cached" and torch_fast_paths()
-    key = ("sequence", method, _sampler_key(sampler), torch_fast)
+    key = ("sequence", method, _sampler_key(sampler), torch_fast, guidance)
     # The compiled loop reads and updates the variables of the sampler it was built with: keep using that one.
     sampler = model._sampler_cache.setdefault(("sequence-sampler",) + key, sampler)
 
     def run(prompt, mask, labels, features, start):
-        given = conditioning(model, labels, features)
+        given = guided_conditioning(model, conditioning(model, labels, features), guidance)
         if torch_fast and prompt.device.type == "cpu":
-            return _torch_cached_loop(model, sampler, prompt, mask, given)
+            return _torch_cached_loop(model, sampler, prompt, mask, given, guidance)
         if method == "naive":
-            next_fn, cache, index = naive_next(model, given["labels"], given["features"]), (), start
+            next_fn, cache, index = naive_next(model, given["labels"], given["features"], guidance), (), start
         else:
-            cache = model.init_cache(ops.shape(prompt)[0], **given)
-            next_fn, index = cached_next(model), 0
+            rows = ops.shape(prompt)[0] * (1 if guidance is None else 2)
+            cache = model.init_cache(rows, **given)
+            next_fn, index = cached_next(model, guidance), 0
         return sampler(next_fn, prompt, cache=cache, index=index, mask=mask, model=model)
 
     fn = compiled(model, key, run, state=sampler.variables, small_ops=True)
@@ -173,7 +234,7 @@ def export_sample(model, num_samples, length, seed, **conditioning):
 
 
 # ================================================================================================ torch fast path
-def _torch_cached_loop(model, sampler, prompt, mask, given):
+def _torch_cached_loop(model, sampler, prompt, mask, given, guidance=None):
     """The keras_hub sampler loop of method "cached" (`Sampler.__call__` with `cached_next`), as plain torch code.
 
     Step `index` feeds token index - 1 through the model's incremental step (compiled for long loops), draws a
@@ -183,16 +244,8 @@ def _torch_cached_loop(model, sampler, prompt, mask, given):
     import torch
 
     batch, length = prompt.shape
-    cache = model.init_cache(batch, **given)
-
-    def make_step():
-        def step(previous, cache, index):
-            logits, cache = model.call_with_cache(previous, cache, index)
-            return ops.cast(logits, "float32"), cache
-
-        return step
-
-    step = torch_step(model, ("sequence-cached",), make_step, length)
+    cache = model.init_cache(batch * (1 if guidance is None else 2), **given)
+    step = torch_step(model, ("sequence-cached", guidance), lambda: model_step(model, guidance), length)
     raw_draw = _torch_draw(sampler)
     seed = counter = 0
     if raw_draw is not None and sampler.variables:  # the random stream: draw i is seeded with seed + counter + i

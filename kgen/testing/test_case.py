@@ -560,10 +560,14 @@ class TestCase:
         )
         return dep
 
-    def run_sequence_sampling_test(self, model, num_samples=2, length=12, seed=1234, sampler="random"):
+    def run_sequence_sampling_test(self, model, num_samples=2, length=12, seed=1234, sampler="random", guidance=None):
         """Same seed, same tokens, for every sampling method (the cached generator must match the naive loop exactly);
-        a prompt is kept and continued; valid tokens; finite log_prob; another seed gives other tokens."""
+        a prompt is kept and continued; valid tokens; finite log_prob; another seed gives other tokens. With
+        `guidance`, all of it for classifier-free guided sampling."""
         kwargs = conditioning(model, np.zeros((num_samples, length), "int32"))
+        log_prob_kwargs = dict(kwargs)
+        if guidance is not None:
+            kwargs["guidance"] = guidance
         a = model.sample(num_samples, length, seed=seed, sampler=sampler, **kwargs)
         b = model.sample(num_samples, length, seed=seed, sampler=sampler, **kwargs)
         np.testing.assert_array_equal(a, b, err_msg="the same seed gave different tokens")
@@ -585,8 +589,34 @@ class TestCase:
         if sampler == "random":
             other = model.sample(num_samples, length, seed=seed + 1, sampler=sampler, **kwargs)
             assert not np.array_equal(a, other), "different seeds gave identical tokens"
-        assert np.all(np.isfinite(model.log_prob(a, **kwargs)))
+        assert np.all(np.isfinite(model.log_prob(a, **log_prob_kwargs)))
         return a
+
+    def run_guided_sampling_test(self, model, guidance=3.0, num_samples=3, length=10):
+        """Classifier-free guidance (`sample(..., guidance=w)`) for a class-conditional model with a `null_label`:
+        greedy guided tokens are, at every step, the argmax of u + w (c - u), with c and u the logits of the whole
+        network run on the generated sequence with its labels and with the null label; and the guided sampling
+        contract of `run_sequence_sampling_test` (same seed, same tokens, every method, prompts). Gives the model
+        seeded random weights first (`random_weights`), so that the class moves the logits enough to change steps."""
+        from kgen.testing.fixtures import random_weights
+
+        random_weights(model, seed=0)
+        given = conditioning(model, np.zeros((num_samples, length), "int32"))  # labels 0, 1, 2, ... (and features)
+        labels, features = given["labels"], given.get("features")
+        tokens = model.sample(num_samples, length, seed=0, sampler="greedy", guidance=guidance, **given)
+        null = np.full_like(labels, model.null_label)
+
+        def logits(lab):
+            inputs = model.model_inputs(ops.convert_to_tensor(tokens), ops.convert_to_tensor(lab),
+                                        None if features is None else ops.convert_to_tensor(features))
+            return ops.convert_to_numpy(ops.cast(model(inputs, training=False), "float32")).astype("float64")
+
+        c, u = logits(labels), logits(null)
+        expected = np.argmax(u + guidance * (c - u), axis=-1)
+        np.testing.assert_array_equal(tokens, expected, err_msg="guided greedy tokens are not argmax(u + w (c - u))")
+        plain = np.argmax(c, axis=-1)
+        assert not np.array_equal(expected, plain), "guidance changed no step: the test cannot tell it apart"
+        self.run_sequence_sampling_test(model, num_samples=num_samples, length=length, guidance=guidance)
 
     # ------------------------------------------------------------------------------------------ representation models
     def run_representation_test(self, model, input_data=None, tmp_dir=None):

@@ -36,6 +36,29 @@ class TestWaveNet(SequenceModelChecks, TestCase):
     def test_keras_nlp_samplers(self, sampler):
         self.run_sequence_sampling_test(tiny(), num_samples=2, length=10, sampler=sampler)
 
+    @pytest.mark.parametrize("kwargs", [dict(num_classes=3), dict(num_classes=3, local_channels=2, local_upsample=2)])
+    def test_guided_sampling(self, kwargs):
+        self.run_guided_sampling_test(tiny(**kwargs), guidance=3.0)
+
+    def test_guidance_zero_is_the_null_label(self):
+        # w = 0 draws from the unconditional model: the same tokens as sampling with the null label itself.
+        from kgen.samplers import sequence
+
+        model = tiny(num_classes=3)
+        guided = model.sample(2, 12, seed=5, labels=[0, 2], guidance=0.0)
+        null = np.full((2,), model.null_label, "int32")
+        plain = sequence.generate(model, np.zeros((2, 12), "int32"), np.zeros((2, 12), bool), null, None,
+                                  sequence.resolve_sampler("random"), "cached", 5)
+        np.testing.assert_array_equal(guided, plain)
+
+    def test_label_dropout_training(self):
+        # The null label is a valid training label: a data set whose labels are partly -1 trains without complaint.
+        model = tiny(num_classes=3)
+        model.compile(optimizer="adam")
+        x = {"tokens": tokens(4, 12), "labels": np.array([0, -1, 2, -1], "int32")}
+        history = model.fit(x, x["tokens"], epochs=1, verbose=0, batch_size=4)
+        assert np.isfinite(history.history["loss"][0])
+
     def test_fast_state_is_bounded_by_the_receptive_field(self):
         model = kgen.zoo.get("wavenet.fsdd")
         queues = model.init_cache(1)[0]  # (queues, global terms, local features)
@@ -64,6 +87,13 @@ class TestWaveNet(SequenceModelChecks, TestCase):
             model.fit(tokens(2, 5), epochs=1, verbose=0)  # conditional: needs a dict with labels
         with pytest.raises(ValueError, match="features"):
             tiny(local_channels=2, local_upsample=2).sample(1, 5, features=np.zeros((1, 2, 2)))
+        for bad in (-1.0, float("nan"), True, "3"):
+            with pytest.raises(ValueError, match="guidance"):
+                model.sample(2, 5, labels=[0, 1], guidance=bad)
+        with pytest.raises(ValueError, match="guidance"):
+            tiny().sample(2, 5, guidance=2.0)  # unconditional: nothing to guide
+        with pytest.raises(ValueError, match="labels"):
+            model.sample(2, 5, labels=[0, -1], guidance=2.0)  # the null label is not a class to ask for
 
 
 def test_portable_queue_path_matches(monkeypatch):

@@ -39,7 +39,8 @@ class WaveNet(AutoregressiveSequenceModel):
         num_layers: int, residual blocks.
         dilation_cycle: int, dilations 1 .. 2 ** (dilation_cycle - 1) repeat every `dilation_cycle` layers.
         kernel_size: int, taps of every causal convolution (2 in the paper).
-        num_classes: int or None, classes of the global condition.
+        num_classes: int or None, classes of the global condition. The label -1 (`null_label`) stands for no
+            class: a one-hot of zeros.
         local_channels: int or None, channels of the local condition features.
         local_upsample: int, samples per local feature step (the repeat factor).
         sample_rate: int or None, samples per second of the audio the codes are (e.g. 8000 for FSDD; recorded in
@@ -140,6 +141,12 @@ class WaveNet(AutoregressiveSequenceModel):
             sample_rate=sample_rate)
         self.dilations = wavenet_dilations(num_layers, dilation_cycle)
         self._setup_sequence(num_levels, num_classes, local_channels, local_upsample)
+
+    @property
+    def null_label(self):
+        """-1 for a class-conditional WaveNet: its one-hot is all zeros, so no class term enters the gates (what a
+        recipe's `label_dropout` trains, and the unconditional half of guided sampling); None without classes."""
+        return -1 if self.conditional else None
 
     @property
     def receptive_field(self):
