@@ -245,7 +245,8 @@ def _torch_cached_loop(model, sampler, prompt, mask, given, guidance=None):
 
     batch, length = prompt.shape
     cache = model.init_cache(batch * (1 if guidance is None else 2), **given)
-    step = torch_step(model, ("sequence-cached", guidance), lambda: model_step(model, guidance), length)
+    key = ("sequence-cached",) if guidance is None else ("sequence-cached", "guided", guidance)
+    step = torch_step(model, key, lambda: model_step(model, guidance), length)
     raw_draw = _torch_draw(sampler)
     seed = counter = 0
     if raw_draw is not None and sampler.variables:  # the random stream: draw i is seeded with seed + counter + i

@@ -122,6 +122,25 @@ def test_compile_threshold(monkeypatch):
     assert steps and not any(step.compiled for step in steps)
 
 
+def test_guided_fast_path_matches_the_portable_loop(monkeypatch):
+    """Classifier-free guidance (a doubled batch in one cache): the eager and the compiled torch step and the
+    portable keras_hub loop draw the same tokens."""
+    from kgen.testing.fixtures import random_weights
+
+    model = build("wavenet")
+    random_weights(model, seed=0)  # a class term large enough to change draws (checked at the end)
+    kwargs = dict(num_samples=2, length=12, seed=4, guidance=2.5, **conditioning(model, 2, 12))
+    eager = model.sample(**kwargs)
+    np.testing.assert_array_equal(portable(model, monkeypatch, **kwargs), eager)
+    monkeypatch.setenv("KGEN_TORCH_COMPILE_STEPS", "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a failed compile warns: fail instead
+        np.testing.assert_array_equal(model.sample(**kwargs), eager)
+    step = compiled_module.torch_step(model, ("sequence-cached", "guided", 2.5), None, 12)
+    assert step.compiled and step.failed is None
+    assert not np.array_equal(model.sample(**dict(kwargs, guidance=None)), eager)
+
+
 @pytest.mark.parametrize("arch", sorted(MODELS))
 def test_compiled_step_is_bit_exact(arch, monkeypatch):
     """The compiled step computes the eager step's logits and queues bit for bit, so the tokens are the same."""
