@@ -199,3 +199,24 @@ def test_score_model_of_a_video_model(image_judge):
     with pytest.raises(ValueError, match="needs frames of at least 28 pixels"):
         quality.score_model(zoo.get("video_pixel_network.tiny"), data="moving_mnist", num_samples=2,
                             judge=image_judge)
+
+
+def test_score_flags_repeat_how_a_report_was_made(tmp_path):
+    """tools/score_flags.py: tools/score_presets.sh scores a preset again with its report's samples, seed and
+    guidance; no report, no flags; a file far larger than a report is refused."""
+    import importlib.util
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "score_flags.py"
+    spec = importlib.util.spec_from_file_location("score_flags", tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    report = tmp_path / "r.json"
+    assert module.flags(report) == []
+    report.write_text(json.dumps({"num_samples": 400, "seed": 2, "guidance": 3.0}))
+    assert module.flags(report) == ["--num", "400", "--seed", "2", "--guidance", "3.0"]
+    report.write_text(json.dumps({"num_samples": 50, "seed": 0}))  # a report from before guidance
+    assert module.flags(report) == ["--num", "50", "--seed", "0"]
+    report.write_text(" " * (module.MAX_BYTES + 1))
+    with pytest.raises(SystemExit, match="more than a report's"):
+        module.flags(report)

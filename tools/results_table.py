@@ -41,7 +41,8 @@ def _quality(name):
         if key in rows["model"]:
             parts.append(f"{label} {rows['model'][key]:.3g} (real {rows['real'][key]:.3g}, untrained "
                          f"{rows['untrained'][key]:.3g})")
-    return "; ".join(parts) + f" [{report['num_samples']} samples]"
+    guided = "" if report.get("guidance") is None else f", guidance {report['guidance']:g}"
+    return "; ".join(parts) + f" [{report['num_samples']} samples{guided}]"
 
 
 def _cpu_hours(meta):
