@@ -30,10 +30,10 @@ def _nan_from_step(step):
     backend."""
     datasets = training.datasets
 
-    def broken(recipe, with_labels=False):
+    def broken(recipe, with_labels=False, **kwargs):
         import tensorflow as tf
 
-        train, monitor = datasets(recipe, with_labels=with_labels)
+        train, monitor = datasets(recipe, with_labels=with_labels, **kwargs)
 
         def poison(i, batch):
             return tf.nest.map_structure(
