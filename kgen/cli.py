@@ -90,6 +90,7 @@ def _cmd_evaluate(args):
 
 def _cmd_sample(args):
     from kgen import zoo
+    from kgen.validation import check_guidance
 
     if Path(args.model).suffix == ".keras" or Path(args.model).is_dir():
         model = _coding_model(args.model)  # a .keras file, a run folder or a preset folder
@@ -101,9 +102,7 @@ def _cmd_sample(args):
         print(f"note: {args.model!r} is an untrained zoo model; pass a .keras file for a trained one", file=sys.stderr)
     # Only the options the user gave: the model's own defaults (its sample rate, say) apply to the others.
     options = {name: getattr(args, name) for name in _SAMPLE_OPTIONS if getattr(args, name) is not None}
-    if args.guidance is not None and model.null_label is None:
-        raise ValueError(f"`--guidance` needs a class-conditional model trained with a null label (`[train] "
-                         f"label_dropout`); {args.model!r} ({type(model).__name__}) has none.")
+    check_guidance(model, args.guidance, "--guidance")  # before any sampling
     recipe = _run_recipe(args.model) if Path(args.model).exists() else None
     if recipe is not None:  # a run folder's recipe: its data set (the real frames a video model continues)
         options["recipe"] = recipe

@@ -312,7 +312,7 @@ def score_model(model, data=None, num_samples=None, seed=0, source=None, judge=N
     """`score` for a model in memory: `data` defaults to the model's own (`default_data`, its preset's), `judge`
     (a classifier model) to the measure's shipped preset."""
     from kgen import training
-    from kgen.validation import check_int
+    from kgen.validation import check_guidance, check_int
 
     if data is None:
         table = model.default_data()
@@ -330,10 +330,7 @@ def score_model(model, data=None, num_samples=None, seed=0, source=None, judge=N
     seed = check_int(seed, "seed", minimum=0)
     sample_options = {}
     if guidance is not None:
-        if model.null_label is None:
-            raise ValueError(f"`guidance` needs a class-conditional model trained with a null label (`[train] "
-                             f"label_dropout`); {model.name!r} ({type(model).__name__}) has none.")
-        sample_options["guidance"] = guidance
+        sample_options["guidance"] = check_guidance(model, guidance)
     if judge is None:
         judge, judge_name = training.load_target(default_judge)[0], default_judge
     rows, notes = measure(model, data, judge, num_samples, seed, source=source, **sample_options)

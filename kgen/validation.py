@@ -68,3 +68,19 @@ def check_layer_seed(seed, owner):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ValueError(f"{owner}: `seed` must be an int or None, got {seed!r}.")
     return None if seed is None else int(seed)
+
+
+def check_guidance(model, guidance, name="guidance"):
+    """Return a classifier-free guidance scale as a float (None: not guided), or raise a ValueError naming `name`: a
+    finite number >= 0, for a model that tells a null label (`model.null_label`: a class-conditional model trained
+    with `[train] label_dropout` knows the data without its label). Bools are refused, numpy numbers accepted."""
+    if guidance is None:
+        return None
+    if not _is_real(guidance) or not np.isfinite(guidance) or guidance < 0:
+        raise ValueError(f"`{name}` must be None or a finite number >= 0 (1: the conditional model), got "
+                         f"{guidance!r}.")
+    if model.null_label is None:
+        raise ValueError(f"`{name}` needs a class-conditional model that knows the data without its label (a null "
+                         f"label, trained with `[train] label_dropout`); {model.name!r} ({type(model).__name__}) "
+                         f"has none.")
+    return float(guidance)

@@ -9,7 +9,7 @@ from keras import ops
 
 from kgen.distributions import LN2
 from kgen.models.kgen_model import KgenModel, check_labels, first_inputs, weighted_mean_loss
-from kgen.validation import check_int
+from kgen.validation import check_guidance, check_int
 
 
 @functools.lru_cache(maxsize=1)
@@ -305,7 +305,7 @@ class AutoregressiveSequenceModel(KgenModel):
             raise ValueError(f"`length` must be at most max_length={self.max_length} for this "
                              f"{type(self).__name__}, got {length}.")
         sampler = sequence.resolve_sampler(sampler)
-        guidance = sequence.check_guidance(self, guidance)
+        guidance = check_guidance(self, guidance)
         labels = self.validate_labels(labels, num_samples)
         features = self.validate_features(features, num_samples, length)
         tokens = np.zeros((num_samples, length), dtype="int32")

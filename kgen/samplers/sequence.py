@@ -102,20 +102,6 @@ def guided_logits(logits, guidance):
     return unconditional + guidance * (conditional - unconditional)
 
 
-def check_guidance(model, guidance):
-    """`sample`'s `guidance`: None, or a finite float >= 0 for a class-conditional model with a null label."""
-    if guidance is None:
-        return None
-    if isinstance(guidance, bool) or not isinstance(guidance, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(guidance) or guidance < 0:
-        raise ValueError(f"`guidance` must be None or a finite number >= 0 (1: the conditional model), got "
-                         f"{guidance!r}.")
-    if not model.conditional or model.null_label is None:
-        raise ValueError(f"`guidance` needs a class-conditional model that knows the data without its label (a "
-                         f"null label, trained with `[train] label_dropout`); this {type(model).__name__} has none.")
-    return float(guidance)
-
-
 def conditioning(model, labels, features):
     """The conditioning keyword arguments of a sequence model's `init_cache`: the class labels and local features it
     takes (None for what it does not)."""
@@ -169,7 +155,7 @@ def generate(model, prompt, mask, labels, features, sampler, method, seed, start
         method: "cached" or "naive".
         seed: int, the seed of the sampler's random stream.
         start: leading positions given in every row (`mask[:, :start]` all True).
-        guidance: None, or the classifier-free guidance scale w (`check_guidance`).
+        guidance: None, or the classifier-free guidance scale w (`kgen.validation.check_guidance`).
 
     Returns:
         int32 numpy (batch, length).
