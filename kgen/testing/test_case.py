@@ -4,6 +4,8 @@ Plain pytest classes inherit `TestCase` and call the `run_*` helpers; they raise
 says what broke.
 """
 
+import functools
+import inspect
 import json
 import math
 import tempfile
@@ -214,6 +216,24 @@ for j, (name, inputs) in enumerate(plan):
 """
 
 
+def _in_scratch_dir(check):
+    """A check that writes files into its `tmp_dir`: given none, it works in a new temporary folder that is removed
+    when it returns (so a test suite leaves no .keras files or SavedModels behind); a folder the caller gives is used
+    and left as it is."""
+    signature = inspect.signature(check)
+
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        if bound.arguments.get("tmp_dir"):
+            return check(*args, **kwargs)
+        with tempfile.TemporaryDirectory(prefix="kgen-check-") as folder:
+            bound.arguments["tmp_dir"] = folder
+            return check(*bound.args, **bound.kwargs)
+
+    return run
+
+
 class TestCase:
     """Base class for kgen tests (pytest collects subclasses named Test*)."""
 
@@ -277,11 +297,12 @@ class TestCase:
         return revived
 
     # ------------------------------------------------------------------------------------------ models
+    @_in_scratch_dir
     def run_model_saving_test(self, model, input_data=None, tmp_dir=None, atol=1e-5):
         """`model.save` to .keras and `keras.models.load_model` with no custom_objects give the same outputs and
         the same `reference_outputs` (log-probabilities or codes); `input_data` defaults to the model's
         `example_inputs`."""
-        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        tmp_dir = Path(tmp_dir)
         if input_data is None:
             input_data = model.example_inputs()["x"]
         path = tmp_dir / "model.keras"
@@ -301,6 +322,7 @@ class TestCase:
         )
         return loaded
 
+    @_in_scratch_dir
     def run_mixed_precision_test(self, model, dtype="mixed_bfloat16", tmp_dir=None):
         """The model rebuilt with `dtype` (a mixed-precision policy) keeps that policy on the model and its layers
         through get_config/from_config and a .keras save/load; its outputs (the likelihood heads' parameters, the
@@ -337,7 +359,7 @@ class TestCase:
         revived = type(model).from_config(mixed.get_config())
         assert [layer.dtype_policy.name for layer in revived.layers] == [
             layer.dtype_policy.name for layer in mixed.layers], f"{name}: layer policies changed through from_config"
-        path = Path(tmp_dir or tempfile.mkdtemp()) / "mixed.keras"
+        path = Path(tmp_dir) / "mixed.keras"
         mixed.save(path)
         loaded = keras.models.load_model(path)
         assert [(layer.name, layer.dtype_policy.name) for layer in loaded.layers] == [
@@ -664,6 +686,7 @@ class TestCase:
         return history
 
     # ------------------------------------------------------------------------------------------ export
+    @_in_scratch_dir
     def run_export_test(self, model, input_data=None, tmp_dir=None, atol=1e-4, one_child=True):
         """`export_for_serving` writes a SavedModel that, loaded with `tf.saved_model.load` in a child process under
         the TensorFlow backend, has exactly the signatures of `model.serving_examples(input_data, ...)` and answers
@@ -676,10 +699,12 @@ class TestCase:
         Under JAX and torch `export_for_serving` saves a .keras file and exports it in a TensorFlow child process;
         with `one_child` (the default) the check saves the .keras file itself and its child exports it
         (`kgen.export.export_keras_file`, what that child runs) in the worker before serving it: no TensorFlow start
-        per check. `one_child=False` calls `export_for_serving` itself (tests/test_serving.py does, once per backend)."""
+        per check. `one_child=False` calls `export_for_serving` itself (tests/test_serving.py does, once per backend).
+
+        Returns the SavedModel's folder inside `tmp_dir` (none: a temporary folder, removed when the check returns)."""
         from kgen.export import export_for_serving
 
-        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        tmp_dir = Path(tmp_dir)
         if input_data is None:
             input_data = model.example_inputs()["x"]
         path = tmp_dir / "serving" / "1"
@@ -735,6 +760,7 @@ class TestCase:
             )
         return path
 
+    @_in_scratch_dir
     def run_export_after_use_test(self, model, tmp_dir=None):
         """A model that has been used exports, saves and samples in any order: it samples (through the sampling
         checks its `contract_checks` name, unless `run_contract_checks` already ran them on this model), trains
@@ -742,7 +768,7 @@ class TestCase:
         to .keras and reloaded (`run_model_saving_test`), and samples again. What generation, `fit` and `evaluate`
         leave on the model (compiled loops, optimizer state, compiled train and test functions) must never reach
         the SavedModel or the .keras file."""
-        tmp_dir = Path(tmp_dir or tempfile.mkdtemp())
+        tmp_dir = Path(tmp_dir)
         x = model.example_inputs(seed=3)["x"]
         inputs = model.model_inputs(x, **conditioning(model, x))
         sampling = [name for name in model.contract_checks if name.endswith("_sampling_test")]
