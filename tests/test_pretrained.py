@@ -400,16 +400,24 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     assert meta2["training_minutes"] == round(own + meta["training_minutes"], 1)
     card2 = (tmp_path / "preset2" / "README.md").read_text()
     assert "started from the weights of" in card2 and meta["command"] in card2
-    # A third run, from the second's preset: the chain is kept (each start names its own start), the minutes of all
-    # three are summed and the card lists the three commands in the order they ran.
+    # A third run, from the second's preset, on two cores: the chain is kept (each start names its own start), the
+    # CPU minutes of all three are summed (this run's wall clock counted twice) and the card lists the three commands
+    # in the order they ran.
     third, tool3 = run_from(tmp_path / "preset2", "third", "2222222")
-    done = subprocess.run(tool3 + ["--out", str(tmp_path / "preset4")], env=env, capture_output=True, text=True)
+    bad = subprocess.run(tool3 + ["--out", str(tmp_path / "preset4"), "--cores", "0"], env=env, capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and "--cores: expected the number of CPU cores the run held" in bad.stderr
+    assert not (tmp_path / "preset4").exists()
+    done = subprocess.run(tool3 + ["--out", str(tmp_path / "preset4"), "--cores", "2"], env=env, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     meta3 = pretrained.read_metadata(tmp_path / "preset4")
     assert meta3["started_from"]["recipe_name"] == "second" and meta3["started_from"]["started_from"] == first
     own3 = float(list(csv.DictReader((third / "metrics.csv").open()))[-1]["elapsed_min"])
-    assert meta3["training_minutes"] == round(own3 + meta2["training_minutes"], 1)
+    assert meta3["run_minutes"] == round(own3, 1) and meta3["run_cores"] == 2 and "run_cores" not in meta2
+    assert meta3["training_minutes"] == round(2 * own3 + meta2["training_minutes"], 1)
     card3 = (tmp_path / "preset4" / "README.md").read_text()
+    assert f"{meta3['run_minutes']:g} on 2 cores" in card3
     positions = [card3.index(m["command"]) for m in (meta, meta2, meta3)]
     assert positions == sorted(positions), "the card's commands are not in the order the runs ran"
     # Once the folder it started from holds other weights, its metadata no longer describes the start: refused.

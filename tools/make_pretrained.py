@@ -18,6 +18,10 @@ as `started_from` (the preset, the sha256, its recipe, commit, metric and traini
 metadata.json, whose weights must still be the ones the run started from), and its `training_minutes` are the sum of
 both, the CPU time behind the weights; `run_minutes` is the run's own.
 
+`training_minutes` counts CPU minutes: a run's wall-clock minutes (metrics.csv's `elapsed_min`) times the cores it
+held, `--cores` (default 1, the one core a run is pinned to with `taskset -c N`); a run on more than one records
+`run_cores`, and its `run_minutes` stay wall-clock minutes.
+
 Last it writes the folder's model card, README.md, from metadata.json (tools/preset_cards.py, which also converts
 kgen's earlier preset folders to keras-hub's format). Nothing is written unless every step succeeds (the folder is
 replaced atomically).
@@ -50,12 +54,17 @@ def main(argv=None):
     p.add_argument("--weights-dtype", default="float32", choices=["float32", "float16"])
     p.add_argument("--out", help="default: kgen/models/<family>/pretrained/<name>")
     p.add_argument("--run-command", help="the command that trained the run (default: kgen train RECIPE --out RUN)")
+    p.add_argument("--cores", type=int, default=1,
+                   help="the CPU cores the run held (its taskset; default 1): its CPU minutes are its wall-clock "
+                        "minutes times this")
     args = p.parse_args(argv)
 
     import kgen
     from kgen import pretrained, training
     from kgen.io import read_csv_rows
 
+    if not 1 <= args.cores <= 4096:
+        raise SystemExit(f"--cores: expected the number of CPU cores the run held, 1 to 4096, got {args.cores}.")
     run = Path(args.run)
     recipe = json.loads((run / training.RECIPE_FILE).read_text())
     card_eval = json.loads((run / "eval.json").read_text())
@@ -89,8 +98,9 @@ def main(argv=None):
         minutes = [float(r[column]) for r in rows[1:] if column is not None and r[column] not in ("", "NA")]
         started_from = _started_from(run)
         run_minutes = minutes[-1] if minutes else None
-        # The CPU time behind the weights: the run's own, plus that of the weights it started from.
-        total_minutes = run_minutes + started_from["training_minutes"] if started_from and minutes else run_minutes
+        # The CPU time behind the weights: the run's own (wall clock x cores), plus that of the weights it started from.
+        own_cpu = run_minutes * args.cores if minutes else None
+        total_minutes = own_cpu + started_from["training_minutes"] if started_from and minutes else own_cpu
         metadata = {
             "description": kgen.zoo.describe(args.name)[0],
             "recipe_name": args.recipe,
@@ -104,9 +114,11 @@ def main(argv=None):
             "check": {"split": args.check_split, "metric": args.metric, "value": check[args.metric],
                       "rtol": CHECK_RTOL},
             "command": run_command,
-            # The training's wall-clock minutes on its one core (summed over --resume), from metrics.csv.
+            # CPU minutes: the training's wall-clock minutes (summed over --resume, from metrics.csv) times the
+            # cores it held, plus those behind the weights it started from.
             **({"training_minutes": round(total_minutes, 1)} if minutes else {}),
-            **({"run_minutes": round(run_minutes, 1)} if started_from and minutes else {}),
+            **({"run_minutes": round(run_minutes, 1)} if (started_from or args.cores > 1) and minutes else {}),
+            **({"run_cores": args.cores} if args.cores > 1 else {}),
             **({"started_from": started_from} if started_from else {}),
             "evaluate_command": f"kgen evaluate {run}",
             "license": "Apache-2.0",

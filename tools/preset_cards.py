@@ -145,8 +145,16 @@ def _started_from_line(meta):
     return (f"The run started from the weights of `{first['preset']}` as they were (sha256 `{first['sha256'][:12]}...`"
             f"; {first['metric']['name']} {first['metric']['value']:.4f} on {first['metric']['split']}), made by the "
             f"recipe `{first['recipe_name']}` at commit {first['commit']}, with {first['training_minutes']:g} minutes of "
-            f"training behind them; with this run's {meta['run_minutes']:g}, {meta['training_minutes']:g} minutes "
+            f"training behind them; with this run's {_run_minutes(meta)}, {meta['training_minutes']:g} minutes "
             f"in all.")
+
+
+def _run_minutes(meta):
+    """A run's own minutes as the card says them: wall clock, and the CPU minutes where it held several cores."""
+    cores = meta.get("run_cores", 1)
+    if cores == 1:
+        return f"{meta['run_minutes']:g}"
+    return f"{meta['run_minutes']:g} on {cores} cores ({meta['run_minutes'] * cores:g} CPU minutes)"
 
 
 def _date_of(weights):
