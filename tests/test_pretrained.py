@@ -417,7 +417,7 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     assert meta3["run_minutes"] == round(own3, 1) and meta3["run_cores"] == 2 and "run_cores" not in meta2
     assert meta3["training_minutes"] == round(2 * own3 + meta2["training_minutes"], 1)
     card3 = (tmp_path / "preset4" / "README.md").read_text()
-    assert f"{meta3['run_minutes']:g} on 2 cores" in card3
+    assert f"{meta3['run_minutes']:g} on 2 cores" in card3 and f"{meta3['training_minutes']:g} CPU minutes in all" in card3
     positions = [card3.index(m["command"]) for m in (meta, meta2, meta3)]
     assert positions == sorted(positions), "the card's commands are not in the order the runs ran"
     # Once the folder it started from holds other weights, its metadata no longer describes the start: refused.

@@ -145,8 +145,8 @@ def _started_from_line(meta):
     return (f"The run started from the weights of `{first['preset']}` as they were (sha256 `{first['sha256'][:12]}...`"
             f"; {first['metric']['name']} {first['metric']['value']:.4f} on {first['metric']['split']}), made by the "
             f"recipe `{first['recipe_name']}` at commit {first['commit']}, with {first['training_minutes']:g} minutes of "
-            f"training behind them; with this run's {_run_minutes(meta)}, {meta['training_minutes']:g} minutes "
-            f"in all.")
+            f"training behind them; with this run's {_run_minutes(meta)}, {meta['training_minutes']:g} "
+            f"{'minutes' if meta.get('run_cores', 1) == 1 else 'CPU minutes'} in all.")
 
 
 def _run_minutes(meta):
