@@ -193,6 +193,29 @@ def test_the_tool_converts_an_old_folder_in_place_keeping_its_weights(tmp_path):
     assert tool.converted_files(old) == (config_text, meta)  # converting again changes nothing
 
 
+def test_a_cards_minutes_say_cpu_minutes_once_any_run_behind_the_weights_held_several_cores():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("preset_cards", ROOT / "tools" / "preset_cards.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    metric = {"name": "bits_per_token", "value": 2.0, "split": "test"}
+
+    def run(name, minutes, total, cores=1, start=None):
+        return {"preset": "p", "sha256": "ab" * 32, "metric": metric, "recipe_name": name, "commit": "0" * 7,
+                "run_minutes": minutes, "training_minutes": total, **({"run_cores": cores} if cores != 1 else {}),
+                **({"started_from": start} if start else {})}
+
+    first = run("first", 300, 300)
+    second = run("second", 100, 500, cores=2, start=first)
+    third = run("third", 50, 550, start=second)  # one core itself, but the run before it held two
+    assert "with 300 minutes of training behind them" in tool._started_from_line(second)
+    assert "with this run's 100 on 2 cores (200 CPU minutes), 500 CPU minutes in all." in tool._started_from_line(second)
+    line = tool._started_from_line(third)
+    assert "with 500 CPU minutes of training behind them" in line and "with this run's 50, 550 CPU minutes in all." in line
+    assert "CPU" not in tool._started_from_line(run("again", 60, 360, start=first))
+
+
 def test_a_trained_models_optimizer_state_stays_out_of_the_preset(tmp_path):
     import h5py
 

@@ -144,9 +144,16 @@ def _started_from_line(meta):
     first = meta["started_from"]
     return (f"The run started from the weights of `{first['preset']}` as they were (sha256 `{first['sha256'][:12]}...`"
             f"; {first['metric']['name']} {first['metric']['value']:.4f} on {first['metric']['split']}), made by the "
-            f"recipe `{first['recipe_name']}` at commit {first['commit']}, with {first['training_minutes']:g} minutes of "
-            f"training behind them; with this run's {_run_minutes(meta)}, {meta['training_minutes']:g} "
-            f"{'minutes' if meta.get('run_cores', 1) == 1 else 'CPU minutes'} in all.")
+            f"recipe `{first['recipe_name']}` at commit {first['commit']}, with {first['training_minutes']:g} "
+            f"{_minutes_unit(first)} of training behind them; with this run's {_run_minutes(meta)}, "
+            f"{meta['training_minutes']:g} {_minutes_unit(meta)} in all.")
+
+
+def _minutes_unit(meta):
+    """How `training_minutes` of `meta` reads: "minutes" while every run behind it held one core (wall clock and CPU
+    minutes agree), else "CPU minutes"."""
+    several = any(run.get("run_cores", 1) != 1 for run in [meta, *runs_before(meta)])
+    return "CPU minutes" if several else "minutes"
 
 
 def _run_minutes(meta):
