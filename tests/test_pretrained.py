@@ -384,6 +384,9 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "preset").iterdir()) == sorted(pretrained.PRESET_FILES)
     assert "class_name" in json.loads((tmp_path / "preset" / "config.json").read_text())
     assert meta["name"] == "pixelcnn.mnist" and meta["parameter_count"] == meta["parameters"]
+    # The recipe changed the registered configuration: the description says how, as config.json does.
+    assert meta["description"].endswith("; trained with hidden_dim = 8, output_dim = 8, num_residual_blocks = 1 "
+                                        "(the recipe's model_args, kept in config.json)")
     card = (tmp_path / "preset" / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: keras-hub\n") and "## Reproduce" in card
     evaluated = json.loads((run / "eval.json").read_text())

@@ -102,7 +102,7 @@ def main(argv=None):
         own_cpu = run_minutes * args.cores if minutes else None
         total_minutes = own_cpu + started_from["training_minutes"] if started_from and minutes else own_cpu
         metadata = {
-            "description": kgen.zoo.describe(args.name)[0],
+            "description": _description(kgen.zoo.describe(args.name)[0], recipe.get("model_args") or {}),
             "recipe_name": args.recipe,
             "recipe": recipe,
             "commit": args.commit,
@@ -139,6 +139,15 @@ def main(argv=None):
     print(f"wrote {out} ({size:,} bytes of weights, sha256 {meta['sha256'][:12]}..., "
           f"check {args.metric} {check[args.metric]:.6f} on {args.check_split})")
     return 0
+
+
+def _description(registered, model_args):
+    """The zoo name's description, and what the recipe's `[model_args]` changed of it: the preset's config.json is the
+    model as trained, so its card must not describe the registered configuration alone."""
+    if not model_args:
+        return registered
+    changed = ", ".join(f"{key} = {json.dumps(value)}" for key, value in model_args.items())
+    return f"{registered.rstrip('.')}; trained with {changed} (the recipe's model_args, kept in config.json)"
 
 
 def _started_from(run):
