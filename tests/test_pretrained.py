@@ -19,6 +19,16 @@ SHIPPED = zoo.list_models(pretrained=True)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _preset_cards_tool():
+    """tools/preset_cards.py as a module (tools/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("preset_cards", ROOT / "tools" / "preset_cards.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_reproduces_its_recorded_metric(name, shared_data_dir, monkeypatch):
     monkeypatch.setenv("KGEN_DATA_DIR", str(shared_data_dir))
@@ -172,11 +182,7 @@ def test_folders_of_earlier_kgen_versions_still_load(tmp_path):
 
 
 def test_the_tool_converts_an_old_folder_in_place_keeping_its_weights(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("preset_cards", ROOT / "tools" / "preset_cards.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _preset_cards_tool()
     model = zoo.get("bytenet.tiny")
     old = tmp_path / "bytenet.tiny"
     _write_legacy_folder(model, old, "bytenet.tiny")
@@ -194,11 +200,7 @@ def test_the_tool_converts_an_old_folder_in_place_keeping_its_weights(tmp_path):
 
 
 def test_a_cards_minutes_say_cpu_minutes_once_any_run_behind_the_weights_held_several_cores():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("preset_cards", ROOT / "tools" / "preset_cards.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _preset_cards_tool()
     metric = {"name": "bits_per_token", "value": 2.0, "split": "test"}
 
     def run(name, minutes, total, cores=1, start=None):
