@@ -12,6 +12,7 @@ from kgen.layers.diagonal_bilstm import DiagonalBiLSTM
 from kgen.layers.dilated_causal_conv1d import DilatedCausalConv1D
 from kgen.layers.k_sparse import KSparse
 from kgen.layers.log_spectrogram import LogSpectrogram
+from kgen.layers.logit_mixture import LogitMixture
 from kgen.layers.masking_noise import MaskingNoise
 from kgen.layers.multiplicative_unit import MultiplicativeUnit
 from kgen.layers.random_binarize import RandomBinarize
@@ -24,6 +25,7 @@ __all__ = [
     "BinaryCode",
     "KSparse",
     "LogSpectrogram",
+    "LogitMixture",
     "MaskingNoise",
     "MultiplicativeUnit",
     "RandomBinarize",
