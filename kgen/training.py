@@ -30,6 +30,8 @@ RECIPE_FILE = "recipe.json"
 EVAL_FILE = "eval.json"
 DATA_FILE = "data.json"
 INIT_FILE = "init.json"
+#: The shipped presets whose weights went into the model when it was built (`KgenModel.shipped_parts`).
+PARTS_FILE = "parts.json"
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -454,8 +456,9 @@ def drop_labels(dataset, rate, null_label, seed=0):
 
 
 def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
-    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json, data.json, and
-    init.json (the weights it started from) for a recipe with `[train] init_weights`.
+    """Train `recipe` into `out_dir`: model.keras, metrics.csv, backup/ (for --resume), recipe.json, data.json,
+    init.json (the weights it started from) for a recipe with `[train] init_weights`, and parts.json (the shipped
+    presets whose weights the model was built with, `KgenModel.shipped_parts`) where it names any.
 
     `verbose`: 0 silent, 1 Keras' progress bars, 2 one line per epoch (`EpochLine`); None (the default): bars where
     stdout is a terminal or a notebook, one line per epoch in a file or a pipe (KGEN_PROGRESS=0 or 1 chooses; see
@@ -509,6 +512,8 @@ def train(recipe, out_dir, resume=False, verbose=None, allow_data_change=False):
             write_json(out / DATA_FILE, {"files": current})
         if init is not None and not (out / INIT_FILE).exists():
             write_json(out / INIT_FILE, init)
+        if model.shipped_parts() and not (out / PARTS_FILE).exists():
+            write_json(out / PARTS_FILE, {"parts": list(model.shipped_parts())})
         if resume:
             _repair_metrics(out / METRICS_FILE)
         model.compile(optimizer=optimizer(t))

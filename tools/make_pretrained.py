@@ -16,7 +16,9 @@ record:
 A run that started from trained weights (a recipe with `[train] init_weights`; the run's init.json) records them
 as `started_from` (the preset, the sha256, its recipe, commit, metric and training minutes, read from that preset's
 metadata.json, whose weights must still be the ones the run started from), and its `training_minutes` are the sum of
-both, the CPU time behind the weights; `run_minutes` is the run's own.
+both, the CPU time behind the weights; `run_minutes` is the run's own. A run whose model was built with shipped
+presets' weights (the members of a `token_mixture`; the run's parts.json) records each of them the same way, as
+`built_from`, and adds their training minutes too.
 
 `training_minutes` counts CPU minutes: a run's wall-clock minutes (metrics.csv's `elapsed_min`) times the cores it
 held, `--cores` (default 1, the one core a run is pinned to with `taskset -c N`); a run on more than one records
@@ -97,10 +99,13 @@ def main(argv=None):
         column = rows[0].index("elapsed_min") if rows and "elapsed_min" in rows[0] else None
         minutes = [float(r[column]) for r in rows[1:] if column is not None and r[column] not in ("", "NA")]
         started_from = _started_from(run)
+        built_from = _built_from(run)
         run_minutes = minutes[-1] if minutes else None
-        # The CPU time behind the weights: the run's own (wall clock x cores), plus that of the weights it started from.
+        # The CPU time behind the weights: the run's own (wall clock x cores), plus that of the weights it started
+        # from and of the shipped presets its model was built from.
         own_cpu = run_minutes * args.cores if minutes else None
-        total_minutes = own_cpu + started_from["training_minutes"] if started_from and minutes else own_cpu
+        earlier = [source["training_minutes"] for source in ([started_from] if started_from else []) + built_from]
+        total_minutes = own_cpu + sum(earlier) if minutes else None
         metadata = {
             "description": _description(kgen.zoo.describe(args.name)[0], recipe.get("model_args") or {}),
             "recipe_name": args.recipe,
@@ -117,9 +122,10 @@ def main(argv=None):
             # CPU minutes: the training's wall-clock minutes (summed over --resume, from metrics.csv) times the
             # cores it held, plus those behind the weights it started from.
             **({"training_minutes": round(total_minutes, 1)} if minutes else {}),
-            **({"run_minutes": round(run_minutes, 1)} if (started_from or args.cores > 1) and minutes else {}),
+            **({"run_minutes": round(run_minutes, 1)} if (earlier or args.cores > 1) and minutes else {}),
             **({"run_cores": args.cores} if args.cores > 1 else {}),
             **({"started_from": started_from} if started_from else {}),
+            **({"built_from": built_from} if built_from else {}),
             "evaluate_command": f"kgen evaluate {run}",
             "license": "Apache-2.0",
         }
@@ -159,18 +165,45 @@ def _started_from(run):
     if not init_file.is_file():
         return None
     init = json.loads(init_file.read_text())
-    folder = Path(init["folder"])
+    return _source(init_file, init["init_weights"], init["folder"], init["sha256"], "started from")
+
+
+def _built_from(run):
+    """The shipped presets whose weights the run's model was built with (its parts.json: the members of a
+    token_mixture built from them), each as `_started_from` describes a preset; [] when the run has no parts.json."""
+    from kgen import training
+
+    parts_file = run / training.PARTS_FILE
+    if not parts_file.is_file():
+        return []
+    parts = json.loads(parts_file.read_text())["parts"]
+    return [_source(parts_file, part["preset"], part["folder"], part["sha256"], "was built from") for part in parts]
+
+
+def _source(record, preset, folder, sha256, verb):
+    """What the preset folder `folder` (zoo name `preset`) held when a run used its weights of `sha256`, from its
+    metadata.json; refused when the folder now holds other weights. A preset whose metadata predates
+    `training_minutes` counts its recipe's time budget (as the README's results table does), and says so."""
+    from kgen import pretrained
+
+    folder = Path(folder)
     source = pretrained.read_metadata(folder)
-    if source.get("sha256") != init["sha256"]:
-        raise SystemExit(f"{init_file}: the run started from weights of sha256 {init['sha256'][:12]}..., but "
-                         f"{folder} now holds {str(source.get('sha256'))[:12]}...: its metadata no longer describes "
-                         f"them (make the preset before replacing the folder it started from).")
-    if source.get("training_minutes") is None:
-        raise SystemExit(f"{folder}: its metadata.json has no training_minutes, so the CPU time behind the new "
-                         f"weights cannot be summed.")
-    return {"preset": init["init_weights"], "sha256": init["sha256"], "recipe_name": source["recipe_name"],
+    if source.get("sha256") != sha256:
+        raise SystemExit(f"{record}: the run {verb} weights of sha256 {sha256[:12]}..., but {folder} now holds "
+                         f"{str(source.get('sha256'))[:12]}...: its metadata no longer describes them (make the "
+                         f"preset before replacing the folder it used).")
+    minutes = source.get("training_minutes")
+    budget = None
+    if minutes is None:
+        budget = source.get("recipe", {}).get("train", {}).get("time_budget_minutes")
+        if budget is None:
+            raise SystemExit(f"{folder}: its metadata.json has neither training_minutes nor a recipe time budget, so "
+                             f"the CPU time behind the new weights cannot be summed.")
+    return {"preset": preset, "sha256": sha256, "recipe_name": source["recipe_name"],
             "commit": source["commit"], "command": source["command"], "metric": source["metric"],
-            "training_minutes": source["training_minutes"],
+            "training_minutes": minutes if minutes is not None else budget,
+            **({"training_minutes_from": "the recipe's time budget"} if minutes is None else {}),
+            **({"run_cores": source["run_cores"]} if source.get("run_cores") else {}),
             # where those weights started in turn: the whole chain of runs behind the new weights
             **({"started_from": source["started_from"]} if source.get("started_from") else {})}
 

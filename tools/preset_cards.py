@@ -116,12 +116,13 @@ def render_card(folder, place=None):
         + (f" ({meta['commit_note']})" if meta.get("commit_note") else "") + ":",
         "",
         "```",
-        *[earlier["command"] for earlier in reversed(runs_before(meta))],
+        *[earlier["command"] for earlier in runs_behind(meta)],
         meta["command"],
         meta["evaluate_command"],
         "```",
         "",
         *([_started_from_line(meta), ""] if meta.get("started_from") else []),
+        *([_built_from_line(meta), ""] if meta.get("built_from") else []),
         f"The family card [{metric['card']}]({link}) describes the architecture and the other presets, and "
         "compares the numbers with the papers'.",
         "",
@@ -140,6 +141,27 @@ def runs_before(meta):
     return chain
 
 
+def runs_behind(meta):
+    """Every earlier run behind a preset's weights, in the order they ran: for each shipped preset its model was
+    built from (`built_from`, the members of a mixture), that preset's chain, then the chain the run started from."""
+    runs = []
+    for part in meta.get("built_from", [])[:100]:  # bounded: metadata is read from files
+        runs += [*reversed(runs_before(part)), part]
+    return runs + list(reversed(runs_before(meta)))
+
+
+def _built_from_line(meta):
+    parts = []
+    for part in meta["built_from"]:
+        budget = " (its recipe's time budget)" if part.get("training_minutes_from") else ""
+        parts.append(f"`{part['preset']}` (sha256 `{part['sha256'][:12]}...`; {part['metric']['name']} "
+                     f"{part['metric']['value']:.4f} on {part['metric']['split']}; the recipe `{part['recipe_name']}` "
+                     f"at commit {part['commit']}, {part['training_minutes']:g} {_minutes_unit(part)}{budget} of "
+                     "training behind it)")
+    return (f"The model was built with the shipped weights of {' and '.join(parts)}; with this run's "
+            f"{_run_minutes(meta)}, {meta['training_minutes']:g} {_minutes_unit(meta)} in all.")
+
+
 def _started_from_line(meta):
     first = meta["started_from"]
     return (f"The run started from the weights of `{first['preset']}` as they were (sha256 `{first['sha256'][:12]}...`"
@@ -152,7 +174,7 @@ def _started_from_line(meta):
 def _minutes_unit(meta):
     """How `training_minutes` of `meta` reads: "minutes" while every run behind it held one core (wall clock and CPU
     minutes agree), else "CPU minutes"."""
-    several = any(run.get("run_cores", 1) != 1 for run in [meta, *runs_before(meta)])
+    several = any(run.get("run_cores", 1) != 1 for run in [meta, *runs_behind(meta)])
     return "CPU minutes" if several else "minutes"
 
 

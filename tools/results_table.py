@@ -53,10 +53,11 @@ def _cpu_hours(meta):
 
 
 def _commands(meta):
-    """`kgen train RECIPE`, after the recipes of the weights it started from, if any, first to last."""
-    from preset_cards import runs_before  # a sibling script (on sys.path: see the imports)
+    """`kgen train RECIPE`, after the recipes of every earlier run behind the weights (the presets a mixture was
+    built from, the weights a run started from), first to last."""
+    from preset_cards import runs_behind  # a sibling script (on sys.path: see the imports)
 
-    recipes = [earlier["recipe_name"] for earlier in reversed(runs_before(meta))] + [meta["recipe_name"]]
+    recipes = [earlier["recipe_name"] for earlier in runs_behind(meta)] + [meta["recipe_name"]]
     return ", then ".join(f"`kgen train {name}`" for name in recipes)
 
 

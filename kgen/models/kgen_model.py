@@ -481,6 +481,13 @@ class KgenModel(ValidatedFitMixin, keras.Model):
     #: pretrained=True / weights=...)`), which `save_to_preset` records again; None otherwise.
     zoo_name = None
 
+    def shipped_parts(self):
+        """The shipped presets whose trained weights went into this model when it was built (other than a preset
+        it was loaded from as a whole): a tuple of {"preset": zoo name, "folder": its folder, "sha256": of its
+        weights file}; none for most models. `kgen train` records them in the run's parts.json, so that a preset
+        made from the run names every run behind its weights (tools/make_pretrained.py)."""
+        return ()
+
     def default_data(self):
         """The data set this model is made for, as a recipe's `[data]` table (`{"name": ..., "eval_options": ...}`),
         or None: the `data` of its zoo preset in the family's presets.toml (`kgen.zoo.default_data`) when the model

@@ -39,6 +39,15 @@ def build_member(spec, k, pretrained, owner):
     raise _member_spec_error(owner, k, spec, "must be a zoo name, a serialized Keras model config or a model")
 
 
+def _shipped(name):
+    """{"preset", "folder", "sha256"} of the shipped preset `name` (whose weights `kgen.zoo.get(name,
+    pretrained=True)` has just loaded, checked against this sha256)."""
+    from kgen import pretrained, zoo
+
+    folder = zoo.pretrained_folder(name)
+    return {"preset": name, "folder": str(folder), "sha256": pretrained.read_metadata(folder)["sha256"]}
+
+
 def check_members(members, owner):
     """The built members: 2..16 unconditional `AutoregressiveSequenceModel`s (no mixtures) with one `num_levels` and
     one `sample_rate`, under distinct names."""
@@ -120,6 +129,7 @@ class TokenMixture(AutoregressiveSequenceModel):
         super().__init__(inputs=tokens, outputs=logits, **kwargs)
         object.__setattr__(self, "_members", tuple(built))  # plain references: tracked through the graph
         object.__setattr__(self, "_mixer", mixer)
+        object.__setattr__(self, "_parts", tuple(_shipped(name) for name in members) if pretrained_members else ())
 
         # === Config (returned by get_config) ===
         self._record_config(members=[keras.saving.serialize_keras_object(m) for m in built],
@@ -136,6 +146,10 @@ class TokenMixture(AutoregressiveSequenceModel):
     @property
     def sample_rate(self):
         return self._members[0].sample_rate
+
+    def shipped_parts(self):
+        """The members' shipped presets, when this mixture was built from them (`pretrained_members=True`)."""
+        return self._parts
 
     def mixture_weights_now(self):
         """The current mixture weights pi (K numbers that sum to 1, numpy float64), after any training."""
