@@ -247,6 +247,8 @@ def load_preset(preset, name=None, verify=True, registry=None, load_weights=True
     # make the build take the machine's memory. (A smaller misfit is named by the weights loader.)
     declared = _declared_arrays(weights_path)[0] if load_weights else None
     model = _bounded_build(build, spec, declared, config_path, weights_path)
+    _check_parts(model, metadata, metadata_path, config_path)
+    model.load_shipped_parts()  # the build ran in a StatelessScope, which kept none of the parts' weights
     zoo_name = saved_name if saved_name is not None else name
     if load_weights:
         _load_weights(model, weights_path, config_path, zoo_name or spec["class_name"])
@@ -294,7 +296,7 @@ def _bounded_build(build, spec, declared, config_path, weights_path):
     try:
         with keras.StatelessScope(initialize_variables=False):
             model = build(spec)
-        count = sum(int(np.prod(w.shape)) for w in model.weights)
+        count = sum(int(np.prod(w.shape)) for w in _held_weights(model))
         if declared is not None and count > 2 * declared + (1 << 18):
             raise PresetError(f"{config_path}: describes a model of {count:,} weights, but {weights_path} declares "
                              f"{declared:,} (refused before allocating them).")
@@ -304,6 +306,30 @@ def _bounded_build(build, spec, declared, config_path, weights_path):
     with keras.StatelessScope():  # leaving a scope initialises every variable whose value was deferred
         pass
     return model
+
+
+def _held_weights(model):
+    """The weights a preset folder of `model` holds: all but those of its `preset_skips` (the shipped presets it is
+    built with, which come from their own folders)."""
+    skipped = {id(w) for layer in model.preset_skips() for w in layer.weights}
+    return [w for w in model.weights if id(w) not in skipped]
+
+
+def _parts_record(model):
+    """metadata.json's `parts`: the zoo name and weights sha256 of each shipped preset the model is built with."""
+    return [{"preset": part["preset"], "sha256": part["sha256"]} for part in model.shipped_parts()]
+
+
+def _check_parts(model, metadata, metadata_path, config_path):
+    """The shipped presets the model was built with (`shipped_parts`, each loaded and checked against its own
+    sha256) must be those the folder's weights were saved with (metadata.json's `parts`), else its weights would
+    meet other members' weights than those they were trained with."""
+    recorded = metadata.get("parts", [])
+    actual = _parts_record(model)
+    if recorded != actual:
+        raise PresetError(f"{metadata_path}: its weights were saved with the shipped presets {recorded} as parts, but "
+                         f"the model {config_path} describes is built with {actual} (a preset replaced since, or an "
+                         f"edited file).")
 
 
 def _check_config_numbers(config, limit, declared, config_path, weights_path):
@@ -346,7 +372,7 @@ def _declared_arrays(weights_path):
 def _check_declared_sizes(model, weights_path):
     """The arrays the weights file declares hold at most twice the model's own weights, plus 1 MB; a file that
     claims more is refused before any array is read."""
-    limit = 2 * sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (1 << 20)
+    limit = 2 * sum(int(np.prod(w.shape)) * 4 for w in _held_weights(model)) + (1 << 20)
     declared = _declared_arrays(weights_path)[1]
     if declared > limit:
         raise PresetError(f"{weights_path}: its arrays claim more than {declared:,} bytes; the model it is for holds "
@@ -363,7 +389,7 @@ def _load_weights(model, weights_path, config_path, what):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model.load_weights(weights_path)
+            _read_weights(model, weights_path)
         except Exception as e:  # h5py's OSError for a truncated file, ValueError for shapes that do not fit
             raise PresetError(f"{weights_path}: cannot load these weights into {what!r} "
                              f"({type(e).__name__}: {e}).") from e
@@ -378,6 +404,26 @@ def _load_weights(model, weights_path, config_path, what):
     unmatched = _unmatched_weights(model, weights_path)
     if unmatched:
         raise PresetError(f"{weights_path}: does not match the model described in {config_path}: {unmatched}.")
+
+
+def _read_weights(model, path):
+    """`model.load_weights(path)`, leaving its `preset_skips` as they are (Keras' `objects_to_skip`)."""
+    skips = list(model.preset_skips())
+    if not skips:
+        return model.load_weights(path)
+    from keras.src.saving import saving_lib  # Model.load_weights does not pass objects_to_skip on
+
+    return saving_lib.load_weights_only(model, path, objects_to_skip=skips)
+
+
+def _write_weights(model, path):
+    """`model.save_weights(path)` without the weights of its `preset_skips`."""
+    skips = list(model.preset_skips())
+    if not skips:
+        return model.save_weights(path)
+    from keras.src.saving import saving_lib  # Model.save_weights does not pass objects_to_skip on
+
+    return saving_lib.save_weights_only(model, path, objects_to_skip=skips)
 
 
 def _keras_builder(config_path):
@@ -433,7 +479,7 @@ def _unmatched_weights(model, weights_path):
         array = np.ascontiguousarray(np.asarray(array).astype("float32"))
         return array.shape, hashlib.sha256(array.tobytes()).hexdigest()
 
-    in_model = {key(w) for w in model.get_weights()}
+    in_model = {key(w.numpy()) for w in _held_weights(model)}
     arrays = []
     with h5py.File(weights_path, "r") as f:
         # A compiled model's weights file also holds its optimizer's state, which a preset does not restore.
@@ -568,9 +614,9 @@ def save_preset(model, folder, name=None, metadata=None, weights_dtype="float32"
         model = _keras_builder(tmp / CONFIG_FILE)(spec)
         model.set_weights(weights)
         if weights_dtype == "float32":
-            model.save_weights(str(tmp / WEIGHTS_FILE))
+            _write_weights(model, str(tmp / WEIGHTS_FILE))
         else:
-            model.save_weights(str(tmp / "float32.weights.h5"))
+            _write_weights(model, str(tmp / "float32.weights.h5"))
             _cast_weights_file(tmp / "float32.weights.h5", tmp / WEIGHTS_FILE, weights_dtype)
             (tmp / "float32.weights.h5").unlink()
         meta = hub_metadata(model.count_params())
@@ -583,6 +629,8 @@ def save_preset(model, folder, name=None, metadata=None, weights_dtype="float32"
             "weights_dtype": weights_dtype,
             "weights_file": WEIGHTS_FILE,
             "sha256": sha256(tmp / WEIGHTS_FILE),
+            # the shipped presets whose weights the model is built with, which the file does not hold
+            **({"parts": _parts_record(model)} if model.shipped_parts() else {}),
         })
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=4) + "\n", encoding="utf-8")
     return meta

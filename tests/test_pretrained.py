@@ -453,3 +453,70 @@ def test_make_pretrained_turns_a_run_into_a_preset_folder(tmp_path):
     refused = subprocess.run(tool2 + ["--out", str(tmp_path / "preset3")], env=env, capture_output=True, text=True)
     assert refused.returncode != 0 and "the run started from weights of sha256" in refused.stderr
     assert not (tmp_path / "preset3").exists()
+
+
+@pytest.mark.one_backend("jax")
+def test_make_pretrained_records_the_shipped_presets_a_mixture_was_built_from(tmp_path):
+    # A token mixture built with two shipped presets' weights: the run's parts.json names them, and the preset made
+    # from the run records each (built_from: its sha256, recipe, commit, metric, training minutes), sums their
+    # minutes into its own and lists their commands before its own on its card.
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from kgen import cli
+
+    recipe = tmp_path / "mix.toml"
+    recipe.write_text('model = "token_mixture.tiny"\n[model_args]\n'
+                      'members = ["bytenet.shakespeare", "lstm_lm.shakespeare"]\npretrained_members = true\n'
+                      'train_members = false\n[data]\nname = "tinyshakespeare"\nsource = "embedded"\n'
+                      'options = { sequence_length = 32 }\neval_options = { sequence_length = 32 }\n')
+    run = tmp_path / "run"
+    assert cli.main(["train", str(recipe), "--out", str(run), "--epochs", "1", "--steps-per-epoch", "2",
+                     "--batch-size", "4", "--eval-split", "test[:256]", "--monitor-split", "", "--samples", "0",
+                     "--verbose", "0"]) == 0
+    shipped = {name: pretrained.read_metadata(zoo.pretrained_folder(name))
+               for name in ("bytenet.shakespeare", "lstm_lm.shakespeare")}
+    parts = json.loads((run / training.PARTS_FILE).read_text())["parts"]
+    assert [(p["preset"], p["sha256"]) for p in parts] == [(n, m["sha256"]) for n, m in shipped.items()]
+    tool = [sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "make_pretrained.py"), str(run),
+            "--name", "token_mixture.tiny", "--recipe", "mix", "--commit", "3333333", "--metric", "bits_per_token",
+            "--card", "zoo/token_mixture.md", "--check-split", "test[:128]", "--out", str(tmp_path / "preset")]
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(tool, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta = pretrained.read_metadata(tmp_path / "preset")
+    built = meta["built_from"]
+    assert [b["preset"] for b in built] == list(shipped)
+    for b, (name, source) in zip(built, shipped.items()):
+        assert b["sha256"] == source["sha256"] and b["recipe_name"] == source["recipe_name"]
+        assert b["commit"] == source["commit"] and b["metric"] == source["metric"]
+        minutes = source.get("training_minutes", source["recipe"]["train"]["time_budget_minutes"])
+        assert b["training_minutes"] == minutes
+        assert ("training_minutes_from" in b) == ("training_minutes" not in source)
+    own = float(list(csv.DictReader((run / "metrics.csv").open()))[-1]["elapsed_min"])
+    assert meta["run_minutes"] == round(own, 1)
+    assert meta["training_minutes"] == round(own + sum(b["training_minutes"] for b in built), 1)
+    card = (tmp_path / "preset" / "README.md").read_text()
+    assert "The model was built with the shipped weights of `bytenet.shakespeare`" in card
+    positions = [card.index(m["command"]) for m in (*shipped.values(), meta)]
+    assert positions == sorted(positions), "the card's commands are not in the order the runs ran"
+    # the preset holds the mixture weights alone; loaded, its members come from their shipped folders
+    model = zoo.get("token_mixture.tiny", weights=tmp_path / "preset")
+    assert meta["parts"] == [{"preset": b["preset"], "sha256": b["sha256"]} for b in built]
+    assert [p["preset"] for p in model.shipped_parts()] == list(shipped)
+    assert model.count_params() == meta["parameters"]
+    assert (tmp_path / "preset" / "model.weights.h5").stat().st_size < 100_000
+    # once a member's folder holds other weights, the run's record no longer matches: refused
+    moved = tmp_path / "moved"
+    import shutil
+
+    shutil.copytree(zoo.pretrained_folder("bytenet.shakespeare"), moved)
+    (moved / "metadata.json").write_text(json.dumps({**shipped["bytenet.shakespeare"], "sha256": "0" * 64}))
+    parts[0]["folder"] = str(moved)
+    (run / training.PARTS_FILE).write_text(json.dumps({"parts": parts}))
+    refused = subprocess.run(tool[:-1] + [str(tmp_path / "preset2")], env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "the run was built from weights of sha256" in refused.stderr
+    assert not (tmp_path / "preset2").exists()

@@ -488,6 +488,16 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         made from the run names every run behind its weights (tools/make_pretrained.py)."""
         return ()
 
+    def preset_skips(self):
+        """The sublayers whose weights a preset folder of this model does not hold, because they are the
+        `shipped_parts`: building the model from its config loads them from their own shipped presets (pinned by
+        their sha256 in the folder's metadata.json, `kgen.pretrained`); none for most models."""
+        return ()
+
+    def load_shipped_parts(self):
+        """Load the weights of `shipped_parts` into `preset_skips` again (the preset loader builds a model inside a
+        `keras.StatelessScope`, which keeps no weights loaded while it is open); nothing for most models."""
+
     def default_data(self):
         """The data set this model is made for, as a recipe's `[data]` table (`{"name": ..., "eval_options": ...}`),
         or None: the `data` of its zoo preset in the family's presets.toml (`kgen.zoo.default_data`) when the model

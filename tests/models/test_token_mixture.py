@@ -62,8 +62,9 @@ class TestTokenMixture(SequenceModelChecks, TestCase):
         for member, shipped in zip(model.members, (large, bytenet)):
             for a, b in zip(member.get_weights(), shipped.get_weights()):
                 np.testing.assert_array_equal(a, b)
-        config = model.get_config()  # self-contained: the members' configs, never the presets again
-        assert config["pretrained_members"] is False and all(isinstance(m, dict) for m in config["members"])
+        config = model.get_config()  # the members by name, as they came: the shipped presets rebuild them
+        assert config["pretrained_members"] is True and config["members"] == list(model.members_names())
+        assert small.get_config()["members"][0]["class_name"] == "ByteNet"  # others are saved as their configs
 
     def test_the_mixture_of_its_members(self):
         model = tiny(mixture_weights=[3.0, 1.0])
@@ -148,3 +149,53 @@ class TestTokenMixture(SequenceModelChecks, TestCase):
             TokenMixture([a, b])
         with pytest.raises(ValueError, match="not itself a mixture"):
             TokenMixture([keras.saving.serialize_keras_object(tiny()), member_configs()[0]])
+
+
+class TestTokenMixturePresets(TestCase):
+    """A mixture built from shipped presets saves as a preset folder of its own weights alone: the members come
+    from their own folders, pinned by sha256."""
+
+    @staticmethod
+    def mixture():
+        return TokenMixture(["bytenet.shakespeare", "lstm_lm.shakespeare"], mixture_weights=[0.7, 0.3],
+                            pretrained_members=True, train_members=False)
+
+    def test_a_preset_folder_holds_the_mixture_weights_and_pins_the_members(self, tmp_path):
+        import json
+
+        from kgen import pretrained
+
+        model = self.mixture()
+        assert [p["preset"] for p in model.shipped_parts()] == ["bytenet.shakespeare", "lstm_lm.shakespeare"]
+        meta = pretrained.save_preset(model, tmp_path / "mix", "token_mixture.tiny")
+        assert meta["parts"] == [{"preset": p["preset"], "sha256": p["sha256"]} for p in model.shipped_parts()]
+        assert (tmp_path / "mix" / "model.weights.h5").stat().st_size < 100_000  # two numbers, not 4M weights
+        loaded = kgen.zoo.get("token_mixture.tiny", weights=tmp_path / "mix")
+        x = tokens(2, 40, levels=256)
+        np.testing.assert_allclose(loaded.log_prob(x), model.log_prob(x), rtol=1e-6)
+        np.testing.assert_allclose(loaded.mixture_weights_now(), [0.7, 0.3], rtol=1e-6)
+        for member, shipped in zip(loaded.members, ("bytenet.shakespeare", "lstm_lm.shakespeare")):
+            for a, b in zip(member.get_weights(), kgen.zoo.get(shipped, pretrained=True).get_weights()):
+                np.testing.assert_array_equal(a, b)
+        # metadata that pins other member weights than those the model is built with: refused
+        path = tmp_path / "mix" / "metadata.json"
+        edited = json.loads(path.read_text())
+        edited["parts"][0]["sha256"] = "0" * 64
+        path.write_text(json.dumps(edited))
+        with pytest.raises(ValueError, match="saved with the shipped presets"):
+            kgen.zoo.get("token_mixture.tiny", weights=tmp_path / "mix")
+        # and a folder whose metadata names no parts (its file then lacks the members' weights): refused too
+        del edited["parts"]
+        path.write_text(json.dumps(edited))
+        with pytest.raises(ValueError, match="saved with the shipped presets"):
+            kgen.zoo.get("token_mixture.tiny", weights=tmp_path / "mix")
+
+    def test_a_keras_file_restores_every_weight_over_the_presets(self, tmp_path):
+        model = self.mixture()
+        model.compile(optimizer=keras.optimizers.Adam(0.1))
+        x = tokens(4, 24, levels=256)
+        model.fit(x, x, epochs=2, verbose=0)
+        model.save(tmp_path / "mix.keras")
+        revived = keras.saving.load_model(tmp_path / "mix.keras")
+        np.testing.assert_allclose(revived.log_prob(x), model.log_prob(x), rtol=1e-6)
+        assert [tuple(w.shape) for w in revived.trainable_weights] == [(2,)]

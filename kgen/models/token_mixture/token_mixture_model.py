@@ -81,16 +81,17 @@ class TokenMixture(AutoregressiveSequenceModel):
     sampling (cached: every member's own cache, stepped together) and entropy coding all work as for one model.
 
     Mixing models of different architectures (a transformer and a dilated convolution network) helps most: their
-    errors differ. The members' configs are saved in full in the mixture's config, so a saved mixture never reads the
-    zoo's presets again.
+    errors differ. Members given as configs or models are saved as their full configs; members taken from shipped
+    presets are saved as their zoo names (see `pretrained_members`).
 
     Args:
         members: a list of 2..16 members, each a zoo name (e.g. "bytenet.shakespeare"), a serialized Keras config of
             a sequence model, or a sequence model; unconditional, with one `num_levels` and `sample_rate`.
         mixture_weights: None (1 / K each) or K positive numbers, the initial mixture weights.
         pretrained_members: bool, build each member (all given by zoo names) with the trained weights kgen ships for
-            that name (`kgen.zoo.get(name, pretrained=True)`); a saved mixture's config records False (its weights
-            file holds every member's weights).
+            that name (`kgen.zoo.get(name, pretrained=True)`). The config keeps the names: a `.keras` file rebuilds
+            the members from their presets and then restores every weight it holds over them; a preset folder of the
+            mixture holds the mixture weights alone and pins each member's preset by the sha256 of its weights.
         train_members: bool, whether training updates the members' weights (False: frozen, inference mode).
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
@@ -132,8 +133,12 @@ class TokenMixture(AutoregressiveSequenceModel):
         object.__setattr__(self, "_parts", tuple(_shipped(name) for name in members) if pretrained_members else ())
 
         # === Config (returned by get_config) ===
-        self._record_config(members=[keras.saving.serialize_keras_object(m) for m in built],
-                            mixture_weights=mixture_weights, pretrained_members=False, train_members=train_members)
+        # Members given by name with their shipped weights stay names (a saved mixture rebuilds them from the
+        # presets, then a .keras file restores every weight over them; a preset folder holds the mixture weights
+        # alone, `preset_skips`); any other member is saved as its full config.
+        saved = list(members) if pretrained_members else [keras.saving.serialize_keras_object(m) for m in built]
+        self._record_config(members=saved, mixture_weights=mixture_weights, pretrained_members=pretrained_members,
+                            train_members=train_members)
         lengths = [m.max_length for m in built if m.max_length is not None]
         self.max_length = min(lengths) if lengths else None  # the base's attribute: the shortest member's
         self._setup_sequence(built[0].num_levels)
@@ -147,9 +152,24 @@ class TokenMixture(AutoregressiveSequenceModel):
     def sample_rate(self):
         return self._members[0].sample_rate
 
+    def members_names(self):
+        """The members' zoo names as given, when they came from shipped presets; else None."""
+        return tuple(p["preset"] for p in self._parts) if self._parts else None
+
     def shipped_parts(self):
         """The members' shipped presets, when this mixture was built from them (`pretrained_members=True`)."""
         return self._parts
+
+    def preset_skips(self):
+        """The members, when they came from shipped presets: a preset folder of the mixture holds its own weights
+        only."""
+        return self._members if self._parts else ()
+
+    def load_shipped_parts(self):
+        from kgen import zoo
+
+        for member, part in zip(self._members, self._parts):
+            member.set_weights(zoo.get(part["preset"], pretrained=True).get_weights())
 
     def mixture_weights_now(self):
         """The current mixture weights pi (K numbers that sum to 1, numpy float64), after any training."""
