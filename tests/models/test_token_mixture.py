@@ -54,12 +54,17 @@ class TestTokenMixture(SequenceModelChecks, TestCase):
         small = kgen.zoo.get("token_mixture.tiny")
         assert [m.name for m in small.members] == ["member_0", "member_1"]
         model = kgen.zoo.get("token_mixture.shakespeare")  # the shipped members' weights, frozen
-        large = kgen.zoo.get("sparse_transformer.shakespeare_large", pretrained=True)
-        bytenet = kgen.zoo.get("bytenet.shakespeare", pretrained=True)
-        assert model.count_params() == large.count_params() + bytenet.count_params() + 2 == 4_846_530
-        assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 2  # the description says so
+        names = ("sparse_transformer.shakespeare_large", "sparse_transformer.shakespeare", "bytenet.shakespeare",
+                 "lstm_lm.shakespeare")
+        # every shipped Tiny Shakespeare model: the recipe chooses no members by their test scores
+        assert sorted(names) == sorted(n for n in kgen.zoo.list_models(pretrained=True)
+                                       if kgen.zoo.default_data(n)["name"] == "tinyshakespeare"
+                                       and not n.startswith("token_mixture"))
+        members = [kgen.zoo.get(name, pretrained=True) for name in names]
+        assert model.count_params() == sum(m.count_params() for m in members) + 4 == 7_736_548
+        assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 4  # the description says so
         assert model.max_length == 256 and model.num_levels == 256 and model.sample_rate is None
-        for member, shipped in zip(model.members, (large, bytenet)):
+        for member, shipped in zip(model.members, members):
             for a, b in zip(member.get_weights(), shipped.get_weights()):
                 np.testing.assert_array_equal(a, b)
         config = model.get_config()  # the members by name, as they came: the shipped presets rebuild them
