@@ -158,7 +158,8 @@ def _built_from_line(meta):
                      f"{part['metric']['value']:.4f} on {part['metric']['split']}; the recipe `{part['recipe_name']}` "
                      f"at commit {part['commit']}, {part['training_minutes']:g} {_minutes_unit(part)}{budget} of "
                      "training behind it)")
-    return (f"The model was built with the shipped weights of {' and '.join(parts)}; with this run's "
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return (f"The model was built with the shipped weights of {listed}; with this run's "
             f"{_run_minutes(meta)}, {meta['training_minutes']:g} {_minutes_unit(meta)} in all.")
 
 
