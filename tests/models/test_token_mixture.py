@@ -68,7 +68,7 @@ class TestTokenMixture(SequenceModelChecks, TestCase):
             for a, b in zip(member.get_weights(), shipped.get_weights()):
                 np.testing.assert_array_equal(a, b)
         config = model.get_config()  # the members by name, as they came: the shipped presets rebuild them
-        assert config["pretrained_members"] is True and config["members"] == list(model.members_names())
+        assert config["pretrained_members"] is True and config["members"] == list(names)
         assert small.get_config()["members"][0]["class_name"] == "ByteNet"  # others are saved as their configs
 
     def test_the_mixture_of_its_members(self):

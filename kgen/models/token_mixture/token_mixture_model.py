@@ -145,16 +145,13 @@ class TokenMixture(AutoregressiveSequenceModel):
 
     @property
     def members(self):
-        """The member models, in order (the config's `members` holds their serialized configs)."""
+        """The member models, in order (the config's `members` holds their zoo names when they came from shipped
+        presets, else their serialized configs)."""
         return self._members
 
     @property
     def sample_rate(self):
         return self._members[0].sample_rate
-
-    def members_names(self):
-        """The members' zoo names as given, when they came from shipped presets; else None."""
-        return tuple(p["preset"] for p in self._parts) if self._parts else None
 
     def shipped_parts(self):
         """The members' shipped presets, when this mixture was built from them (`pretrained_members=True`)."""
