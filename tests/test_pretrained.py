@@ -470,7 +470,7 @@ def test_make_pretrained_records_the_shipped_presets_a_mixture_was_built_from(tm
 
     recipe = tmp_path / "mix.toml"
     recipe.write_text('model = "token_mixture.tiny"\n[model_args]\n'
-                      'members = ["bytenet.shakespeare", "lstm_lm.shakespeare"]\npretrained_members = true\n'
+                      'members = ["bytenet.shakespeare", "sparse_transformer.shakespeare"]\npretrained_members = true\n'
                       'train_members = false\n[data]\nname = "tinyshakespeare"\nsource = "embedded"\n'
                       'options = { sequence_length = 32 }\neval_options = { sequence_length = 32 }\n')
     run = tmp_path / "run"
@@ -478,7 +478,7 @@ def test_make_pretrained_records_the_shipped_presets_a_mixture_was_built_from(tm
                      "--batch-size", "4", "--eval-split", "test[:256]", "--monitor-split", "", "--samples", "0",
                      "--verbose", "0"]) == 0
     shipped = {name: pretrained.read_metadata(zoo.pretrained_folder(name))
-               for name in ("bytenet.shakespeare", "lstm_lm.shakespeare")}
+               for name in ("bytenet.shakespeare", "sparse_transformer.shakespeare")}
     parts = json.loads((run / training.PARTS_FILE).read_text())["parts"]
     assert [(p["preset"], p["sha256"]) for p in parts] == [(n, m["sha256"]) for n, m in shipped.items()]
     tool = [sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "make_pretrained.py"), str(run),
