@@ -110,6 +110,12 @@ def bytenet():
 
 
 @pytest.fixture(scope="module")
+def mixture():
+    """token_mixture.tiny (a tiny ByteNet and a tiny LSTM mixed), unequal mixture weights."""
+    return _model("token_mixture.tiny", seed=6, mixture_weights=[0.7, 0.3])
+
+
+@pytest.fixture(scope="module")
 def lstm_file(tmp_path_factory):
     """lstm_lm.tiny saved as a .keras file, for the CLI."""
     model = _model("lstm_lm.tiny", seed=5)
@@ -209,14 +215,15 @@ def test_class_conditional_round_trip(tmp_path):
         np.testing.assert_array_equal(_png(path)[1], x * 255)
 
 
-@pytest.mark.parametrize("name", ["bytenet", "lstm"])
+@pytest.mark.parametrize("name", ["bytenet", "lstm", "mixture"])
 def test_bytes_round_trip(name, request, tmp_path):
     model = request.getfixturevalue(name)
     contents = {"text.txt": TEXT, "all.bin": ALL_BYTES, "empty.dat": b""}
     inputs = [_write(tmp_path, n, c) for n, c in contents.items()]
     # Segments of unequal lengths: ByteNet's 28 rows in one batch; the LSTM's 9 rows in batches of 5, the last one
     # smaller.
-    layout = {"bytenet": {"segment_length": 16}, "lstm": {"segment_length": 50, "batch_size": 5}}[name]
+    layout = {"bytenet": {"segment_length": 16}, "lstm": {"segment_length": 50, "batch_size": 5},
+              "mixture": {"segment_length": 40, "batch_size": 4}}[name]
     report = _compress(model, inputs, tmp_path / "b.kgz", model_name=name, **layout)
     header = compression.read_header(tmp_path / "b.kgz")
     assert header["segment_length"] == layout["segment_length"]
