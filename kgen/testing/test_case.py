@@ -582,6 +582,17 @@ class TestCase:
         )
         return dep
 
+    def run_sequence_step_test(self, model, tokens, rtol=1e-5, atol=1e-5):
+        """An unconditional sequence model's one-step computation (`init_cache`, then `call_with_cache` with the
+        token before each step) gives the logits of the whole network at every step of `tokens` (batch, time)."""
+        full = ops.convert_to_numpy(model(tokens))
+        cache = model.init_cache(tokens.shape[0])
+        for t in range(tokens.shape[1]):
+            previous = ops.convert_to_tensor(tokens[:, max(t - 1, 0)])
+            logits, cache = model.call_with_cache(previous, cache, t)
+            np.testing.assert_allclose(ops.convert_to_numpy(logits), full[:, t], rtol=rtol, atol=atol,
+                                       err_msg=f"{type(model).__name__}: step {t}'s logits differ from the network's")
+
     def run_sequence_sampling_test(self, model, num_samples=2, length=12, seed=1234, sampler="random", guidance=None):
         """Same seed, same tokens, for every sampling method (the cached generator must match the naive loop exactly);
         a prompt is kept and continued; valid tokens; finite log_prob; another seed gives other tokens. With
