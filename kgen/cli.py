@@ -435,15 +435,17 @@ def build_parser():
     _add_progress_flag(s, "symbols")
     s.set_defaults(fn=_cmd_decompress, output=("folder", "--out"))
 
-    s = sub.add_parser("score", help="measure a trained model's samples with a classifier of its data (kgen.quality): "
-                                     "Frechet distance, confidence, conditional accuracy, digits kept in video")
+    s = sub.add_parser("score", help="measure a trained model's samples against its data (kgen.quality): "
+                                     "Frechet distance, confidence, conditional accuracy, digits kept in video, "
+                                     "real words in text")
     s.add_argument("model", help="run folder, .keras file, preset folder, or a zoo preset with shipped weights")
     s.add_argument("--num", type=_number(int, 2, 100_000), default=None,
-                   help="samples per row (default: the measure's: 256 images, 50 audio clips, 20 videos)")
+                   help="samples per row (default: the measure's: 256 images, 50 audio clips, 20 videos, "
+                        "128 texts)")
     s.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="seed of the samples (default 0)")
     s.add_argument("--data", help="data set (default: the run's recipe, else the preset's)")
     s.add_argument("--data-source", choices=_SOURCES, help=_SOURCE_HELP)
-    s.add_argument("--judge", help="the classifier (default: the measure's shipped preset)")
+    s.add_argument("--judge", help="the classifier (default: the measure's shipped preset; the text measure reads none)")
     s.add_argument("--guidance", type=_number(float, 0.0, 1000.0), default=None,
                    help="draw the model's (and the untrained floor's) samples with classifier-free guidance of this "
                         "scale (a class-conditional model trained with label dropout; default: not guided)")

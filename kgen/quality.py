@@ -1,6 +1,6 @@
 """Sample quality: numbers that say whether a model's samples look like its data (`kgen score RUN_OR_PRESET`).
 
-Every measure reads samples with a classifier of the data, trained by its own recipe and shipped as a preset (the
+Every measure of images, audio and video reads samples with a classifier of the data, trained by its own recipe and shipped as a preset (the
 "judge": `digit_classifier.mnist`, `spoken_digit_classifier.fsdd`), and prints the model's scores between two
 reference rows made the same way: the real held-out data (the ceiling) and a model of the same configuration with
 freshly initialised weights (the floor).
@@ -17,6 +17,12 @@ freshly initialised weights (the floor).
   the same window of the true frame: the bright-pixel mass (pixels >= 128) against the true one, and whether the
   judge reads the same digit in both windows. A digit is kept in a frame when its mass is at least half the true
   one's and the judge agrees; the summary is the fraction of sequences that keep both digits in every frame.
+
+- Text (Tiny Shakespeare, bytes): samples drawn from the model's own distribution (no truncation), 256 bytes
+  each from no prompt, read against the training text: `real_words`, the fraction of the samples' words (runs of
+  two or more ASCII letters, case ignored, leaving out a run cut by either end of a sample) that occur in the
+  training text, and `real_word_pairs`, the fraction of consecutive word pairs that occur there. The real row is
+  the held-out text cut into windows of the same length; it reads no classifier: the training text is the judge.
 
 Which measure applies is a fact of the data set (`MEASURES`, keyed by its name), as the model's run recipe or
 preset names it.
@@ -136,7 +142,7 @@ def untrained_copy(model, seed=0):
     import keras
 
     keras.utils.set_random_seed(int(seed))
-    return type(model).from_config(model.get_config())
+    return type(model).from_config(model.untrained_config())
 
 
 def _balanced_labels(model, num):
@@ -267,12 +273,77 @@ def score_video(model, data, judge, num_samples, seed, source=None, num_frames=1
     return rows, notes
 
 
-#: The measure of each data set: (function, judge preset, default number of samples).
+#: A word of the text measure: a run of ASCII letters, at least this long.
+MIN_WORD_LETTERS = 2
+#: Bytes per sample of the text measure (or the model's max_length where that is shorter).
+TEXT_SAMPLE_LENGTH = 256
+
+
+def text_words(window):
+    """The words of one window of byte tokens (any int sequence of 0..255): runs of at least MIN_WORD_LETTERS ASCII
+    letters, lowercased, in order, leaving out a run that touches either end of the window (it may be cut)."""
+    import re
+
+    text = bytes(np.asarray(window, dtype=np.uint8).tolist())
+    pattern = re.compile(rb"[A-Za-z]{%d,}" % MIN_WORD_LETTERS)
+    return [m.group().lower() for m in pattern.finditer(text) if m.start() > 0 and m.end() < len(text)]
+
+
+def text_vocabulary(tokens):
+    """(words, word pairs) of a text's byte tokens: every word (`text_words` of the whole text) and every pair of
+    consecutive words, as sets."""
+    words = text_words(tokens)
+    return set(words), set(zip(words, words[1:]))
+
+
+def text_scores(windows, vocabulary):
+    """{"real_words", "real_word_pairs", "words"} of windows of byte tokens against `text_vocabulary` of a text:
+    the fraction of their words that occur in it, of their consecutive word pairs that occur in it, and how many
+    words were read (a fraction of none is 0)."""
+    words, pairs = vocabulary
+    found = total = found_pairs = total_pairs = 0
+    for window in windows:
+        w = text_words(window)
+        found += sum(word in words for word in w)
+        total += len(w)
+        found_pairs += sum(pair in pairs for pair in zip(w, w[1:]))
+        total_pairs += max(len(w) - 1, 0)
+    return {"real_words": found / total if total else 0.0,
+            "real_word_pairs": found_pairs / total_pairs if total_pairs else 0.0,
+            "words": total}
+
+
+def score_text(model, data, judge, num_samples, seed, source=None, **sample_options):
+    """The text measure (see the module) for an unconditional byte model of `data` ("tinyshakespeare")."""
+    from kgen import data as kdata
+
+    if model.num_levels != 256 or model.conditional or model.locally_conditioned:
+        raise ValueError(f"`model` must be an unconditional byte model (256 levels, no labels or features) for the "
+                         f"text measure; {type(model).__name__} has num_levels={model.num_levels}.")
+    length = min(TEXT_SAMPLE_LENGTH, model.max_length or TEXT_SAMPLE_LENGTH)
+    vocabulary = text_vocabulary(kdata.load_arrays(data, "train", source=source))
+    test = np.asarray(kdata.load_arrays(data, "test", source=source))
+    starts = np.linspace(0, len(test) - length, num_samples).astype(int)
+    rows = {"real": text_scores([test[s:s + length] for s in starts], vocabulary)}
+    for row, generator in (("model", model), ("untrained", untrained_copy(model, seed))):
+        tokens = generator.sample(num_samples, length, seed=seed, sampler="random", **sample_options)
+        rows[row] = text_scores(tokens, vocabulary)
+    notes = [f"{num_samples} samples of {length} bytes from no prompt, drawn from the model's distribution (sampler "
+             f"'random'); words: runs of >= {MIN_WORD_LETTERS} ASCII letters, case ignored, a run cut by a window's "
+             f"end left out; real_words / real_word_pairs: the fraction of words / consecutive word pairs that occur "
+             f"in the {data} training text ({len(vocabulary[0]):,} words, {len(vocabulary[1]):,} pairs); real row: "
+             f"{num_samples} windows of {length} bytes spread evenly over the {len(test):,} held-out bytes"]
+    return rows, notes
+
+
+#: The measure of each data set: (function, judge preset or None for a measure that reads no classifier,
+#: default number of samples).
 MEASURES = {
     "mnist": (score_images, IMAGE_JUDGE, 256),
     "binarized_mnist": (score_images, IMAGE_JUDGE, 256),
     "fsdd": (score_audio, AUDIO_JUDGE, 50),
     "moving_mnist": (score_video, IMAGE_JUDGE, 20),
+    "tinyshakespeare": (score_text, None, 128),
 }
 
 
@@ -331,7 +402,12 @@ def score_model(model, data=None, num_samples=None, seed=0, source=None, judge=N
     sample_options = {}
     if guidance is not None:
         sample_options["guidance"] = check_guidance(model, guidance)
-    if judge is None:
+    if default_judge is None:
+        if judge is not None:
+            raise ValueError(f"`judge` must be None for {data!r}: its measure reads no classifier (the training "
+                             f"text is its judge).")
+        judge_name = f"the {data} training text"
+    elif judge is None:
         judge, judge_name = training.load_target(default_judge)[0], default_judge
     rows, notes = measure(model, data, judge, num_samples, seed, source=source, **sample_options)
     if guidance is not None:
@@ -354,4 +430,4 @@ def measurable(names):
 
 
 __all__ = ["MEASURES", "measurable", "QualityReport", "digit_windows", "frechet_distance", "gaussian_statistics", "judge_scores",
-           "score", "score_model", "untrained_copy"]
+           "score", "score_model", "text_scores", "text_vocabulary", "text_words", "untrained_copy"]

@@ -1,7 +1,8 @@
 """The sample-quality measures on known cases (kgen.quality): the Frechet distance against closed forms, and the
 shipped judges on real data (near the ceiling), on noise (near the floor) and with shuffled labels (a lower
-conditional accuracy); the video measure on the true frames, on black frames and on the digits moved away; `kgen
-score` end to end. The data is the MNIST, FSDD and Moving MNIST kgen embeds (no data folder needed)."""
+conditional accuracy); the video measure on the true frames, on black frames and on the digits moved away; the text
+measure on held-out text, noise and shuffled letters or words; `kgen score` end to end. The data is the MNIST, FSDD,
+Moving MNIST and Tiny Shakespeare kgen embeds (no data folder needed)."""
 
 import json
 
@@ -135,8 +136,12 @@ def test_score_model_has_the_three_rows(image_judge):
 
 def test_score_refuses_what_it_cannot_measure(image_judge):
     text_model = zoo.get("lstm_lm.tiny")
-    with pytest.raises(ValueError, match="`data` 'tinyshakespeare' has no sample-quality measure"):
+    with pytest.raises(ValueError, match="`data` 'photo_patches' has no sample-quality measure"):
+        quality.score_model(text_model, data="photo_patches")
+    with pytest.raises(ValueError, match="`judge` must be None for 'tinyshakespeare'"):
         quality.score_model(text_model, data="tinyshakespeare", judge=image_judge)
+    with pytest.raises(ValueError, match="must be an unconditional byte model"):
+        quality.score_model(zoo.get("wavenet.tiny"), data="tinyshakespeare", num_samples=2, source="embedded")
     with pytest.raises(ValueError, match="`num_samples` must be"):
         quality.score_model(zoo.get("pixelcnn.tiny"), data="binarized_mnist", num_samples=1, judge=image_judge)
     wavenet = zoo.get("wavenet.tiny")
@@ -155,6 +160,60 @@ def test_score_draws_guided_samples_when_asked(audio_judge, image_judge):
     with pytest.raises(ValueError, match="`guidance` needs a class-conditional model"):
         quality.score_model(zoo.get("pixelcnn.tiny"), data="binarized_mnist", num_samples=4, judge=image_judge,
                             guidance=2.0)
+
+
+def test_text_words_are_letter_runs_inside_the_window():
+    window = np.frombuffer(b"ere I O'er-stay'd, Thou-art KING; xy z", dtype=np.uint8)
+    # "ere" touches the window's start (it may be cut); one-letter runs ("I", "O", "d", "z") are no words
+    assert quality.text_words(window) == [b"er", b"stay", b"thou", b"art", b"king", b"xy"]
+    assert quality.text_words(np.frombuffer(b"word", dtype=np.uint8)) == []
+    vocabulary = quality.text_vocabulary(np.frombuffer(b" the king, the queen ", dtype=np.uint8))
+    assert vocabulary == ({b"the", b"king", b"queen"}, {(b"the", b"king"), (b"king", b"the"), (b"the", b"queen")})
+    scores = quality.text_scores([np.frombuffer(b" the knave the king ", dtype=np.uint8)], vocabulary)
+    assert scores == {"real_words": 0.75, "real_word_pairs": 1 / 3, "words": 4}
+    assert quality.text_scores([np.zeros(8, "int32")], vocabulary) == {"real_words": 0.0, "real_word_pairs": 0.0,
+                                                                       "words": 0}
+
+
+@pytest.fixture(scope="module")
+def shakespeare():
+    """The embedded Tiny Shakespeare: the training text's (words, pairs) and the held-out byte tokens."""
+    train = kdata.load_arrays("tinyshakespeare", "train", source="embedded")
+    return quality.text_vocabulary(train), np.asarray(kdata.load_arrays("tinyshakespeare", "test", source="embedded"))
+
+
+def test_text_measure_real_text_near_ceiling_noise_and_shuffled_letters_near_floor(shakespeare):
+    vocabulary, test = shakespeare
+    windows = [test[s:s + 256] for s in np.linspace(0, len(test) - 256, 64).astype(int)]
+    real = quality.text_scores(windows, vocabulary)
+    assert real["real_words"] >= 0.9 and real["real_word_pairs"] >= 0.4 and real["words"] >= 2000
+    rng = np.random.default_rng(0)
+    noise = quality.text_scores(rng.integers(0, 256, (64, 256)), vocabulary)
+    assert noise["real_words"] <= 0.2 and noise["real_word_pairs"] <= 0.02
+    shuffled = [rng.permutation(w) for w in windows]  # the same letters, out of order
+    mixed = quality.text_scores(shuffled, vocabulary)
+    assert mixed["real_words"] <= 0.2 and mixed["real_word_pairs"] <= 0.02
+    # whole words shuffled keep every word real but break the pairs
+    words = [w for window in windows for w in quality.text_words(window)]
+    rng.shuffle(words)
+    reordered = np.frombuffer(b" " + b" ".join(words) + b" ", dtype=np.uint8)
+    scores = quality.text_scores([reordered], vocabulary)
+    assert scores["real_words"] == pytest.approx(real["real_words"], abs=1e-9)
+    assert scores["real_word_pairs"] <= real["real_word_pairs"] - 0.2
+
+
+@pytest.mark.one_backend("tensorflow")  # cached byte sampling: seconds here, longer op by op on torch
+def test_score_model_of_a_text_model():
+    model = zoo.get("lstm_lm.tiny", num_levels=256)
+    report = quality.score_model(model, data="tinyshakespeare", num_samples=6, seed=1, source="embedded")
+    assert set(report.rows) == {"real", "model", "untrained"}
+    for row in report.rows.values():
+        assert set(row) == {"real_words", "real_word_pairs", "words"}
+    assert report.rows["real"]["real_words"] >= 0.9 and report.judge == "the tinyshakespeare training text"
+    assert report.rows["untrained"]["real_words"] <= 0.3
+    assert "real_word_pairs" in "\n".join(report.lines())
+    again = quality.score_model(model, data="tinyshakespeare", num_samples=6, seed=1, source="embedded")
+    assert again.rows == report.rows  # same seed, same samples, same numbers
 
 
 def test_kgen_score_a_run_folder(tmp_path, capsys):

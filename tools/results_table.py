@@ -37,7 +37,8 @@ def _quality(name):
     rows = report["rows"]
     parts = []
     for key, label in (("frechet_distance", "FD"), ("confidence", "conf."), ("accuracy", "cond. acc."),
-                       ("both_kept_all_frames", "both digits kept")):
+                       ("both_kept_all_frames", "both digits kept"), ("real_words", "real words"),
+                       ("real_word_pairs", "real word pairs")):
         if key in rows["model"]:
             parts.append(f"{label} {rows['model'][key]:.3g} (real {rows['real'][key]:.3g}, untrained "
                          f"{rows['untrained'][key]:.3g})")

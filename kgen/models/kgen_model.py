@@ -498,6 +498,13 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         """Load the weights of `shipped_parts` into `preset_skips` again (the preset loader builds a model inside a
         `keras.StatelessScope`, which keeps no weights loaded while it is open); nothing for most models."""
 
+    def untrained_config(self):
+        """The config of a model of this architecture whose every weight is freshly initialised when built from it
+        (`type(model).from_config(...)`): the floor row of `kgen.quality`. The model's own config for most models;
+        a model whose config loads shipped weights into it when built (`shipped_parts`) says how to build it
+        without them."""
+        return self.get_config()
+
     def default_data(self):
         """The data set this model is made for, as a recipe's `[data]` table (`{"name": ..., "eval_options": ...}`),
         or None: the `data` of its zoo preset in the family's presets.toml (`kgen.zoo.default_data`) when the model

@@ -158,6 +158,18 @@ class TestTokenMixturePresets(TestCase):
         return TokenMixture(["bytenet.shakespeare", "sparse_transformer.shakespeare"], mixture_weights=[0.7, 0.3],
                             pretrained_members=True, train_members=False)
 
+    def test_an_untrained_copy_has_none_of_the_shipped_weights(self):
+        """`untrained_config` (the floor row of kgen.quality): the same members, built without their presets."""
+        from kgen import quality
+
+        model = self.mixture()
+        assert model.get_config()["pretrained_members"] is True
+        copy = quality.untrained_copy(model, seed=0)
+        assert copy.shipped_parts() == () and copy.get_config()["pretrained_members"] is False
+        assert [m.get_config() for m in copy.members] == [m.get_config() for m in model.members]
+        for member, shipped in zip(copy.members, model.members):
+            assert not np.array_equal(member.get_weights()[0], shipped.get_weights()[0])
+
     def test_a_preset_folder_holds_the_mixture_weights_and_pins_the_members(self, tmp_path):
         import json
 

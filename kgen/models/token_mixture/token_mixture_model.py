@@ -168,6 +168,10 @@ class TokenMixture(AutoregressiveSequenceModel):
         for member, part in zip(self._members, self._parts):
             member.set_weights(zoo.get(part["preset"], pretrained=True).get_weights())
 
+    def untrained_config(self):
+        """The same members built without their shipped weights (`pretrained_members=False`)."""
+        return {**self.get_config(), "pretrained_members": False}
+
     def mixture_weights_now(self):
         """The current mixture weights pi (K numbers that sum to 1, numpy float64), after any training."""
         return self._mixer.weights_now()
