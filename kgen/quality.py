@@ -284,7 +284,7 @@ def text_words(window):
     letters, lowercased, in order, leaving out a run that touches either end of the window (it may be cut)."""
     import re
 
-    text = bytes(np.asarray(window, dtype=np.uint8).tolist())
+    text = np.asarray(window, dtype=np.uint8).tobytes()
     pattern = re.compile(rb"[A-Za-z]{%d,}" % MIN_WORD_LETTERS)
     return [m.group().lower() for m in pattern.finditer(text) if m.start() > 0 and m.end() < len(text)]
 
