@@ -1,9 +1,9 @@
 """Sample quality: numbers that say whether a model's samples look like its data (`kgen score RUN_OR_PRESET`).
 
-Every measure of images, audio and video reads samples with a classifier of the data, trained by its own recipe and shipped as a preset (the
-"judge": `digit_classifier.mnist`, `spoken_digit_classifier.fsdd`), and prints the model's scores between two
-reference rows made the same way: the real held-out data (the ceiling) and a model of the same configuration with
-freshly initialised weights (the floor).
+Every measure of images, audio and video reads samples with a classifier of the data, trained by its own recipe and
+shipped as a preset (the "judge": `digit_classifier.mnist`, `spoken_digit_classifier.fsdd`); the text measure reads
+them against the training text. Each prints the model's scores between two reference rows made the same way: the real
+held-out data (the ceiling) and a model of the same configuration with freshly initialised weights (the floor).
 
 - Images (MNIST, grey or binarized): the Frechet distance between the judge's penultimate features of the samples
   and of the test digits (the FID recipe, Heusel et al. 2017, with this classifier instead of Inception; the
@@ -317,9 +317,9 @@ def score_text(model, data, judge, num_samples, seed, source=None, **sample_opti
     """The text measure (see the module) for an unconditional byte model of `data` ("tinyshakespeare")."""
     from kgen import data as kdata
 
-    if model.num_levels != 256 or model.conditional or model.locally_conditioned:
-        raise ValueError(f"`model` must be an unconditional byte model (256 levels, no labels or features) for the "
-                         f"text measure; {type(model).__name__} has num_levels={model.num_levels}.")
+    if not model.samples_text:
+        raise ValueError(f"`model` must be an unconditional byte-level sequence model (256 levels, no labels or "
+                         f"features) for the text measure; {type(model).__name__} {model.name!r} is not.")
     length = min(TEXT_SAMPLE_LENGTH, model.max_length or TEXT_SAMPLE_LENGTH)
     vocabulary = text_vocabulary(kdata.load_arrays(data, "train", source=source))
     test = np.asarray(kdata.load_arrays(data, "test", source=source))
@@ -429,5 +429,5 @@ def measurable(names):
     return out
 
 
-__all__ = ["MEASURES", "measurable", "QualityReport", "digit_windows", "frechet_distance", "gaussian_statistics", "judge_scores",
-           "score", "score_model", "text_scores", "text_vocabulary", "text_words", "untrained_copy"]
+__all__ = ["MEASURES", "measurable", "QualityReport", "digit_windows", "frechet_distance", "gaussian_statistics",
+           "judge_scores", "score", "score_model", "text_scores", "text_vocabulary", "text_words", "untrained_copy"]

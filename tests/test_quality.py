@@ -140,8 +140,9 @@ def test_score_refuses_what_it_cannot_measure(image_judge):
         quality.score_model(text_model, data="photo_patches")
     with pytest.raises(ValueError, match="`judge` must be None for 'tinyshakespeare'"):
         quality.score_model(text_model, data="tinyshakespeare", judge=image_judge)
-    with pytest.raises(ValueError, match="must be an unconditional byte model"):
-        quality.score_model(zoo.get("wavenet.tiny"), data="tinyshakespeare", num_samples=2, source="embedded")
+    for other in ("wavenet.tiny", "pixelcnn.tiny", "video_pixel_network.tiny"):  # not byte text: refused, named
+        with pytest.raises(ValueError, match="must be an unconditional byte-level sequence model"):
+            quality.score_model(zoo.get(other), data="tinyshakespeare", num_samples=2, source="embedded")
     with pytest.raises(ValueError, match="`num_samples` must be"):
         quality.score_model(zoo.get("pixelcnn.tiny"), data="binarized_mnist", num_samples=1, judge=image_judge)
     wavenet = zoo.get("wavenet.tiny")

@@ -341,6 +341,12 @@ class KgenModel(ValidatedFitMixin, keras.Model):
         """True when the model takes class labels besides its data."""
         return getattr(self, "num_classes", None) is not None
 
+    @property
+    def samples_text(self):
+        """True when the model's samples are byte text: an unconditional byte-level sequence model, whose
+        `generate_text` works and whose samples the text measure of `kgen.quality` reads."""
+        return False
+
     #: The class label that stands for "no label" (the model's unconditional distribution), for a class-conditional
     #: model that takes one (`[train] label_dropout`, classifier-free guidance in `sample`); None: it takes none.
     null_label = None

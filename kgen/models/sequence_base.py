@@ -138,6 +138,10 @@ class AutoregressiveSequenceModel(KgenModel):
         """True when the model takes a local `features` sequence."""
         return self.local_channels is not None
 
+    @property
+    def samples_text(self):
+        return self.num_levels == 256 and not self.conditional and not self.locally_conditioned
+
     def model_inputs(self, tokens, labels=None, features=None):
         """What the functional graph takes: the tokens, or a dict with "tokens", "labels" and/or "features"."""
         if not (self.conditional or self.locally_conditioned):
