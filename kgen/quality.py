@@ -32,6 +32,7 @@ preset names it.
 """
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -275,6 +276,7 @@ def score_video(model, data, judge, num_samples, seed, source=None, num_frames=1
 
 #: A word of the text measure: a run of ASCII letters, at least this long.
 MIN_WORD_LETTERS = 2
+_WORD = re.compile(rb"[A-Za-z]{%d,}" % MIN_WORD_LETTERS)
 #: Bytes per sample of the text measure (or the model's max_length where that is shorter).
 TEXT_SAMPLE_LENGTH = 256
 
@@ -282,11 +284,8 @@ TEXT_SAMPLE_LENGTH = 256
 def text_words(window):
     """The words of one window of byte tokens (any int sequence of 0..255): runs of at least MIN_WORD_LETTERS ASCII
     letters, lowercased, in order, leaving out a run that touches either end of the window (it may be cut)."""
-    import re
-
     text = np.asarray(window, dtype=np.uint8).tobytes()
-    pattern = re.compile(rb"[A-Za-z]{%d,}" % MIN_WORD_LETTERS)
-    return [m.group().lower() for m in pattern.finditer(text) if m.start() > 0 and m.end() < len(text)]
+    return [m.group().lower() for m in _WORD.finditer(text) if m.start() > 0 and m.end() < len(text)]
 
 
 def text_vocabulary(tokens):

@@ -37,10 +37,10 @@ def generate_byte_text(model, prompt, length, sampler="top_k", seed=None, method
     """Continue text prompts with a byte-level `AutoregressiveSequenceModel` (256 levels); see
     `AutoregressiveSequenceModel.generate_text`."""
     owner = f"{type(model).__name__}.generate_text"
-    if model.num_levels != 256:
-        raise ValueError(f"{owner}: needs a byte model (num_levels=256), this one has num_levels={model.num_levels}.")
-    if model.conditional or model.locally_conditioned:
-        raise ValueError(f"{owner}: supports unconditional models only.")
+    if not model.samples_text:
+        raise ValueError(f"{owner}: needs an unconditional byte model (num_levels=256, no labels or features); this "
+                         f"one has num_levels={model.num_levels}, conditional={model.conditional}, locally "
+                         f"conditioned={model.locally_conditioned}.")
     single = isinstance(prompt, str)
     if single:
         prompts = [prompt]
