@@ -87,6 +87,26 @@ class TestVideoPixelNetwork(TestCase):
         result = model.evaluate(x, batch_size=2, return_dict=True, verbose=0)
         np.testing.assert_allclose(result["nats_per_frame"], (-model.log_prob(x) / 2).mean(), rtol=1e-4)
 
+    @pytest.mark.parametrize("binarize", [False, True])
+    def test_last_frame_path_keeps_causality_and_the_samplers_and_reads_the_previous_frame(self, binarize, tmp_path):
+        model = tiny(last_frame_kernel=3, binarize_inputs=binarize, num_context_frames=2)
+        dep = self.run_video_causality_test(model, num_frames=4)
+        assert dep[75:, :75].all() and not dep[50:75, 50:75][0].any()
+        self.run_video_sampling_test(model, num_videos=2, num_frames=2)  # cached == naive: the frame hooks add it too
+        self.run_model_saving_test(model, tmp_dir=tmp_path)
+        # with the ConvLSTM's kernels zeroed the recurrent path carries nothing of the past: the last frame reaches
+        # the predicted one only through the direct path, and the frame before it not at all
+        for plain, expect in ((model, True), (tiny(binarize_inputs=binarize, num_context_frames=2), False)):
+            lstm = plain.get_layer("convlstm")
+            lstm.set_weights([np.zeros_like(w) for w in lstm.get_weights()])
+            x = plain.example_inputs(batch_size=1, seed=5)["x"][:, :3]
+            changed = [x.copy(), x.copy()]
+            changed[0][:, 1] = 255.0 - changed[0][:, 1]  # the frame just before the predicted frame 2
+            changed[1][:, 0] = 255.0 - changed[1][:, 0]  # the one before that
+            base = ops.convert_to_numpy(plain(x))[:, -1]
+            moved = [np.abs(ops.convert_to_numpy(plain(v))[:, -1] - base).max() > 1e-6 for v in changed]
+            assert moved == [expect, False], (binarize, expect, moved)
+
     @pytest.mark.parametrize("kwargs, match", [
         (dict(frame_shape=(5, 5, 3)), "frame_shape"),
         (dict(hidden_dim=5), "hidden_dim"),
@@ -96,6 +116,8 @@ class TestVideoPixelNetwork(TestCase):
         (dict(autoregressive="yes"), "autoregressive"),
         (dict(binarize_inputs=1), "binarize_inputs"),
         (dict(first_kernel_size=4), "first_kernel_size"),
+        (dict(last_frame_kernel=4), "last_frame_kernel"),
+        (dict(last_frame_kernel=-1), "last_frame_kernel"),
         (dict(widht=3), "widht"),
     ])
     def test_bad_arguments(self, kwargs, match):

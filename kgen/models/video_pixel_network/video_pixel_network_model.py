@@ -62,6 +62,10 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
             drawn to 0 or 255 with its level as probability: fresh noise in training, a fixed pattern at inference),
             so it conditions on binary frames like the ones it draws when it generates; the loss keeps the grey
             targets. False (the default, and every file saved before the option): it reads the grey levels.
+        last_frame_kernel: int, 0 (the default: the paper's network, and every file saved before the option) or an
+            odd window k: the decoder's condition also holds a k x k convolution (`hidden_dim` channels) of the frame
+            just before the predicted one, beside the ConvLSTM's output, so the decoder reads that frame's pixels
+            directly and not only through the recurrent state (a departure from the paper; see the card).
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -72,7 +76,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
 
     def __init__(self, frame_shape=(64, 64, 1), num_context_frames=10, hidden_dim=64, num_encoder_blocks=8,
                  encoder_dilations=(1, 2, 4, 8), lstm_dim=64, num_decoder_blocks=12, output_dim=None, kernel_size=3,
-                 first_kernel_size=7, autoregressive=True, binarize_inputs=False, **kwargs):
+                 first_kernel_size=7, autoregressive=True, binarize_inputs=False, last_frame_kernel=0, **kwargs):
         check_model_kwargs(kwargs, OWNER)
         frame_shape = video_base.check_frame_shape(frame_shape, OWNER)
         num_context_frames = check_int(num_context_frames, "num_context_frames", owner=OWNER)
@@ -90,6 +94,9 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
             raise ValueError(f"{OWNER}: `autoregressive` must be True or False, got {autoregressive!r}.")
         if not isinstance(binarize_inputs, bool):
             raise ValueError(f"{OWNER}: `binarize_inputs` must be True or False, got {binarize_inputs!r}.")
+        last_frame_kernel = check_int(last_frame_kernel, "last_frame_kernel", minimum=0, owner=OWNER)
+        if last_frame_kernel and not last_frame_kernel % 2:
+            raise ValueError(f"{OWNER}: `last_frame_kernel` must be 0 or an odd window, got {last_frame_kernel}.")
         c = hidden_dim // 2
         mask = "B" if autoregressive else None
 
@@ -115,6 +122,11 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         context = lstm(h)[:, num_context_frames - 1:]  # the context of each predicted frame
         targets = x[:, num_context_frames:]
         condition = FoldTime(name="fold_context")(context)
+        if last_frame_kernel:  # the frame before each predicted one, read directly by the decoder
+            last = x[:, num_context_frames - 1:-1]
+            steps["last_frame"] = layers.Conv2D(hidden_dim, last_frame_kernel, padding="same", name="last_frame_conv")
+            last = steps["last_frame"](FoldTime(name="fold_last")(last))
+            condition = layers.Concatenate(name="decoder_condition_input")([condition, last])
         if autoregressive:
             stem = MaskedConv2D(hidden_dim, first_kernel_size, "A", name="decoder_stem")
             project = layers.Conv2D(hidden_dim, 1, name="decoder_condition")
@@ -140,7 +152,8 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
                             num_encoder_blocks=num_encoder_blocks, encoder_dilations=encoder_dilations,
                             lstm_dim=lstm_dim, num_decoder_blocks=num_decoder_blocks, output_dim=output_dim,
                             kernel_size=kernel_size, first_kernel_size=first_kernel_size,
-                            autoregressive=autoregressive, binarize_inputs=binarize_inputs)
+                            autoregressive=autoregressive, binarize_inputs=binarize_inputs,
+                            last_frame_kernel=last_frame_kernel)
         self._setup_video(frame_shape, num_context_frames)
 
     @property
@@ -160,6 +173,13 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         h, state = self._steps["lstm"].cell(encoded, state, training=False)
         return h, state
 
+    def _condition(self, h, frame):
+        """The decoder's condition of the next frame: the ConvLSTM's output `h`, and with `last_frame_kernel` the
+        convolution of `frame` (the last frame, grey levels) beside it."""
+        if "last_frame" not in self._steps:
+            return h
+        return ops.concatenate([h, self._steps["last_frame"](frame / video_base.MAX_LEVEL)], axis=-1)
+
     def init_video_state(self, context):
         """The encoder on every context frame at once (binarised first, as the graph does, where the model reads
         binary frames), then the ConvLSTM cell frame by frame."""
@@ -172,11 +192,12 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         h, state = None, [zeros, zeros]
         for t in range(frames):
             h, state = self._lstm_step(encoded[:, t], state)
-        return h, state
+        return self._condition(h, context[:, -1]), state
 
     def next_video_state(self, frame, state):
         """The ConvLSTM one frame on, from a frame the model drew (0/255 pixels, which binarisation keeps)."""
-        return self._lstm_step(self._encode(frame), state)
+        h, state = self._lstm_step(self._encode(frame), state)
+        return self._condition(h, frame), state
 
     def init_cache(self, batch_size, condition):
         """Per frame, from the past's `condition` (`init_video_state` / `next_video_state`): the context's share of
