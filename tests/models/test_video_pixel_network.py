@@ -90,6 +90,8 @@ class TestVideoPixelNetwork(TestCase):
     @pytest.mark.parametrize("binarize", [False, True])
     def test_last_frame_path_keeps_causality_and_the_samplers_and_reads_the_previous_frame(self, binarize, tmp_path):
         model = tiny(last_frame_kernel=3, binarize_inputs=binarize, num_context_frames=2)
+        assert model.get_config()["last_frame_kernel"] == model.last_frame_kernel == 3
+        assert "last_frame_kernel" not in tiny().get_config() and tiny().last_frame_kernel == 0  # configs as before
         dep = self.run_video_causality_test(model, num_frames=4)
         assert dep[75:, :75].all() and not dep[50:75, 50:75][0].any()
         self.run_video_sampling_test(model, num_videos=2, num_frames=2)  # cached == naive: the frame hooks add it too

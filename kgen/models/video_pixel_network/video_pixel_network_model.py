@@ -153,7 +153,10 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
                             lstm_dim=lstm_dim, num_decoder_blocks=num_decoder_blocks, output_dim=output_dim,
                             kernel_size=kernel_size, first_kernel_size=first_kernel_size,
                             autoregressive=autoregressive, binarize_inputs=binarize_inputs,
-                            last_frame_kernel=last_frame_kernel)
+                            # recorded only where set: the configs of the paper's network (the shipped presets'
+                            # config.json among them) stay what they were before the option
+                            **({"last_frame_kernel": last_frame_kernel} if last_frame_kernel else {}))
+        self.last_frame_kernel = last_frame_kernel
         self._setup_video(frame_shape, num_context_frames)
 
     @property
