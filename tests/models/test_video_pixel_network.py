@@ -9,6 +9,7 @@ import kgen
 from kgen.models import VideoPixelNetwork
 from kgen.models.video_base import binary_entropy, sigmoid_cross_entropy
 from kgen.testing import TestCase
+from kgen.testing.test_case import measure_video_dependencies
 
 
 def tiny(**kwargs):
@@ -109,6 +110,22 @@ class TestVideoPixelNetwork(TestCase):
             moved = [np.abs(ops.convert_to_numpy(plain(v))[:, -1] - base).max() > 1e-6 for v in changed]
             assert moved == [expect, False], (binarize, expect, moved)
 
+    def test_lstm_dilation_widens_the_recurrent_reach_and_keeps_causality_the_samplers_and_saving(self, tmp_path):
+        model = tiny(lstm_dilation=2, num_context_frames=2)
+        assert model.get_config()["lstm_dilation"] == model.lstm_dilation == 2
+        assert "lstm_dilation" not in tiny().get_config() and tiny().lstm_dilation == 1  # configs as before
+        assert model.get_layer("convlstm").dilation_rate == (2, 2)
+        dep = self.run_video_causality_test(model, num_frames=4)
+        assert dep[75:, :75].all() and not dep[50:75, 50:75][0].any()
+        self.run_video_sampling_test(model, num_videos=2, num_frames=2)  # cached == naive: the cell is the graph's
+        self.run_model_saving_test(model, tmp_dir=tmp_path)
+        # no encoder or decoder blocks: the first pixel of frame 1 sees frame 0 through the 3x3 stem and one ConvLSTM
+        # step, so up to 1 + 1 pixels away with dilation 1 and up to 1 + 2 with dilation 2
+        for dilation, reach in ((1, 2), (2, 3)):
+            plain = tiny(lstm_dilation=dilation, num_encoder_blocks=0, num_decoder_blocks=0, num_context_frames=1)
+            seen = measure_video_dependencies(plain, num_frames=2)[25].reshape(2, 5, 5)[0]
+            assert seen[:reach + 1, :reach + 1].all() and not seen[reach + 1:].any() and not seen[:, reach + 1:].any()
+
     @pytest.mark.parametrize("kwargs, match", [
         (dict(frame_shape=(5, 5, 3)), "frame_shape"),
         (dict(hidden_dim=5), "hidden_dim"),
@@ -120,6 +137,9 @@ class TestVideoPixelNetwork(TestCase):
         (dict(first_kernel_size=4), "first_kernel_size"),
         (dict(last_frame_kernel=4), "last_frame_kernel"),
         (dict(last_frame_kernel=-1), "last_frame_kernel"),
+        (dict(lstm_dilation=0), "lstm_dilation"),
+        (dict(lstm_dilation=6), "lstm_dilation"),
+        (dict(lstm_dilation=2.0), "lstm_dilation"),
         (dict(widht=3), "widht"),
     ])
     def test_bad_arguments(self, kwargs, match):

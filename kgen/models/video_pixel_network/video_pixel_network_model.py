@@ -66,6 +66,10 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
             odd window k: the decoder's condition also holds a k x k convolution (`hidden_dim` channels) of the frame
             just before the predicted one, beside the ConvLSTM's output, so the decoder reads that frame's pixels
             directly and not only through the recurrent state (a departure from the paper; see the card).
+        lstm_dilation: int >= 1, the ConvLSTM's dilation: 1 (the default: the paper's network, and every file saved
+            before the option), or d so that its k x k windows (input and recurrent) reach d pixels a step, to
+            relate a stroke to the same stroke moved several pixels in the frame before (a departure from the
+            paper; see the card).
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
@@ -76,7 +80,8 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
 
     def __init__(self, frame_shape=(64, 64, 1), num_context_frames=10, hidden_dim=64, num_encoder_blocks=8,
                  encoder_dilations=(1, 2, 4, 8), lstm_dim=64, num_decoder_blocks=12, output_dim=None, kernel_size=3,
-                 first_kernel_size=7, autoregressive=True, binarize_inputs=False, last_frame_kernel=0, **kwargs):
+                 first_kernel_size=7, autoregressive=True, binarize_inputs=False, last_frame_kernel=0,
+                 lstm_dilation=1, **kwargs):
         check_model_kwargs(kwargs, OWNER)
         frame_shape = video_base.check_frame_shape(frame_shape, OWNER)
         num_context_frames = check_int(num_context_frames, "num_context_frames", owner=OWNER)
@@ -95,6 +100,7 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         if not isinstance(binarize_inputs, bool):
             raise ValueError(f"{OWNER}: `binarize_inputs` must be True or False, got {binarize_inputs!r}.")
         last_frame_kernel = check_int(last_frame_kernel, "last_frame_kernel", minimum=0, owner=OWNER)
+        lstm_dilation = check_int(lstm_dilation, "lstm_dilation", maximum=max(frame_shape[:2]), owner=OWNER)
         if last_frame_kernel and not last_frame_kernel % 2:
             raise ValueError(f"{OWNER}: `last_frame_kernel` must be 0 or an odd window, got {last_frame_kernel}.")
         c = hidden_dim // 2
@@ -117,7 +123,8 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         for layer in steps["encoder"]:
             h = layer(h)
         h = FoldTime(name="unfold_past")(h, past)
-        lstm = layers.ConvLSTM2D(lstm_dim, kernel_size, padding="same", return_sequences=True, name="convlstm")
+        lstm = layers.ConvLSTM2D(lstm_dim, kernel_size, padding="same", dilation_rate=lstm_dilation,
+                                 return_sequences=True, name="convlstm")
         steps["lstm"] = lstm
         context = lstm(h)[:, num_context_frames - 1:]  # the context of each predicted frame
         targets = x[:, num_context_frames:]
@@ -155,8 +162,10 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
                             autoregressive=autoregressive, binarize_inputs=binarize_inputs,
                             # recorded only where set: the configs of the paper's network (the shipped presets'
                             # config.json among them) stay what they were before the option
-                            **({"last_frame_kernel": last_frame_kernel} if last_frame_kernel else {}))
+                            **({"last_frame_kernel": last_frame_kernel} if last_frame_kernel else {}),
+                            **({"lstm_dilation": lstm_dilation} if lstm_dilation != 1 else {}))
         self.last_frame_kernel = last_frame_kernel
+        self.lstm_dilation = lstm_dilation
         self._setup_video(frame_shape, num_context_frames)
 
     @property
