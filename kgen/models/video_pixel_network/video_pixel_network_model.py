@@ -66,10 +66,10 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
             odd window k: the decoder's condition also holds a k x k convolution (`hidden_dim` channels) of the frame
             just before the predicted one, beside the ConvLSTM's output, so the decoder reads that frame's pixels
             directly and not only through the recurrent state (a departure from the paper; see the card).
-        lstm_dilation: int >= 1, the ConvLSTM's dilation: 1 (the default: the paper's network, and every file saved
-            before the option), or d so that its k x k windows (input and recurrent) reach d pixels a step, to
-            relate a stroke to the same stroke moved several pixels in the frame before (a departure from the
-            paper; see the card).
+        lstm_dilation: int in 1..max(height, width), the ConvLSTM's dilation: 1 (the default: the paper's network,
+            and every file saved before the option), or d so that its k x k windows (input and recurrent) reach d
+            pixels a step, to relate a stroke to the same stroke moved several pixels in the frame before (a
+            departure from the paper; see the card).
         **kwargs: `name`, `trainable`, `dtype` for `keras.Model`.
 
     Example:
