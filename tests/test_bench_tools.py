@@ -172,11 +172,8 @@ def _run_folder(path, model, nats, epochs, quality=None):
 def test_equal_budget_table(tmp_path):
     # One row per finished run in the script's order, the best NLL in bold, FD and confidence where scored ("-" where
     # not), the ceiling and floor from the first scored run; an unfinished run (no eval.json) is left out.
-    import importlib.util
+    import equal_budget_table as tool
 
-    spec = importlib.util.spec_from_file_location("equal_budget_table", REPO / "tools" / "equal_budget_table.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     rows = {"real": {"frechet_distance": 10.06, "confidence": 0.9886},
             "model": {"frechet_distance": 40.5, "confidence": 0.85},
             "untrained": {"frechet_distance": 348.45, "confidence": 0.1002}}
@@ -195,11 +192,8 @@ def test_equal_budget_table(tmp_path):
 @pytest.mark.one_backend("torch")
 @pytest.mark.parametrize("value", ["1", "0", "1.5", "abc", "nan"])
 def test_ema_check_refuses_a_momentum_outside_0_1_before_training(tmp_path, value):
-    import importlib.util
+    import ema_check as tool
 
-    spec = importlib.util.spec_from_file_location("ema_check", REPO / "tools" / "ema_check.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     with pytest.raises(SystemExit, match="--ema-momentum must be a number above 0 and below 1"):
         tool.main(["demo", "--epochs", "1", "--steps-per-epoch", "1", "--ema-momentum", value,
                    "--out", str(tmp_path / "check")])

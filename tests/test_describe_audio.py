@@ -1,15 +1,9 @@
 """tools/describe_audio.py: its figures on signals whose answers are known, and the table it prints."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-
-import describe_audio  # noqa: E402  (tools/ is not a package)
+import describe_audio  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
 
 RATE = 8000
 

@@ -2,7 +2,6 @@
 the shell. The device count is fixed when a backend starts, so the multi-device runs are one child process
 (tools/distribution_check.py) with 4 virtual CPU devices."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,10 +15,9 @@ import kgen
 from kgen import distribute, recipes, training
 from kgen.cli import main as cli_main
 
-CHECK = Path(__file__).resolve().parents[1] / "tools" / "distribution_check.py"
-_spec = importlib.util.spec_from_file_location("distribution_check", CHECK)
-distribution_check = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(distribution_check)
+import distribution_check  # tools/
+
+CHECK = Path(distribution_check.__file__)
 MODELS, child_env = distribution_check.MODELS, distribution_check.child_env
 
 BACKEND = keras.backend.backend()

@@ -5,17 +5,11 @@ deterministic weights; any change to what a seed draws (a reordered random strea
 probabilities) fails here.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import keras
 
-_TOOL = Path(__file__).resolve().parents[1] / "tools" / "record_golden_samples.py"
-_spec = importlib.util.spec_from_file_location("record_golden_samples", _TOOL)
-golden = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(golden)
+import record_golden_samples as golden  # tools/
 
 
 @pytest.mark.parametrize("case", sorted(golden.CASES))

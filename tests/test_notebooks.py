@@ -5,7 +5,6 @@ Running them is TensorFlow-only: the suite runs once per backend, and running ea
 CI minutes without testing anything the backend-walking tests of the models do not.
 """
 
-import importlib.util
 from pathlib import Path
 
 import keras
@@ -55,10 +54,9 @@ tensorflow_only = pytest.mark.skipif(
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("run_notebooks", REPO / "tools" / "run_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import run_notebooks
+
+    return run_notebooks
 
 
 def _shown(cell):

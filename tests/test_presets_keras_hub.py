@@ -3,7 +3,6 @@ writes; keras-hub's loader builds a kgen model from kgen's folder; `keras_hub.up
 (the hub clients are replaced by recorders: no network); and every shipped folder carries its model card, README.md,
 as tools/preset_cards.py generates it from metadata.json."""
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -175,10 +174,9 @@ def test_keras_hub_upload_preset_takes_a_shipped_folder_with_its_card(tmp_path, 
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("preset_cards", ROOT / "tools" / "preset_cards.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    import preset_cards
+
+    return preset_cards
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -16,17 +16,13 @@ import kgen
 from kgen import pretrained, training, zoo
 
 SHIPPED = zoo.list_models(pretrained=True)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _preset_cards_tool():
-    """tools/preset_cards.py as a module (tools/ is not a package)."""
-    import importlib.util
+    """tools/preset_cards.py (on the tests' path: pyproject.toml's pytest `pythonpath`)."""
+    import preset_cards
 
-    spec = importlib.util.spec_from_file_location("preset_cards", ROOT / "tools" / "preset_cards.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return preset_cards
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -238,13 +238,8 @@ def test_kgen_score_a_run_folder(tmp_path, capsys):
 
 def test_the_readme_results_table_is_current():
     """README.md's results table is what tools/results_table.py prints from the presets and zoo/quality/."""
-    import importlib.util
-    from pathlib import Path
+    import results_table as module
 
-    tool = Path(__file__).resolve().parents[1] / "tools" / "results_table.py"
-    spec = importlib.util.spec_from_file_location("results_table", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     assert module.main(["--check"]) == 0, "run: python tools/results_table.py, and paste it into README.md"
 
 
@@ -264,13 +259,8 @@ def test_score_model_of_a_video_model(image_judge):
 def test_score_flags_repeat_how_a_report_was_made(tmp_path):
     """tools/score_flags.py: tools/score_presets.sh scores a preset again with its report's samples, seed and
     guidance; no report, no flags; a file far larger than a report is refused."""
-    import importlib.util
-    from pathlib import Path
+    import score_flags as module
 
-    tool = Path(__file__).resolve().parents[1] / "tools" / "score_flags.py"
-    spec = importlib.util.spec_from_file_location("score_flags", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     report = tmp_path / "r.json"
     assert module.flags(report) == []
     report.write_text(json.dumps({"num_samples": 400, "seed": 2, "guidance": 3.0}))

@@ -1,7 +1,6 @@
 """tools/vpn_excess.py (where a Video Pixel Network's nats above the targets' entropy fall) and the experiment
 recipes in tools/experiments/ that zoo/video_pixel_network.md reports."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("vpn_excess", REPO / "tools" / "vpn_excess.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    import vpn_excess
+
+    return vpn_excess
 
 
 @pytest.mark.one_backend("tensorflow")

@@ -1,6 +1,6 @@
 """Tests for kgen.data's FSDD loader (kgen.data.fsdd)."""
 
-import importlib.util
+import importlib
 import json
 import os
 import re
@@ -454,14 +454,11 @@ def test_dataset_feeds_keras_fit(fsdd_dir, fits_sequence_model):
 # ----------------------------------------------------------------------------
 
 EMBEDDED_PATH = Path(fsdd.__file__).parent / "embedded" / fsdd.EMBEDDED_FILE
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A script in tools/ by name (on the tests' path: pyproject.toml's pytest `pythonpath`)."""
+    return importlib.import_module(name)
 
 
 def _shipped_arrays():

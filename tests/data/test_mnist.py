@@ -512,12 +512,8 @@ def test_dataset_feeds_keras_fit():
 
 
 def test_embedded_file_is_rebuilt_byte_for_byte(data_dir, tmp_path):
-    import importlib.util
+    import make_embedded_mnist as module
 
-    script = Path(__file__).resolve().parents[2] / "tools" / "make_embedded_mnist.py"
-    spec = importlib.util.spec_from_file_location("make_embedded_mnist", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     out = tmp_path / "subset.npz"
     module.main(["--data-dir", str(data_dir), "--out", str(out)])
     shipped = Path(mnist.__file__).parent / "embedded" / mnist.EMBEDDED_FILE

@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import importlib.util
 import itertools
 import os
 import re
@@ -424,11 +423,8 @@ def test_embedded_text_missing_or_too_large(embedded_copy, monkeypatch):
 
 
 def test_embedded_tool_rebuilds_the_shipped_file(text_dir, tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "make_embedded_shakespeare", Path(__file__).resolve().parents[2] / "tools" / "make_embedded_shakespeare.py"
-    )
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    import make_embedded_shakespeare as tool
+
     out = tmp_path / "again.txt.gz"
     tool.main(["--data-dir", str(text_dir), "--out", str(out)])
     first = out.read_bytes()
