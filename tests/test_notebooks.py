@@ -11,6 +11,8 @@ import keras
 import nbformat
 import pytest
 
+import run_notebooks  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "zoo" / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -53,10 +55,6 @@ tensorflow_only = pytest.mark.skipif(
 )
 
 
-def _tool():
-    import run_notebooks
-
-    return run_notebooks
 
 
 def _shown(cell):
@@ -99,7 +97,7 @@ def test_committed_without_outputs(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs(name, tmp_path, capsys):
-    status = _tool().main(["--out", str(tmp_path), "--tiny", name])
+    status = run_notebooks.main(["--out", str(tmp_path), "--tiny", name])
     printed = capsys.readouterr()
     assert status == 0, printed.out + printed.err[-6000:]
     assert f"{name}.ipynb: " in printed.out and "FAILED" not in printed.out, printed.out
@@ -137,7 +135,7 @@ def test_tool_reports_a_failing_notebook(tmp_path, capsys):
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nbformat.write(notebook, source)
     out = tmp_path / "out"
-    assert _tool().main(["--out", str(out), str(source)]) == 1
+    assert run_notebooks.main(["--out", str(out), str(source)]) == 1
     printed = capsys.readouterr()
     assert "broken.ipynb: FAILED" in printed.out
     assert "the tutorial broke" in printed.err

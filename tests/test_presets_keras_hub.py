@@ -12,6 +12,8 @@ import pytest
 import kgen
 from kgen import pretrained, zoo
 
+import preset_cards  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = zoo.list_models(pretrained=True)
 
@@ -173,10 +175,6 @@ def test_keras_hub_upload_preset_takes_a_shipped_folder_with_its_card(tmp_path, 
     assert recorder.calls[-1] == ("upload_folder", f"me/{name}", str(folder), files)
 
 
-def _tool():
-    import preset_cards
-
-    return preset_cards
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -188,7 +186,7 @@ def test_every_shipped_folder_has_its_model_card(name):
     folder = Path(zoo.pretrained_folder(name))
     meta = pretrained.read_metadata(folder)
     readme = folder / pretrained.README_FILE
-    assert readme.read_text(encoding="utf-8") == _tool().render_card(folder), (
+    assert readme.read_text(encoding="utf-8") == preset_cards.render_card(folder), (
         f"{readme} is stale: run python tools/preset_cards.py")
     header = metadata_load(readme)
     assert header["library_name"] == "keras-hub" and header["license"] == "apache-2.0"

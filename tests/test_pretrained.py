@@ -15,14 +15,11 @@ import pytest
 import kgen
 from kgen import pretrained, training, zoo
 
+import preset_cards  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
+
 SHIPPED = zoo.list_models(pretrained=True)
 
 
-def _preset_cards_tool():
-    """tools/preset_cards.py (on the tests' path: pyproject.toml's pytest `pythonpath`)."""
-    import preset_cards
-
-    return preset_cards
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -178,7 +175,7 @@ def test_folders_of_earlier_kgen_versions_still_load(tmp_path):
 
 
 def test_the_tool_converts_an_old_folder_in_place_keeping_its_weights(tmp_path):
-    tool = _preset_cards_tool()
+    tool = preset_cards
     model = zoo.get("bytenet.tiny")
     old = tmp_path / "bytenet.tiny"
     _write_legacy_folder(model, old, "bytenet.tiny")
@@ -196,7 +193,7 @@ def test_the_tool_converts_an_old_folder_in_place_keeping_its_weights(tmp_path):
 
 
 def test_a_cards_minutes_say_cpu_minutes_once_any_run_behind_the_weights_held_several_cores():
-    tool = _preset_cards_tool()
+    tool = preset_cards
     metric = {"name": "bits_per_token", "value": 2.0, "split": "test"}
 
     def run(name, minutes, total, cores=1, start=None):

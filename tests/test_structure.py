@@ -2,9 +2,10 @@
 switch outside the codec table, kgen/zoo.py imports no family, and the import graph of the package has no cycle
 and no import back up (function-level imports included)."""
 
-import importlib.util
 import re
 from pathlib import Path
+
+import import_graph  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
 
 ROOT = Path(__file__).resolve().parents[1]
 KIND_CLASSES = ("AutoregressiveImageModel", "AutoregressiveSequenceModel", "AutoregressiveVideoModel", "RepresentationModel",
@@ -17,23 +18,12 @@ KIND_PROBE = re.compile(
 )
 
 
-def _import_graph_tool():
-    """tools/import_graph.py, the package's import graph (imported by path: tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "tools" / "import_graph.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-GRAPH = _import_graph_tool()
-
-
 def _import_graph():
-    return GRAPH.import_graph(ROOT)[0]
+    return import_graph.import_graph(ROOT)[0]
 
 
 def test_import_graph_is_acyclic():
-    cycles = GRAPH.cycles(_import_graph())
+    cycles = import_graph.cycles(_import_graph())
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
@@ -41,10 +31,10 @@ def test_no_import_runs_back_up():
     """No module imports the package root `kgen` (whose __init__ imports most of the package), no family imports
     another family, and the lower packages (layers, likelihood heads, generation loops) import nothing above them
     (`tools/import_graph.py`)."""
-    graph, root_imports = GRAPH.import_graph(ROOT)
+    graph, root_imports = import_graph.import_graph(ROOT)
     assert not root_imports, f"imports of the package root: {root_imports}"
-    assert not GRAPH.family_imports(graph, GRAPH.modules(ROOT)), "a family imports another family"
-    assert not GRAPH.upward_imports(graph), "a lower package imports a higher one"
+    assert not import_graph.family_imports(graph, import_graph.modules(ROOT)), "a family imports another family"
+    assert not import_graph.upward_imports(graph), "a lower package imports a higher one"
 
 
 def test_no_kind_switch_outside_the_codec_table():

@@ -10,18 +10,14 @@ from keras import ops
 import kgen
 from kgen import recipes
 
+import vpn_excess  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _tool():
-    import vpn_excess
-
-    return vpn_excess
 
 
 @pytest.mark.one_backend("tensorflow")
 def test_excess_is_the_cross_entropy_less_the_targets_entropy_and_never_negative():
-    tool = _tool()
+    tool = vpn_excess
     model = kgen.zoo.get("video_pixel_network.tiny")
     videos = model.example_inputs(batch_size=3, seed=2)["x"]
     videos[:, :, 0, 0] = 0.0  # saturated and empty pixels as well as grey ones
@@ -39,7 +35,7 @@ def test_excess_is_the_cross_entropy_less_the_targets_entropy_and_never_negative
 def test_ink_above_looks_three_rows_up_and_three_columns_across():
     ink = np.zeros((1, 8, 12), bool)
     ink[0, 2, 5] = True
-    above = _tool().ink_above(ink)
+    above = vpn_excess.ink_above(ink)
     assert above[0, 3:6, 2:9].all() and above.sum() == 3 * 7  # rows 3..5, columns 2..8
     assert not above[0, 2].any() and not above[0, 6].any()
 

@@ -1,6 +1,5 @@
 """Tests for kgen.data's FSDD loader (kgen.data.fsdd)."""
 
-import importlib
 import json
 import os
 import re
@@ -456,11 +455,6 @@ def test_dataset_feeds_keras_fit(fsdd_dir, fits_sequence_model):
 EMBEDDED_PATH = Path(fsdd.__file__).parent / "embedded" / fsdd.EMBEDDED_FILE
 
 
-def _tool(name):
-    """A script in tools/ by name (on the tests' path: pyproject.toml's pytest `pythonpath`)."""
-    return importlib.import_module(name)
-
-
 def _shipped_arrays():
     with np.load(EMBEDDED_PATH) as npz:
         return {key: npz[key] for key in npz.files}
@@ -481,7 +475,9 @@ def embedded_copy(monkeypatch, tmp_path):
         if raw is not None:
             path.write_bytes(raw)
         elif arrays is not None:
-            _tool("make_embedded_mnist").write_npz(path, arrays)
+            import make_embedded_mnist  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
+
+            make_embedded_mnist.write_npz(path, arrays)
         else:
             shutil.copyfile(EMBEDDED_PATH, path)
         return path
@@ -665,7 +661,8 @@ def test_embedded_file_missing_or_too_large(embedded_copy, monkeypatch):
 
 
 def test_embedded_tool_rebuilds_the_shipped_subset(fsdd_dir, tmp_path):
-    tool = _tool("make_embedded_fsdd")
+    import make_embedded_fsdd as tool  # tools/ (on the tests' path: pyproject.toml's pytest `pythonpath`)
+
     out = tmp_path / "again.npz"
     tool.main(["--data-dir", str(fsdd_dir), "--out", str(out)])
     with np.load(out) as npz:

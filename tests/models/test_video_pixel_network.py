@@ -113,7 +113,8 @@ class TestVideoPixelNetwork(TestCase):
     def test_lstm_dilation_widens_the_recurrent_reach_and_keeps_causality_the_samplers_and_saving(self, tmp_path):
         model = tiny(lstm_dilation=2, num_context_frames=2)
         assert model.get_config()["lstm_dilation"] == model.lstm_dilation == 2
-        assert "lstm_dilation" not in tiny().get_config() and tiny().lstm_dilation == 1  # configs as before
+        paper = tiny()
+        assert "lstm_dilation" not in paper.get_config() and paper.lstm_dilation == 1  # configs as before
         assert model.get_layer("convlstm").dilation_rate == (2, 2)
         dep = self.run_video_causality_test(model, num_frames=4)
         assert dep[75:, :75].all() and not dep[50:75, 50:75][0].any()

@@ -13,6 +13,10 @@ from kgen.models.kgen_model import check_model_kwargs
 from kgen.validation import check_int
 
 OWNER = "VideoPixelNetwork"
+#: Options that depart from the paper's network, with the values that keep to it. The config records one only where
+#: it departs, so the configs of the paper's network (the shipped presets' config.json among them) stay what they
+#: were before the option.
+PAPER_VALUES = {"last_frame_kernel": 0, "lstm_dilation": 1}
 
 
 def _check_dilations(dilations):
@@ -155,15 +159,13 @@ class VideoPixelNetwork(video_base.AutoregressiveVideoModel):
         object.__setattr__(self, "_steps", steps)  # plain references: the layers are tracked through the graph
 
         # === Config (returned by get_config) ===
+        departures = {"last_frame_kernel": last_frame_kernel, "lstm_dilation": lstm_dilation}
         self._record_config(frame_shape=frame_shape, num_context_frames=num_context_frames, hidden_dim=hidden_dim,
                             num_encoder_blocks=num_encoder_blocks, encoder_dilations=encoder_dilations,
                             lstm_dim=lstm_dim, num_decoder_blocks=num_decoder_blocks, output_dim=output_dim,
                             kernel_size=kernel_size, first_kernel_size=first_kernel_size,
                             autoregressive=autoregressive, binarize_inputs=binarize_inputs,
-                            # recorded only where set: the configs of the paper's network (the shipped presets'
-                            # config.json among them) stay what they were before the option
-                            **({"last_frame_kernel": last_frame_kernel} if last_frame_kernel else {}),
-                            **({"lstm_dilation": lstm_dilation} if lstm_dilation != 1 else {}))
+                            **{name: value for name, value in departures.items() if value != PAPER_VALUES[name]})
         self.last_frame_kernel = last_frame_kernel
         self.lstm_dilation = lstm_dilation
         self._setup_video(frame_shape, num_context_frames)
