@@ -14,6 +14,16 @@ trap 'rm -rf "$logs"' EXIT
 # suite's model and layer tests took 847 s instead of 1,644 s on one core, with every test passing (2026-12-04).
 # Speed settings for the tests only; the tools/ benchmarks and kgen itself use XLA's defaults.
 export XLA_FLAGS="${XLA_FLAGS:+$XLA_FLAGS }--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+# JAX keeps every program it compiles in a compilation cache on disk, fresh for this run (under $logs, removed at the
+# end; nothing else writes there) and shared by the test processes and their children: the two workers build the same
+# tiny models, and a module recompiles what the one before it compiled (tests/conftest.py clears JAX's in-memory
+# caches after each module, which keeps the processes small). Every program is cached, however fast it compiled.
+# The JAX layer tests with tests/models/test_sparse_transformer.py and test_pixelrnn.py (325 tests, two workers) took
+# 160 s and 152 s against 189 s and 189 s without the cache, alternating runs (2026-12-08, tools/test_backends.sh's
+# settings otherwise). TensorFlow's own XLA cache (TF_XLA_FLAGS=--tf_xla_persistent_cache_directory) gained nothing on its
+# compiled samplers' tests (89-92 s either way), so only JAX has one.
+export JAX_COMPILATION_CACHE_DIR="$logs/jax_cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1
 # Two test processes already keep the two cores busy: under the TensorFlow and torch backends each runs on one thread
 # (their thread pools spin while the other process holds the core). Three modules of model tests took 74 s instead of
 # 82 s (TensorFlow) and 37 s instead of 41 s (torch) on two workers; the JAX layer tests took 242 s instead of 206 s
