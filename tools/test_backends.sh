@@ -20,8 +20,8 @@ export XLA_FLAGS="${XLA_FLAGS:+$XLA_FLAGS }--xla_backend_optimization_level=0 --
 # caches after each module, which keeps the processes small). Every program is cached, however fast it compiled.
 # The JAX layer tests with tests/models/test_sparse_transformer.py and test_pixelrnn.py (325 tests, two workers) took
 # 160 s and 152 s against 189 s and 189 s without the cache, alternating runs (2026-12-08, tools/test_backends.sh's
-# settings otherwise). TensorFlow's own XLA cache (TF_XLA_FLAGS=--tf_xla_persistent_cache_directory) gained nothing on its
-# compiled samplers' tests (89-92 s either way), so only JAX has one.
+# settings otherwise). TensorFlow's own XLA cache (TF_XLA_FLAGS=--tf_xla_persistent_cache_directory) gained nothing
+# on its compiled samplers' tests (89-92 s either way), so only JAX has one.
 export JAX_COMPILATION_CACHE_DIR="$logs/jax_cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
     JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1
 # Two test processes already keep the two cores busy: under the TensorFlow and torch backends each runs on one thread
